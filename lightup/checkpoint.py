@@ -1,0 +1,94 @@
+"""Checkpoint files: safetensors tensors plus JSON metadata, written atomically, never unpickled.
+
+One file holds everything: tensors by name, and a JSON document in the safetensors header metadata.
+Reading a file only parses that header and raw tensor bytes, so a file can never run code (the reason
+safetensors exists). Writes go to a temporary file in the same folder, are fsynced, then renamed over the
+target, so a crash mid-write leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from lightup.errors import LightupError
+
+META_KEY = "lightup"
+
+
+def atomic_write(path: str | Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` and rename the result over ``path``; on any failure ``path`` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_tensors(path: str | Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    header = {META_KEY: json.dumps(meta)}
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=header))
+
+
+def load_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Read a lightup checkpoint; a missing, corrupt or foreign file gives a one-line LightupError."""
+    path = Path(path)
+    if not path.is_file():
+        raise LightupError(f"checkpoint {str(path)!r} not found; pass the path of a .safetensors file")
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise LightupError(
+            f"{str(path)!r} is not a readable lightup checkpoint ({reason}); it may be truncated or of "
+            "another format: use a checkpoint written by lightup"
+        ) from None
+    if META_KEY not in header:
+        raise LightupError(f"{str(path)!r} is a safetensors file but not a lightup checkpoint (no metadata)")
+    try:
+        meta = json.loads(header[META_KEY])
+    except json.JSONDecodeError:
+        raise LightupError(f"{str(path)!r} has corrupt lightup metadata; use another checkpoint") from None
+    return tensors, meta
+
+
+def flatten_optimizer(state_dict: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """An optimizer's state_dict -> (tensors by name, JSON-able rest). The inverse of `unflatten_optimizer`."""
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, state in state_dict["state"].items():
+        for key, value in state.items():
+            if isinstance(value, Tensor):
+                tensors[f"optim.{idx}.{key}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
+
+
+def unflatten_optimizer(tensors: dict[str, Tensor], rest: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, idx, key = name.split(".", 2)
+            state.setdefault(int(idx), {})[key] = value
+    for idx, values in rest["scalars"].items():
+        state.setdefault(int(idx), {}).update(values)
+    groups = [dict(g, betas=tuple(g["betas"])) if "betas" in g else g for g in rest["param_groups"]]
+    return {"state": state, "param_groups": groups}

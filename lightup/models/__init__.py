@@ -1,0 +1,85 @@
+"""Return-conditioned sequence models: the contract, the Decision Transformer, the reference MLP, and
+their checkpoints (safetensors weights plus the JSON config, see `lightup.checkpoint`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lightup.checkpoint import load_tensors, save_tensors
+from lightup.errors import LightupError
+from lightup.models.decision_transformer import DecisionTransformer, DTConfig
+from lightup.models.mlp import MLPConfig, ReturnConditionedMLP
+from lightup.models.policy import SequencePolicy, action_distribution, greedy_action
+
+MODELS = {
+    "DecisionTransformer": (DecisionTransformer, DTConfig),
+    "ReturnConditionedMLP": (ReturnConditionedMLP, MLPConfig),
+}
+FORMAT = "lightup-policy/1"
+
+__all__ = [
+    "DTConfig",
+    "DecisionTransformer",
+    "MLPConfig",
+    "ReturnConditionedMLP",
+    "SequencePolicy",
+    "action_distribution",
+    "greedy_action",
+    "load_policy",
+    "load_weights",
+    "policy_meta",
+    "save_policy",
+]
+
+
+def policy_meta(policy: SequencePolicy) -> dict:
+    kind = type(policy).__name__
+    if kind not in MODELS:
+        raise LightupError(f"cannot save a {kind}: only {', '.join(MODELS)} have a checkpoint format")
+    return {"format": FORMAT, "kind": kind, "config": policy.config.to_dict()}
+
+
+def save_policy(policy: SequencePolicy, path: str | Path) -> None:
+    """Weights as safetensors, the model kind and config as JSON metadata, in one atomic write."""
+    save_tensors(path, {f"model.{k}": v for k, v in policy.state_dict().items()}, policy_meta(policy))
+
+
+def _model_state(tensors: dict) -> dict:
+    return {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
+
+
+def load_policy(path: str | Path) -> SequencePolicy:
+    """Build the model a checkpoint describes and load its weights. Never runs code from the file."""
+    tensors, meta = load_tensors(path)
+    if meta.get("format") != FORMAT or meta.get("kind") not in MODELS:
+        raise LightupError(f"{str(path)!r} holds no lightup policy (format {meta.get('format')!r})")
+    cls, config_cls = MODELS[meta["kind"]]
+    try:
+        policy = cls(config_cls(**meta["config"]))
+    except TypeError as err:
+        raise LightupError(f"{str(path)!r} has a config this version cannot read: {err}") from None
+    _load_state(policy, _model_state(tensors), path)
+    return policy
+
+
+def load_weights(policy: SequencePolicy, path: str | Path) -> None:
+    """Load a checkpoint's weights into ``policy``; a different kind or config is a one-line error."""
+    tensors, meta = load_tensors(path)
+    mine = policy_meta(policy)
+    if meta.get("kind") != mine["kind"]:
+        raise LightupError(f"{str(path)!r} holds a {meta.get('kind')}, not a {mine['kind']}")
+    theirs = meta.get("config", {})
+    diff = [
+        f"{k}: file {theirs.get(k)!r} vs model {v!r}" for k, v in mine["config"].items() if theirs.get(k) != v
+    ]
+    if diff:
+        raise LightupError(f"{str(path)!r} was saved from another model config ({'; '.join(diff)})")
+    _load_state(policy, _model_state(tensors), path)
+
+
+def _load_state(policy: SequencePolicy, state: dict, path: str | Path) -> None:
+    try:
+        policy.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise LightupError(f"{str(path)!r} does not fit the model it describes ({first})") from None

@@ -1,0 +1,240 @@
+"""A Decision Transformer (Chen et al. 2021) with two token layouts and an exact KV cache.
+
+Layouts (``DTConfig.layout``):
+- ``interleaved``: three tokens per step, (a_{t-1}, R_t, s_t); a_t is read from the state token. Apart from a
+  leading start token this is the paper's sequence R_1 s_1 a_1 R_2 s_2 a_2 ...
+- ``stacked``: one token per step, the sum of the embeddings of R_t, s_t and a_{t-1} (a linear map of their
+  concatenation), the simplification argued for on the day this project started.
+
+Attention is causal and banded: a token sees the tokens of its own step and of the K - 1 steps before it
+(K = ``context_len``), in every layer, in training and in rollouts alike. Training windows are at most K
+steps long, where the band changes nothing. Past K steps a rollout keeps a ring buffer of the last K steps'
+keys and values: O(K) per step, and exactly equal to ``forward`` over the whole episode (tested), as in
+sliding-window attention (Beltagy et al. 2020, Longformer; Jiang et al. 2023, Mistral).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lightup.errors import LightupError
+from lightup.models.policy import SequencePolicy
+
+
+@dataclass
+class DTConfig:
+    obs_dim: int
+    """Observation size (flattened)."""
+    act_dim: int
+    """Number of actions (discrete) or action dimensions (continuous)."""
+    discrete: bool = True
+    """Categorical head if True, tanh-squashed Gaussian head if False."""
+    context_len: int = 20
+    """K: steps of history the policy sees (the paper: 20 for gym, 30 for Atari)."""
+    n_layer: int = 3
+    n_head: int = 4
+    n_embd: int = 64
+    dropout: float = 0.0
+    layout: Literal["interleaved", "stacked"] = "stacked"
+    timestep_embedding: bool = True
+    """Add a learned embedding of the episode timestep to every token (the day it went missing, nothing learned)."""
+    max_episode_len: int = 1024
+    """Timesteps at or past this share the last embedding."""
+
+    def __post_init__(self) -> None:
+        for name in ("obs_dim", "act_dim", "context_len", "n_layer", "n_head", "n_embd", "max_episode_len"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise LightupError(f"DTConfig.{name} must be an integer >= 1, got {value!r}")
+        if self.n_embd % self.n_head:
+            raise LightupError(f"DTConfig.n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise LightupError(f"DTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.layout not in ("interleaved", "stacked"):
+            raise LightupError(f"DTConfig.layout must be 'interleaved' or 'stacked', got {self.layout!r}")
+
+    @property
+    def tokens_per_step(self) -> int:
+        return 3 if self.layout == "interleaved" else 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, config: DTConfig):
+        super().__init__()
+        self.n_head = config.n_head
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd)
+        self.dropout = config.dropout
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(B, L, C) -> three (B, H, L, C/H)."""
+        b, length, c = x.shape
+        q, k, v = self.c_attn(x).split(c, dim=2)
+        return tuple(t.view(b, length, self.n_head, c // self.n_head).transpose(1, 2) for t in (q, k, v))
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, allowed: Tensor | None) -> Tensor:
+        """q (B, H, Lq, D), k and v (B, H, Lk, D), allowed (B, 1, Lq, Lk) or None for plain causal."""
+        drop = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=allowed, dropout_p=drop, is_causal=allowed is None
+        )
+        b, h, length, d = y.shape
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(b, length, h * d)))  # (B, Lq, C)
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm transformer block (GPT-2)."""
+
+    def __init__(self, config: DTConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd)
+        self.attn = SelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd)
+        self.mlp = nn.Sequential(
+            nn.Linear(config.n_embd, 4 * config.n_embd),
+            nn.GELU(),
+            nn.Linear(4 * config.n_embd, config.n_embd),
+            nn.Dropout(config.dropout),
+        )
+
+    def forward(self, x: Tensor, allowed: Tensor | None) -> Tensor:
+        x = x + self.attn.attend(*self.attn.qkv(self.ln_1(x)), allowed)
+        return x + self.mlp(self.ln_2(x))
+
+    def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor, slots: Tensor, allowed: Tensor) -> Tensor:
+        """x (N, tps, C): the new tokens; their keys and values go into the cache at ``slots`` (N, tps)."""
+        q, k, v = self.attn.qkv(self.ln_1(x))  # (N, H, tps, D)
+        rows = torch.arange(x.shape[0], device=x.device)[:, None]
+        cache_k[rows, :, slots] = k.transpose(1, 2)  # cache (N, H, L, D); indexed view is (N, tps, H, D)
+        cache_v[rows, :, slots] = v.transpose(1, 2)
+        x = x + self.attn.attend(q, cache_k, cache_v, allowed)
+        return x + self.mlp(self.ln_2(x))
+
+
+class DecisionTransformer(SequencePolicy):
+    def __init__(self, config: DTConfig):
+        super().__init__()
+        self.config = config
+        self.obs_dim, self.act_dim = config.obs_dim, config.act_dim
+        self.discrete, self.context_len = config.discrete, config.context_len
+        d = config.n_embd
+        self.embed_return = nn.Linear(1, d)
+        self.embed_state = nn.Linear(config.obs_dim, d)
+        if config.discrete:
+            # Index act_dim is the start token: an input embedding only; the head has act_dim outputs.
+            self.embed_action = nn.Embedding(config.act_dim + 1, d)
+        else:
+            self.embed_action = nn.Linear(config.act_dim, d)
+            self.start_embedding = nn.Parameter(torch.zeros(d))
+        self.embed_timestep = nn.Embedding(config.max_episode_len, d) if config.timestep_embedding else None
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(d)
+        self.head = nn.Linear(d, self.n_params)
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight") or name.endswith("mlp.2.weight"):
+                # GPT-2: scale residual projections by depth.
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+        # A small head makes the initial policy close to uniform (maximal entropy).
+        nn.init.normal_(self.head.weight, std=0.002)
+        nn.init.zeros_(self.head.bias)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+
+    def _embed(
+        self, returns_to_go: Tensor, states: Tensor, prev_actions: Tensor, timesteps: Tensor
+    ) -> Tensor:
+        """Inputs with leading dims (B, T) -> tokens (B, T * tokens_per_step, C)."""
+        b, t = returns_to_go.shape
+        r = self.embed_return(returns_to_go.unsqueeze(-1))
+        s = self.embed_state(states)
+        if self.discrete:
+            a = self.embed_action(prev_actions)
+        else:
+            start = (timesteps == 0).unsqueeze(-1)
+            a = torch.where(start, self.start_embedding, self.embed_action(prev_actions))
+        time = 0.0
+        if self.embed_timestep is not None:
+            time = self.embed_timestep(timesteps.clamp(0, self.config.max_episode_len - 1))
+        if self.config.layout == "stacked":
+            x = r + s + a + time  # (B, T, C)
+        else:
+            x = torch.stack([a + time, r + time, s + time], dim=2).reshape(b, 3 * t, -1)  # (B, 3T, C)
+        return self.drop(x)
+
+    def _readout(self, h: Tensor) -> Tensor:
+        """Final hidden states (B, T * tps, C) -> parameters (B, T, P), read at each step's state token."""
+        tps = self.config.tokens_per_step
+        h = h.view(h.shape[0], -1, tps, h.shape[-1])[:, :, tps - 1]  # (B, T, C)
+        return self.head(self.ln_f(h))
+
+    def forward(
+        self, returns_to_go: Tensor, states: Tensor, prev_actions: Tensor, timesteps: Tensor, mask: Tensor
+    ) -> Tensor:
+        b, t = returns_to_go.shape
+        tps = self.config.tokens_per_step
+        x = self._embed(returns_to_go, states, prev_actions, timesteps)
+        allowed = None  # plain causal: the fast path when nothing is padded and the band is not reached
+        if t > self.context_len or not bool(mask.all()):
+            step = torch.arange(t * tps, device=x.device) // tps
+            lag = step[:, None] - step[None, :]  # (L, L): query step minus key step
+            causal = torch.ones_like(lag, dtype=torch.bool).tril()
+            band = causal & (lag < self.context_len)
+            key_real = mask.repeat_interleave(tps, dim=1)[:, None, None, :]  # (B, 1, 1, L)
+            # A token always sees itself, so padded rows stay finite (and are never read).
+            allowed = (band & key_real) | torch.eye(t * tps, dtype=torch.bool, device=x.device)
+        for block in self.blocks:
+            x = block(x, allowed)
+        return self._readout(x)
+
+    # --- incremental interface: a ring buffer of the last K steps' keys and values per layer ---
+
+    def begin(self, n: int) -> None:
+        c, tps = self.config, self.config.tokens_per_step
+        p = next(self.parameters())
+        slots = c.context_len * tps
+        shape = (c.n_layer, n, c.n_head, slots, c.n_embd // c.n_head)
+        self._cache_k = torch.zeros(shape, dtype=p.dtype, device=p.device)
+        self._cache_v = torch.zeros(shape, dtype=p.dtype, device=p.device)
+        # The step number (since reset) held in each slot, -1 if empty; and each slot's place in its step.
+        self._slot_step = torch.full((n, slots), -1, dtype=torch.long, device=p.device)
+        self._slot_offset = torch.arange(slots, device=p.device) % tps
+        self._steps = torch.zeros(n, dtype=torch.long, device=p.device)
+
+    def push(self, returns_to_go: Tensor, states: Tensor, prev_actions: Tensor, timesteps: Tensor) -> Tensor:
+        tps, n = self.config.tokens_per_step, returns_to_go.shape[0]
+        x = self._embed(returns_to_go[:, None], states[:, None], prev_actions[:, None], timesteps[:, None])
+        offsets = torch.arange(tps, device=x.device)
+        slots = (self._steps % self.context_len)[:, None] * tps + offsets  # (N, tps)
+        rows = torch.arange(n, device=x.device)[:, None]
+        self._slot_step[rows, slots] = self._steps[:, None]  # overwrites the step K back: the band
+        held = self._slot_step[:, None, :]  # (N, 1, L)
+        now = self._steps[:, None, None]
+        earlier = (held >= 0) & (held < now)
+        same_step = (held == now) & (self._slot_offset[None, None, :] <= offsets[None, :, None])
+        allowed = (earlier | same_step)[:, None]  # (N, 1, tps, L)
+        for i, block in enumerate(self.blocks):
+            x = block.step(x, self._cache_k[i], self._cache_v[i], slots, allowed)
+        self._steps += 1
+        return self._readout(x)[:, 0]  # (N, P)
+
+    def reset(self, done: Tensor) -> None:
+        done = done.to(self._steps.device)
+        self._steps = torch.where(done, 0, self._steps)
+        self._slot_step = torch.where(done[:, None], -1, self._slot_step)
