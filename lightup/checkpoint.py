@@ -70,7 +70,7 @@ def load_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
 
 
 def flatten_optimizer(state_dict: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """An optimizer's state_dict -> (tensors by name, JSON-able rest). The inverse of `unflatten_optimizer`."""
+    """An optimizer state_dict -> (tensors by name, JSON-able rest); `unflatten_optimizer` inverts it."""
     tensors: dict[str, Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
     for idx, state in state_dict["state"].items():

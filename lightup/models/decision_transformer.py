@@ -43,7 +43,7 @@ class DTConfig:
     dropout: float = 0.0
     layout: Literal["interleaved", "stacked"] = "stacked"
     timestep_embedding: bool = True
-    """Add a learned embedding of the episode timestep to every token (the day it went missing, nothing learned)."""
+    """Add a learned embedding of the episode timestep to every token (without it, nothing learned)."""
     max_episode_len: int = 1024
     """Timesteps at or past this share the last embedding."""
 
