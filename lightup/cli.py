@@ -12,6 +12,7 @@ import sys
 # so `lightup play` never pays for torch or matplotlib.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("lightup.demo", "main", "the main job: train a Decision Transformer on the default env"),
+    "train": ("lightup.training.cli", "main", "train a Decision Transformer online (default: CartPole-v1)"),
     "play": ("lightup.envs.play", "main", "play a lightup game in the terminal"),
 }
 

@@ -1,0 +1,54 @@
+"""`lightup train [ENV_ID] [options]` and `lightup train --resume RUN_DIR`."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import tyro
+
+from lightup.errors import LightupError
+from lightup.training.config import TrainConfig
+
+
+def parse(argv: list[str]) -> TrainConfig:
+    """tyro parses the flags; a positional first argument is the env id. Usage errors become one line."""
+    argv = list(argv)
+    env_id = None
+    if argv and not argv[0].startswith("-"):
+        env_id = argv.pop(0)
+    try:
+        config = tyro.cli(TrainConfig, args=argv, prog="lightup train", console_outputs=False)
+    except SystemExit as exit_:
+        if exit_.code == 0:  # --help
+            tyro.cli(TrainConfig, args=["--help"], prog="lightup train")
+            raise
+        raise LightupError(
+            "bad arguments to `lightup train` (see `lightup train --help`): " + " ".join(argv)
+        ) from None
+    if env_id is not None:
+        config = dataclasses.replace(config, env_id=env_id)
+    config.validate()
+    return config
+
+
+def main(argv: list[str]) -> int:
+    from lightup.training.trainer import Trainer
+
+    argv = list(argv)
+    if "--resume" in argv:
+        i = argv.index("--resume")
+        if i + 1 >= len(argv):
+            raise LightupError("--resume needs a run folder: lightup train --resume runs/NAME")
+        trainer = Trainer.load(argv[i + 1])
+        trainer.learn()
+    else:
+        trainer = Trainer(parse(argv)).learn()
+    solved = (
+        f"reached {trainer.threshold} at {trainer.solved_at} steps" if trainer.solved_at else "not solved"
+    )
+    print(
+        f"run: {trainer.run_dir}  steps: {trainer.steps}  last eval: {trainer.last_eval}  {solved}",
+        file=sys.stderr if trainer.config.quiet else sys.stdout,
+    )
+    return 0

@@ -1,0 +1,39 @@
+"""Commands: the target return asked of the policy at the start of each rollout episode.
+
+Each strategy looks at the returns of the episodes in the replay buffer and proposes a target; the trainer
+caps it at the env's highest possible return when that is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+
+@dataclass
+class CommandConfig:
+    kind: Literal["fixed", "best", "topk"] = "topk"
+    """fixed: always ``value``; best: the best return seen x (1 + margin) + offset, less a random amount
+    (the best finding of the day this project started); topk: mean + std of the top-k returns (Upside-Down
+    RL, Srivastava et al. 2019)."""
+    value: float = 0.0
+    """The target of ``fixed``, and the target of the others before any episode is stored."""
+    margin: float = 0.05
+    offset: float = 1.0
+    jitter: float = 0.1
+    """best: subtract a uniform random share, up to this fraction of the target, so the agent keeps trying."""
+    k: int = 50
+    """topk: how many of the best returns to use."""
+
+
+def propose_target(config: CommandConfig, returns: np.ndarray, rng: np.random.Generator) -> float:
+    """A target return from the returns of stored episodes (any order)."""
+    if config.kind == "fixed" or len(returns) == 0:
+        return float(config.value)
+    if config.kind == "best":
+        target = returns.max() * (1 + config.margin) + config.offset
+        return float(target - rng.uniform(0.0, config.jitter) * abs(target))
+    top = np.sort(returns)[-config.k :]
+    return float(top.mean() + top.std())

@@ -1,0 +1,150 @@
+"""`TrainConfig`: the one config of `lightup train` and `Trainer`; field docstrings become ``--help``."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lightup.errors import LightupError
+from lightup.training.commands import CommandConfig
+
+
+@dataclass
+class TrainConfig:
+    env_id: str = "CartPole-v1"
+    """A lightup game (lightup/PressButton-v0, ...) or any Gymnasium id with a discrete action space."""
+    env_options: tuple[str, ...] = ()
+    """Options of the env as key=value, e.g. size=4 game_length=5."""
+    exp_name: str = "dt"
+    seed: int = 1
+    total_steps: int | None = None
+    """Env steps to train for (default per env family)."""
+
+    # --- the policy ---
+    policy: Literal["dt", "mlp"] = "dt"
+    """dt: the Decision Transformer; mlp: the reference ReturnConditionedMLP."""
+    layout: Literal["stacked", "interleaved"] = "stacked"
+    context_len: int = 20
+    n_layer: int = 3
+    n_head: int = 4
+    n_embd: int = 64
+    dropout: float = 0.0
+
+    # --- rollouts and updates ---
+    n_envs: int = 16
+    rollout_steps: int = 32
+    """Env steps per env between two rounds of updates."""
+    updates_per_round: int = 32
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    grad_clip: float = 0.25
+    temperature: float = 1.0
+    """Sampling temperature of rollouts (logits divided by it)."""
+
+    # --- replay and commands ---
+    buffer_capacity: int = 300
+    """Episodes kept."""
+    buffer_kind: Literal["fifo", "top"] = "top"
+    gamma: float = 1.0
+    return_scale: float | None = None
+    """Returns-to-go are divided by this before the model sees them (default per env family)."""
+    max_return: float | None = None
+    """Highest return the env allows, if known: commands are capped there (default per env family)."""
+    command: CommandConfig = field(default_factory=CommandConfig)
+
+    # --- entropy: a learned temperature keeps the policy entropy near a target (Online DT) ---
+    entropy_target: float = 0.5
+    """Target entropy as a share of the maximum, log(number of actions); 0 turns the entropy term off."""
+    init_alpha: float = 0.1
+    alpha_lr: float = 3e-3
+
+    # --- evaluation, checkpoints, output ---
+    eval_every: int | None = None
+    """Env steps between greedy evaluations (default per env family)."""
+    eval_episodes: int = 20
+    eval_command: Literal["max", "rollout"] = "max"
+    """Command of greedy evaluation: max_return when known, else the rollout command; or always the latter."""
+    stop_at_threshold: bool = False
+    """Stop once a greedy evaluation reaches the env's reward threshold."""
+    checkpoint_every: int = 20_000
+    run_root: str = "runs"
+    run_dir: str | None = None
+    """Where to write the run (default: {run_root}/{env}__{exp_name}__{seed}__{time})."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = 1
+    """torch threads (1 keeps parallel runs from fighting over cores)."""
+    quiet: bool = False
+    tensorboard: bool = True
+
+    def validate(self) -> None:
+        """Check ranges; a bad value is a one-line LightupError."""
+        positive = (
+            "context_len",
+            "n_layer",
+            "n_head",
+            "n_embd",
+            "n_envs",
+            "rollout_steps",
+            "batch_size",
+            "buffer_capacity",
+            "eval_episodes",
+            "checkpoint_every",
+            "threads",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise LightupError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+        for name in ("total_steps", "eval_every"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise LightupError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+        if self.updates_per_round < 0:
+            raise LightupError(f"--updates-per-round must be >= 0, got {self.updates_per_round}")
+        checks = {
+            "lr": 0 < self.lr < 1,
+            "temperature": 0 < self.temperature <= 100,
+            "gamma": 0 < self.gamma <= 1,
+            "dropout": 0 <= self.dropout < 1,
+            "weight_decay": self.weight_decay >= 0,
+            "grad_clip": self.grad_clip > 0,
+            "entropy_target": 0 <= self.entropy_target <= 1,
+            "init_alpha": self.init_alpha > 0,
+            "alpha_lr": self.alpha_lr >= 0,
+        }
+        for name, ok in checks.items():
+            value = getattr(self, name)
+            if not ok or not math.isfinite(value):
+                raise LightupError(f"--{name.replace('_', '-')} is out of range: {value!r}")
+        if self.return_scale is not None and not self.return_scale > 0:
+            raise LightupError(f"--return-scale must be > 0, got {self.return_scale!r}")
+        if self.n_embd % self.n_head:
+            raise LightupError(f"--n-embd ({self.n_embd}) must be divisible by --n-head ({self.n_head})")
+        if self.command.k < 1:
+            raise LightupError(f"--command.k must be >= 1, got {self.command.k}")
+
+
+# Defaults per env family, filled into fields left at None. A lightup game's budget is small; CartPole's
+# max_return is its time limit (+1 per step); LunarLander's rewards are scaled so that 200 is about 1.
+FAMILY_DEFAULTS: dict[str, dict] = {
+    "lightup/": {"total_steps": 20_000, "eval_every": 2_000},
+    "CartPole-v1": {"total_steps": 100_000, "eval_every": 5_000, "return_scale": 100.0, "max_return": 500.0},
+    "LunarLander-v3": {"total_steps": 1_000_000, "eval_every": 50_000, "return_scale": 200.0},
+}
+FALLBACK_DEFAULTS = {"total_steps": 100_000, "eval_every": 10_000, "return_scale": 100.0}
+
+
+def with_env_defaults(config: TrainConfig, max_return: float | None) -> TrainConfig:
+    """Fill fields left at None from the env family, and from the env's highest possible return when it
+    states one (the lightup games do): commands are capped there and returns-to-go scaled by it."""
+    family = "lightup/" if config.env_id.startswith("lightup/") else config.env_id
+    defaults = dict(FALLBACK_DEFAULTS, **FAMILY_DEFAULTS.get(family, {}))
+    if max_return is not None:
+        defaults.setdefault("max_return", max_return)
+        if family == "lightup/":
+            defaults["return_scale"] = max(abs(max_return), 1.0)
+    updates = {k: v for k, v in defaults.items() if getattr(config, k, None) is None}
+    return dataclasses.replace(config, **updates)

@@ -1,0 +1,49 @@
+"""Run logging: an append-only JSONL metrics file and TensorBoard, with tags SB3 and CleanRL users know."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+
+class RunLogger:
+    """Writes each record as one JSON line (flushed, so a killed run keeps every finished line) and mirrors
+    numeric values to TensorBoard. Nothing is kept in memory."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool = True):
+        self.path = run_dir / "metrics.jsonl"
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115  (closed in close())
+        self._tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(run_dir))
+
+    def log(self, step: int, metrics: dict[str, float | int | str]) -> None:
+        clean = {
+            k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in metrics.items()
+        }
+        self._file.write(json.dumps({"step": step, **clean}) + "\n")
+        self._file.flush()
+        if self._tb is not None:
+            for tag, value in metrics.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    self._tb.add_scalar(tag, value, step)
+
+    def close(self) -> None:
+        self._file.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    """All complete records of a run's metrics file (a half-written last line, from a kill, is skipped)."""
+    records = []
+    with open(Path(run_dir) / "metrics.jsonl", encoding="utf-8") as f:
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records

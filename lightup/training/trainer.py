@@ -1,0 +1,440 @@
+"""The online trainer: roll out with a commanded return, store episodes, fit the policy to them, repeat.
+
+One round: every env steps ``rollout_steps`` times (finished episodes go to the replay buffer, their
+returns-to-go recomputed from the rewards received), then ``updates_per_round`` gradient steps on windows
+from the buffer, with an entropy term whose weight is learned to hold the policy's entropy at a target
+(Online DT, Zheng et al. 2022). Greedy evaluations and checkpoints fall on round boundaries.
+
+Resuming is exact on CPU: at each checkpoint the envs are reset with seeds derived from the round, in the
+uninterrupted run as in the resumed one, so episodes in flight never need to be saved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import signal
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from lightup.checkpoint import (
+    atomic_write,
+    flatten_optimizer,
+    load_tensors,
+    save_tensors,
+    unflatten_optimizer,
+)
+from lightup.envs import make_env, parse_options, reward_threshold
+from lightup.errors import LightupError
+from lightup.models import DecisionTransformer, DTConfig, MLPConfig, ReturnConditionedMLP, SequencePolicy
+from lightup.training.commands import CommandConfig, propose_target
+from lightup.training.config import TrainConfig, with_env_defaults
+from lightup.training.logger import RunLogger
+from lightup.training.loss import action_log_prob
+from lightup.training.replay import Episode, EpisodeBuffer
+from lightup.training.rollout import Rollout
+
+CHECKPOINT = "checkpoint.safetensors"
+RUN_FORMAT = "lightup-run/1"
+EVAL_SEED = 1_000_000  # evaluation episodes use fixed seeds, never those of training
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise LightupError(
+            "--device cuda was asked for but no CUDA GPU is available; use --device auto or cpu"
+        )
+    return torch.device(
+        "cuda" if name == "auto" and torch.cuda.is_available() else name if name != "auto" else "cpu"
+    )
+
+
+def build_policy(config: TrainConfig, obs_dim: int, act_dim: int, discrete: bool) -> SequencePolicy:
+    if config.policy == "mlp":
+        return ReturnConditionedMLP(MLPConfig(obs_dim=obs_dim, act_dim=act_dim, discrete=discrete))
+    return DecisionTransformer(
+        DTConfig(
+            obs_dim=obs_dim,
+            act_dim=act_dim,
+            discrete=discrete,
+            context_len=config.context_len,
+            n_layer=config.n_layer,
+            n_head=config.n_head,
+            n_embd=config.n_embd,
+            dropout=config.dropout,
+            layout=config.layout,
+            max_episode_len=1024,
+        )
+    )
+
+
+def _appender(episodes: list[Episode]):
+    return lambda i, ep: episodes.append(ep)
+
+
+def _env_factory(env_id: str, options: dict):
+    return lambda: make_env(env_id, **options)
+
+
+class Trainer:
+    """``Trainer(config).learn()``: Stable-Baselines3's shape, for a return-conditioned sequence policy."""
+
+    def __init__(self, config: TrainConfig):
+        config.validate()
+        self.options = parse_options(list(config.env_options))
+        probe = make_env(config.env_id, **self.options)
+        if not isinstance(probe.action_space, gym.spaces.Discrete):
+            raise LightupError(
+                f"{config.env_id} has a {type(probe.action_space).__name__} action space; the trainer "
+                "supports Discrete action spaces for now: pick a discrete env"
+            )
+        if not isinstance(probe.observation_space, gym.spaces.Box):
+            raise LightupError(
+                f"{config.env_id} has a non-Box observation space; wrap it to give flat vectors"
+            )
+        self.threshold = reward_threshold(probe)
+        config = with_env_defaults(config, getattr(probe.unwrapped, "max_return", None))
+        self.config = config
+        obs_dim = int(np.prod(probe.observation_space.shape))
+        self.n_actions = int(probe.action_space.n)
+        probe.close()
+
+        torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self.device = resolve_device(config.device)
+        self.policy = build_policy(config, obs_dim, self.n_actions, True).to(self.device)
+        self.optimizer = torch.optim.AdamW(
+            self.policy.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=True)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
+        self.target_entropy = config.entropy_target * math.log(self.n_actions)
+        self.buffer = EpisodeBuffer(config.buffer_capacity, config.buffer_kind)
+        self.steps = self.rounds = self.updates = self.episodes = 0
+        self.solved_at: int | None = None
+        self.last_eval: float | None = None
+        self.run_dir: Path | None = None
+        self._stop_requested = False
+
+    # --- commands ---
+
+    def rollout_target(self) -> float:
+        target = propose_target(self.config.command, self.buffer.returns(), self.rng)
+        return min(target, self.config.max_return) if self.config.max_return is not None else target
+
+    def eval_target(self) -> float:
+        if self.config.eval_command == "max" and self.config.max_return is not None:
+            return self.config.max_return
+        return (
+            propose_target(
+                dataclasses.replace(self.config.command, jitter=0.0),
+                self.buffer.returns(),
+                np.random.default_rng(0),
+            )
+            if self.config.command.kind != "fixed"
+            else self.config.command.value
+        )
+
+    # --- the loop ---
+
+    def _make_envs(self, n: int) -> gym.vector.VectorEnv:
+        return gym.vector.SyncVectorEnv(
+            [_env_factory(self.config.env_id, self.options) for _ in range(n)],
+            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+        )
+
+    def _open_run(self) -> None:
+        if self.run_dir is None:
+            c = self.config
+            name = f"{c.env_id.replace('/', '_')}__{c.exp_name}__{c.seed}__{int(time.time())}"
+            run_dir = Path(c.run_dir) if c.run_dir else Path(c.run_root) / name
+            if (run_dir / CHECKPOINT).exists() or (run_dir / "metrics.jsonl").exists():
+                raise LightupError(
+                    f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} "
+                    "or pick another --run-dir"
+                )
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self.run_dir = run_dir
+            text = json.dumps(dataclasses.asdict(self.config), indent=2)
+            atomic_write(self.run_dir / "config.json", lambda tmp: Path(tmp).write_text(text))
+
+    def _round_seed(self) -> int:
+        return self.config.seed * 100_003 + self.rounds * 1_009
+
+    def learn(self, total_steps: int | None = None) -> Trainer:
+        c = self.config
+        total = total_steps if total_steps is not None else c.total_steps
+        self._open_run()
+        self.logger = RunLogger(self.run_dir, tensorboard=c.tensorboard)
+        envs = self._make_envs(c.n_envs)
+        self.eval_envs = self._make_envs(c.eval_episodes)
+        rollout = Rollout(envs, self.policy, c.env_id, c.return_scale, c.gamma, self.device)
+        rollout.start(self._round_seed(), self.rollout_target)
+        old_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        next_eval = (self.steps // c.eval_every + 1) * c.eval_every
+        next_ckpt = (self.steps // c.checkpoint_every + 1) * c.checkpoint_every
+        progress = None if c.quiet else _Progress(total, self.steps)
+        try:
+            while self.steps < total and not self._stop_requested:
+                t0 = time.perf_counter()
+                finished: list[Episode] = []
+                self.policy.eval()
+                stats = rollout.collect(c.rollout_steps, c.temperature, on_episode=_appender(finished))
+                for ep in finished:
+                    self.buffer.add(ep)
+                self.steps += stats.steps
+                self.episodes += len(finished)
+                train_metrics = self._update() if len(self.buffer) else {}
+                self.rounds += 1
+                metrics = {"time/fps": stats.steps / max(time.perf_counter() - t0, 1e-9), **train_metrics}
+                if finished:
+                    metrics["rollout/ep_rew_mean"] = float(np.mean([e.ret for e in finished]))
+                    metrics["rollout/ep_len_mean"] = float(np.mean([e.length for e in finished]))
+                    metrics["rollout/commanded_return"] = float(np.mean([e.commanded for e in finished]))
+                if stats.steps:
+                    metrics["rollout/entropy"] = stats.entropy * c.n_envs / stats.steps
+                    metrics["rollout/max_prob"] = stats.max_prob * c.n_envs / stats.steps
+                metrics["rollout/buffer_best_return"] = (
+                    float(self.buffer.returns().max()) if len(self.buffer) else 0.0
+                )
+                if self.steps >= next_eval or self.steps >= total:
+                    metrics.update(self.evaluate())
+                    next_eval = (self.steps // c.eval_every + 1) * c.eval_every
+                self.logger.log(self.steps, metrics)
+                if progress:
+                    progress.update(self.steps, metrics, self.last_eval)
+                if c.stop_at_threshold and self.solved_at is not None:
+                    break
+                if self.steps >= next_ckpt:
+                    self.save_checkpoint()
+                    next_ckpt = (self.steps // c.checkpoint_every + 1) * c.checkpoint_every
+                    rollout.start(self._round_seed(), self.rollout_target)
+                else:
+                    rollout.refresh()
+            self.save_checkpoint()
+        finally:
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+            if progress:
+                progress.close()
+            self.logger.close()
+            envs.close()
+            self.eval_envs.close()
+        return self
+
+    def _request_stop(self, signum, frame) -> None:
+        self._stop_requested = True
+
+    def _update(self) -> dict[str, float]:
+        c = self.config
+        self.policy.train()
+        totals = {"train/loss": 0.0, "train/nll": 0.0, "train/entropy": 0.0}
+        for _ in range(c.updates_per_round):
+            batch = {
+                k: v.to(self.device)
+                for k, v in self.buffer.sample(
+                    c.batch_size, self.policy.context_len, self.rng, c.return_scale, self.n_actions
+                ).items()
+            }
+            actions, mask = batch.pop("actions"), batch["mask"]
+            params = self.policy(**batch)
+            if not torch.isfinite(params).all():
+                self._non_finite("policy output", "nan")
+            log_prob, dist = action_log_prob(params, actions, mask, discrete=True)
+            n_real = mask.sum().clamp(min=1)
+            nll = -log_prob.sum() / n_real
+            entropy = (dist.entropy() * mask).sum() / n_real
+            alpha = self.log_alpha.exp().detach() if c.entropy_target > 0 else 0.0
+            loss = nll - alpha * entropy
+            if not torch.isfinite(loss):
+                self._non_finite("loss", loss.item())
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.grad_clip)
+            self.optimizer.step()
+            if c.entropy_target > 0:
+                alpha_loss = self.log_alpha.exp() * (entropy.detach() - self.target_entropy)
+                self.alpha_optimizer.zero_grad(set_to_none=True)
+                alpha_loss.backward()
+                self.alpha_optimizer.step()
+            self.updates += 1
+            totals["train/loss"] += loss.item()
+            totals["train/nll"] += nll.item()
+            totals["train/entropy"] += entropy.item()
+        n = max(c.updates_per_round, 1)
+        out = {k: v / n for k, v in totals.items()}
+        out["train/alpha"] = float(self.log_alpha.detach().exp())
+        if c.updates_per_round:
+            out["train/grad_norm"] = float(grad_norm)
+        return out
+
+    def _non_finite(self, what: str, value) -> None:
+        raise LightupError(
+            f"the {what} became {value} at env step {self.steps} (update {self.updates}); the last good "
+            f"checkpoint stays in {self.run_dir}: lower --lr or check the env's observations and rewards"
+        )
+
+    @torch.inference_mode()
+    def evaluate(self, target: float | None = None) -> dict[str, float]:
+        """Greedy episodes, one per eval env, on fixed seeds, at the evaluation command."""
+        target = self.eval_target() if target is None else target
+        returns = self.run_episodes(self.eval_envs, target, greedy=True)
+        mean = float(np.mean(returns))
+        self.last_eval = mean
+        if self.threshold is not None and mean >= self.threshold and self.solved_at is None:
+            self.solved_at = self.steps
+        return {"eval/mean_reward": mean, "eval/std_reward": float(np.std(returns)), "eval/command": target}
+
+    def run_episodes(self, envs: gym.vector.VectorEnv, target: float, greedy: bool = True) -> list[float]:
+        """Play one episode in each of ``envs`` at a commanded return; returns their returns."""
+        self.policy.eval()
+        rollout = Rollout(
+            envs, self.policy, self.config.env_id, self.config.return_scale, self.config.gamma, self.device
+        )
+        rollout.start(EVAL_SEED, lambda: target)
+        returns: dict[int, float] = {}
+
+        def keep_first(i: int, ep: Episode) -> None:
+            returns.setdefault(i, ep.ret)
+
+        while len(returns) < envs.num_envs:
+            rollout.collect(1, greedy=greedy, on_episode=keep_first)
+        return [returns[i] for i in range(envs.num_envs)]
+
+    # --- checkpoints ---
+
+    def save_checkpoint(self, path: str | Path | None = None) -> Path:
+        self._open_run()
+        path = Path(path) if path else self.run_dir / CHECKPOINT
+        tensors = {f"model.{k}": v for k, v in self.policy.state_dict().items()}
+        opt_tensors, opt_rest = flatten_optimizer(self.optimizer.state_dict())
+        alpha_tensors, alpha_rest = flatten_optimizer(self.alpha_optimizer.state_dict())
+        tensors.update(opt_tensors)
+        tensors.update({f"alpha.{k}": v for k, v in alpha_tensors.items()})
+        tensors["log_alpha"] = self.log_alpha.detach()
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors.update(_buffer_tensors(self.buffer))
+        meta = {
+            "format": RUN_FORMAT,
+            "config": dataclasses.asdict(self.config),
+            "counters": {
+                "steps": self.steps,
+                "rounds": self.rounds,
+                "updates": self.updates,
+                "episodes": self.episodes,
+                "solved_at": self.solved_at,
+            },
+            "buffer_commanded": [e.commanded for e in self.buffer.episodes],
+            "optimizer": opt_rest,
+            "alpha_optimizer": alpha_rest,
+            "rng_numpy": self.rng.bit_generator.state,
+        }
+        save_tensors(path, tensors, meta)
+        return path
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Trainer:
+        """Rebuild a trainer from a run folder's checkpoint: weights, optimizer, replay, random states."""
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise LightupError(
+                f"run folder {str(run_dir)!r} not found; pass a folder made by `lightup train`"
+            )
+        tensors, meta = load_tensors(run_dir / CHECKPOINT)
+        if meta.get("format") != RUN_FORMAT:
+            raise LightupError(f"{str(run_dir / CHECKPOINT)!r} is not a lightup training checkpoint")
+        config = _config_from_dict(meta["config"])
+        config = dataclasses.replace(config, run_dir=str(run_dir))
+        trainer = cls(config)
+        trainer.run_dir = run_dir
+        state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
+        try:
+            trainer.policy.load_state_dict(state)
+        except RuntimeError as err:
+            raise LightupError(f"checkpoint does not fit its config ({str(err).splitlines()[0]})") from None
+        trainer.optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+        alpha = {k.removeprefix("alpha."): v for k, v in tensors.items() if k.startswith("alpha.")}
+        trainer.alpha_optimizer.load_state_dict(unflatten_optimizer(alpha, meta["alpha_optimizer"]))
+        with torch.no_grad():
+            trainer.log_alpha.copy_(tensors["log_alpha"])
+        torch.set_rng_state(tensors["rng.torch"])
+        trainer.rng.bit_generator.state = meta["rng_numpy"]
+        for ep in _buffer_episodes(tensors, meta["buffer_commanded"], config.gamma):
+            trainer.buffer.episodes.append(ep)
+        counters = meta["counters"]
+        trainer.steps, trainer.rounds = counters["steps"], counters["rounds"]
+        trainer.updates, trainer.episodes = counters["updates"], counters["episodes"]
+        trainer.solved_at = counters["solved_at"]
+        return trainer
+
+
+def _config_from_dict(d: dict) -> TrainConfig:
+    d = dict(d)
+    d["command"] = CommandConfig(**d["command"])
+    d["env_options"] = tuple(d["env_options"])
+    return TrainConfig(**d)
+
+
+def _buffer_tensors(buffer: EpisodeBuffer) -> dict[str, torch.Tensor]:
+    if not buffer.episodes:
+        return {}
+    eps = buffer.episodes
+    return {
+        "buffer.observations": torch.from_numpy(np.concatenate([e.observations for e in eps])),
+        "buffer.actions": torch.from_numpy(np.concatenate([e.actions for e in eps])),
+        "buffer.rewards": torch.from_numpy(np.concatenate([e.rewards for e in eps])),
+        "buffer.lengths": torch.tensor([e.length for e in eps]),
+        "buffer.terminated": torch.tensor([e.terminated for e in eps]),
+    }
+
+
+def _buffer_episodes(tensors: dict, commanded: list[float], gamma: float) -> list[Episode]:
+    if "buffer.lengths" not in tensors:
+        return []
+    ends = np.cumsum(tensors["buffer.lengths"].numpy())
+    out = []
+    for i, end in enumerate(ends):
+        start = end - int(tensors["buffer.lengths"][i])
+        out.append(
+            Episode(
+                tensors["buffer.observations"][start:end].numpy(),
+                tensors["buffer.actions"][start:end].numpy(),
+                tensors["buffer.rewards"][start:end].numpy(),
+                bool(tensors["buffer.terminated"][i]),
+                gamma=gamma,
+                commanded=commanded[i],
+            )
+        )
+    return out
+
+
+class _Progress:
+    """A rich progress bar with the key figures."""
+
+    def __init__(self, total: int, done: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[figures]}"),
+        )
+        self._task = self._progress.add_task("train", total=total, completed=done, figures="")
+        self._progress.start()
+
+    def update(self, steps: int, metrics: dict, last_eval: float | None) -> None:
+        figures = f"return {metrics.get('rollout/ep_rew_mean', float('nan')):.1f}"
+        if last_eval is not None:
+            figures += f"  eval {last_eval:.1f}"
+        self._progress.update(self._task, completed=steps, figures=figures)
+
+    def close(self) -> None:
+        self._progress.stop()

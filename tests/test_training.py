@@ -1,0 +1,242 @@
+"""The trainer's parts against hand-worked values, and the trainer on the games it must solve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lightup.training.commands import CommandConfig, propose_target
+from lightup.training.loss import action_nll
+from lightup.training.replay import Episode, EpisodeBuffer
+from lightup.training.returns import returns_to_go
+
+
+def test_returns_to_go_by_hand():
+    assert returns_to_go(np.array([1.0, 2.0, 3.0])).tolist() == [6.0, 5.0, 3.0]
+    # gamma 0.5: 3 -> 2 + 1.5 = 3.5 -> 1 + 1.75 = 2.75
+    assert returns_to_go(np.array([1.0, 2.0, 3.0]), gamma=0.5).tolist() == [2.75, 3.5, 3.0]
+    assert returns_to_go(np.array([0.0, 0.0, -1.0])).tolist() == [-1.0, -1.0, -1.0]
+
+
+def episode(rewards, actions=None, obs_dim=2, terminated=True, commanded=float("nan")) -> Episode:
+    n = len(rewards)
+    obs = np.arange(n * obs_dim, dtype=np.float32).reshape(n, obs_dim)
+    actions = np.arange(n) % 3 if actions is None else np.asarray(actions)
+    return Episode(
+        obs, actions.astype(np.int64), np.asarray(rewards, np.float32), terminated, commanded=commanded
+    )
+
+
+def test_hindsight_relabelling_uses_the_rewards_received_not_the_command():
+    ep = episode([1.0, 0.0, 1.0], commanded=500.0)
+    assert ep.returns_to_go.tolist() == [2.0, 1.0, 1.0]
+    assert ep.ret == 2.0
+
+
+def test_windows_by_hand():
+    buf = EpisodeBuffer(10)
+    buf.add(episode([1.0, 2.0, 3.0, 4.0], actions=[0, 1, 2, 0]))
+    batch = buf.sample(64, 3, np.random.default_rng(0), return_scale=2.0, start_action=3)
+    for b in range(64):
+        n = int(batch["mask"][b].sum())
+        t = batch["timesteps"][b, :n].tolist()
+        assert t == list(range(t[0], t[0] + n))  # consecutive steps
+        assert n == min(3, t[-1] + 1)  # a window ends at a step and reaches back up to K steps
+        rtg = {0: 10.0, 1: 9.0, 2: 7.0, 3: 4.0}
+        assert batch["returns_to_go"][b, :n].tolist() == [rtg[s] / 2.0 for s in t]
+        actions = [0, 1, 2, 0]
+        assert batch["actions"][b, :n].tolist() == [actions[s] for s in t]
+        prev = [3 if s == 0 else actions[s - 1] for s in t]  # the start token before step 0
+        assert batch["prev_actions"][b, :n].tolist() == prev
+        assert not batch["mask"][b, n:].any()
+    # windows end at every step, in proportion to how often each step exists
+    ends = batch["timesteps"][torch.arange(64), batch["mask"].sum(1) - 1]
+    assert set(ends.tolist()) == {0, 1, 2, 3}
+
+
+def test_padded_targets_carry_no_loss():
+    params = torch.randn(2, 4, 3)
+    actions = torch.tensor([[0, 1, 2, 1], [2, 2, 0, 0]])
+    mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
+    garbage = actions.clone()
+    garbage[~mask] = 2
+    a = action_nll(params, actions, mask, True)
+    b = action_nll(params, garbage, mask, True)
+    assert torch.equal(a, b)
+    logp = torch.log_softmax(params, -1)
+    by_hand = (
+        -(logp[0, 0, 0] + logp[0, 1, 1] + logp[1, 0, 2] + logp[1, 1, 2] + logp[1, 2, 0] + logp[1, 3, 0]) / 6
+    )
+    assert torch.allclose(a, by_hand)
+
+
+def test_buffer_eviction_fifo_and_top():
+    fifo, top = EpisodeBuffer(2, "fifo"), EpisodeBuffer(2, "top")
+    for r in (5.0, 1.0, 3.0):
+        fifo.add(episode([r]))
+        top.add(episode([r]))
+    assert fifo.returns().tolist() == [1.0, 3.0]
+    assert sorted(top.returns().tolist()) == [3.0, 5.0]
+
+
+def test_commands_by_hand():
+    returns = np.array([1.0, 4.0, 2.0, 3.0])
+    rng = np.random.default_rng(0)
+    assert propose_target(CommandConfig(kind="fixed", value=7.0), returns, rng) == 7.0
+    assert propose_target(CommandConfig(kind="topk", k=2), returns, rng) == pytest.approx(3.5 + 0.5)
+    no_jitter = CommandConfig(kind="best", margin=0.05, offset=1.0, jitter=0.0)
+    assert propose_target(no_jitter, returns, rng) == pytest.approx(4 * 1.05 + 1)
+    jittered = [propose_target(CommandConfig(kind="best", jitter=0.1), returns, rng) for _ in range(200)]
+    assert min(jittered) >= 5.2 * 0.9 and max(jittered) <= 5.2 and np.std(jittered) > 0
+    assert propose_target(CommandConfig(kind="topk", value=2.5), np.array([]), rng) == 2.5
+
+
+# --- the trainer end to end (small models, fixed seeds and budgets) ---
+
+from lightup.errors import LightupError  # noqa: E402
+from lightup.training.config import TrainConfig  # noqa: E402
+from lightup.training.trainer import Trainer  # noqa: E402
+
+
+def small_config(tmp_path, env_id="lightup/PressButton-v0", **kw) -> TrainConfig:
+    base = dict(
+        env_id=env_id,
+        seed=0,
+        n_envs=8,
+        rollout_steps=8,
+        updates_per_round=8,
+        batch_size=32,
+        context_len=4,
+        n_layer=1,
+        n_embd=32,
+        n_head=2,
+        eval_every=512,
+        eval_episodes=20,
+        buffer_kind="fifo",
+        quiet=True,
+        tensorboard=False,
+        run_dir=str(tmp_path / "run"),
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("policy", ["dt", "mlp"])
+def test_trainer_solves_press_button(tmp_path, policy):
+    """Seed 0, at most 3000 env steps: greedy evaluation reaches the threshold (0.9) on 20 episodes."""
+    trainer = Trainer(small_config(tmp_path, policy=policy, stop_at_threshold=True, eval_every=256)).learn(
+        3000
+    )
+    assert trainer.solved_at is not None and trainer.solved_at <= 3000
+    assert trainer.evaluate(1.0)["eval/mean_reward"] >= 0.9
+
+
+def test_trainer_follows_commands_on_the_command_probe(tmp_path):
+    """Seed 0, 2000 env steps: commanded +1 picks the +1 action, commanded -1 picks the -1 action."""
+    trainer = Trainer(small_config(tmp_path, "lightup/CommandFollow-v0")).learn(2000)
+    assert trainer.evaluate(1.0)["eval/mean_reward"] == 1.0
+    assert trainer.evaluate(-1.0)["eval/mean_reward"] == -1.0
+
+
+def weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in trainer.policy.state_dict().items()}
+
+
+def test_same_seed_same_weights_and_metrics(tmp_path):
+    from lightup.training.logger import read_metrics
+
+    a = Trainer(small_config(tmp_path / "a")).learn(1024)
+    b = Trainer(small_config(tmp_path / "b")).learn(1024)
+    for k, v in weights(a).items():
+        assert torch.equal(v, weights(b)[k]), k
+
+    def strip(records):
+        return [{k: v for k, v in r.items() if k != "time/fps"} for r in records]
+
+    assert strip(read_metrics(a.run_dir)) == strip(read_metrics(b.run_dir))
+    c = Trainer(small_config(tmp_path / "c", seed=1)).learn(1024)
+    assert any(not torch.equal(v, weights(c)[k]) for k, v in weights(a).items())
+
+
+def test_resumed_run_ends_with_the_same_weights(tmp_path):
+    """A run stopped at a checkpoint and resumed equals one that never stopped (CPU, same seed)."""
+    whole = Trainer(small_config(tmp_path / "whole", checkpoint_every=512)).learn(1536)
+    first = Trainer(small_config(tmp_path / "split", checkpoint_every=512)).learn(512)
+    resumed = Trainer.load(first.run_dir).learn(1536)
+    assert resumed.steps == whole.steps == 1536
+    for k, v in weights(whole).items():
+        assert torch.equal(v, weights(resumed)[k]), k
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    trainer = Trainer(small_config(tmp_path, checkpoint_every=256))
+    trainer.learn(512)
+    good = weights(trainer)
+    original = trainer.policy.forward
+
+    def poisoned(*args, **kwargs):
+        return original(*args, **kwargs) * float("nan")
+
+    monkeypatch.setattr(trainer.policy, "forward", poisoned)
+    with pytest.raises(LightupError, match=r"became nan at env step \d+") as err:
+        trainer.learn(2048)
+    assert "\n" not in str(err.value)
+    reloaded = Trainer.load(trainer.run_dir)
+    for k, v in good.items():
+        assert torch.equal(v, reloaded.policy.state_dict()[k]), k
+
+
+def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run_dir = tmp_path / "run"
+    cmd = [
+        sys.executable,
+        "-m",
+        "lightup.cli",
+        "train",
+        "lightup/PressButton-v0",
+        "--total-steps",
+        "10000000",
+        "--quiet",
+        "--no-tensorboard",
+        "--run-dir",
+        str(run_dir),
+        "--n-envs",
+        "4",
+        "--n-layer",
+        "1",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (run_dir / "metrics.jsonl").exists() or (run_dir / "metrics.jsonl").stat().st_size == 0:
+        assert time.time() < deadline and proc.poll() is None, (
+            proc.stderr.read() if proc.poll() else "timeout"
+        )
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    trainer = Trainer.load(run_dir)
+    assert 0 < trainer.steps < 10_000_000
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"lr": -1.0},
+        {"n_envs": 0},
+        {"temperature": 0.0},
+        {"gamma": 1.5},
+        {"entropy_target": 2.0},
+        {"n_head": 3},
+    ],
+)
+def test_bad_config_values_are_one_line_errors(tmp_path, bad):
+    with pytest.raises(LightupError) as err:
+        Trainer(small_config(tmp_path, **bad))
+    assert "\n" not in str(err.value)
