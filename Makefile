@@ -16,8 +16,10 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
+# The main job: train a Decision Transformer on CartPole-v1 (the default env) and show what it scored.
 demo: setup
-	$(BIN)/lightup demo
+	$(BIN)/lightup games
+	$(BIN)/lightup train
 
 test: setup
 	$(BIN)/ruff format --check lightup tests benchmarks

@@ -11,7 +11,7 @@ import sys
 # subcommand -> (module, function, one-line help). Modules are imported only when their command runs,
 # so `lightup play` never pays for torch or matplotlib.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "demo": ("lightup.demo", "main", "the main job: train a Decision Transformer on the default env"),
+    "games": ("lightup.demo", "main", "what a perfect and a random agent score on each lightup game"),
     "train": ("lightup.training.cli", "main", "train a Decision Transformer online (default: CartPole-v1)"),
     "play": ("lightup.envs.play", "main", "play a lightup game in the terminal"),
 }

@@ -1,4 +1,4 @@
-"""``lightup demo``: what a perfect and a clueless agent score on each lightup game.
+"""``lightup games``: what a perfect and a clueless agent score on each lightup game.
 
 Each game is played for 200 seeded episodes by its scripted optimal agent and by a uniformly random one;
 a game is a useful test only if the first reaches the reward threshold and the second does not.
@@ -24,7 +24,7 @@ GAMES.insert(1, ("lightup/PressButton-v0", {"size": 4, "game_length": 5, "hard_m
 
 def main(argv: list[str]) -> int:
     if argv:
-        raise LightupError(f"demo takes no arguments, got {' '.join(argv)!r}")
+        raise LightupError(f"games takes no arguments, got {' '.join(argv)!r}")
     table = Table(title=f"lightup games: mean return over {EPISODES} seeded episodes")
     table.add_column("env (options)", no_wrap=True)
     for column in ("optimal", "random", "threshold"):

@@ -152,7 +152,7 @@ def test_same_seed_same_weights_and_metrics(tmp_path):
         assert torch.equal(v, weights(b)[k]), k
 
     def strip(records):
-        return [{k: v for k, v in r.items() if k != "time/fps"} for r in records]
+        return [{k: v for k, v in r.items() if not k.startswith("time/")} for r in records]
 
     assert strip(read_metrics(a.run_dir)) == strip(read_metrics(b.run_dir))
     c = Trainer(small_config(tmp_path / "c", seed=1)).learn(1024)
@@ -240,3 +240,17 @@ def test_bad_config_values_are_one_line_errors(tmp_path, bad):
     with pytest.raises(LightupError) as err:
         Trainer(small_config(tmp_path, **bad))
     assert "\n" not in str(err.value)
+
+
+def test_predict_plays_like_evaluation_and_follows_commands(tmp_path):
+    from lightup.envs import make_env
+
+    trainer = Trainer(small_config(tmp_path, "lightup/CommandFollow-v0")).learn(2000)
+    envs = [make_env("lightup/CommandFollow-v0") for _ in range(4)]
+    for target, expected in ((1.0, 1.0), (-1.0, -1.0)):
+        obs = np.stack([e.reset(seed=i)[0] for i, e in enumerate(envs)])
+        actions = trainer.predict(obs, episode_start=np.ones(4, bool), target_return=target)
+        rewards = [e.step(int(a))[1] for e, a in zip(envs, actions, strict=True)]
+        assert rewards == [expected] * 4
+    rows = trainer.evaluate_commands([-1.0, 1.0])
+    assert [r["mean"] for r in rows] == [-1.0, 1.0]

@@ -65,8 +65,10 @@ class TrainConfig:
     eval_every: int | None = None
     """Env steps between greedy evaluations (default per env family)."""
     eval_episodes: int = 20
-    eval_command: Literal["max", "rollout"] = "max"
-    """Command of greedy evaluation: max_return when known, else the rollout command; or always the latter."""
+    eval_command: Literal["best", "max", "rollout"] = "best"
+    """Command of greedy evaluation: best: the best return stored (in the data, as the Decision Transformer
+    paper conditions); max: the env's highest possible return; rollout: the rollout command without jitter.
+    Each is capped at max_return."""
     stop_at_threshold: bool = False
     """Stop once a greedy evaluation reaches the env's reward threshold."""
     checkpoint_every: int = 20_000

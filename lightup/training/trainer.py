@@ -31,7 +31,14 @@ from lightup.checkpoint import (
 )
 from lightup.envs import make_env, parse_options, reward_threshold
 from lightup.errors import LightupError
-from lightup.models import DecisionTransformer, DTConfig, MLPConfig, ReturnConditionedMLP, SequencePolicy
+from lightup.models import (
+    DecisionTransformer,
+    DTConfig,
+    MLPConfig,
+    ReturnConditionedMLP,
+    SequencePolicy,
+    greedy_action,
+)
 from lightup.training.commands import CommandConfig, propose_target
 from lightup.training.config import TrainConfig, with_env_defaults
 from lightup.training.logger import RunLogger
@@ -124,22 +131,22 @@ class Trainer:
 
     # --- commands ---
 
-    def rollout_target(self) -> float:
-        target = propose_target(self.config.command, self.buffer.returns(), self.rng)
+    def _capped(self, target: float) -> float:
         return min(target, self.config.max_return) if self.config.max_return is not None else target
 
+    def rollout_target(self) -> float:
+        return self._capped(propose_target(self.config.command, self.buffer.returns(), self.rng))
+
     def eval_target(self) -> float:
-        if self.config.eval_command == "max" and self.config.max_return is not None:
+        """The command of greedy evaluation (see ``TrainConfig.eval_command``)."""
+        kind, returns = self.config.eval_command, self.buffer.returns()
+        if kind == "max" and self.config.max_return is not None:
             return self.config.max_return
-        return (
-            propose_target(
-                dataclasses.replace(self.config.command, jitter=0.0),
-                self.buffer.returns(),
-                np.random.default_rng(0),
-            )
-            if self.config.command.kind != "fixed"
-            else self.config.command.value
-        )
+        if kind == "best" and len(returns):
+            return self._capped(float(returns.max()))
+        # rollout (or nothing stored yet): the rollout command without its random part
+        command = dataclasses.replace(self.config.command, jitter=0.0)
+        return self._capped(propose_target(command, returns, np.random.default_rng(0)))
 
     # --- the loop ---
 
@@ -164,6 +171,18 @@ class Trainer:
             text = json.dumps(dataclasses.asdict(self.config), indent=2)
             atomic_write(self.run_dir / "config.json", lambda tmp: Path(tmp).write_text(text))
 
+    @property
+    def eval_envs(self) -> gym.vector.VectorEnv:
+        """One env per evaluation episode, made on first use and kept (``close()`` frees them)."""
+        if getattr(self, "_eval_envs", None) is None:
+            self._eval_envs = self._make_envs(self.config.eval_episodes)
+        return self._eval_envs
+
+    def close(self) -> None:
+        if getattr(self, "_eval_envs", None) is not None:
+            self._eval_envs.close()
+            self._eval_envs = None
+
     def _round_seed(self) -> int:
         return self.config.seed * 100_003 + self.rounds * 1_009
 
@@ -173,7 +192,6 @@ class Trainer:
         self._open_run()
         self.logger = RunLogger(self.run_dir, tensorboard=c.tensorboard)
         envs = self._make_envs(c.n_envs)
-        self.eval_envs = self._make_envs(c.eval_episodes)
         rollout = Rollout(envs, self.policy, c.env_id, c.return_scale, c.gamma, self.device)
         rollout.start(self._round_seed(), self.rollout_target)
         old_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -186,13 +204,20 @@ class Trainer:
                 finished: list[Episode] = []
                 self.policy.eval()
                 stats = rollout.collect(c.rollout_steps, c.temperature, on_episode=_appender(finished))
+                t_rollout = time.perf_counter() - t0
                 for ep in finished:
                     self.buffer.add(ep)
                 self.steps += stats.steps
                 self.episodes += len(finished)
                 train_metrics = self._update() if len(self.buffer) else {}
                 self.rounds += 1
-                metrics = {"time/fps": stats.steps / max(time.perf_counter() - t0, 1e-9), **train_metrics}
+                t_round = time.perf_counter() - t0
+                metrics = {
+                    "time/fps": stats.steps / max(t_round, 1e-9),
+                    "time/rollout_s": t_rollout,
+                    "time/update_s": t_round - t_rollout,
+                    **train_metrics,
+                }
                 if finished:
                     metrics["rollout/ep_rew_mean"] = float(np.mean([e.ret for e in finished]))
                     metrics["rollout/ep_len_mean"] = float(np.mean([e.length for e in finished]))
@@ -225,7 +250,6 @@ class Trainer:
                 progress.close()
             self.logger.close()
             envs.close()
-            self.eval_envs.close()
         return self
 
     def _request_stop(self, signum, frame) -> None:
@@ -306,6 +330,56 @@ class Trainer:
         while len(returns) < envs.num_envs:
             rollout.collect(1, greedy=greedy, on_episode=keep_first)
         return [returns[i] for i in range(envs.num_envs)]
+
+    def evaluate_commands(self, targets: list[float]) -> list[dict[str, float]]:
+        """Greedy evaluation at each commanded return: does asking for more give more?"""
+        rows = []
+        for target in targets:
+            returns = self.run_episodes(self.eval_envs, target, greedy=True)
+            rows.append({"command": target, "mean": float(np.mean(returns)), "std": float(np.std(returns))})
+        return rows
+
+    @torch.inference_mode()
+    def predict(
+        self,
+        observations: np.ndarray,
+        last_rewards: np.ndarray | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+        target_return: float | None = None,
+    ) -> np.ndarray:
+        """Actions (N,) for N envs stepped in lockstep, like Stable-Baselines3's recurrent ``predict``.
+
+        Call it once per env step with the observations (N, S), the rewards the previous actions earned, and
+        ``episode_start`` True where an episode begins (all True on the first call). Each env's command starts
+        at ``target_return`` (default: the evaluation command) and is decremented by its rewards.
+        """
+        obs = np.asarray(observations, dtype=np.float32).reshape(len(observations), -1)
+        n = len(obs)
+        start = np.ones(n, bool) if episode_start is None else np.asarray(episode_start, bool)
+        if getattr(self, "_predict_n", None) != n:
+            self.policy.eval()
+            self.policy.begin(n)
+            self._predict_n, start = n, np.ones(n, bool)
+            self._predict_rtg, self._predict_t = np.zeros(n), np.zeros(n, np.int64)
+            self._predict_prev = np.full(n, self.n_actions)
+        target = self.eval_target() if target_return is None else target_return
+        rewards = np.zeros(n) if last_rewards is None else np.asarray(last_rewards, np.float64)
+        self._predict_rtg = np.where(start, target, self._predict_rtg - rewards)
+        self._predict_t = np.where(start, 0, self._predict_t + 1)
+        self._predict_prev = np.where(start, self.n_actions, self._predict_prev)
+        self.policy.reset(torch.as_tensor(start, device=self.device))
+        params = self.policy.push(
+            torch.as_tensor(
+                self._predict_rtg / self.config.return_scale, dtype=torch.float32, device=self.device
+            ),
+            torch.as_tensor(obs, device=self.device),
+            torch.as_tensor(self._predict_prev, device=self.device),
+            torch.as_tensor(self._predict_t, device=self.device),
+        )
+        actions = greedy_action(params, True) if deterministic else self.policy.distribution(params).sample()
+        self._predict_prev = actions.cpu().numpy()
+        return self._predict_prev.copy()
 
     # --- checkpoints ---
 
