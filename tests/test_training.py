@@ -90,6 +90,8 @@ def test_commands_by_hand():
     jittered = [propose_target(CommandConfig(kind="best", jitter=0.1), returns, rng) for _ in range(200)]
     assert min(jittered) >= 5.2 * 0.9 and max(jittered) <= 5.2 and np.std(jittered) > 0
     assert propose_target(CommandConfig(kind="topk", value=2.5), np.array([]), rng) == 2.5
+    negative = CommandConfig(kind="best", margin=0.2, offset=0.0, jitter=0.0)
+    assert propose_target(negative, np.array([-100.0, -50.0]), rng) == pytest.approx(-40.0)
 
 
 # --- the trainer end to end (small models, fixed seeds and budgets) ---

@@ -33,7 +33,8 @@ def propose_target(config: CommandConfig, returns: np.ndarray, rng: np.random.Ge
     if config.kind == "fixed" or len(returns) == 0:
         return float(config.value)
     if config.kind == "best":
-        target = returns.max() * (1 + config.margin) + config.offset
+        best = returns.max()
+        target = best + config.margin * abs(best) + config.offset  # above the best, for negative bests too
         return float(target - rng.uniform(0.0, config.jitter) * abs(target))
     top = np.sort(returns)[-config.k :]
     return float(top.mean() + top.std())

@@ -1,0 +1,189 @@
+"""The learning benchmark: env steps and wall time to the reward threshold, over many seeds.
+
+Each run trains from scratch with the trainer's defaults for its env family (plus the options below),
+evaluates greedily on 20 fixed-seed episodes every ``eval_every`` env steps, and stops at the threshold.
+Runs go to a local process pool, one torch thread each.
+
+    python benchmarks/learning.py --suite games --seeds 10          # the diagnostic games
+    python benchmarks/learning.py --suite cartpole --seeds 10        # CartPole-v1, 100k steps
+    python benchmarks/learning.py --suite lunar --seeds 2            # LunarLander-v3, 1M steps
+
+Results: ``benchmarks/results/learning_<suite>.md`` (summary) and ``.jsonl`` (one line per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass
+class Case:
+    name: str
+    env_id: str
+    budget: int
+    options: tuple[str, ...] = ()
+    flags: dict = field(default_factory=dict)
+
+
+GAMES = [
+    Case("PressButton size 2", "lightup/PressButton-v0", 20_000),
+    Case("PressButton size 4", "lightup/PressButton-v0", 20_000, ("size=4",)),
+    Case("PressButton game_length 5", "lightup/PressButton-v0", 50_000, ("game_length=5",)),
+    Case(
+        "PressButton hard mode (length 5)",
+        "lightup/PressButton-v0",
+        50_000,
+        ("game_length=5", "hard_mode=true"),
+    ),
+    Case("RecallButton", "lightup/RecallButton-v0", 20_000),
+]
+SUITES = {
+    "games": GAMES,
+    "cartpole": [Case("CartPole-v1", "CartPole-v1", 100_000)],
+    "lunar": [Case("LunarLander-v3", "LunarLander-v3", 1_000_000)],
+}
+AGENTS = {
+    "dt-stacked": {"policy": "dt", "layout": "stacked"},
+    "dt-interleaved": {"policy": "dt", "layout": "interleaved"},
+    "mlp": {"policy": "mlp"},
+}
+
+
+def run_one(job: tuple[Case, str, int]) -> dict:
+    import torch
+
+    from lightup.training.config import TrainConfig
+    from lightup.training.logger import read_metrics
+    from lightup.training.trainer import Trainer
+
+    case, agent, seed = job
+    torch.set_num_threads(1)
+    run_dir = Path(tempfile.mkdtemp(prefix="lightup-bench-"))
+    config = TrainConfig(
+        env_id=case.env_id,
+        env_options=case.options,
+        seed=seed,
+        total_steps=case.budget,
+        stop_at_threshold=True,
+        quiet=True,
+        tensorboard=False,
+        run_dir=str(run_dir / "run"),
+        **AGENTS[agent],
+        **case.flags,
+    )
+    start = time.perf_counter()
+    trainer = Trainer(config).learn()
+    wall = time.perf_counter() - start
+    evals = [r for r in read_metrics(run_dir / "run") if "eval/mean_reward" in r]
+    trainer.close()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    solved_wall = None
+    if trainer.solved_at is not None:
+        solved_wall = wall  # the run stops at the evaluation that reached the threshold
+    return {
+        "case": case.name,
+        "env_id": case.env_id,
+        "options": list(case.options),
+        "agent": agent,
+        "seed": seed,
+        "budget": case.budget,
+        "threshold": trainer.threshold,
+        "solved_at": trainer.solved_at,
+        "wall_s_to_solve": solved_wall,
+        "wall_s": wall,
+        "steps": trainer.steps,
+        "final_eval": trainer.last_eval,
+        "best_eval": max((r["eval/mean_reward"] for r in evals), default=None),
+        "curve": [(r["step"], r["eval/mean_reward"]) for r in evals],
+    }
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:,.0f}"
+    return f"{statistics.median(values):,.0f} ({min(values):,.0f} to {max(values):,.0f})"
+
+
+def summarize(rows: list[dict], header: str) -> str:
+    lines = [
+        header,
+        "",
+        "| env | agent | solved | env steps to threshold, median (min to max) | wall s to threshold | "
+        "final greedy return, median (min to max) |",
+        "|---|---|---|---|---|---|",
+    ]
+    keys = sorted({(r["case"], r["agent"]) for r in rows}, key=lambda k: (k[0], k[1]))
+    for case, agent in keys:
+        group = [r for r in rows if r["case"] == case and r["agent"] == agent]
+        solved = [r for r in group if r["solved_at"] is not None]
+        lines.append(
+            f"| {case} | {agent} | {len(solved)}/{len(group)} | {spread([r['solved_at'] for r in solved])} | "
+            f"{spread([r['wall_s_to_solve'] for r in solved])} | "
+            f"{spread([r['final_eval'] for r in group if r['final_eval'] is not None])} |"
+        )
+    lines.append("")
+    lines.append(
+        "Unsolved runs count as not reaching the threshold within the budget; their steps are not in the "
+        "median. Greedy evaluation: 20 episodes on fixed seeds, commanded the best stored return."
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=sorted(SUITES), default="games")
+    parser.add_argument(
+        "--agents", nargs="+", choices=sorted(AGENTS), default=["dt-stacked", "dt-interleaved"]
+    )
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", default=None, help="results name (default: learning_<suite>)")
+    args = parser.parse_args()
+    jobs = [
+        (case, agent, seed)
+        for case in SUITES[args.suite]
+        for agent in args.agents
+        for seed in range(args.seeds)
+    ]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = args.out or f"learning_{args.suite}"
+    rows = []
+    with ProcessPoolExecutor(args.workers) as pool, open(RESULTS / f"{name}.jsonl", "w") as raw:
+        for row in pool.map(run_one, jobs):
+            rows.append(row)
+            raw.write(json.dumps(row) + "\n")
+            raw.flush()
+            print(
+                f"{row['case']:<34} {row['agent']:<15} seed {row['seed']}: solved_at {row['solved_at']} "
+                f"final {row['final_eval']} ({row['wall_s']:.0f}s)",
+                flush=True,
+            )
+    command = "python benchmarks/learning.py " + " ".join(
+        [f"--suite {args.suite}", f"--seeds {args.seeds}", "--agents " + " ".join(args.agents)]
+    )
+    header = (
+        f"# Learning benchmark: {args.suite}\n\n`{command}` on {date.today()}, "
+        f"{platform.machine()} with {os.cpu_count()} cores, {args.workers} runs at a time, "
+        "one torch thread each (a shared machine: wall times are noisy)."
+    )
+    (RESULTS / f"{name}.md").write_text(summarize(rows, header) + "\n")
+    print(summarize(rows, header))
+
+
+if __name__ == "__main__":
+    main()
