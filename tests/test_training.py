@@ -87,7 +87,10 @@ def test_commands_by_hand():
     assert propose_target(CommandConfig(kind="topk", k=2), returns, rng) == pytest.approx(3.5 + 0.5)
     no_jitter = CommandConfig(kind="best", margin=0.05, offset=1.0, jitter=0.0)
     assert propose_target(no_jitter, returns, rng) == pytest.approx(4 * 1.05 + 1)
-    jittered = [propose_target(CommandConfig(kind="best", jitter=0.1), returns, rng) for _ in range(200)]
+    jittered = [
+        propose_target(CommandConfig(kind="best", margin=0.05, offset=1.0, jitter=0.1), returns, rng)
+        for _ in range(200)
+    ]
     assert min(jittered) >= 5.2 * 0.9 and max(jittered) <= 5.2 and np.std(jittered) > 0
     assert propose_target(CommandConfig(kind="topk", value=2.5), np.array([]), rng) == 2.5
     negative = CommandConfig(kind="best", margin=0.2, offset=0.0, jitter=0.0)

@@ -14,15 +14,15 @@ import numpy as np
 
 @dataclass
 class CommandConfig:
-    kind: Literal["fixed", "best", "topk"] = "topk"
+    kind: Literal["fixed", "best", "topk"] = "best"
     """fixed: always ``value``; best: the best return seen x (1 + margin) + offset, less a random amount
     (the best finding of the day this project started); topk: mean + std of the top-k returns (Upside-Down
     RL, Srivastava et al. 2019)."""
     value: float = 0.0
     """The target of ``fixed``, and the target of the others before any episode is stored."""
-    margin: float = 0.05
-    offset: float = 1.0
-    jitter: float = 0.1
+    margin: float = 0.2
+    offset: float = 5.0
+    jitter: float = 0.2
     """best: subtract a uniform random share, up to this fraction of the target, so the agent keeps trying."""
     k: int = 50
     """topk: how many of the best returns to use."""

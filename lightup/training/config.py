@@ -47,7 +47,7 @@ class TrainConfig:
     # --- replay and commands ---
     buffer_capacity: int = 300
     """Episodes kept."""
-    buffer_kind: Literal["fifo", "top"] = "top"
+    buffer_kind: Literal["fifo", "top"] = "fifo"
     gamma: float = 1.0
     return_scale: float | None = None
     """Returns-to-go are divided by this before the model sees them (default per env family)."""
@@ -56,7 +56,7 @@ class TrainConfig:
     command: CommandConfig = field(default_factory=CommandConfig)
 
     # --- entropy: a learned temperature keeps the policy entropy near a target (Online DT) ---
-    entropy_target: float = 0.5
+    entropy_target: float = 0.15
     """Target entropy as a share of the maximum, log(number of actions); 0 turns the entropy term off."""
     init_alpha: float = 0.1
     alpha_lr: float = 3e-3

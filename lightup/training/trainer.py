@@ -198,6 +198,7 @@ class Trainer:
         next_eval = (self.steps // c.eval_every + 1) * c.eval_every
         next_ckpt = (self.steps // c.checkpoint_every + 1) * c.checkpoint_every
         progress = None if c.quiet else _Progress(total, self.steps)
+        saved_at = -1
         try:
             while self.steps < total and not self._stop_requested:
                 t0 = time.perf_counter()
@@ -238,11 +239,14 @@ class Trainer:
                     break
                 if self.steps >= next_ckpt:
                     self.save_checkpoint()
+                    saved_at = self.steps
                     next_ckpt = (self.steps // c.checkpoint_every + 1) * c.checkpoint_every
-                    rollout.start(self._round_seed(), self.rollout_target)
+                    if self.steps < total:  # a resumed run starts from here: draw no random numbers before
+                        rollout.start(self._round_seed(), self.rollout_target)
                 else:
                     rollout.refresh()
-            self.save_checkpoint()
+            if saved_at != self.steps:
+                self.save_checkpoint()
         finally:
             for s, h in old_handlers.items():
                 signal.signal(s, h)
