@@ -76,6 +76,9 @@ class TrainConfig:
     run_dir: str | None = None
     """Where to write the run (default: {run_root}/{env}__{exp_name}__{seed}__{time})."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    max_env_errors: int = 5
+    """An env that raises loses its episode and training goes on; this many failed steps in a row stop the
+    run (with a checkpoint). Tracebacks go to env_errors.log in the run folder."""
     threads: int = 1
     """torch threads (1 keeps parallel runs from fighting over cores)."""
     quiet: bool = False
@@ -94,6 +97,7 @@ class TrainConfig:
             "buffer_capacity",
             "eval_episodes",
             "checkpoint_every",
+            "max_env_errors",
             "threads",
         )
         for name in positive:

@@ -25,7 +25,19 @@ class StepStats:
 
 def check_finite(name: str, values: np.ndarray, env_id: str) -> None:
     if not np.all(np.isfinite(values)):
-        raise LightupError(f"env {env_id} returned a non-finite {name} ({values}); fix the env or wrap it")
+        bad = np.argwhere(~np.isfinite(values))[0]
+        raise LightupError(
+            f"env {env_id} returned a non-finite {name} ({values[tuple(bad)]} at index {tuple(bad.tolist())}); "
+            "fix the env or wrap it"
+        )
+
+
+def check_shape(obs: np.ndarray, n: int, obs_dim: int, env_id: str) -> None:
+    if obs.size != n * obs_dim:
+        raise LightupError(
+            f"env {env_id} returned observations of shape {obs.shape[1:]}, not the {obs_dim} values its "
+            "observation space promised; fix the env or its observation_space"
+        )
 
 
 class Rollout:
@@ -49,17 +61,31 @@ class Rollout:
         self.return_scale, self.gamma, self.device = return_scale, gamma, device
         self.n = envs.num_envs
         self.discrete = policy.discrete
+        self.on_env_error: Callable[[Exception, int], None] | None = None
+        """If set, an exception from an env step goes here (with the count of failed steps in a row) and the
+        envs restart; else it is raised."""
+        self.errors_in_a_row = 0
 
     def start(self, seed: int, command: Callable[[], float]) -> None:
         """Reset all envs (seeded) and begin fresh sequences."""
+        self.seed = seed
+        self.restarts = 0
         obs, _ = self.envs.reset(seed=[seed + i for i in range(self.n)])
         check_finite("observation", obs, self.env_id)
+        check_shape(obs, self.n, self.policy.obs_dim, self.env_id)
         self.obs = obs.reshape(self.n, -1).astype(np.float32)
         self.command = command
         self.rtg = np.array([command() for _ in range(self.n)], dtype=np.float64)
         self.t = np.zeros(self.n, dtype=np.int64)
         self.history: list[dict[str, list]] = [self._empty() for _ in range(self.n)]
         self.policy.begin(self.n)
+
+    def _restart(self) -> None:
+        """After an env raised: reset every env on fresh seeds and drop the episodes under way."""
+        self.restarts += 1
+        command, restarts = self.command, self.restarts
+        self.start(self.seed + 1_000_003 * restarts, command)
+        self.restarts = restarts
 
     @staticmethod
     def _empty() -> dict[str, list]:
@@ -147,9 +173,16 @@ class Rollout:
             except LightupError:
                 raise
             except Exception as err:  # an env bug, reported on one line with where to look
-                raise LightupError(f"env {self.env_id} raised {type(err).__name__}: {err}") from err
+                if self.on_env_error is None:
+                    raise LightupError(f"env {self.env_id} raised {type(err).__name__}: {err}") from err
+                self.errors_in_a_row += 1
+                self.on_env_error(err, self.errors_in_a_row)  # logs it; raises once the env keeps failing
+                self._restart()  # the ongoing episodes are dropped
+                continue
+            self.errors_in_a_row = 0
             check_finite("reward", rewards, self.env_id)
             check_finite("observation", obs, self.env_id)
+            check_shape(obs, self.n, self.policy.obs_dim, self.env_id)
             stats.steps += self.n
             done = np.logical_or(terminated, truncated)
             for i, h in enumerate(self.history):

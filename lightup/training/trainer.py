@@ -15,6 +15,7 @@ import dataclasses
 import json
 import math
 import signal
+import traceback
 import time
 from pathlib import Path
 
@@ -84,8 +85,21 @@ def _appender(episodes: list[Episode]):
     return lambda i, ep: episodes.append(ep)
 
 
+class _CheckedObservations(gym.ObservationWrapper):
+    """Turns an observation that breaks the env's own observation space's shape into a one-line error."""
+
+    def observation(self, obs):
+        shape = self.observation_space.shape
+        if np.shape(obs) != shape:
+            raise LightupError(
+                f"env {self.spec.id if self.spec else '?'} returned an observation of shape {np.shape(obs)}, "
+                f"not the {shape} of its observation_space; fix the env or its observation_space"
+            )
+        return obs
+
+
 def _env_factory(env_id: str, options: dict):
-    return lambda: make_env(env_id, **options)
+    return lambda: _CheckedObservations(make_env(env_id, **options))
 
 
 class Trainer:
@@ -193,6 +207,7 @@ class Trainer:
         self.logger = RunLogger(self.run_dir, tensorboard=c.tensorboard)
         envs = self._make_envs(c.n_envs)
         rollout = Rollout(envs, self.policy, c.env_id, c.return_scale, c.gamma, self.device)
+        rollout.on_env_error = self._env_error
         rollout.start(self._round_seed(), self.rollout_target)
         old_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         next_eval = (self.steps // c.eval_every + 1) * c.eval_every
@@ -255,6 +270,19 @@ class Trainer:
             self.logger.close()
             envs.close()
         return self
+
+    def _env_error(self, err: Exception, in_a_row: int) -> None:
+        """An env raised during a rollout: log the traceback in the run folder; stop if it keeps failing."""
+        log = self.run_dir / "env_errors.log"
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"--- env step {self.steps}, failure {in_a_row} in a row\n")
+            f.write("".join(traceback.format_exception(err)))
+        if in_a_row >= self.config.max_env_errors:
+            self.save_checkpoint()
+            raise LightupError(
+                f"env {self.config.env_id} raised {in_a_row} times in a row (last: {type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''}); tracebacks in {log}, checkpoint saved"
+            )
 
     def _request_stop(self, signum, frame) -> None:
         self._stop_requested = True

@@ -1,0 +1,99 @@
+"""Envs that misbehave during training: raising, non-finite values, observations of the wrong shape."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from lightup.errors import LightupError
+from lightup.training.config import TrainConfig
+from lightup.training.trainer import Trainer
+
+
+class Flaky(gym.Env):
+    """Press the lit one of two buttons, twice; raises on a random share of steps, or gives bad values."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, fail_rate: float = 0.0, bad: str | None = None, render_mode=None):
+        self.fail_rate, self.bad = fail_rate, bad
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.lit, self.t = int(self.np_random.integers(2)), 0
+        return np.eye(2, dtype=np.float32)[self.lit], {}
+
+    def step(self, action):
+        if self.np_random.random() < self.fail_rate:
+            raise RuntimeError("the button fell off")
+        self.t += 1
+        obs = np.eye(2, dtype=np.float32)[self.lit]
+        reward = float(action == self.lit)
+        if self.bad == "nan_reward":
+            reward = float("nan")
+        if self.bad == "inf_obs":
+            obs = obs * np.inf
+        if self.bad == "wrong_shape":
+            obs = np.zeros(3, np.float32)
+        return obs, reward, self.t >= 2, False, {}  # two presses, so a step's obs is seen
+
+
+def register(name: str, **kwargs) -> str:
+    env_id = f"test/{name}-v0"
+    if env_id not in gym.registry:
+        gym.register(env_id, entry_point=lambda **kw: Flaky(**{**kwargs, **kw}), max_episode_steps=5)
+    return env_id
+
+
+def config(tmp_path, env_id: str, **kw) -> TrainConfig:
+    base = dict(
+        env_id=env_id,
+        n_envs=4,
+        rollout_steps=8,
+        updates_per_round=2,
+        batch_size=8,
+        context_len=2,
+        n_layer=1,
+        n_embd=16,
+        n_head=2,
+        eval_every=10_000,
+        eval_episodes=2,
+        quiet=True,
+        tensorboard=False,
+        run_dir=str(tmp_path / "run"),
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def test_an_env_that_raises_now_and_then_loses_episodes_not_the_run(tmp_path):
+    trainer = Trainer(config(tmp_path, register("Flaky", fail_rate=0.05))).learn(800)
+    assert trainer.steps >= 800
+    log = (trainer.run_dir / "env_errors.log").read_text()
+    assert "RuntimeError: the button fell off" in log and "Traceback" in log
+    assert Trainer.load(trainer.run_dir).steps == trainer.steps
+
+
+def test_an_env_that_keeps_raising_stops_the_run_with_a_checkpoint(tmp_path):
+    with pytest.raises(
+        LightupError, match=r"raised 3 times in a row .*RuntimeError: the button fell off"
+    ) as e:
+        Trainer(config(tmp_path, register("Broken", fail_rate=1.0), max_env_errors=3)).learn(800)
+    assert "\n" not in str(e.value)
+    assert (tmp_path / "run" / "env_errors.log").read_text().count("Traceback") == 3
+    Trainer.load(tmp_path / "run")  # the checkpoint it left loads
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("nan_reward", "non-finite reward"),
+        ("inf_obs", "non-finite observation"),
+        ("wrong_shape", r"observation of shape \(3,\), not the \(2,\) of its observation_space"),
+    ],
+)
+def test_bad_env_values_stop_with_one_line(tmp_path, bad, message):
+    with pytest.raises(LightupError, match=message) as e:
+        Trainer(config(tmp_path, register(bad, bad=bad))).learn(100)
+    assert "\n" not in str(e.value)
