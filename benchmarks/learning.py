@@ -153,7 +153,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", default=None, help="results name (default: learning_<suite>)")
+    parser.add_argument(
+        "--summarize", action="store_true", help="only rewrite the .md from the runs already in the .jsonl"
+    )
     args = parser.parse_args()
+    if args.summarize:
+        name = args.out or f"learning_{args.suite}"
+        lines = (RESULTS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        rows = [json.loads(line) for line in lines if line.strip()]
+        header = (
+            f"# Learning benchmark: {args.suite}\n\nSummary of the {len(rows)} runs finished (`--summarize`)."
+        )
+        (RESULTS / f"{name}.md").write_text(summarize(rows, header) + "\n")
+        print(summarize(rows, header))
+        return
     jobs = [
         (case, agent, seed)
         for case in SUITES[args.suite]
