@@ -14,6 +14,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "games": ("lightup.demo", "main", "what a perfect and a random agent score on each lightup game"),
     "train": ("lightup.training.cli", "main", "train a Decision Transformer online (default: CartPole-v1)"),
     "play": ("lightup.envs.play", "main", "play a lightup game in the terminal"),
+    "bench": ("lightup.bench.cli", "main", "benchmark agents against SB3 PPO and DQN over many seeds"),
+    "doctor": (
+        "lightup.doctor.cli",
+        "main",
+        "find where a learning agent is broken: checks, a ladder, alarms",
+    ),
+    "report": ("lightup.viz.report", "main", "write a run's report.html: plots, return following, video"),
+    "inspect": ("lightup.viz.inspector", "main", "one episode of a run's policy, step by step, as a table"),
+    "watch": ("lightup.viz.watch", "main", "render episodes of a run's policy to a GIF or MP4"),
 }
 
 

@@ -44,11 +44,15 @@ def main(argv: list[str]) -> int:
         trainer.learn()
     else:
         trainer = Trainer(parse(argv)).learn()
+    from lightup.viz import report_after_training
+
+    report = report_after_training(trainer)  # never raises: a failed report costs only the report
     solved = (
         f"reached {trainer.threshold} at {trainer.solved_at} steps" if trainer.solved_at else "not solved"
     )
     print(
-        f"run: {trainer.run_dir}  steps: {trainer.steps}  last eval: {trainer.last_eval}  {solved}",
+        f"run: {trainer.run_dir}  steps: {trainer.steps}  last eval: {trainer.last_eval}  {solved}"
+        + (f"  report: {report}" if report else ""),
         file=sys.stderr if trainer.config.quiet else sys.stdout,
     )
     return 0

@@ -27,8 +27,8 @@ def check_finite(name: str, values: np.ndarray, env_id: str) -> None:
     if not np.all(np.isfinite(values)):
         bad = np.argwhere(~np.isfinite(values))[0]
         raise LightupError(
-            f"env {env_id} returned a non-finite {name} ({values[tuple(bad)]} at index {tuple(bad.tolist())}); "
-            "fix the env or wrap it"
+            f"env {env_id} returned a non-finite {name} ({values[tuple(bad)]} at index "
+            f"{tuple(bad.tolist())}); fix the env or wrap it"
         )
 
 

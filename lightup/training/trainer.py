@@ -15,8 +15,8 @@ import dataclasses
 import json
 import math
 import signal
-import traceback
 import time
+import traceback
 from pathlib import Path
 
 import gymnasium as gym

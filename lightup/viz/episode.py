@@ -1,0 +1,166 @@
+"""One episode of a policy, step by step: what it saw, what it was asked for, what it thought, what it did.
+
+`play_episode` is the single-env rollout behind the inspector, the attention map and the video. It feeds the
+policy exactly as training rollouts do (`lightup.training.rollout.Rollout`): the return-to-go starts at the
+command, is decremented by each reward and divided by ``return_scale`` before the model sees it; the first
+step's previous action is the start token.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from lightup.errors import LightupError
+from lightup.models.policy import SequencePolicy
+
+
+@dataclass
+class Step:
+    """One row of the inspector's table."""
+
+    t: int
+    observation: np.ndarray
+    description: str
+    """The observation in words (lightup games) or as numbers."""
+    return_to_go: float
+    """The commanded return still to collect, unscaled."""
+    probs: np.ndarray
+    """(A,) action probabilities."""
+    action: int
+    reward: float
+    terminated: bool = False
+    truncated: bool = False
+
+
+@dataclass
+class EpisodeRecord:
+    command: float
+    return_scale: float
+    steps: list[Step] = field(default_factory=list)
+    frames: list[np.ndarray] = field(default_factory=list)
+    """rgb frames (H, W, 3): the first after reset, then one after every step."""
+    start_action: int = 0
+
+    @property
+    def ret(self) -> float:
+        return float(sum(s.reward for s in self.steps))
+
+    def policy_inputs(self) -> dict[str, torch.Tensor]:
+        """The episode as the (1, T) inputs of ``SequencePolicy.forward``."""
+        actions = [s.action for s in self.steps]
+        return {
+            "returns_to_go": torch.tensor([[s.return_to_go / self.return_scale for s in self.steps]]).float(),
+            "states": torch.from_numpy(np.stack([s.observation for s in self.steps])[None]).float(),
+            "prev_actions": torch.tensor([[self.start_action, *actions[:-1]]], dtype=torch.long),
+            "timesteps": torch.arange(len(self.steps))[None],
+            "mask": torch.ones(1, len(self.steps), dtype=torch.bool),
+        }
+
+
+def describe(env: gym.Env, obs: np.ndarray) -> str:
+    """The game's words for an observation (as `lightup play` shows it), else the rounded numbers."""
+    from lightup.envs.play import describe as play_describe
+
+    return play_describe(env, obs)
+
+
+@torch.inference_mode()
+def play_episode(
+    policy: SequencePolicy,
+    env: gym.Env,
+    command: float,
+    return_scale: float,
+    seed: int | None = None,
+    greedy: bool = True,
+    render: bool = False,
+    max_steps: int | None = None,
+) -> EpisodeRecord:
+    """Play one episode of ``env`` with ``policy`` commanded to collect ``command``; ``max_steps`` cuts it
+    short (the last step is then marked truncated). Sampling draws from a generator seeded with ``seed``."""
+    if not policy.discrete:
+        raise LightupError("the inspector shows discrete policies only (action probabilities per button)")
+    device = next(policy.parameters()).device
+    generator = torch.Generator(device=device)
+    generator.manual_seed(0 if seed is None else seed)
+    policy.eval()
+    policy.begin(1)
+    obs, _ = env.reset(seed=seed)
+    record = EpisodeRecord(command=command, return_scale=return_scale, start_action=policy.start_action)
+    if render:
+        record.frames.append(_frame(env))
+    rtg, prev, t = float(command), policy.start_action, 0
+    while True:
+        flat = np.asarray(obs, dtype=np.float32).reshape(-1)
+        text = describe(env, obs)  # before stepping: the games describe their current state
+        params = policy.push(
+            torch.tensor([rtg / return_scale], dtype=torch.float32, device=device),
+            torch.as_tensor(flat[None], device=device),
+            torch.tensor([prev], dtype=torch.long, device=device),
+            torch.tensor([t], dtype=torch.long, device=device),
+        )  # (1, A)
+        probs = torch.softmax(params[0].float(), dim=-1)
+        action = int(probs.argmax()) if greedy else int(torch.multinomial(probs, 1, generator=generator))
+        obs, reward, terminated, truncated, _ = env.step(action)
+        cut = max_steps is not None and t + 1 >= max_steps
+        record.steps.append(
+            Step(
+                t=t,
+                observation=flat,
+                description=text,
+                return_to_go=rtg,
+                probs=probs.cpu().numpy(),
+                action=action,
+                reward=float(reward),
+                terminated=bool(terminated),
+                truncated=bool(truncated) or (cut and not terminated),
+            )
+        )
+        if render:
+            record.frames.append(_frame(env))
+        if terminated or truncated or cut:
+            return record
+        rtg, prev, t = rtg - float(reward), action, t + 1
+
+
+def _frame(env: gym.Env) -> np.ndarray:
+    frame = env.render()
+    assert isinstance(frame, np.ndarray) and frame.ndim == 3, "render_mode='rgb_array' gives (H, W, 3)"
+    return frame
+
+
+# --- loading a run ---
+
+
+def load_trainer(run_dir: str | Path):
+    """A run folder's trainer, from its checkpoint; a missing folder or checkpoint is a one-line error."""
+    from lightup.training.trainer import CHECKPOINT, Trainer
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise LightupError(f"run folder {str(run_dir)!r} not found; pass a folder made by `lightup train`")
+    if not (run_dir / CHECKPOINT).is_file():
+        raise LightupError(
+            f"{str(run_dir)!r} has no {CHECKPOINT} yet: a run writes it at its first checkpoint and at its "
+            "end; wait for it or pass another run folder"
+        )
+    return Trainer.load(run_dir)
+
+
+def make_run_env(trainer, render_mode: str | None = None) -> gym.Env:
+    from lightup.envs import make_env
+
+    if render_mode == "rgb_array":
+        # drawn off-screen: without this SDL looks for a display (and complains on stderr)
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    return make_env(trainer.config.env_id, render_mode=render_mode, **trainer.options)
+
+
+def default_command(trainer) -> float:
+    """The command greedy evaluation uses (see ``TrainConfig.eval_command``)."""
+    return float(trainer.eval_target())

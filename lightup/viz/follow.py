@@ -1,0 +1,88 @@
+"""The return-following curve: command a sweep of returns and plot what the policy achieves at each.
+
+It is the Decision Transformer's own diagnostic (Chen et al. 2021, Figure 4): a policy that follows its
+command gives a curve on the diagonal up to the best return it can reach, then flat.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from lightup.envs import make_env
+from lightup.models.policy import SequencePolicy
+from lightup.training.replay import Episode
+from lightup.training.rollout import Rollout
+
+SWEEP_SEED = 2_000_000  # episodes of the sweep use fixed seeds, apart from training's and evaluation's
+
+
+def command_sweep(low: float, high: float, n: int = 7) -> list[float]:
+    """``n`` evenly spaced commands from ``low`` to ``high`` (one command if they are equal)."""
+    if not np.isfinite(low) or not np.isfinite(high):
+        raise ValueError(f"command range must be finite, got {low}..{high}")
+    if high <= low:
+        return [float(low)]
+    return [float(c) for c in np.linspace(low, high, n)]
+
+
+@torch.inference_mode()
+def return_following(
+    policy: SequencePolicy,
+    env_id: str,
+    commands: list[float],
+    return_scale: float,
+    env_options: dict | None = None,
+    episodes: int = 4,
+    gamma: float = 1.0,
+    greedy: bool = True,
+    seed: int = SWEEP_SEED,
+) -> list[dict[str, float]]:
+    """Per command, the mean and std of the return of ``episodes`` episodes (played in lockstep, on the same
+    seeds for every command, exactly as training rollouts feed the policy)."""
+    device = next(policy.parameters()).device
+    options = env_options or {}
+    envs = gym.vector.SyncVectorEnv(
+        [lambda: make_env(env_id, **options) for _ in range(episodes)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+    policy.eval()
+    out = []
+    try:
+        for command in commands:
+            rollout = Rollout(envs, policy, env_id, return_scale, gamma, device)
+            rollout.start(seed, lambda c=command: c)
+            returns: dict[int, float] = {}
+
+            def keep_first(i: int, ep: Episode, returns=returns) -> None:
+                returns.setdefault(i, ep.ret)
+
+            while len(returns) < episodes:
+                rollout.collect(1, greedy=greedy, on_episode=keep_first)
+            achieved = np.array([returns[i] for i in range(episodes)])
+            out.append(
+                {"command": float(command), "mean": float(achieved.mean()), "std": float(achieved.std())}
+            )
+    finally:
+        envs.close()
+    return out
+
+
+def plot_return_following(rows: list[dict[str, float]], title: str = "Return following"):
+    """Achieved against commanded return, with the diagonal: a matplotlib Figure."""
+    from lightup.viz.plots import new_figure
+
+    fig, ax = new_figure()
+    c = np.array([r["command"] for r in rows])
+    m = np.array([r["mean"] for r in rows])
+    s = np.array([r["std"] for r in rows])
+    lo, hi = float(min(c.min(), (m - s).min())), float(max(c.max(), (m + s).max()))
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "--", color="gray", label="achieved = commanded")
+    ax.errorbar(c, m, yerr=s, marker="o", capsize=3, label="achieved (mean ± std)")
+    ax.set_xlabel("commanded return")
+    ax.set_ylabel("achieved return")
+    ax.set_title(title)
+    ax.legend(loc="best")
+    return fig

@@ -1,0 +1,308 @@
+"""``lightup report RUN_DIR``: one self-contained HTML page per run (images inline, no network needed).
+
+Plots come from the run's ``metrics.jsonl``; with a checkpoint the page adds the return-following curve,
+one greedy episode step by step, its attention map (Decision Transformer) and, for envs that draw
+pictures, a GIF of it. The page is written atomically to ``RUN_DIR/report.html``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import datetime
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lightup.checkpoint import atomic_write
+from lightup.errors import LightupError
+
+USAGE = (
+    "lightup report RUN_DIR [--out FILE] [--commands N] [--episodes-per-command N] [--low R] [--high R] "
+    "[--no-follow] [--no-video]"
+)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise LightupError(f"{message} (usage: {USAGE})")
+
+
+@dataclass
+class ReportOptions:
+    follow: bool = True
+    """Draw the return-following curve (needs a checkpoint)."""
+    commands: int = 7
+    """Commands in the return-following sweep."""
+    episodes_per_command: int = 3
+    low: float | None = None
+    """Lowest command of the sweep (default: the lowest return in the replay buffer)."""
+    high: float | None = None
+    """Highest command of the sweep (default: the highest return in the replay buffer)."""
+    episode: bool = True
+    """Show one greedy episode: its steps, its attention map, its video."""
+    video: bool = True
+    max_episode_steps: int = 150
+    """The shown episode is cut after this many steps (keeps the page small and quick to make)."""
+
+
+@dataclass
+class Section:
+    title: str
+    body: str
+    images: list[str] = field(default_factory=list)
+
+
+def img_tag(data: bytes, name: str, alt: str, mime: str = "image/png") -> str:
+    b64 = base64.b64encode(data).decode("ascii")
+    return (
+        f'<figure><img id="{html.escape(name)}" class="plot" alt="{html.escape(alt)}" '
+        f'src="data:{mime};base64,{b64}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+    )
+
+
+def _config_table(config: dict) -> str:
+    def flat(d: dict, prefix: str = ""):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                yield from flat(v, f"{prefix}{k}.")
+            else:
+                yield f"{prefix}{k}", v
+
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(json.dumps(v))}</td></tr>" for k, v in flat(config)
+    )
+    return f'<table class="config">{rows}</table>'
+
+
+def _episode_table(record, limit: int = 40) -> str:
+    from lightup.viz.inspector import rows
+
+    head = "<tr><th>t</th><th>observation</th><th>return-to-go</th><th>action probabilities</th>"
+    head += "<th>action</th><th>reward</th><th></th></tr>"
+    body = []
+    for r in rows(record)[:limit]:
+        probs = " ".join(f"{p:.2f}" for p in r["probs"])
+        cells = [r["t"], r["observation"], f"{r['return_to_go']:g}", probs, r["action"], f"{r['reward']:g}"]
+        body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in [*cells, r["end"]]) + "</tr>")
+    more = len(record.steps) - limit
+    note = f"<p>… {more} more steps (see <code>lightup inspect</code>)</p>" if more > 0 else ""
+    return f'<table class="episode">{head}{"".join(body)}</table>{note}'
+
+
+def _sweep_range(buffer_returns: np.ndarray, records: list[dict], opts: ReportOptions) -> tuple[float, float]:
+    if len(buffer_returns):
+        low, high = float(buffer_returns.min()), float(buffer_returns.max())
+    else:
+        from lightup.viz.plots import series
+
+        _, seen = series(records, "rollout/ep_rew_mean")
+        seen = seen[np.isfinite(seen)]
+        low, high = (float(seen.min()), float(seen.max())) if len(seen) else (0.0, 1.0)
+    return (low if opts.low is None else opts.low), (high if opts.high is None else opts.high)
+
+
+def _policy_sections(trainer, records: list[dict], opts: ReportOptions) -> list[Section]:
+    """Sections that need the policy: return following, one episode, its attention map and video."""
+    from lightup.models import DecisionTransformer
+    from lightup.viz.episode import make_run_env, play_episode
+    from lightup.viz.plots import png_bytes
+
+    policy = copy.deepcopy(trainer.policy).cpu()  # never disturb the trainer's own caches or device
+    config, sections = trainer.config, []
+    if opts.follow:
+        from lightup.viz.follow import command_sweep, plot_return_following, return_following
+
+        low, high = _sweep_range(trainer.buffer.returns(), records, opts)
+        rows = return_following(
+            policy,
+            config.env_id,
+            command_sweep(low, high, opts.commands),
+            config.return_scale,
+            env_options=trainer.options,
+            episodes=opts.episodes_per_command,
+            gamma=config.gamma,
+        )
+        fig = plot_return_following(
+            rows, f"Return following ({opts.episodes_per_command} greedy episodes each)"
+        )
+        table = "".join(
+            f"<tr><td>{r['command']:g}</td><td>{r['mean']:.3g}</td><td>{r['std']:.3g}</td></tr>" for r in rows
+        )
+        body = (
+            "<p>Does asking for more give more? Each command is played greedily; on the diagonal the policy "
+            "gets what it is asked for.</p>"
+            + img_tag(png_bytes(fig), "return_following", "achieved against commanded return")
+            + '<table class="numbers"><tr><th>command</th><th>achieved mean</th><th>std</th></tr>'
+            + f"{table}</table>"
+        )
+        sections.append(Section("Return following", body))
+    if not opts.episode:
+        return sections
+    from lightup.envs import GAME_IDS
+
+    rgb = opts.video and config.env_id not in GAME_IDS and _has_imageio()
+    env = make_run_env(trainer, render_mode="rgb_array" if rgb else None)
+    try:
+        command = float(trainer.eval_target())
+        record = play_episode(
+            policy, env, command, config.return_scale, seed=0, render=rgb, max_steps=opts.max_episode_steps
+        )
+    finally:
+        env.close()
+    cut = " (cut short here)" if record.steps[-1].truncated else ""
+    body = (
+        f"<p>Greedy, commanded {command:g}, seed 0: return {record.ret:g} "
+        f"in {len(record.steps)} steps{cut}.</p>" + _episode_table(record)
+    )
+    if isinstance(policy, DecisionTransformer):
+        from lightup.viz.attention import attention_maps, plot_attention
+
+        maps, _ = attention_maps(policy, **record.policy_inputs())
+        fig = plot_attention(maps, "Attention over this episode")
+        body += img_tag(png_bytes(fig), "attention", "which earlier steps each step attends to")
+    if rgb and record.frames:
+        from lightup.viz.watch import label_frames, write_video
+
+        frames = [f[::2, ::2] for f in label_frames(record, 1)]  # half size keeps the page small
+        tmp = Path(trainer.run_dir) / ".report-episode.gif"
+        try:
+            write_video(frames, tmp, fps=30)
+            body += img_tag(tmp.read_bytes(), "video", "the episode, rendered", mime="image/gif")
+        finally:
+            tmp.unlink(missing_ok=True)
+    sections.append(Section("One episode", body))
+    return sections
+
+
+def _has_imageio() -> bool:
+    try:
+        import imageio  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def build_report(run_dir: str | Path, trainer=None, options: ReportOptions | None = None) -> str:
+    """The report's HTML as a string."""
+    from lightup.training.logger import read_metrics
+    from lightup.training.trainer import CHECKPOINT
+    from lightup.viz.plots import alarms, metric_figures, png_bytes
+
+    opts = options or ReportOptions()
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise LightupError(f"run folder {str(run_dir)!r} not found; pass a folder made by `lightup train`")
+    if not (run_dir / "metrics.jsonl").is_file():
+        raise LightupError(
+            f"{str(run_dir)!r} has no metrics.jsonl: pass a run folder made by `lightup train`"
+        )
+    records = read_metrics(run_dir)
+    config_path = run_dir / "config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    has_checkpoint = (run_dir / CHECKPOINT).is_file()
+    if trainer is None and has_checkpoint:
+        from lightup.viz.episode import load_trainer
+
+        trainer = load_trainer(run_dir)
+    threshold = trainer.threshold if trainer is not None else None
+
+    sections = [Section("Config", _config_table(config) if config else "<p>no config.json</p>")]
+    figures = metric_figures(records, threshold)
+    plots = "".join(img_tag(png_bytes(fig), name, title) for name, (title, fig) in figures.items())
+    sections.append(Section("Training", plots or "<p>nothing logged yet</p>"))
+    found = alarms(records)
+    if found:
+        items = "".join(
+            f"<tr><td>{s}</td><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+            for s, k, v in found[:200]
+        )
+        sections.append(
+            Section(
+                "Alarms",
+                f'<table class="alarms"><tr><th>step</th><th>tag</th><th>value</th></tr>{items}</table>',
+            )
+        )
+    if trainer is not None:
+        sections += _policy_sections(trainer, records, opts)
+    else:
+        sections.append(
+            Section("Policy", f"<p>no {CHECKPOINT} yet: no return-following curve or episode.</p>")
+        )
+
+    last = records[-1] if records else {}
+    summary = (
+        f"env {html.escape(str(config.get('env_id', '?')))}, {last.get('step', 0)} env steps, "
+        f"{len(records)} log records"
+    )
+    if threshold is not None:
+        summary += f", reward threshold {threshold:g}"
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    toc = "".join(f'<li><a href="#s{i}">{html.escape(s.title)}</a></li>' for i, s in enumerate(sections))
+    body = "".join(
+        f'<section id="s{i}"><h2>{html.escape(s.title)}</h2>{s.body}</section>'
+        for i, s in enumerate(sections)
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>lightup report: {html.escape(run_dir.name)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; }}
+figure {{ display: inline-block; margin: 0.5em; vertical-align: top; }}
+figcaption {{ font-size: 0.85em; color: #555; text-align: center; }}
+img.plot {{ max-width: 100%; border: 1px solid #ddd; }}
+table {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }}
+th, td {{ border: 1px solid #ddd; padding: 2px 6px; text-align: left; }}
+table.config th {{ background: #f5f5f5; }}
+</style></head>
+<body>
+<h1>lightup report: {html.escape(run_dir.name)}</h1>
+<p>{summary}. Made {now} from <code>{html.escape(str(run_dir))}</code>.</p>
+<ul>{toc}</ul>
+{body}
+</body></html>
+"""
+
+
+def write_report(run_dir: str | Path, trainer=None, options: ReportOptions | None = None, out=None) -> Path:
+    """Build the report and write it atomically (default ``RUN_DIR/report.html``); returns its path."""
+    text = build_report(run_dir, trainer, options)
+    path = Path(out) if out is not None else Path(run_dir) / "report.html"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return path
+
+
+def main(argv: list[str]) -> int:
+    parser = ArgumentParser(
+        prog="lightup report",
+        usage=USAGE,
+        description="Write a run's report.html: config, plots, return following, one episode.",
+    )
+    parser.add_argument("run_dir")
+    parser.add_argument("--out", default=None, help="where to write the page (default: RUN_DIR/report.html)")
+    parser.add_argument("--commands", type=int, default=7, help="commands in the return-following sweep")
+    parser.add_argument("--episodes-per-command", type=int, default=3)
+    parser.add_argument("--low", type=float, default=None, help="lowest command (default: lowest seen)")
+    parser.add_argument("--high", type=float, default=None, help="highest command (default: highest seen)")
+    parser.add_argument("--no-follow", action="store_true", help="skip the return-following curve")
+    parser.add_argument("--no-video", action="store_true", help="embed no GIF of the episode")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help
+        return int(exit_.code or 0)
+    if args.commands < 1 or args.episodes_per_command < 1:
+        raise LightupError("--commands and --episodes-per-command must be >= 1")
+    opts = ReportOptions(
+        follow=not args.no_follow,
+        commands=args.commands,
+        episodes_per_command=args.episodes_per_command,
+        low=args.low,
+        high=args.high,
+        video=not args.no_video,
+    )
+    print(f"wrote {write_report(args.run_dir, options=opts, out=args.out)}")
+    return 0

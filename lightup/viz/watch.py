@@ -1,0 +1,173 @@
+"""``lightup watch RUN_DIR [--episodes N] [--out FILE.gif|.mp4]``: render episodes of a run's policy.
+
+Frames come from Gymnasium's ``rgb_array`` rendering (CartPole, LunarLander, ...); files are written by
+imageio, an optional extra: ``pip install -e ".[video]"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from lightup.errors import LightupError
+from lightup.viz.episode import load_trainer, make_run_env, play_episode
+
+USAGE = "lightup watch RUN_DIR [--episodes N] [--out FILE.gif|.mp4] [--command R] [--seed S] [--max-steps N]"
+FORMATS = (".gif", ".mp4")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise LightupError(f"{message} (usage: {USAGE})")
+
+
+def _imageio():
+    try:
+        import imageio.v3 as iio
+    except ImportError:
+        raise LightupError('writing video needs imageio: pip install -e ".[video]"') from None
+    return iio
+
+
+def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 30) -> Path:
+    """Write rgb frames (H, W, 3) to a GIF or an MP4, atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise LightupError(f"--out must end in .gif or .mp4, got {str(path)!r}")
+    if not frames:
+        raise LightupError("no frames to write")
+    iio = _imageio()
+    stack = np.stack(frames).astype(np.uint8)  # (N, H, W, 3)
+    if suffix == ".gif":
+        # duration: ms per frame; loop=0 repeats forever
+        kwargs = {"extension": ".gif", "duration": 1000 / fps, "loop": 0}
+    else:
+        try:
+            import imageio_ffmpeg  # noqa: F401  (the MP4 writer)
+        except ImportError:
+            raise LightupError('writing MP4 needs imageio-ffmpeg: pip install -e ".[video]"') from None
+        stack = stack[:, : stack.shape[1] // 2 * 2, : stack.shape[2] // 2 * 2]  # H.264 wants even sizes
+        kwargs = {"extension": ".mp4", "plugin": "FFMPEG", "fps": fps, "macro_block_size": 1}
+    # Written next to the target, then renamed over it: a failed write never leaves half a file. The
+    # temporary name keeps the suffix, from which ffmpeg picks the container.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        iio.imwrite(tmp, stack, **kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def label_frames(record, episode: int) -> list[np.ndarray]:
+    """The record's frames with a caption: episode, step, return so far, command. Besides being useful it
+    keeps consecutive frames distinct, which GIF writers would otherwise merge into one."""
+    from PIL import Image, ImageDraw
+
+    out, total = [], 0.0
+    for k, frame in enumerate(record.frames):
+        if k > 0:
+            total += record.steps[k - 1].reward
+        image = Image.fromarray(np.ascontiguousarray(frame[..., :3], dtype=np.uint8))
+        text = f"episode {episode}  step {k}  return {total:g}  (commanded {record.command:g})"
+        draw = ImageDraw.Draw(image)
+        box = draw.textbbox((4, 4), text)
+        draw.rectangle((box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2), fill=(255, 255, 255))
+        draw.text((4, 4), text, fill=(0, 0, 0))
+        out.append(np.asarray(image))
+    return out
+
+
+def render_episodes(
+    trainer,
+    episodes: int = 1,
+    command: float | None = None,
+    seed: int = 0,
+    max_steps: int | None = None,
+    greedy: bool = True,
+) -> tuple[list[np.ndarray], list[float]]:
+    """Frames of ``episodes`` episodes one after the other (seeds seed, seed + 1, ...) and their returns."""
+    from lightup.envs import GAME_IDS
+
+    env_id = trainer.config.env_id
+    if env_id in GAME_IDS:
+        raise LightupError(
+            f"{env_id} draws no pictures (its render mode is text); see it with `lightup inspect RUN_DIR`"
+        )
+    try:
+        env = make_run_env(trainer, render_mode="rgb_array")
+    except Exception as err:
+        raise LightupError(f"{env_id} cannot render rgb_array frames ({type(err).__name__}: {err})") from None
+    target = float(trainer.eval_target() if command is None else command)
+    frames, returns = [], []
+    try:
+        for i in range(episodes):
+            record = play_episode(
+                trainer.policy,
+                env,
+                target,
+                trainer.config.return_scale,
+                seed=seed + i,
+                greedy=greedy,
+                render=True,
+                max_steps=max_steps,
+            )
+            frames += label_frames(record, i + 1)
+            returns.append(record.ret)
+    finally:
+        env.close()
+    return frames, returns
+
+
+def watch(
+    run_dir,
+    out: str | Path | None = None,
+    episodes: int = 1,
+    command: float | None = None,
+    seed: int = 0,
+    max_steps: int | None = None,
+    fps: int = 30,
+    trainer=None,
+) -> tuple[Path, int, list[float]]:
+    """Render and write the video; returns (path, frames written, episode returns)."""
+    out = Path(out) if out is not None else Path(run_dir) / "episodes.gif"
+    if out.suffix.lower() not in FORMATS:
+        raise LightupError(f"--out must end in .gif or .mp4, got {str(out)!r}")
+    _imageio()  # fail before rolling out when the extra is missing
+    trainer = trainer or load_trainer(run_dir)
+    frames, returns = render_episodes(trainer, episodes, command, seed, max_steps)
+    return write_video(frames, out, fps), len(frames), returns
+
+
+def main(argv: list[str]) -> int:
+    parser = ArgumentParser(
+        prog="lightup watch", usage=USAGE, description="Render episodes of a run's policy to a GIF or an MP4."
+    )
+    parser.add_argument("run_dir")
+    parser.add_argument("--episodes", type=int, default=1)
+    parser.add_argument("--out", default=None, help="a .gif or .mp4 file (default: RUN_DIR/episodes.gif)")
+    parser.add_argument("--command", type=float, default=None, help="return to command (default: eval's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-steps", type=int, default=None, help="cut each episode after this many steps")
+    parser.add_argument("--fps", type=int, default=30)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help
+        return int(exit_.code or 0)
+    for name in ("episodes", "fps", "max_steps"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise LightupError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    path, n, returns = watch(
+        args.run_dir, args.out, args.episodes, args.command, args.seed, args.max_steps, args.fps
+    )
+    print(f"wrote {path}: {n} frames, returns {', '.join(f'{r:g}' for r in returns)}")
+    return 0

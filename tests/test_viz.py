@@ -1,0 +1,294 @@
+"""The run report, the episode inspector, the return-following sweep, attention maps and video."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import struct
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lightup.cli import main as cli_main
+from lightup.envs import make_env
+from lightup.errors import LightupError
+from lightup.models import DecisionTransformer, DTConfig, SequencePolicy
+from lightup.training.config import TrainConfig
+from lightup.training.trainer import Trainer
+from lightup.viz import report_after_training
+from lightup.viz.attention import attention_maps
+from lightup.viz.episode import play_episode
+from lightup.viz.follow import command_sweep, plot_return_following, return_following
+from lightup.viz.inspector import inspect_run, rows
+from lightup.viz.plots import png_bytes
+from lightup.viz.report import ReportOptions, write_report
+from lightup.viz.watch import watch, write_video
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+FAST = ReportOptions(commands=3, episodes_per_command=2)
+
+
+def tiny_config(tmp_path, env_id="lightup/PressButton-v0", **kw) -> TrainConfig:
+    base = dict(
+        env_id=env_id,
+        env_options=("size=4", "game_length=4") if env_id.startswith("lightup/") else (),
+        seed=0,
+        n_envs=8,
+        rollout_steps=8,
+        updates_per_round=4,
+        batch_size=16,
+        context_len=4,
+        n_layer=1,
+        n_embd=16,
+        n_head=2,
+        eval_every=128,
+        eval_episodes=4,
+        quiet=True,
+        tensorboard=False,
+        run_dir=str(tmp_path / "run"),
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def press_run(tmp_path_factory):
+    """Seed 0, 256 env steps of PressButton (4 buttons, 4 presses): a real run folder with a checkpoint."""
+    trainer = Trainer(tiny_config(tmp_path_factory.mktemp("press"))).learn(256)
+    trainer.close()
+    return trainer.run_dir
+
+
+class LitButtonPolicy(SequencePolicy):
+    """Presses the lit button while the commanded return-to-go is above 0.5, a wrong one otherwise: it gets
+    exactly what it is asked for on PressButton (for whole-number commands from 0 to game_length)."""
+
+    def __init__(self, size: int, return_scale: float):
+        super().__init__()
+        self.obs_dim, self.act_dim, self.discrete, self.context_len = size, size, True, 4
+        self.return_scale = return_scale
+        self.dummy = nn.Parameter(torch.zeros(()))  # begin() reads the device from a parameter
+
+    def forward(self, returns_to_go, states, prev_actions, timesteps, mask):
+        lit = states.argmax(dim=-1)  # (B, T)
+        wrong = (lit + 1) % self.act_dim
+        want = torch.where(returns_to_go * self.return_scale > 0.5, lit, wrong)
+        return 4.0 * nn.functional.one_hot(want, self.act_dim).float() + 0 * self.dummy  # (B, T, A)
+
+
+def decoded_images(page: str) -> dict[str, tuple[str, bytes]]:
+    images = re.findall(r'<img id="([^"]+)"[^>]*src="data:(image/\w+);base64,([^"]+)"', page)
+    return {name: (mime, base64.b64decode(data, validate=True)) for name, mime, data in images}
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == PNG_SIGNATURE
+    return struct.unpack(">II", data[16:24])  # IHDR: width, height
+
+
+# --- the report ---
+
+
+def test_report_embeds_the_plots_as_valid_pngs(press_run):
+    path = write_report(press_run, options=FAST)
+    assert path == press_run / "report.html"
+    page = path.read_text()
+    images = decoded_images(page)
+    expected = {
+        "returns",
+        "evaluation",
+        "loss",
+        "entropy",
+        "action_probability",
+        "episode_length",
+        "return_following",
+        "attention",
+    }
+    assert expected <= set(images), sorted(images)
+    for name, (mime, data) in images.items():
+        assert mime == "image/png", name
+        width, height = png_size(data)
+        assert width > 0 and height > 0 and len(data) > 1000, name
+    assert page.count("<img") == len(images)  # every image is inline
+    assert "http://" not in page and "https://" not in page  # nothing to fetch
+    assert "<th>env_id</th><td>&quot;lightup/PressButton-v0&quot;</td>" in page  # the config
+    assert "lit, press 1 of 4" in page  # the episode table, in words
+
+
+def test_report_without_a_checkpoint_still_plots_the_metrics(press_run, tmp_path):
+    run = tmp_path / "no_checkpoint"
+    run.mkdir()
+    for name in ("metrics.jsonl", "config.json"):
+        shutil.copy(press_run / name, run / name)
+    page = write_report(run).read_text()
+    images = decoded_images(page)
+    assert "returns" in images and "return_following" not in images
+    assert "no checkpoint.safetensors yet" in page
+
+
+def test_report_lists_non_finite_values_as_alarms(press_run, tmp_path):
+    run = tmp_path / "alarm"
+    run.mkdir()
+    lines = (press_run / "metrics.jsonl").read_text()
+    (run / "metrics.jsonl").write_text(lines + '{"step": 999, "train/loss": "nan"}\n{"step": 10')
+    page = write_report(run).read_text()
+    assert re.search(r"<td>999</td><td>train/loss</td><td>nan</td>", page)
+
+
+def test_report_of_a_missing_folder_is_a_one_line_error(tmp_path, capsys):
+    with pytest.raises(LightupError, match="not found"):
+        write_report(tmp_path / "nope")
+    assert cli_main(["report", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_report_after_training_never_raises(press_run, capsys):
+    trainer = Trainer.load(press_run)
+    trainer.run_dir = press_run / "missing"  # a report that cannot be written
+    assert report_after_training(trainer) is None
+    assert "warning: no report written" in capsys.readouterr().err
+
+
+# --- the inspector ---
+
+
+def test_inspector_rows_on_a_scripted_press_button_episode():
+    env = make_env("lightup/PressButton-v0", size=4, game_length=4)
+    policy = LitButtonPolicy(size=4, return_scale=4.0)
+    record = play_episode(policy, env, command=2.0, return_scale=4.0, seed=3)
+    table = rows(record)
+    assert [r["t"] for r in table] == [0, 1, 2, 3]
+    assert [r["return_to_go"] for r in table] == [2.0, 1.0, 0.0, 0.0]
+    assert [r["reward"] for r in table] == [1.0, 1.0, 0.0, 0.0]
+    assert sum(r["reward"] for r in table) == record.ret == 2.0
+    for t, (row, step) in enumerate(zip(table, record.steps, strict=True)):
+        lit = int(np.argmax(step.observation))
+        assert row["observation"] == f"button {lit} of 0-3 is lit, press {t + 1} of 4"
+        assert row["action"] == int(np.argmax(row["probs"]))  # greedy
+        assert abs(sum(row["probs"]) - 1.0) < 1e-6
+        assert (row["action"] == lit) == (row["return_to_go"] > 0.5)
+    assert [r["end"] for r in table] == ["", "", "", "terminated"]
+
+
+def test_sampled_episodes_repeat_with_the_seed(press_run):
+    a, b = (inspect_run(press_run, seed=5, greedy=False) for _ in range(2))
+    assert [s.action for s in a.steps] == [s.action for s in b.steps]
+    assert [s.description for s in a.steps] == [s.description for s in b.steps]
+
+
+def test_inspect_rolls_out_and_replays_a_run(press_run, capsys):
+    record = inspect_run(press_run, command=4.0, seed=1)
+    assert len(record.steps) == 4 and record.command == 4.0
+    assert all(r["action"] == int(np.argmax(r["probs"])) for r in rows(record))
+
+    trainer = Trainer.load(press_run)
+    stored = trainer.buffer.episodes[-1]
+    replay = inspect_run(press_run, episode=-1)
+    assert [s.action for s in replay.steps] == list(stored.actions)
+    assert replay.ret == pytest.approx(stored.ret)
+    assert replay.steps[0].description.startswith("lit: button ")
+
+    assert cli_main(["inspect", str(press_run), "--command", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "return-to-go" in out and "is lit" in out
+
+
+@pytest.mark.parametrize("command", ["inspect", "watch"])
+def test_a_folder_without_checkpoint_or_missing_is_a_one_line_error(tmp_path, capsys, command):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder, message in [(tmp_path / "missing", "not found"), (empty, "no checkpoint.safetensors")]:
+        assert cli_main([command, str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    with pytest.raises(LightupError, match="no checkpoint"):
+        inspect_run(empty)
+
+
+# --- the return-following sweep ---
+
+
+def test_return_following_sweep_follows_a_policy_that_gets_what_it_is_asked():
+    policy = LitButtonPolicy(size=4, return_scale=4.0)
+    commands = command_sweep(0.0, 4.0, 5)
+    assert commands == [0.0, 1.0, 2.0, 3.0, 4.0]
+    result = return_following(
+        policy, "lightup/PressButton-v0", commands, 4.0, env_options={"size": 4, "game_length": 4}, episodes=3
+    )
+    assert [r["command"] for r in result] == commands
+    assert [r["mean"] for r in result] == commands  # on the diagonal
+    assert all(r["std"] == 0.0 for r in result)
+    assert png_bytes(plot_return_following(result))[:8] == PNG_SIGNATURE
+
+
+# --- attention ---
+
+
+@pytest.mark.parametrize("layout", ["stacked", "interleaved"])
+def test_attention_maps_agree_with_forward_and_respect_the_band(layout):
+    torch.manual_seed(0)
+    model = DecisionTransformer(
+        DTConfig(obs_dim=3, act_dim=2, context_len=4, n_layer=2, n_embd=16, layout=layout)
+    )
+    t = 7  # longer than the context: the band matters
+    inputs = {
+        "returns_to_go": torch.randn(1, t),
+        "states": torch.randn(1, t, 3),
+        "prev_actions": torch.randint(0, 3, (1, t)),
+        "timesteps": torch.arange(t)[None],
+        "mask": torch.ones(1, t, dtype=torch.bool),
+    }
+    maps, params = attention_maps(model, **inputs)
+    assert maps.shape == (2, 1, 4, t, t)
+    torch.testing.assert_close(params, model(**inputs), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(maps.sum(-1), torch.ones(2, 1, 4, t))
+    lag = torch.arange(t)[:, None] - torch.arange(t)[None, :]
+    outside = (lag < 0) | (lag >= 4)
+    assert torch.all(maps[..., outside] == 0)
+
+
+# --- video ---
+
+
+@pytest.fixture(scope="module")
+def cartpole_run(tmp_path_factory):
+    """An untrained CartPole checkpoint: enough to render (CartPole survives 5 steps from any start)."""
+    trainer = Trainer(tiny_config(tmp_path_factory.mktemp("cartpole"), "CartPole-v1"))
+    trainer.save_checkpoint()
+    return trainer.run_dir
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "LunarLander-v3"])
+def test_watch_writes_a_gif_that_decodes_to_the_expected_frames(tmp_path, env_id):
+    trainer = Trainer(tiny_config(tmp_path, env_id))  # untrained: no episode of either ends in 5 steps
+    trainer.save_checkpoint()
+    path, n, returns = watch(trainer.run_dir, tmp_path / "ep.gif", episodes=2, max_steps=5)
+    assert len(returns) == 2 and n == 2 * (5 + 1)  # a frame after reset, then one per step
+    if env_id == "CartPole-v1":
+        assert returns == [5.0, 5.0]
+    frames = iio.imread(path)
+    assert frames.shape == (n, 400, 600, 3)
+    assert not np.array_equal(frames[0], frames[1])
+
+
+def test_watch_writes_an_mp4(cartpole_run, tmp_path, capsys):
+    out = tmp_path / "ep.mp4"
+    assert cli_main(["watch", str(cartpole_run), "--out", str(out), "--max-steps", "3"]) == 0
+    assert "4 frames" in capsys.readouterr().out
+    assert sum(1 for _ in iio.imiter(out, plugin="FFMPEG")) == 4
+
+
+def test_watch_bad_inputs_are_one_line_errors(press_run, cartpole_run, tmp_path, monkeypatch):
+    with pytest.raises(LightupError, match="lightup inspect"):
+        watch(press_run, tmp_path / "x.gif")  # a text game draws no pictures
+    with pytest.raises(LightupError, match=r"\.gif or \.mp4"):
+        watch(cartpole_run, tmp_path / "x.avi")
+    monkeypatch.setitem(sys.modules, "imageio.v3", None)  # the video extra missing
+    with pytest.raises(LightupError, match=re.escape('pip install -e ".[video]"')):
+        write_video([np.zeros((4, 4, 3), np.uint8)], tmp_path / "x.gif")
