@@ -167,11 +167,12 @@ def main() -> None:
         (RESULTS / f"{name}.md").write_text(summarize(rows, header) + "\n")
         print(summarize(rows, header))
         return
+    # Seed-major order: a run cut short still covers every case and agent on its first seeds.
     jobs = [
         (case, agent, seed)
+        for seed in range(args.seeds)
         for case in SUITES[args.suite]
         for agent in args.agents
-        for seed in range(args.seeds)
     ]
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = args.out or f"learning_{args.suite}"
