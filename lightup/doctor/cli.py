@@ -1,0 +1,223 @@
+"""`lightup doctor`: static checks and the ladder on our Decision Transformer or a user's policy, or the
+training alarms of a finished run (`lightup doctor --run RUN_DIR`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import tyro
+
+from lightup.errors import LightupError
+
+
+@dataclass
+class DoctorConfig:
+    policy: str | None = None
+    """A user model as module:factory, with factory(obs_dim, act_dim, discrete) -> SequencePolicy
+    (default: our Decision Transformer, in each --layout)."""
+    layout: tuple[Literal["stacked", "interleaved"], ...] = ("stacked", "interleaved")
+    """Layouts of our Decision Transformer to examine (ignored with --policy)."""
+    rungs: tuple[str, ...] = ()
+    """Ladder rungs to climb (default: all but the long ones, cartpole and lunarlander)."""
+    full: bool = False
+    """Climb every rung, the long ones too, and go on after a failure."""
+    seeds: int = 3
+    """Seeds per rung; a rung passes on all of them."""
+    static_only: bool = False
+    """Run the static checks only (seconds)."""
+    lr: float = 1e-3
+    """Learning rate of the overfitting checks and of every rung (the trainer's --lr)."""
+    out: str | None = None
+    """Folder for doctor.json, doctor.html and the rung runs."""
+    run: str | None = None
+    """Summarise the training alarms of a run folder instead (a folder made by `lightup train`)."""
+    threads: int = 1
+    """torch threads (1 is fastest for these small models, and fair to other jobs)."""
+
+
+def parse(argv: list[str]) -> DoctorConfig:
+    try:
+        config = tyro.cli(DoctorConfig, args=list(argv), prog="lightup doctor", console_outputs=False)
+    except SystemExit as exit_:
+        if exit_.code == 0:  # --help
+            tyro.cli(DoctorConfig, args=["--help"], prog="lightup doctor")
+            raise
+        raise LightupError(
+            "bad arguments to `lightup doctor` (see `lightup doctor --help`): " + " ".join(argv)
+        ) from None
+    from lightup.doctor.ladder import RUNG_NAMES
+
+    unknown = [r for r in config.rungs if r not in RUNG_NAMES]
+    if unknown:
+        raise LightupError(f"unknown rung {unknown[0]!r}; rungs: {', '.join(RUNG_NAMES)}")
+    if config.seeds < 1:
+        raise LightupError(f"--seeds must be >= 1, got {config.seeds}")
+    if not 0 < config.lr < 1:
+        raise LightupError(f"--lr is out of range: {config.lr!r}")
+    if config.threads < 1:
+        raise LightupError(f"--threads must be >= 1, got {config.threads}")
+    return config
+
+
+def subjects(config: DoctorConfig) -> list:
+    from lightup.doctor.checks import Subject
+    from lightup.doctor.subjects import DTFactory, check_factory, load_factory
+
+    overrides = {"lr": config.lr}
+    if config.policy is not None:
+        factory = load_factory(config.policy)
+        check_factory(factory, config.policy)
+        name = config.policy.replace(":", ".")
+        return [Subject(factory, name=name, lr=config.lr, train_overrides=overrides)]
+    return [
+        Subject(DTFactory(layout), name=f"dt-{layout}", lr=config.lr, train_overrides=overrides)
+        for layout in config.layout
+    ]
+
+
+def main(argv: list[str]) -> int:
+    config = parse(argv)
+    if config.run is not None:
+        return report_run(config.run)
+
+    import torch
+
+    from lightup.doctor.checks import run_static
+    from lightup.doctor.ladder import climb, select
+
+    torch.set_num_threads(config.threads)
+    report: dict = {"config": dataclasses.asdict(config), "subjects": []}
+    out = Path(config.out) if config.out else None
+    ok = True
+    for subject in subjects(config):
+        t0 = time.perf_counter()
+        static = run_static(subject)
+        entry: dict = {"name": subject.name, "static": [r.to_dict() for r in static], "ladder": []}
+        _print_table(f"{subject.name}: static checks", _static_rows(static))
+        ok &= all(r.passed for r in static)
+        if not config.static_only:
+            if not all(r.passed for r in static):
+                print("some static checks failed: the ladder climbs anyway, but fix those first")
+            runs_dir = out / "runs" / f"{subject.name}__{int(time.time())}" if out else None
+            rungs = select(tuple(config.rungs), config.full)
+            results = climb(subject, rungs, config.seeds, config.full, runs_dir, on_result=_progress)
+            entry["ladder"] = [r.to_dict() for r in results]
+            _print_table(f"{subject.name}: the ladder", _ladder_rows(results))
+            ok &= all(r.status != "fail" for r in results)
+        entry["seconds"] = time.perf_counter() - t0
+        report["subjects"].append(entry)
+    report["passed"] = ok
+    if out is not None:
+        write_report(report, out)
+        print(f"wrote {out / 'doctor.json'} and {out / 'doctor.html'}")
+    return 0 if ok else 1
+
+
+# --- output ---
+
+
+def _progress(result) -> None:
+    seeds = f"{result.seeds_passed}/{result.seeds_run} seeds" if result.status != "limit" else "1 seed"
+    print(f"  {result.name}: {result.status} ({seeds}, {result.seconds:.1f}s)", flush=True)
+
+
+def _static_rows(results) -> list[tuple[str, str, str, str, str]]:
+    return [(r.name, "pass" if r.passed else "FAIL", "", f"{r.seconds:.1f}s", r.detail) for r in results]
+
+
+def _ladder_rows(results) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    for r in results:
+        seeds = f"{r.seeds_passed}/{r.seeds_run}" if r.seeds_run else ""
+        status = {"fail": "FAIL", "limit": "known limit"}.get(r.status, r.status)
+        text = r.diagnosis or r.detail
+        if r.status in ("fail", "limit"):
+            text = f"{r.detail}. {r.diagnosis}"
+        if r.status == "limit":
+            seeds = ""  # a known limit has no pass criterion
+        rows.append((r.name, status, seeds, f"{r.seconds:.1f}s", text))
+    return rows
+
+
+HEADERS = ("rung / check", "result", "seeds passed", "time", "diagnosis")
+
+
+def _print_table(title: str, rows: list[tuple[str, str, str, str, str]], headers=HEADERS) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name in headers:
+        table.add_column(name, overflow="fold", no_wrap=name in ("result", "seeds passed", "time"))
+    style = {"pass": "green", "FAIL": "bold red", "known limit": "yellow", "ALARM": "bold red"}
+    for row in rows:
+        table.add_row(
+            row[0], f"[{style.get(row[1], '')}]{row[1]}[/]" if row[1] in style else row[1], *row[2:]
+        )
+    Console().print(table)
+
+
+def write_report(report: dict, out: Path) -> None:
+    from lightup.checkpoint import atomic_write
+
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=2, default=str)
+    atomic_write(out / "doctor.json", lambda tmp: Path(tmp).write_text(text))
+    page = to_html(report)
+    atomic_write(out / "doctor.html", lambda tmp: Path(tmp).write_text(page))
+
+
+def to_html(report: dict) -> str:
+    """A plain page: one table per subject for the static checks and one for the ladder."""
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>lightup doctor</title>",
+        "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px;vertical-align:top}"
+        "table{border-collapse:collapse;margin-bottom:1em}.fail{color:#b00;font-weight:bold}"
+        ".pass{color:#070}</style></head><body><h1>lightup doctor</h1>",
+        f"<p>overall: {'pass' if report.get('passed') else 'FAIL'}</p>",
+    ]
+    head = "<tr><th>rung / check</th><th>result</th><th>seeds passed</th><th>time</th><th>diagnosis</th></tr>"
+    for subject in report["subjects"]:
+        parts.append(f"<h2>{esc(subject['name'])}</h2>")
+        for title, rows in (
+            ("static checks", _static_rows([_obj(r) for r in subject["static"]])),
+            ("the ladder", _ladder_rows([_obj(r) for r in subject["ladder"]])),
+        ):
+            if not rows:
+                continue
+            parts.append(f"<h3>{title}</h3><table>{head}")
+            for row in rows:
+                cls = "fail" if row[1] == "FAIL" else "pass" if row[1] == "pass" else ""
+                cells = "".join(f"<td>{esc(c)}</td>" for c in row)
+                parts.append(f"<tr class='{cls}'>{cells}</tr>")
+            parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _obj(d: dict):
+    return type("Row", (), d)
+
+
+def report_run(run_dir: str) -> int:
+    from lightup.doctor.alarms import check_run
+
+    report = check_run(run_dir)
+    rows = [
+        (a.name, "ALARM", "", f"step {a.step}", f"{a.message}. {a.meaning}. Look at: {a.where}")
+        for a in report.alarms
+    ]
+    if not rows:
+        rows = [("all alarms", "quiet", "", "", f"{report.records} records, nothing alarming")]
+    _print_table(f"alarms of {run_dir}", rows, ("alarm", "result", "", "at", "what it usually means"))
+    if report.skipped:
+        print("not checked: " + "; ".join(report.skipped), file=sys.stdout)
+    return 1 if report.alarms else 0

@@ -1,0 +1,435 @@
+"""The ladder: rungs of increasing difficulty, each isolating one more part of a learning agent.
+
+Climb until a rung fails and stop there: the first failure points at the broken part (Andy Jones, "Debugging
+RL, Without the Agonizing Pain"). A rung passes on a share of seeds, never on one lucky run. On a failure
+the reference `ReturnConditionedMLP` climbs the same rung with the same trainer (differential diagnosis):
+reference passes and yours fails, the model is at fault; both fail, look at the training loop, the env or
+the hyperparameters.
+
+Budgets were measured on the unbroken Decision Transformer at the doctor's defaults (stacked: seeds 0-5;
+interleaved: seeds 0-2): each is at least twice the most env steps any passing run needed. PressButton size 4
+and hard mode need 2 seeds of 3: about one seed in six collapses onto a wrong button (an entropy-collapse
+alarm) or stalls just under the threshold, whatever the budget. A rung stops running seeds once its verdict
+is decided.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lightup.doctor.alarms import check_run
+from lightup.doctor.checks import Subject, build, overfit
+from lightup.doctor.subjects import mlp_factory
+from lightup.training.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Rung:
+    name: str
+    isolates: str
+    on_failure: str
+    """What a failure here usually means."""
+    env_id: str | None = None
+    """None: a supervised rung, no environment; its budget counts gradient steps."""
+    env_options: tuple[str, ...] = ()
+    budget: int = 1024
+    """Env steps per seed (gradient steps for supervised rungs)."""
+    pass_rate: float = 1.0
+    """Share of seeds that must pass."""
+    full_only: bool = False
+    """Run only with --full or when named in --rungs (long)."""
+    memory: bool = False
+    """Needs memory: the memoryless reference MLP cannot pass it, so it cannot arbitrate."""
+    known_limit: str | None = None
+    """A limit of return conditioning itself: reported, never a failure."""
+    overrides: tuple[tuple[str, Any], ...] = ()
+    """TrainConfig fields that differ from the ladder's small config."""
+
+
+# The trainer tests' small config (tests/test_training.py): solves PressButton in well under 3000 steps.
+SMALL = dict(
+    n_envs=8,
+    rollout_steps=8,
+    updates_per_round=8,
+    batch_size=32,
+    context_len=4,
+    n_layer=1,
+    n_embd=32,
+    n_head=2,
+    eval_every=256,
+    eval_episodes=20,
+    buffer_kind="fifo",
+)
+LARGE = (("n_envs", 16), ("eval_episodes", 10))  # the trainer's defaults for CartPole and LunarLander
+
+RUNGS: tuple[Rung, ...] = (
+    Rung(
+        "overfit-batch",
+        "the gradient path, the loss and the optimiser: memorise 16 fixed windows",
+        "the model cannot fit data at all: a broken gradient path, a wrong loss or a bad learning rate",
+        budget=400,
+    ),
+    Rung(
+        "lookup-table",
+        "conditioning on state and return together: learn (state, return) -> action for 8 pairs",
+        "an input is ignored or read from the wrong token (return or state embedding, the readout position)",
+        budget=1500,
+    ),
+    Rung(
+        "probe-constant",
+        "the plumbing: env -> rollout -> replay -> update -> evaluation, with one action",
+        "the trainer, the rollout or the env wrappers are broken (one action cannot be chosen wrongly)",
+        "lightup/ProbeConstant-v0",
+        budget=512,
+    ),
+    Rung(
+        "probe-obs-reward",
+        "episodes whose return depends on the observation (one action)",
+        "returns or observations are mangled on the way into the replay buffer",
+        "lightup/ProbeObsReward-v0",
+        budget=512,
+    ),
+    Rung(
+        "probe-delayed-reward",
+        "two-step episodes: returns-to-go across steps, episode ends (one action)",
+        "episode boundaries, terminated/truncated handling or returns-to-go over several steps",
+        "lightup/ProbeDelayedReward-v0",
+        budget=512,
+    ),
+    Rung(
+        "probe-action-reward",
+        "return conditioning picks the better of two actions (constant observation)",
+        "the commanded return does not reach the action choice: the returns-to-go input or the commands",
+        "lightup/ProbeActionReward-v0",
+        budget=1024,
+    ),
+    Rung(
+        "probe-action-obs-reward",
+        "the action must depend on the observation and the return",
+        "the observation does not reach the action choice: the state embedding or the readout token",
+        "lightup/ProbeActionObsReward-v0",
+        budget=2048,
+    ),
+    Rung(
+        "command-follow",
+        "the same state, commanded +1 or -1, must give different actions",
+        "the policy ignores the commanded return: returns-to-go scaling, relabelling or the return embedding",
+        "lightup/CommandFollow-v0",
+        budget=2048,
+    ),
+    Rung(
+        "press-fixed-light",
+        "PressButton with button 0 always lit: learn one action from returns alone",
+        "return-conditioned improvement is broken: commands, replay or evaluation",
+        "lightup/PressButton-v0",
+        ("fixed_light=true",),
+        budget=2048,
+    ),
+    Rung(
+        "press-size-2",
+        "PressButton: press the lit one of 2 buttons",
+        "the policy does not read its observation when acting",
+        "lightup/PressButton-v0",
+        budget=3072,
+    ),
+    Rung(
+        "press-size-4",
+        "PressButton with 4 buttons: more actions, rarer successes",
+        "exploration or entropy: the policy collapses before it finds the good action",
+        "lightup/PressButton-v0",
+        ("size=4",),
+        budget=10_000,
+        pass_rate=0.6,
+    ),
+    Rung(
+        "press-length-5",
+        "PressButton with 5 presses per game: multi-step returns-to-go and credit",
+        "returns-to-go or timesteps across steps of an episode, the KV cache in rollouts",
+        "lightup/PressButton-v0",
+        ("game_length=5",),
+        budget=6000,
+    ),
+    Rung(
+        "press-hard",
+        "PressButton hard mode: the right button is (lit + t) % size, so the policy must count",
+        "the timestep or the history does not reach the action: timestep embedding, context, KV cache",
+        "lightup/PressButton-v0",
+        ("game_length=5", "hard_mode=true"),
+        budget=20_000,
+        pass_rate=0.6,
+        memory=True,
+    ),
+    Rung(
+        "recall",
+        "RecallButton: press the button that was lit two steps ago",
+        "attention over the history: the causal mask, the context length, the KV cache",
+        "lightup/RecallButton-v0",
+        budget=12_000,
+        memory=True,
+    ),
+    Rung(
+        "gamble",
+        "Gamble (Paster et al. 2022): conditioning on the best return picks the worst action",
+        "(a known limit: return conditioning cannot tell luck from skill)",
+        "lightup/Gamble-v0",
+        budget=1024,
+        known_limit="return conditioning cannot count on luck: the top returns come from a lucky gamble",
+    ),
+    Rung(
+        "cartpole",
+        "CartPole-v1: a standard control task, long episodes",
+        "scale: context length, return scaling, budget",
+        "CartPole-v1",
+        budget=100_000,
+        full_only=True,
+        overrides=LARGE + (("eval_every", 5000),),
+    ),
+    Rung(
+        "lunarlander",
+        "LunarLander-v3: dense, noisy rewards and long credit assignment",
+        "return scaling, commands and exploration at scale",
+        "LunarLander-v3",
+        budget=1_000_000,
+        full_only=True,
+        overrides=LARGE + (("eval_every", 50_000),),
+    ),
+)
+RUNG_NAMES = tuple(r.name for r in RUNGS)
+
+
+@dataclass
+class SeedOutcome:
+    seed: int
+    passed: bool
+    detail: str
+    alarms: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RungResult:
+    name: str
+    status: str
+    """pass, fail, limit (a known limit) or not run."""
+    seeds_passed: int = 0
+    seeds_run: int = 0
+    seconds: float = 0.0
+    detail: str = ""
+    diagnosis: str = ""
+    outcomes: list[SeedOutcome] = field(default_factory=list)
+    reference: RungResult | None = None
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["reference"] = self.reference.to_dict() if self.reference else None
+        return d
+
+
+# --- one seed of one rung ---
+
+
+def lookup_table(subject: Subject, seed: int, budget: int) -> tuple[bool, str]:
+    """Full-batch Adam on 8 (one-hot state, return) -> action pairs; pass at 100% greedy accuracy."""
+    n = 4
+    policy = build(subject, seed, n, n).train()
+    states = torch.eye(n).repeat(2, 1)  # (8, n): each state twice
+    returns = torch.tensor([0.0] * n + [1.0] * n)  # (8,)
+    targets = (states.argmax(1) + 1 + 2 * returns.long()) % n  # (8,): a different action per return
+    batch = {
+        "returns_to_go": returns[:, None],
+        "states": states[:, None],
+        "prev_actions": torch.full((2 * n, 1), policy.start_action),
+        "timesteps": torch.zeros(2 * n, 1, dtype=torch.long),
+        "mask": torch.ones(2 * n, 1, dtype=torch.bool),
+    }
+    optimizer = torch.optim.Adam(policy.parameters(), lr=subject.lr)
+    correct = 0
+    for step in range(1, budget + 1):
+        params = policy(**batch)  # (8, 1, A)
+        correct = int((params[:, 0].argmax(-1) == targets).sum())
+        if correct == 2 * n:
+            return True, f"all {2 * n} pairs right after {step} steps"
+        loss = subject.loss(params, targets[:, None], batch["mask"], True)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return False, f"{correct} of {2 * n} pairs right after {budget} steps"
+
+
+def rung_config(rung: Rung, seed: int, run_dir: Path, overrides: dict, reference: bool) -> TrainConfig:
+    base: dict[str, Any] = dict(SMALL) if not rung.full_only else {}
+    base.update(dict(rung.overrides))
+    base.update(overrides)
+    base.update(
+        env_id=rung.env_id,
+        env_options=rung.env_options,
+        seed=seed,
+        policy="mlp" if reference else "dt",
+        stop_at_threshold=rung.known_limit is None,
+        quiet=True,
+        tensorboard=False,
+        run_dir=str(run_dir),
+        exp_name="doctor",
+    )
+    return TrainConfig(**base)
+
+
+def train_seed(
+    rung: Rung, subject: Subject, seed: int, run_dir: Path, reference: bool = False
+) -> tuple[bool, str]:
+    """Train on the rung's env for its budget; pass when greedy evaluation reaches the env's threshold
+    (command-follow: +1 when commanded +1 and -1 when commanded -1)."""
+    from lightup.training.trainer import Trainer
+
+    trainer = Trainer(rung_config(rung, seed, run_dir, subject.train_overrides, reference))
+    try:
+        if not reference:
+            # The subject's own model, built as the trainer builds its own: same seed, same optimiser.
+            c = trainer.config
+            policy = build(subject, seed, trainer.policy.obs_dim, trainer.n_actions).to(trainer.device)
+            trainer.policy = policy
+            trainer.optimizer = torch.optim.AdamW(policy.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        trainer.learn(rung.budget)
+        if rung.name == "command-follow":
+            up, down = trainer.evaluate(1.0)["eval/mean_reward"], trainer.evaluate(-1.0)["eval/mean_reward"]
+            return up >= 0.9 and down <= -0.9, f"commanded +1 got {up:+.2f}, commanded -1 got {down:+.2f}"
+        if rung.known_limit:
+            last = trainer.last_eval if trainer.last_eval is not None else float("nan")
+            return trainer.solved_at is not None, (
+                f"greedy evaluation at the best stored return: {last:+.2f} after {trainer.steps} steps "
+                f"(threshold {trainer.threshold:g})"
+            )
+        if trainer.solved_at is not None:
+            return True, f"reached {trainer.threshold:g} at {trainer.solved_at} steps"
+        return (
+            False,
+            f"last greedy evaluation {trainer.last_eval} < {trainer.threshold:g} after {trainer.steps} steps",
+        )
+    finally:
+        trainer.close()
+
+
+def run_seed(rung: Rung, subject: Subject, seed: int, runs_dir: Path, reference: bool) -> SeedOutcome:
+    who = "reference" if reference else subject.name
+    run_dir = runs_dir / f"{rung.name}__{who}__{seed}"
+    try:
+        if rung.env_id is None:
+            sub = dataclasses.replace(subject, factory=mlp_factory) if reference else subject
+            if rung.name == "overfit-batch":
+                passed, detail = overfit(sub, seed=seed, steps=rung.budget)
+            else:
+                passed, detail = lookup_table(sub, seed, rung.budget)
+        else:
+            passed, detail = train_seed(rung, subject, seed, run_dir, reference)
+    except Exception as err:  # a crash on a rung is a failure of that rung, reported on its line
+        passed, detail = False, f"raised {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    alarms = []
+    if not passed and (run_dir / "metrics.jsonl").exists():
+        alarms = [a.name for a in check_run(run_dir).alarms]
+    return SeedOutcome(seed, passed, detail, alarms)
+
+
+# --- a rung over seeds, and the climb ---
+
+
+def run_rung(rung: Rung, subject: Subject, seeds: int, runs_dir: Path, reference: bool = False) -> RungResult:
+    t0 = time.perf_counter()
+    n_seeds = 1 if rung.known_limit else seeds
+    need = max(1, math.ceil(rung.pass_rate * n_seeds - 1e-9))
+    outcomes: list[SeedOutcome] = []
+    for seed in range(n_seeds):
+        outcomes.append(run_seed(rung, subject, seed, runs_dir, reference))
+        passed = sum(o.passed for o in outcomes)
+        if passed >= need or passed + (n_seeds - len(outcomes)) < need:
+            break  # the verdict is decided: the remaining seeds cannot change it
+    passed = sum(o.passed for o in outcomes)
+    status = "limit" if rung.known_limit else "pass" if passed >= need else "fail"
+    first_bad = next((o for o in outcomes if not o.passed), outcomes[0])
+    detail = f"seed {first_bad.seed}: {first_bad.detail}"
+    if first_bad.alarms:
+        detail += f" (alarms: {', '.join(first_bad.alarms)})"
+    result = RungResult(
+        rung.name, status, passed, len(outcomes), time.perf_counter() - t0, detail, outcomes=outcomes
+    )
+    if rung.known_limit:
+        result.diagnosis = f"known limit: {rung.known_limit}"
+    return result
+
+
+def diagnose(rung: Rung, subject: Subject, result: RungResult, seeds: int, runs_dir: Path) -> None:
+    """Differential diagnosis of a failed rung: the reference MLP climbs it with the same trainer."""
+    if rung.memory:
+        result.diagnosis = (
+            f"{rung.on_failure}; the reference MLP has no memory and cannot pass this rung, so it cannot "
+            "arbitrate: if the memoryless rungs below pass, suspect the model's use of its history"
+        )
+        return
+    ref = run_rung(rung, subject, seeds, runs_dir, reference=True)
+    result.reference = ref
+    result.seconds += ref.seconds
+    if ref.status == "pass" and rung.env_id is None:
+        # A supervised rung is cheap: try the subject at a tenth of its learning rate before blaming it.
+        t0 = time.perf_counter()
+        lower = dataclasses.replace(subject, lr=subject.lr / 10)
+        retry = run_seed(rung, lower, 0, runs_dir, reference=False)
+        result.seconds += time.perf_counter() - t0
+        if retry.passed:
+            result.diagnosis = (
+                f"hyperparameters: the learning rate {subject.lr:g} is too high for this model; at "
+                f"{lower.lr:g} it passes ({retry.detail}); lower --lr"
+            )
+            return
+    if ref.status == "pass":
+        result.diagnosis = (
+            f"model at fault: the reference MLP passes ({ref.seeds_passed}/{ref.seeds_run} seeds) with "
+            f"the same trainer; {rung.on_failure}"
+        )
+    else:
+        result.diagnosis = (
+            f"training loop, env or hyperparameters: the reference MLP fails too "
+            f"({ref.seeds_passed}/{ref.seeds_run} seeds); {rung.on_failure}"
+        )
+
+
+def select(names: tuple[str, ...] = (), full: bool = False) -> list[Rung]:
+    if names:
+        return [r for r in RUNGS if r.name in names]
+    return [r for r in RUNGS if full or not r.full_only]
+
+
+def climb(
+    subject: Subject,
+    rungs: list[Rung],
+    seeds: int = 3,
+    full: bool = False,
+    runs_dir: str | Path | None = None,
+    on_result=None,
+) -> list[RungResult]:
+    """Run the rungs in order; after the first failure the rest are "not run" unless ``full``.
+
+    ``runs_dir`` keeps each seed's run folder (for `lightup doctor --run`); by default they go to a
+    temporary folder that is removed afterwards."""
+    results: list[RungResult] = []
+    with tempfile.TemporaryDirectory(prefix="lightup-doctor-") as tmp:
+        root = Path(runs_dir) if runs_dir is not None else Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        failed = False
+        for rung in rungs:
+            if failed and not full:
+                results.append(RungResult(rung.name, "not run", detail="an earlier rung failed"))
+                continue
+            result = run_rung(rung, subject, seeds, root)
+            if result.status == "fail":
+                failed = True
+                diagnose(rung, subject, result, seeds, root)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return results

@@ -1,0 +1,324 @@
+"""`lightup doctor`: the unbroken model passes, every bug in the zoo is flagged by the right check, a user's
+model loads by import path, and the alarms read a run's metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+from bug_zoo import NoTimestepEmbedding, bugs, small
+
+from lightup.doctor import alarms
+from lightup.doctor.checks import CHECK_NAMES, Subject, run_static
+from lightup.doctor.ladder import RUNGS, climb, run_rung
+from lightup.doctor.subjects import DTFactory, load_factory
+from lightup.errors import LightupError
+from lightup.models import DecisionTransformer
+from lightup.training.loss import action_nll
+
+RUNG = {r.name: r for r in RUNGS}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The doctor's CLI runs on one torch thread: many times faster for these small models."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# --- static checks ---
+
+
+@pytest.mark.parametrize("layout", ["stacked", "interleaved"])
+def test_unbroken_dt_passes_every_static_check_in_seconds(layout):
+    t0 = time.perf_counter()
+    results = run_static(Subject(DTFactory(layout)))
+    assert [r.name for r in results] == list(CHECK_NAMES)
+    failed = {r.name: r.detail for r in results if not r.passed}
+    assert not failed
+    assert time.perf_counter() - t0 < 30
+
+
+def test_a_built_policy_is_checked_at_its_own_sizes():
+    policy = DTFactory("interleaved")(5, 3, True)
+    results = run_static(Subject(policy), only=("output_shape", "kv_cache", "start_token_never_sampled"))
+    assert [r.passed for r in results] == [True, True, True]
+    assert "(4, 4, 3)" in results[0].detail
+
+
+@pytest.mark.parametrize("bug", bugs(), ids=lambda b: b.name)
+def test_bug_zoo_every_bug_is_flagged_by_the_right_check(bug):
+    # The expensive overfitting check runs only for the bug it must catch.
+    only = tuple(n for n in CHECK_NAMES if n != "overfit_batch" or bug.caught_by == "overfit_batch")
+    results = {r.name: r for r in run_static(bug.subject, only=only)}
+    assert not results[bug.caught_by].passed, f"{bug.name} was not flagged by {bug.caught_by}"
+    assert results[bug.caught_by].detail
+
+
+def test_timestep_check_only_applies_when_the_config_declares_the_embedding():
+    def no_embedding(obs_dim, act_dim, discrete):
+        model = small(DecisionTransformer)(obs_dim, act_dim, discrete)
+        model.config = dataclasses.replace(model.config, timestep_embedding=False)
+        model.embed_timestep = None
+        return model
+
+    (declared_off,) = run_static(Subject(no_embedding), only=("timesteps_matter",))
+    (declared_on,) = run_static(Subject(small(NoTimestepEmbedding)), only=("timesteps_matter",))
+    assert declared_off.passed and "no timestep embedding" in declared_off.detail
+    assert not declared_on.passed
+
+
+def test_a_crashing_policy_fails_its_checks_with_the_error_named():
+    def broken(obs_dim, act_dim, discrete):
+        model = DTFactory()(obs_dim, act_dim, discrete)
+        model.forward = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("shape mismatch"))
+        return model
+
+    (result,) = run_static(Subject(broken), only=("causal_masking",))
+    assert not result.passed and result.detail == "raised RuntimeError: shape mismatch"
+
+
+# --- the ladder ---
+
+
+def test_unbroken_dt_climbs_the_cheap_rungs(tmp_path):
+    """One seed (the default ladder runs three; see the slow test below)."""
+    names = ["overfit-batch", "lookup-table", "probe-action-reward", "command-follow", "press-fixed-light"]
+    results = climb(Subject(DTFactory("stacked")), [RUNG[n] for n in names], seeds=1, runs_dir=tmp_path)
+    assert [(r.name, r.status, r.seeds_passed) for r in results] == [(n, "pass", 1) for n in names]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["stacked", "interleaved"])
+def test_unbroken_dt_climbs_the_default_ladder(tmp_path, layout):
+    """Three seeds per rung, every rung up to RecallButton, and Gamble reported as a known limit."""
+    rungs = [r for r in RUNGS if not r.full_only]
+    results = climb(Subject(DTFactory(layout)), rungs, seeds=3, runs_dir=tmp_path)
+    statuses = {r.name: r.status for r in results}
+    assert statuses.pop("gamble") == "limit"
+    assert set(statuses.values()) == {"pass"}, statuses
+
+
+def state_blind(obs_dim, act_dim, discrete):
+    """A model bug: the state never reaches the network."""
+    model = DTFactory()(obs_dim, act_dim, discrete)
+    model.embed_state.register_forward_hook(lambda module, args, out: out * 0)
+    return model
+
+
+def test_failing_rung_blames_the_model_when_the_reference_passes(tmp_path):
+    rung = dataclasses.replace(RUNG["lookup-table"], budget=150)
+    results = climb(Subject(state_blind), [rung, RUNG["probe-constant"]], seeds=1, runs_dir=tmp_path)
+    assert [r.status for r in results] == ["fail", "not run"]
+    assert results[0].reference.status == "pass"
+    assert results[0].diagnosis.startswith("model at fault")
+
+
+def test_failing_rung_blames_the_training_when_the_reference_fails_too(tmp_path):
+    def ascent(params, actions, mask, discrete):  # a sign error in the loss: gradient ascent
+        return -action_nll(params, actions, mask, discrete)
+
+    rung = dataclasses.replace(RUNG["lookup-table"], budget=100)
+    (result,) = climb(Subject(DTFactory(), loss=ascent), [rung], seeds=1, runs_dir=tmp_path)
+    assert result.status == "fail" and result.reference.status == "fail"
+    assert result.diagnosis.startswith("training loop, env or hyperparameters")
+
+
+def test_gamble_is_reported_as_a_known_limit_not_a_failure(tmp_path):
+    gamble = dataclasses.replace(RUNG["gamble"], budget=256)
+    result = run_rung(gamble, Subject(DTFactory()), seeds=3, runs_dir=tmp_path)
+    assert result.status == "limit" and result.seeds_run == 1
+    assert "known limit" in result.diagnosis
+
+
+@pytest.mark.slow
+def test_learning_rate_100x_too_high_fails_the_ladder(tmp_path):
+    """lr 0.1 (the trainer's default is 1e-3): the first rung fails and the diagnosis says why."""
+    (bug,) = [b for b in bugs() if b.name.startswith("learning rate")]
+    (result,) = climb(bug.subject, [RUNG["overfit-batch"]], seeds=2, runs_dir=tmp_path)
+    assert result.status == "fail"
+    assert result.diagnosis.startswith("hyperparameters: the learning rate 0.1 is too high")
+
+
+# --- a user's model by import path, and the CLI ---
+
+USER_MODEL = '''
+import torch
+from torch import nn
+from lightup.models.policy import SequencePolicy
+
+
+class TinyPolicy(SequencePolicy):
+    """A user's model: an MLP over (return-to-go, state), with the default (recompute) rollout interface."""
+
+    def __init__(self, obs_dim, act_dim, discrete):
+        super().__init__()
+        self.obs_dim, self.act_dim, self.discrete, self.context_len = obs_dim, act_dim, discrete, 2
+        self.body = nn.Sequential(nn.Linear(obs_dim + 1, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU())
+        self.head = nn.Linear(64, act_dim)
+        nn.init.normal_(self.head.weight, std=0.01)
+
+    def forward(self, returns_to_go, states, prev_actions, timesteps, mask):
+        return self.head(self.body(torch.cat([returns_to_go.unsqueeze(-1), states], -1)))
+
+
+def make_policy(obs_dim, act_dim, discrete):
+    return TinyPolicy(obs_dim, act_dim, discrete)
+'''
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "my_tiny_model.py").write_text(textwrap.dedent(USER_MODEL))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "my_tiny_model"
+    sys.modules.pop("my_tiny_model", None)
+
+
+def test_user_model_loads_by_import_path_and_passes_the_static_checks(user_module):
+    factory = load_factory(f"{user_module}:make_policy")
+    results = run_static(Subject(factory, name="user"))
+    assert {r.name: r.detail for r in results if not r.passed} == {}
+
+
+def test_cli_checks_a_user_model_and_writes_json_and_html(user_module, tmp_path, capsys):
+    from lightup.doctor.cli import main
+
+    out = tmp_path / "out"
+    code = main(["--policy", f"{user_module}:make_policy", "--static-only", "--out", str(out)])
+    assert code == 0
+    report = json.loads((out / "doctor.json").read_text())
+    assert report["passed"] is True
+    assert [c["name"] for c in report["subjects"][0]["static"]] == list(CHECK_NAMES)
+    assert "causal_masking" in (out / "doctor.html").read_text()
+    assert "kv_cache" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("no_such_module_xyz:make", "cannot import module 'no_such_module_xyz'"),
+        ("my_tiny_model", "must look like module:factory"),
+        ("my_tiny_model:nope", "has no attribute 'nope'"),
+        ("my_tiny_model:TinyPolicy.forward", "raised TypeError"),
+    ],
+)
+def test_bad_policy_paths_are_one_line_errors(user_module, spec, message):
+    from lightup.doctor.cli import main
+
+    with pytest.raises(LightupError, match=message) as err:
+        main(["--policy", spec, "--static-only"])
+    assert "\n" not in str(err.value)
+
+
+def test_cli_prints_one_line_error_on_a_bad_policy():
+    proc = subprocess.run(
+        [sys.executable, "-m", "lightup.cli", "doctor", "--policy", "nowhere.at_all:factory"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: --policy 'nowhere.at_all:factory'")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# --- alarms ---
+
+
+def records(n=40, **series):
+    """n metrics records; each keyword is a function of the round index."""
+    return [
+        {"step": 64 * (i + 1), **{k.replace("__", "/"): f(i) for k, f in series.items()}} for i in range(n)
+    ]
+
+
+CTX = alarms.Context(max_entropy=math.log(4), threshold=0.9)
+
+
+def names(recs, ctx=CTX):
+    raised, _ = alarms.check_records(recs, ctx)
+    return {a.name for a in raised}
+
+
+def test_a_healthy_run_raises_no_alarm_and_says_what_it_could_not_check():
+    healthy = records(
+        rollout__entropy=lambda i: 1.2 - 0.02 * i,
+        train__nll=lambda i: 1.3 - 0.02 * i,
+        rollout__ep_rew_mean=lambda i: 0.25 + 0.015 * i,
+        rollout__commanded_return=lambda i: 0.5 + 0.015 * i,
+        train__grad_norm=lambda i: 0.5 + 0.01 * (i % 3),
+    )
+    raised, skipped = alarms.check_records(healthy, CTX)
+    assert raised == []
+    assert skipped == ["illegal_action_mass (needs rollout/illegal_mass)"]
+
+
+@pytest.mark.parametrize(
+    "series, alarm",
+    [
+        ({"train__loss": lambda i: "nan" if i == 30 else 1.0}, "non-finite"),
+        ({"rollout__entropy": lambda i: max(1.3 - 0.1 * i, 0.01)}, "entropy-collapse"),
+        ({"rollout__entropy": lambda i: math.log(4) - 1e-3}, "entropy-stuck-at-max"),
+        ({"rollout__illegal_mass": lambda i: 0.1}, "illegal-action-mass"),
+        (
+            {
+                "train__nll": lambda i: max(1.0 - 0.1 * i, 0.01),
+                "rollout__ep_rew_mean": lambda i: 0.3 + 0.01 * (i % 2),
+            },
+            "memorising",
+        ),
+        (
+            {"rollout__commanded_return": lambda i: 1.0 + 0.5 * i, "rollout__ep_rew_mean": lambda i: 1.0},
+            "command-drift",
+        ),
+        ({"train__grad_norm": lambda i: 0.5 if i < 30 else 500.0}, "exploding-gradients"),
+    ],
+)
+def test_each_alarm_fires_on_its_symptom(series, alarm):
+    found = names(records(**series))
+    assert alarm in found
+    raised, _ = alarms.check_records(records(**series), CTX)
+    (a,) = [x for x in raised if x.name == alarm]
+    assert a.meaning and a.where and a.message
+
+
+def test_doctor_run_summarises_a_training_run(tmp_path, capsys):
+    from lightup.doctor.cli import main
+    from lightup.training.config import TrainConfig
+    from lightup.training.trainer import Trainer
+
+    run_dir = tmp_path / "run"
+    config = TrainConfig(
+        env_id="lightup/PressButton-v0",
+        seed=0,
+        n_envs=4,
+        rollout_steps=8,
+        updates_per_round=2,
+        batch_size=8,
+        context_len=2,
+        n_layer=1,
+        n_embd=16,
+        n_head=2,
+        eval_every=128,
+        eval_episodes=4,
+        quiet=True,
+        tensorboard=False,
+        run_dir=str(run_dir),
+    )
+    Trainer(config).learn(256)
+    code = main(["--run", str(run_dir)])
+    out = capsys.readouterr().out
+    assert code in (0, 1)
+    assert "alarms of" in out and "illegal_action_mass" in out
+    with pytest.raises(LightupError, match="holds no metrics.jsonl"):
+        main(["--run", str(tmp_path / "nowhere")])
