@@ -111,10 +111,12 @@ class Block(nn.Module):
         x = x + self.attn.attend(*self.attn.qkv(self.ln_1(x)), allowed)
         return x + self.mlp(self.ln_2(x))
 
-    def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor, slots: Tensor, allowed: Tensor) -> Tensor:
-        """x (N, tps, C): the new tokens; their keys and values go into the cache at ``slots`` (N, tps)."""
+    def step(
+        self, x: Tensor, cache_k: Tensor, cache_v: Tensor, rows: Tensor, slots: Tensor, allowed: Tensor
+    ) -> Tensor:
+        """x (N, tps, C): the new tokens; their keys and values go into the cache at ``slots`` (N, tps)
+        (``rows`` is arange(N)[:, None]); ``allowed`` is a bool or additive float mask (N, 1, tps, L)."""
         q, k, v = self.attn.qkv(self.ln_1(x))  # (N, H, tps, D)
-        rows = torch.arange(x.shape[0], device=x.device)[:, None]
         cache_k[rows, :, slots] = k.transpose(1, 2)  # cache (N, H, L, D); indexed view is (N, tps, H, D)
         cache_v[rows, :, slots] = v.transpose(1, 2)
         x = x + self.attn.attend(q, cache_k, cache_v, allowed)
@@ -216,21 +218,27 @@ class DecisionTransformer(SequencePolicy):
         self._slot_step = torch.full((n, slots), -1, dtype=torch.long, device=p.device)
         self._slot_offset = torch.arange(slots, device=p.device) % tps
         self._steps = torch.zeros(n, dtype=torch.long, device=p.device)
+        self._rows = torch.arange(n, device=p.device)[:, None]
+        self._offsets = torch.arange(tps, device=p.device)
+        # Within a step, token j sees the step's tokens up to j: (tps, L) by slot offset.
+        self._same_step_ok = self._slot_offset[None, :] <= self._offsets[:, None]
 
     def push(self, returns_to_go: Tensor, states: Tensor, prev_actions: Tensor, timesteps: Tensor) -> Tensor:
-        tps, n = self.config.tokens_per_step, returns_to_go.shape[0]
+        tps = self.config.tokens_per_step
         x = self._embed(returns_to_go[:, None], states[:, None], prev_actions[:, None], timesteps[:, None])
-        offsets = torch.arange(tps, device=x.device)
-        slots = (self._steps % self.context_len)[:, None] * tps + offsets  # (N, tps)
-        rows = torch.arange(n, device=x.device)[:, None]
+        slots = (self._steps % self.context_len)[:, None] * tps + self._offsets  # (N, tps)
+        rows = self._rows
         self._slot_step[rows, slots] = self._steps[:, None]  # overwrites the step K back: the band
         held = self._slot_step[:, None, :]  # (N, 1, L)
         now = self._steps[:, None, None]
-        earlier = (held >= 0) & (held < now)
-        same_step = (held == now) & (self._slot_offset[None, None, :] <= offsets[None, :, None])
-        allowed = (earlier | same_step)[:, None]  # (N, 1, tps, L)
+        # Slots of earlier steps (empty slots hold -1, the newest step is ``now``), or of this step's tokens
+        # up to the query's own place.
+        allowed = ((held >= 0) & (held < now)) | ((held == now) & self._same_step_ok)  # (N, tps, L)
+        # One additive mask for all layers (a bool mask would be converted in every layer).
+        bias = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device).masked_fill_(~allowed, -torch.inf)
+        bias = bias[:, None]  # (N, 1, tps, L)
         for i, block in enumerate(self.blocks):
-            x = block.step(x, self._cache_k[i], self._cache_v[i], slots, allowed)
+            x = block.step(x, self._cache_k[i], self._cache_v[i], rows, slots, bias)
         self._steps += 1
         return self._readout(x)[:, 0]  # (N, P)
 
