@@ -1,0 +1,135 @@
+"""`BenchConfig`: the one config of `lightup bench`; field docstrings become ``--help``."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from lightup.bench.runs import AGENTS, BENCH_EXTRA, SB3_AGENTS, Job
+from lightup.errors import LightupError
+from lightup.training.config import FALLBACK_DEFAULTS, FAMILY_DEFAULTS
+
+RESULTS = Path("benchmarks") / "results"
+
+
+@dataclass
+class BenchConfig:
+    envs: tuple[str, ...] = ("lightup/PressButton-v0", "CartPole-v1")
+    """Lightup games, CartPole-v1, LunarLander-v3, or any Gymnasium id with a discrete action space."""
+    agents: tuple[str, ...] = ("dt-stacked", "dt-interleaved", "sb3-ppo")
+    """From: dt-stacked, dt-interleaved, mlp, sb3-ppo, sb3-dqn."""
+    seeds: int = 10
+    """Runs per env and agent, with seeds 0 .. seeds-1."""
+    agent_seeds: tuple[str, ...] = ()
+    """Other seed counts for some agents, as AGENT=N (e.g. sb3-dqn=3 when DQN is slow)."""
+    budget: int | None = None
+    """Env steps per run at most (default per env: games 20k, CartPole-v1 100k, LunarLander-v3 1M, else
+    100k); every run stops at its env's reward threshold."""
+    eval_every: int | None = None
+    """Env steps between greedy evaluations (default: games 2k, CartPole-v1 5k, LunarLander-v3 50k)."""
+    eval_episodes: int = 20
+    name: str | None = None
+    """Results go to benchmarks/results/bench_{name} (default: from the env ids)."""
+    out: str | None = None
+    """The results folder (overrides --name)."""
+    ray: str | None = None
+    """Run on Ray: auto (the cluster running here, else a local instance) or a cluster ADDRESS."""
+    workers: int | None = None
+    """Runs at a time in the local pool (default: one per core)."""
+    bootstrap_reps: int = 2000
+    """Bootstrap replications of the confidence intervals."""
+    quiet: bool = False
+
+    @property
+    def out_dir(self) -> Path:
+        if self.out:
+            return Path(self.out)
+        name = self.name or "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", e) for e in self.envs)
+        return RESULTS / f"bench_{name}"
+
+    def validate(self) -> None:
+        """Check the flags, the env ids and the extras; a bad one is a one-line LightupError."""
+        for name in ("seeds", "eval_episodes", "bootstrap_reps", "budget", "eval_every", "workers"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise LightupError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+        if not self.envs or not self.agents:
+            raise LightupError("--envs and --agents each need at least one name")
+        for agent in self.agents:
+            if agent not in AGENTS:
+                raise LightupError(f"unknown agent {agent!r}; choose from: {', '.join(AGENTS)}")
+        for name in (*self.envs, *self.agents):
+            if (*self.envs, *self.agents).count(name) > 1:
+                raise LightupError(f"{name!r} is given twice")
+        for env_id in self.envs:
+            check_env(env_id)
+        self.seeds_by_agent()
+        needed = {"rliable": BENCH_EXTRA, "pandas": BENCH_EXTRA}
+        if any(a in SB3_AGENTS for a in self.agents):
+            needed["stable_baselines3"] = BENCH_EXTRA
+        if self.ray is not None:
+            needed["ray"] = 'pip install -e ".[ray]"'
+        for module, extra in needed.items():
+            if importlib.util.find_spec(module) is None:
+                raise LightupError(f"lightup bench needs {module}: {extra}")
+
+    def jobs(self) -> list[Job]:
+        """Every (env, agent, seed), seeds outermost: the first seeds of every pair finish first."""
+        out, seeds = [], self.seeds_by_agent()
+        for seed in range(max(seeds.values())):
+            for env_id in self.envs:
+                budget, eval_every = self.budget_of(env_id)
+                for agent in (a for a in self.agents if seed < seeds[a]):
+                    out.append(Job(env_id, agent, seed, budget, eval_every, (), self.eval_episodes))
+        return out
+
+    def seeds_by_agent(self) -> dict[str, int]:
+        """agent -> number of seeds: --seeds, or the agent's --agent-seeds entry."""
+        out = dict.fromkeys(self.agents, self.seeds)
+        for pair in self.agent_seeds:
+            agent, _, count = pair.partition("=")
+            if agent not in out or not count.isdigit() or int(count) < 1:
+                raise LightupError(
+                    f"--agent-seeds {pair!r} must look like AGENT=N with N >= 1 and AGENT one of --agents"
+                )
+            out[agent] = int(count)
+        return out
+
+    def budget_of(self, env_id: str) -> tuple[int, int]:
+        """(budget, eval_every) of an env: the flags, else the trainer's defaults for its family."""
+        family = "lightup/" if env_id.startswith("lightup/") else env_id
+        defaults = dict(FALLBACK_DEFAULTS, **FAMILY_DEFAULTS.get(family, {}))
+        budget = self.budget or defaults["total_steps"]
+        eval_every = min(self.eval_every or defaults["eval_every"], budget)
+        return budget, eval_every
+
+    @property
+    def n_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def check_env(env_id: str) -> None:
+    """The env exists, has a discrete action space and flat observations (what every agent here needs)."""
+    import gymnasium as gym
+
+    from lightup.envs import make_env
+
+    try:
+        env = make_env(env_id)
+    except LightupError:
+        raise
+    except Exception as err:  # a registered env whose dependencies are missing, e.g. box2d
+        raise LightupError(f"cannot make {env_id}: {str(err).splitlines()[0]}") from None
+    try:
+        if not isinstance(env.action_space, gym.spaces.Discrete):
+            raise LightupError(
+                f"{env_id} has a {type(env.action_space).__name__} action space; the bench agents need a "
+                "Discrete one"
+            )
+        if not isinstance(env.observation_space, gym.spaces.Box):
+            raise LightupError(f"{env_id} has a non-Box observation space; wrap it to give flat vectors")
+    finally:
+        env.close()

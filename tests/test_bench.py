@@ -1,0 +1,202 @@
+"""lightup bench: statistics against hand-worked numbers, and tiny benches through the pool and Ray."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from lightup.bench.config import BenchConfig
+from lightup.bench.report import against_baseline
+from lightup.bench.stats import (
+    aggregate,
+    iqm,
+    median_to_solve,
+    normalised_scores,
+    probability_of_improvement,
+    summarize_group,
+)
+from lightup.cli import main as lightup_main
+from lightup.errors import LightupError
+
+# A fixed table: 4 runs (rows) x 2 tasks (columns) of normalised scores for agents X and Y.
+X = np.array([[0.0, 1.0], [0.5, 0.2], [1.0, 0.8], [0.3, 0.6]])
+Y = np.array([[0.2, 0.9], [0.5, 0.9], [0.4, 0.9], [0.1, 0.9]])
+
+
+def test_iqm_is_the_mean_of_the_middle_half():
+    # sorted: 0 .2 .3 .5 .6 .8 1 1 -> drop two each side -> mean(.3, .5, .6, .8) = 0.55
+    assert iqm(X) == pytest.approx(0.55)
+
+
+def test_probability_of_improvement_counts_ties_as_half():
+    # task 0: pairs with x > y: 0 + (3 + tie) + 4 + 2 = 9.5 of 16; task 1: only x = 1.0 beats 0.9: 4 of 16
+    expected = (9.5 / 16 + 4 / 16) / 2
+    assert probability_of_improvement(X, Y) == pytest.approx(expected)
+    assert probability_of_improvement(Y, X) == pytest.approx(1 - expected)
+
+
+def _row(agent, seed, solved_at, wall, final, env_id="CartPole-v1", threshold=475.0):
+    return {
+        "env_id": env_id,
+        "env_options": [],
+        "agent": agent,
+        "seed": seed,
+        "solved_at": solved_at,
+        "wall_s_to_solve": wall,
+        "final_eval": final,
+        "threshold": threshold,
+    }
+
+
+RUNS = [
+    _row("sb3-ppo", 0, 10_000, 5.0, 500.0),
+    _row("sb3-ppo", 1, 30_000, 9.0, 480.0),
+    _row("sb3-ppo", 2, None, None, 120.0),
+    _row("dt-stacked", 0, 40_000, 30.0, 476.0),
+    _row("dt-stacked", 1, 60_000, 20.0, 490.0),
+    _row("dt-stacked", 2, 20_000, 10.0, 475.0),
+]
+
+
+def test_summary_counts_solved_runs_and_takes_medians():
+    s = summarize_group(RUNS[:3])
+    assert (s["solved"], s["runs"]) == (2, 3)
+    assert s["fraction_solved"] == pytest.approx(2 / 3)
+    assert s["steps_to_solve"] == (20_000, 10_000, 30_000)  # over the solved runs
+    assert s["wall_to_solve"] == (7.0, 5.0, 9.0)
+    assert s["final_return"] == 480.0
+    assert s["median_steps_all"] == 30_000  # over all runs, the unsolved one as never
+
+
+def test_median_to_solve_is_never_when_half_fail():
+    assert median_to_solve([10, None]) == math.inf
+    assert median_to_solve([10, 20, None]) == 20
+
+
+def test_ratio_to_ppo_in_the_summary():
+    lines = "\n".join(against_baseline(RUNS))
+    # DT: median steps 40k against PPO's 30k, wall 20 s against 9 s
+    assert "| dt-stacked | 40,000 | 1.33 | 20.0 | 2.22 | no |" in lines
+
+
+def test_normalised_scores_put_random_at_0_and_threshold_at_1():
+    scores = normalised_scores(RUNS, ["sb3-ppo", "dt-stacked"], ["CartPole-v1"], {"CartPole-v1": 25.0})
+    assert scores["sb3-ppo"].shape == (3, 1)
+    np.testing.assert_allclose(
+        scores["sb3-ppo"][:, 0], [(500 - 25) / 450, (480 - 25) / 450, (120 - 25) / 450]
+    )
+
+
+def test_aggregate_intervals_hold_the_point_and_repeat():
+    a = aggregate({"dt-stacked": X, "sb3-ppo": Y}, reps=300)
+    b = aggregate({"dt-stacked": X, "sb3-ppo": Y}, reps=300)
+    assert a["iqm"]["dt-stacked"]["point"] == pytest.approx(0.55)
+    low, high = a["iqm"]["dt-stacked"]["ci"]
+    assert low <= 0.55 <= high
+    poi = a["probability_of_improvement"]["dt-stacked > sb3-ppo"]
+    assert poi["point"] == pytest.approx((9.5 / 16 + 4 / 16) / 2)
+    assert a["iqm"] == b["iqm"]
+    assert len(a["profile"]["dt-stacked"]["fraction"]) == len(a["profile"]["taus"])
+
+
+def _check_results(out, agents, seeds):
+    rows = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert sorted((r["agent"], r["seed"]) for r in rows) == sorted(
+        (a, s) for a in agents for s in range(seeds)
+    )
+    for r in rows:
+        assert r["curve"], "every run is evaluated at least once"
+        assert r["steps"] >= r["curve"][-1][0]
+        assert r["worker"].split(":")[-1] != str(os.getpid()), "runs execute outside this process"
+    summary = (out / "summary.md").read_text()
+    for agent in agents:
+        assert f"| lightup/PressButton-v0 | {agent} | " in summary
+    stats = json.loads((out / "stats.json").read_text())
+    assert set(stats["iqm"]) == set(agents)
+    assert (out / "performance_profile.png").stat().st_size > 0
+    return rows
+
+
+def test_tiny_bench_through_the_local_pool(tmp_path):
+    config = BenchConfig(
+        envs=("lightup/PressButton-v0",),
+        agents=("dt-stacked", "sb3-ppo"),
+        seeds=2,
+        budget=512,
+        eval_every=512,
+        out=str(tmp_path / "bench"),
+        workers=2,
+        bootstrap_reps=200,
+        quiet=True,
+    )
+    from lightup.bench.cli import run_bench
+
+    out = run_bench(config)
+    rows = _check_results(out, ["dt-stacked", "sb3-ppo"], 2)
+    assert "dt-stacked > sb3-ppo" in (out / "summary.md").read_text()
+    assert all(r["budget"] == 512 for r in rows)
+
+
+def test_tiny_bench_through_ray_on_loopback(tmp_path):
+    ray = pytest.importorskip("ray")  # the dev extra installs Ray: this runs in CI
+    from lightup.bench.cli import run_bench
+
+    ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+    try:
+        config = BenchConfig(
+            envs=("lightup/PressButton-v0",),
+            agents=("sb3-dqn",),
+            seeds=2,
+            budget=1000,
+            eval_every=500,
+            out=str(tmp_path / "bench"),
+            ray="auto",
+            bootstrap_reps=200,
+            quiet=True,
+        )
+        out = run_bench(config)
+        assert ray.is_initialized(), "a Ray instance the caller started is left running"
+    finally:
+        ray.shutdown()
+    _check_results(out, ["sb3-dqn"], 2)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--envs", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
+        (["--agents", "ppo"], "unknown agent 'ppo'; choose from: dt-stacked"),
+        (["--seeds", "0"], "--seeds must be an integer >= 1"),
+        (["--envs", "Pendulum-v1"], "Box action space"),
+        (["--agent-seeds", "sb3-dqn=2"], "--agent-seeds 'sb3-dqn=2' must look like AGENT=N"),
+    ],
+)
+def test_bench_user_errors_are_one_line(argv, message, capsys):
+    assert lightup_main(["bench", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_a_missing_extra_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "stable_baselines3" else real(name, *a)
+    )
+    with pytest.raises(LightupError, match=r'pip install -e "\.\[bench\]"'):
+        BenchConfig(envs=("CartPole-v1",), agents=("sb3-ppo",)).validate()
+
+
+def test_default_budgets_follow_the_trainer():
+    config = BenchConfig()
+    assert config.budget_of("CartPole-v1") == (100_000, 5_000)
+    assert config.budget_of("lightup/PressButton-v0") == (20_000, 2_000)
+    assert len(config.jobs()) == 10 * 2 * 3
+    fewer = BenchConfig(envs=("CartPole-v1",), agents=("sb3-ppo", "sb3-dqn"), agent_seeds=("sb3-dqn=3",))
+    assert [j.agent for j in fewer.jobs()].count("sb3-dqn") == 3
+    assert [j.agent for j in fewer.jobs()].count("sb3-ppo") == 10
