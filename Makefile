@@ -19,7 +19,7 @@ setup: $(BIN)/.installed
 # The main job: train a Decision Transformer on CartPole-v1 (the default env) and show what it scored.
 demo: setup
 	$(BIN)/lightup games
-	$(BIN)/lightup train
+	$(BIN)/lightup train --stop-at-threshold
 
 test: setup
 	$(BIN)/ruff format --check lightup tests benchmarks
