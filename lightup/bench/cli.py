@@ -15,8 +15,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-import tyro
-
+from lightup.args import parse_config
 from lightup.bench.config import BenchConfig
 from lightup.bench.execute import run_local, run_ray
 from lightup.bench.report import write_report
@@ -25,15 +24,7 @@ from lightup.errors import LightupError
 
 
 def parse(argv: list[str]) -> BenchConfig:
-    try:
-        config = tyro.cli(BenchConfig, args=list(argv), prog="lightup bench", console_outputs=False)
-    except SystemExit as exit_:
-        if exit_.code == 0:  # --help
-            tyro.cli(BenchConfig, args=["--help"], prog="lightup bench")
-            raise
-        raise LightupError(
-            "bad arguments to `lightup bench` (see `lightup bench --help`): " + " ".join(argv)
-        ) from None
+    config = parse_config(BenchConfig, argv, "bench")
     config.validate()
     return config
 

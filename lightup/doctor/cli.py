@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import tyro
-
+from lightup.args import parse_config
 from lightup.errors import LightupError
 
 
@@ -43,15 +42,7 @@ class DoctorConfig:
 
 
 def parse(argv: list[str]) -> DoctorConfig:
-    try:
-        config = tyro.cli(DoctorConfig, args=list(argv), prog="lightup doctor", console_outputs=False)
-    except SystemExit as exit_:
-        if exit_.code == 0:  # --help
-            tyro.cli(DoctorConfig, args=["--help"], prog="lightup doctor")
-            raise
-        raise LightupError(
-            "bad arguments to `lightup doctor` (see `lightup doctor --help`): " + " ".join(argv)
-        ) from None
+    config = parse_config(DoctorConfig, argv, "doctor")
     from lightup.doctor.ladder import RUNG_NAMES
 
     unknown = [r for r in config.rungs if r not in RUNG_NAMES]

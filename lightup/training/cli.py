@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-import tyro
-
+from lightup.args import parse_config
 from lightup.errors import LightupError
 from lightup.training.config import TrainConfig
 
@@ -17,15 +16,7 @@ def parse(argv: list[str]) -> TrainConfig:
     env_id = None
     if argv and not argv[0].startswith("-"):
         env_id = argv.pop(0)
-    try:
-        config = tyro.cli(TrainConfig, args=argv, prog="lightup train", console_outputs=False)
-    except SystemExit as exit_:
-        if exit_.code == 0:  # --help
-            tyro.cli(TrainConfig, args=["--help"], prog="lightup train")
-            raise
-        raise LightupError(
-            "bad arguments to `lightup train` (see `lightup train --help`): " + " ".join(argv)
-        ) from None
+    config = parse_config(TrainConfig, argv, "train")
     if env_id is not None:
         config = dataclasses.replace(config, env_id=env_id)
     config.validate()
