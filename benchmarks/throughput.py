@@ -1,0 +1,143 @@
+"""Throughput of the trainer's two phases, each as a ratio to a bare baseline measured in the same run.
+
+- Rollouts: env steps per second of the Decision Transformer's batched, KV-cached rollout (policy and env)
+  against the same vectorized CartPole-v1 envs stepped with random actions, at 1, 16 and 64 envs.
+  Goal (issue 6): at 64 envs the policy costs no more than the env (ratio at least 0.5).
+- Updates: training tokens per second of `Trainer._update` (window sampling from the replay buffer, forward,
+  masked loss with the entropy term, backward, clipping, AdamW, the entropy temperature) against a bare
+  PyTorch loop doing the same forward, backward and AdamW step on the same, pre-sampled batches.
+  Goal: at least 0.9.
+
+Times are the process's CPU time (`time.process_time`), one torch thread: on a shared machine wall time
+counts other people's load. Median over alternating repeats.
+
+    python benchmarks/throughput.py       # writes benchmarks/results/throughput.md
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import statistics
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from lightup.training.config import TrainConfig
+from lightup.training.loss import action_log_prob
+from lightup.training.rollout import Rollout
+from lightup.training.trainer import Trainer
+
+RESULTS = Path(__file__).parent / "results"
+REPEATS = 5
+
+
+def make_trainer(n_envs: int, run_dir: Path) -> Trainer:
+    config = TrainConfig(n_envs=n_envs, quiet=True, tensorboard=False, run_dir=str(run_dir), seed=0)
+    return Trainer(config)
+
+
+def rollout_ratio(n_envs: int, steps: int) -> tuple[float, float]:
+    """(env steps/s of the policy rollout, env steps/s of random actions), CPU time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = make_trainer(n_envs, Path(tmp) / "run")
+        envs = trainer._make_envs(n_envs)
+        rollout = Rollout(envs, trainer.policy, "CartPole-v1", 100.0, 1.0, trainer.device)
+        rollout.start(0, lambda: 100.0)
+        rng = np.random.default_rng(0)
+        policy_sps, random_sps = [], []
+        for _ in range(REPEATS):
+            start = time.process_time()
+            rollout.collect(steps)
+            policy_sps.append(steps * n_envs / (time.process_time() - start))
+            actions = [rng.integers(0, 2, n_envs) for _ in range(steps)]
+            start = time.process_time()
+            for a in actions:
+                envs.step(a)
+            random_sps.append(steps * n_envs / (time.process_time() - start))
+        envs.close()
+        return statistics.median(policy_sps), statistics.median(random_sps)
+
+
+def update_ratio(updates: int) -> tuple[float, float]:
+    """(tokens/s of Trainer._update, tokens/s of a bare loop on the same batches), CPU time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = make_trainer(16, Path(tmp) / "run")
+        trainer.learn(2048)  # fills the replay buffer with real CartPole episodes
+        c = trainer.config
+        trainer.config = c = dataclasses.replace(c, updates_per_round=updates)
+        tokens = updates * c.batch_size * c.context_len
+        batches = [
+            trainer.buffer.sample(c.batch_size, c.context_len, trainer.rng, c.return_scale, 2)
+            for _ in range(updates)
+        ]
+        model = trainer.policy
+        bare_opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+
+        def bare() -> None:
+            model.train()
+            for batch in batches:
+                batch = dict(batch)
+                actions, mask = batch.pop("actions"), batch["mask"]
+                log_prob, _ = action_log_prob(model(**batch), actions, mask, discrete=True)
+                loss = -log_prob.sum() / mask.sum()
+                bare_opt.zero_grad(set_to_none=True)
+                loss.backward()
+                bare_opt.step()
+
+        ours, base = [], []
+        for _ in range(REPEATS):
+            start = time.process_time()
+            trainer._update()
+            ours.append(tokens / (time.process_time() - start))
+            start = time.process_time()
+            bare()
+            base.append(tokens / (time.process_time() - start))
+        trainer.close()
+        return statistics.median(ours), statistics.median(base)
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    lines = [
+        "# Throughput: the trainer's phases against bare baselines",
+        "",
+        f"`python benchmarks/throughput.py` on {date.today()}, {platform.machine()} with {os.cpu_count()} "
+        f"cores, torch {torch.__version__}, gymnasium {gym.__version__}, one torch thread; CPU time of the "
+        f"process, median of {REPEATS} alternating repeats. Model: the CartPole defaults (stacked, 3 layers, "
+        "width 64, K 20).",
+        "",
+        "## Rollouts on CartPole-v1 (env steps per second)",
+        "",
+        "| envs | DT rollout (policy + env) | env alone, random actions | ratio |",
+        "|---|---|---|---|",
+    ]
+    for n in (1, 16, 64):
+        ours, base = rollout_ratio(n, steps=max(2048 // n, 32))
+        lines.append(f"| {n} | {ours:,.0f} | {base:,.0f} | {ours / base:.2f} |")
+        print(lines[-1], flush=True)
+    lines += [
+        "",
+        "Goal: at least 0.5 at 64 envs.",
+        "",
+        "## Updates (training tokens per second: batch x K)",
+        "",
+        "| trainer update | bare PyTorch loop, same batches | ratio |",
+        "|---|---|---|",
+    ]
+    ours, base = update_ratio(16)
+    lines.append(f"| {ours:,.0f} | {base:,.0f} | {ours / base:.2f} |")
+    print(lines[-1], flush=True)
+    lines += ["", "Goal: at least 0.9."]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "throughput.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
