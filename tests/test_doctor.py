@@ -220,6 +220,26 @@ def test_bad_policy_paths_are_one_line_errors(user_module, spec, message):
     assert "\n" not in str(err.value)
 
 
+def test_sb3_peer_climbs_the_same_environment_rungs(tmp_path):
+    from lightup.doctor.cli import main
+    from lightup.doctor.ladder import RUNGS, peer_rungs
+
+    names = [r.name for r in peer_rungs(list(RUNGS))]
+    assert "command-follow" not in names and "gamble" not in names and "overfit-batch" not in names
+    assert "press-size-2" in names and "cartpole" in names
+    out = tmp_path / "out"
+    rungs = ["--rungs", "press-size-2", "--seeds", "1", "--out", str(out)]
+    main(["--layout", "stacked", *rungs, "--agent", "sb3:PPO"])
+    peer = json.loads((out / "doctor.json").read_text())["peers"][0]
+    assert peer["name"] == "sb3:PPO" and [r["name"] for r in peer["ladder"]] == ["press-size-2"]
+    rung = peer["ladder"][0]
+    assert rung["seeds_run"] == 1
+    assert (rung["status"] == "pass") == ("reached" in rung["detail"])
+    assert "sb3:PPO (peer)" in (out / "doctor.html").read_text()
+    with pytest.raises(LightupError, match="unknown agent 'sb3:A2C'; choose from: sb3:PPO, sb3:DQN"):
+        main(["--agent", "sb3:A2C"])
+
+
 def test_cli_prints_one_line_error_on_a_bad_policy():
     proc = subprocess.run(
         [sys.executable, "-m", "lightup.cli", "doctor", "--policy", "nowhere.at_all:factory"],

@@ -259,3 +259,15 @@ def test_predict_plays_like_evaluation_and_follows_commands(tmp_path):
         assert rewards == [expected] * 4
     rows = trainer.evaluate_commands([-1.0, 1.0])
     assert [r["mean"] for r in rows] == [-1.0, 1.0]
+
+
+def test_alarms_are_raised_while_training(tmp_path, capsys):
+    """With the entropy term off, PressButton's policy turns deterministic: the trainer raises the doctor's
+    entropy-collapse alarm at an evaluation, logs it once as alarm/entropy-collapse and shows it."""
+    from lightup.training.logger import read_metrics
+
+    config = small_config(tmp_path, entropy_target=0.0, eval_every=256, lr=3e-3, quiet=False)
+    trainer = Trainer(config).learn(3000)
+    tags = [k for r in read_metrics(trainer.run_dir) for k in r if k.startswith("alarm/")]
+    assert tags.count("alarm/entropy-collapse") == 1
+    assert "alarm at step" in capsys.readouterr().out

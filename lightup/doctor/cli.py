@@ -37,6 +37,9 @@ class DoctorConfig:
     """Folder for doctor.json, doctor.html and the rung runs."""
     run: str | None = None
     """Summarise the training alarms of a run folder instead (a folder made by `lightup train`)."""
+    agent: tuple[str, ...] = ()
+    """Peers on the same environment rungs: sb3:PPO, sb3:DQN (Stable-Baselines3 with RL Zoo
+    hyperparameters; needs pip install -e ".[bench]")."""
     threads: int = 1
     """torch threads (1 is fastest for these small models, and fair to other jobs)."""
 
@@ -48,6 +51,11 @@ def parse(argv: list[str]) -> DoctorConfig:
     unknown = [r for r in config.rungs if r not in RUNG_NAMES]
     if unknown:
         raise LightupError(f"unknown rung {unknown[0]!r}; rungs: {', '.join(RUNG_NAMES)}")
+    from lightup.doctor.ladder import PEERS
+
+    bad = [a for a in config.agent if a not in PEERS]
+    if bad:
+        raise LightupError(f"unknown agent {bad[0]!r}; choose from: {', '.join(PEERS)}")
     if config.seeds < 1:
         raise LightupError(f"--seeds must be >= 1, got {config.seeds}")
     if not 0 < config.lr < 1:
@@ -104,6 +112,17 @@ def main(argv: list[str]) -> int:
             ok &= all(r.status != "fail" for r in results)
         entry["seconds"] = time.perf_counter() - t0
         report["subjects"].append(entry)
+    if not config.static_only:
+        from lightup.doctor.ladder import climb_peer
+
+        for agent in config.agent:  # shown beside ours; a peer failing a rung does not fail the doctor
+            t0 = time.perf_counter()
+            rungs = select(tuple(config.rungs), config.full)
+            results = climb_peer(agent, rungs, config.seeds, on_result=_progress)
+            _print_table(f"{agent} (peer): the ladder", _ladder_rows(results))
+            report["peers"] = report.get("peers", []) + [
+                {"name": agent, "ladder": [r.to_dict() for r in results], "seconds": time.perf_counter() - t0}
+            ]
     report["passed"] = ok
     if out is not None:
         write_report(report, out)
@@ -190,6 +209,12 @@ def to_html(report: dict) -> str:
                 cells = "".join(f"<td>{esc(c)}</td>" for c in row)
                 parts.append(f"<tr class='{cls}'>{cells}</tr>")
             parts.append("</table>")
+    for peer in report.get("peers", []):
+        parts.append(f"<h2>{esc(peer['name'])} (peer)</h2><h3>the ladder</h3><table>{head}")
+        for row in _ladder_rows([_obj(r) for r in peer["ladder"]]):
+            cells = "".join(f"<td>{esc(c)}</td>" for c in row)
+            parts.append(f"<tr>{cells}</tr>")
+        parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
 

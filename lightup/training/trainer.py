@@ -42,7 +42,7 @@ from lightup.models import (
 )
 from lightup.training.commands import CommandConfig, propose_target
 from lightup.training.config import TrainConfig, with_env_defaults
-from lightup.training.logger import RunLogger
+from lightup.training.logger import RunLogger, read_metrics
 from lightup.training.loss import action_log_prob
 from lightup.training.replay import Episode, EpisodeBuffer
 from lightup.training.rollout import Rollout
@@ -142,6 +142,7 @@ class Trainer:
         self.last_eval: float | None = None
         self.run_dir: Path | None = None
         self._stop_requested = False
+        self._alarms: set[str] = set()
 
     # --- commands ---
 
@@ -248,6 +249,8 @@ class Trainer:
                     metrics.update(self.evaluate())
                     next_eval = (self.steps // c.eval_every + 1) * c.eval_every
                 self.logger.log(self.steps, metrics)
+                if "eval/mean_reward" in metrics:
+                    self._raise_alarms(progress is not None)
                 if progress:
                     progress.update(self.steps, metrics, self.last_eval)
                 if c.stop_at_threshold and self.solved_at is not None:
@@ -283,6 +286,22 @@ class Trainer:
                 f"env {self.config.env_id} raised {in_a_row} times in a row (last: {type(err).__name__}: "
                 f"{str(err).splitlines()[0] if str(err) else ''}); tracebacks in {log}, checkpoint saved"
             )
+
+    def _raise_alarms(self, show: bool) -> None:
+        """At each evaluation, the doctor's training alarms over the metrics so far (read back from the run's
+        metrics file, so nothing grows in memory): each new one is logged as ``alarm/NAME`` and shown."""
+        from lightup.doctor.alarms import Context, check_records
+
+        n = self.n_actions
+        ctx = Context(max_entropy=math.log(n) if n > 1 else None, threshold=self.threshold)
+        alarms, _ = check_records(read_metrics(self.run_dir), ctx)
+        for alarm in alarms:
+            if alarm.name in self._alarms:
+                continue
+            self._alarms.add(alarm.name)
+            self.logger.log(self.steps, {f"alarm/{alarm.name}": 1.0})
+            if show:
+                print(f"alarm at step {self.steps}: {alarm.message}. {alarm.meaning}. Look at: {alarm.where}")
 
     def _request_stop(self, signum, frame) -> None:
         self._stop_requested = True
