@@ -240,6 +240,21 @@ def test_sb3_peer_climbs_the_same_environment_rungs(tmp_path):
         main(["--agent", "sb3:A2C"])
 
 
+def test_env_rungs_on_any_gymnasium_id(tmp_path):
+    from lightup.doctor.cli import main
+
+    out = tmp_path / "out"
+    args = ["--layout", "stacked", "--rungs", "press-size-2", "--seeds", "1", "--out", str(out)]
+    main([*args, "--env", "CartPole-v1", "--env-budget", "1024"])
+    ladder = json.loads((out / "doctor.json").read_text())["subjects"][0]["ladder"]
+    assert [r["name"] for r in ladder] == ["press-size-2", "env:CartPole-v1"]
+    cartpole = ladder[1]
+    assert cartpole["status"] == "fail" and "after 1024 steps" in cartpole["detail"]  # 1024 steps is too few
+    assert cartpole["reference"]["seeds_run"] == 1  # the reference MLP tried it too
+    with pytest.raises(LightupError, match="unknown env"):
+        main(["--env", "NoSuchEnv-v9"])
+
+
 def test_cli_prints_one_line_error_on_a_bad_policy():
     proc = subprocess.run(
         [sys.executable, "-m", "lightup.cli", "doctor", "--policy", "nowhere.at_all:factory"],

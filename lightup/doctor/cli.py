@@ -37,6 +37,10 @@ class DoctorConfig:
     """Folder for doctor.json, doctor.html and the rung runs."""
     run: str | None = None
     """Summarise the training alarms of a run folder instead (a folder made by `lightup train`)."""
+    env: tuple[str, ...] = ()
+    """Extra rungs on any Gymnasium ids with a reward threshold, climbed last with the trainer's defaults."""
+    env_budget: int = 100_000
+    """Env steps per seed on each --env rung."""
     agent: tuple[str, ...] = ()
     """Peers on the same environment rungs: sb3:PPO, sb3:DQN (Stable-Baselines3 with RL Zoo
     hyperparameters; needs pip install -e ".[bench]")."""
@@ -56,6 +60,12 @@ def parse(argv: list[str]) -> DoctorConfig:
     bad = [a for a in config.agent if a not in PEERS]
     if bad:
         raise LightupError(f"unknown agent {bad[0]!r}; choose from: {', '.join(PEERS)}")
+    if config.env_budget < 1:
+        raise LightupError(f"--env-budget must be >= 1, got {config.env_budget}")
+    from lightup.doctor.ladder import env_rung
+
+    for env_id in config.env:  # fail now, not after the static checks
+        env_rung(env_id, config.env_budget)
     if config.seeds < 1:
         raise LightupError(f"--seeds must be >= 1, got {config.seeds}")
     if not 0 < config.lr < 1:
@@ -105,7 +115,7 @@ def main(argv: list[str]) -> int:
             if not all(r.passed for r in static):
                 print("some static checks failed: the ladder climbs anyway, but fix those first")
             runs_dir = out / "runs" / f"{subject.name}__{int(time.time())}" if out else None
-            rungs = select(tuple(config.rungs), config.full)
+            rungs = select(tuple(config.rungs), config.full, config.env, config.env_budget)
             results = climb(subject, rungs, config.seeds, config.full, runs_dir, on_result=_progress)
             entry["ladder"] = [r.to_dict() for r in results]
             _print_table(f"{subject.name}: the ladder", _ladder_rows(results))
@@ -117,7 +127,7 @@ def main(argv: list[str]) -> int:
 
         for agent in config.agent:  # shown beside ours; a peer failing a rung does not fail the doctor
             t0 = time.perf_counter()
-            rungs = select(tuple(config.rungs), config.full)
+            rungs = select(tuple(config.rungs), config.full, config.env, config.env_budget)
             results = climb_peer(agent, rungs, config.seeds, on_result=_progress)
             _print_table(f"{agent} (peer): the ladder", _ladder_rows(results))
             report["peers"] = report.get("peers", []) + [

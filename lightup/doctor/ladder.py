@@ -399,10 +399,35 @@ def diagnose(rung: Rung, subject: Subject, result: RungResult, seeds: int, runs_
         )
 
 
-def select(names: tuple[str, ...] = (), full: bool = False) -> list[Rung]:
+def env_rung(env_id: str, budget: int) -> Rung:
+    """A rung on any Gymnasium env with a reward threshold (``--env``), with the trainer's own defaults."""
+    from lightup.envs import make_env, reward_threshold
+
+    env = make_env(env_id)  # an unknown id is a one-line LightupError
+    threshold = reward_threshold(env)
+    env.close()
+    if threshold is None:
+        raise LightupError(
+            f"{env_id} has no reward_threshold, so the doctor cannot tell a pass from a fail; "
+            "register it with one"
+        )
+    return Rung(
+        f"env:{env_id}",
+        f"your env {env_id}, with the trainer's defaults for it",
+        "the lower rungs pass but this env fails: budget, return scale, context length or the env itself",
+        env_id,
+        budget=budget,
+        full_only=True,  # the trainer's own defaults, not the ladder's small config
+    )
+
+
+def select(
+    names: tuple[str, ...] = (), full: bool = False, envs: tuple[str, ...] = (), env_budget: int = 100_000
+) -> list[Rung]:
+    extra = [env_rung(e, env_budget) for e in envs]
     if names:
-        return [r for r in RUNGS if r.name in names]
-    return [r for r in RUNGS if full or not r.full_only]
+        return [r for r in RUNGS if r.name in names] + extra
+    return [r for r in RUNGS if full or not r.full_only] + extra
 
 
 def climb(
