@@ -97,3 +97,71 @@ def test_bad_env_values_stop_with_one_line(tmp_path, bad, message):
     with pytest.raises(LightupError, match=message) as e:
         Trainer(config(tmp_path, register(bad, bad=bad))).learn(100)
     assert "\n" not in str(e.value)
+
+
+def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(tmp_path):
+    """20 training runs killed with SIGKILL at random moments after their first checkpoint: each folder
+    holds a checkpoint that loads, and the run resumes from it."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from lightup.training.logger import read_metrics
+
+    rng = random.Random(0)
+    base = [
+        sys.executable,
+        "-m",
+        "lightup.cli",
+        "train",
+        "lightup/PressButton-v0",
+        "--total-steps",
+        "10000000",
+    ]
+    flags = [
+        "--quiet",
+        "--no-tensorboard",
+        "--checkpoint-every",
+        "16",
+        "--n-envs",
+        "2",
+        "--rollout-steps",
+        "4",
+    ]
+    flags += [
+        "--n-layer",
+        "1",
+        "--n-embd",
+        "16",
+        "--n-head",
+        "2",
+        "--updates-per-round",
+        "2",
+        "--eval-every",
+        "64",
+    ]
+    trials, parallel = 20, 4
+    for start in range(0, trials, parallel):
+        procs = []
+        for i in range(start, start + parallel):
+            run_dir = tmp_path / f"run{i}"
+            proc = subprocess.Popen([*base, *flags, "--run-dir", str(run_dir)], stderr=subprocess.PIPE)
+            procs.append((run_dir, proc))
+        for run_dir, proc in procs:
+            deadline = time.time() + 120
+            while not (run_dir / "checkpoint.safetensors").exists():
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.time() < deadline, "no checkpoint within 120 s"
+                time.sleep(0.05)
+        for run_dir, proc in procs:
+            time.sleep(rng.uniform(0.0, 0.5))  # a random moment: mid-update, mid-rollout or mid-write
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            proc.stderr.close()
+            trainer = Trainer.load(run_dir)  # a whole checkpoint, never a half-written one
+            assert trainer.steps > 0
+            read_metrics(run_dir)  # the metrics file stays readable (a torn last line is skipped)
+            trainer.learn(trainer.steps + 8)  # and the run goes on from it
+            assert trainer.steps >= 8
