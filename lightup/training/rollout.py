@@ -33,10 +33,12 @@ def check_finite(name: str, values: np.ndarray, env_id: str) -> None:
 
 
 def check_shape(obs: np.ndarray, n: int, obs_dim: int, env_id: str) -> None:
+    """The policy reads ``obs_dim`` values per observation (each env's own shape is checked where the envs
+    are made, by `lightup.training.trainer.make_vector_env`)."""
     if obs.size != n * obs_dim:
         raise LightupError(
-            f"env {env_id} returned observations of shape {obs.shape[1:]}, not the {obs_dim} values its "
-            "observation space promised; fix the env or its observation_space"
+            f"env {env_id} gives observations of shape {obs.shape[1:]}, but the policy reads {obs_dim} "
+            "values; build the policy for this env's observation space"
         )
 
 
@@ -69,7 +71,6 @@ class Rollout:
     def start(self, seed: int, command: Callable[[], float]) -> None:
         """Reset all envs (seeded) and begin fresh sequences."""
         self.seed = seed
-        self.restarts = 0
         obs, _ = self.envs.reset(seed=[seed + i for i in range(self.n)])
         check_finite("observation", obs, self.env_id)
         check_shape(obs, self.n, self.policy.obs_dim, self.env_id)
@@ -82,10 +83,7 @@ class Rollout:
 
     def _restart(self) -> None:
         """After an env raised: reset every env on fresh seeds and drop the episodes under way."""
-        self.restarts += 1
-        command, restarts = self.command, self.restarts
-        self.start(self.seed + 1_000_003 * restarts, command)
-        self.restarts = restarts
+        self.start(self.seed + 1_000_003, self.command)
 
     @staticmethod
     def _empty() -> dict[str, list]:

@@ -98,8 +98,13 @@ class _CheckedObservations(gym.ObservationWrapper):
         return obs
 
 
-def _env_factory(env_id: str, options: dict):
-    return lambda: _CheckedObservations(make_env(env_id, **options))
+def make_vector_env(env_id: str, options: dict, n: int) -> gym.vector.VectorEnv:
+    """``n`` copies of an env in lockstep, as every rollout here plays them: reset in the step that ends an
+    episode, and each observation checked against its env's observation space."""
+    return gym.vector.SyncVectorEnv(
+        [lambda: _CheckedObservations(make_env(env_id, **options)) for _ in range(n)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
 
 
 class Trainer:
@@ -166,10 +171,7 @@ class Trainer:
     # --- the loop ---
 
     def _make_envs(self, n: int) -> gym.vector.VectorEnv:
-        return gym.vector.SyncVectorEnv(
-            [_env_factory(self.config.env_id, self.options) for _ in range(n)],
-            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
-        )
+        return make_vector_env(self.config.env_id, self.options, n)
 
     def _open_run(self) -> None:
         if self.run_dir is None:

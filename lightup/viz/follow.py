@@ -6,14 +6,13 @@ command gives a curve on the diagonal up to the best return it can reach, then f
 
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
 import torch
 
-from lightup.envs import make_env
 from lightup.models.policy import SequencePolicy
 from lightup.training.replay import Episode
 from lightup.training.rollout import Rollout
+from lightup.training.trainer import make_vector_env
 
 SWEEP_SEED = 2_000_000  # episodes of the sweep use fixed seeds, apart from training's and evaluation's
 
@@ -43,10 +42,7 @@ def return_following(
     seeds for every command, exactly as training rollouts feed the policy)."""
     device = next(policy.parameters()).device
     options = env_options or {}
-    envs = gym.vector.SyncVectorEnv(
-        [lambda: make_env(env_id, **options) for _ in range(episodes)],
-        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
-    )
+    envs = make_vector_env(env_id, options, episodes)
     policy.eval()
     out = []
     try:
