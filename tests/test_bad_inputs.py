@@ -40,6 +40,7 @@ CATALOGUE = [
     (["train", "--return-scale", "0"], "--return-scale must be > 0"),
     (["train", "lightup/PressButton-v0", "--env-options", "size=0"], "size must be an integer >= 2, got 0"),
     (["train", "lightup/PressButton-v0", "--env-options", "colour=red"], "unknown option 'colour'"),
+    (["train", "--max-env-errors", "0"], "--max-env-errors must be an integer >= 1, got 0"),
     (["train", "--resume"], "--resume needs a run folder"),
     (["train", "--resume", "{root}/missing"], "run folder '{root}/missing' not found"),
     (["train", "--resume", "{root}/empty"], "checkpoint.safetensors' not found"),
@@ -51,7 +52,12 @@ CATALOGUE = [
     (["doctor", "--policy", "no_such_module_xyz:make"], "cannot import module 'no_such_module_xyz'"),
     (["doctor", "--env", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
     (["doctor", "--run", "{root}/empty"], "holds no metrics.jsonl"),
+    (["doctor", "--env-budget", "0"], "--env-budget must be >= 1, got 0"),
+    (["doctor", "--threads", "0"], "--threads must be >= 1, got 0"),
+    (["doctor", "--lr", "2"], "--lr is out of range: 2.0"),
     (["bench", "--agents", "nope"], "unknown agent 'nope'"),
+    (["bench", "--agent-seeds", "sb3-ppo=x"], "--agent-seeds 'sb3-ppo=x' must look like AGENT=N with N >= 1"),
+    (["bench", "--agent-seeds", "nope=3"], "--agent-seeds 'nope=3' must look like AGENT=N"),
     (["bench", "--envs", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
     (["bench", "--seeds", "abc"], "Error parsing --seeds"),
     (["report", "{root}/missing"], "run folder '{root}/missing' not found"),
@@ -69,6 +75,16 @@ def test_bad_input_is_one_line_and_exit_2(folders, capsys, argv, message):
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
     assert message.format(root=folders) in lines[0]
+
+
+def test_bench_refuses_to_overwrite_earlier_results(tmp_path, capsys):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "runs.jsonl").write_text('{"seed": 0}\n')
+    assert cli.main(["bench", "--envs", "lightup/PressButton-v0", "--seeds", "1", "--out", str(out)]) == 2
+    assert "already holds bench results; remove it or pick another --out" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["runs.jsonl"]
+    assert (out / "runs.jsonl").read_text() == '{"seed": 0}\n'
 
 
 def test_nothing_on_disk_changes_on_a_bad_resume(folders):
