@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch; see the README for a GPU build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo test lint format bench clean chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,22 @@ demo: setup
 	$(BIN)/lightup games
 	$(BIN)/lightup train --stop-at-threshold
 
-test: setup
+# Debian's chromium, for the test that opens a run's report in a headless browser (needs root and apt-get).
+CHROMIUM ?= /usr/bin/chromium
+
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		command -v apt-get >/dev/null 2>&1 || { echo "make chromium: $(CHROMIUM) is missing and there is no apt-get: install Debian's chromium package by hand" >&2; exit 1; }; \
+		[ "$$(id -u)" = 0 ] || { echo "make chromium: $(CHROMIUM) is missing; installing it needs root: run 'sudo apt-get install chromium' (or make test as root)" >&2; exit 1; }; \
+		echo "installing Debian's chromium (for the report's browser test)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+			|| { echo "make chromium: apt-get update failed" >&2; exit 1; }; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+			|| { echo "make chromium: apt-get install chromium failed" >&2; exit 1; }; \
+		[ -x "$(CHROMIUM)" ] || { echo "make chromium: apt-get ran but $(CHROMIUM) is still missing" >&2; exit 1; }; \
+	fi
+
+test: setup chromium
 	$(BIN)/ruff format --check lightup tests benchmarks
 	$(BIN)/ruff check lightup tests benchmarks
 	$(BIN)/pytest -q -m "not slow"

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import base64
+import html
+import io
+import json
+import os
 import re
 import shutil
 import struct
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import imageio.v3 as iio
+import matplotlib.image as mpimg
 import numpy as np
 import pytest
 import torch
@@ -19,13 +27,14 @@ from lightup.envs import make_env
 from lightup.errors import LightupError
 from lightup.models import DecisionTransformer, DTConfig, SequencePolicy
 from lightup.training.config import TrainConfig
+from lightup.training.logger import read_metrics
 from lightup.training.trainer import Trainer
 from lightup.viz import report_after_training
 from lightup.viz.attention import attention_maps
 from lightup.viz.episode import play_episode
 from lightup.viz.follow import command_sweep, plot_return_following, return_following
 from lightup.viz.inspector import inspect_run, rows
-from lightup.viz.plots import png_bytes
+from lightup.viz.plots import metric_figures, png_bytes
 from lightup.viz.report import ReportOptions, write_report
 from lightup.viz.watch import watch, write_video
 
@@ -292,3 +301,122 @@ def test_watch_bad_inputs_are_one_line_errors(press_run, cartpole_run, tmp_path,
     monkeypatch.setitem(sys.modules, "imageio.v3", None)  # the video extra missing
     with pytest.raises(LightupError, match=re.escape('pip install -e ".[video]"')):
         write_video([np.zeros((4, 4, 3), np.uint8)], tmp_path / "x.gif")
+
+
+# --- the report in a real browser ---
+
+# Debian's chromium package, which `make test` installs (`make test CHROMIUM=...` picks another one).
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",  # without these, its connections are refused on a closed network
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",  # one CSS pixel, one screenshot pixel
+    "--virtual-time-budget=10000",  # the page loads and its scripts run before the dump or the screenshot
+]
+WINDOW_WIDTH = 1280
+# Injected into a copy of the report: once every image has loaded or failed, write what the browser made of
+# each <img> (and where it is laid out) into the page, where --dump-dom can read it back.
+IMAGE_PROBE = """<script>
+window.addEventListener("load", () => {
+  const images = Array.from(document.images).map((img) => {
+    const r = img.getBoundingClientRect();
+    return {id: img.id, complete: img.complete, width: img.naturalWidth, height: img.naturalHeight,
+            x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height};
+  });
+  const out = document.createElement("pre");
+  out.id = "image-" + "probe";
+  out.textContent = JSON.stringify({images: images, page_height: document.documentElement.scrollHeight});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def run_chromium(tmp_path, *args: str) -> str:
+    """Run headless chromium with a new, empty profile; its stdout."""
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `make test`, which installs Debian's chromium (`make chromium`)"
+        )
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path))
+    done = subprocess.run(
+        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"chromium failed ({done.returncode}): {done.stderr[-2000:]}"
+    return done.stdout
+
+
+def on_white(png: bytes) -> np.ndarray:
+    rgba = mpimg.imread(io.BytesIO(png), format="png")
+    if rgba.shape[-1] == 3:
+        return rgba
+    return rgba[..., :3] * rgba[..., 3:] + (1 - rgba[..., 3:])
+
+
+def test_report_opens_in_headless_chromium_with_every_plot_drawn(press_run, tmp_path):
+    report = write_report(press_run, options=FAST, out=tmp_path / "report.html")
+    page = report.read_text()
+    pngs = {name: data for name, (_, data) in decoded_images(page).items()}
+    expected = [*metric_figures(read_metrics(press_run)), "return_following", "attention"]
+    assert sorted(pngs) == sorted(expected) and page.count("<img") == len(expected)
+
+    # What the browser made of each image, read back from the DOM of a copy with a script added.
+    probed = tmp_path / "probed.html"
+    assert page.count("</body>") == 1
+    probed.write_text(page.replace("</body>", IMAGE_PROBE + "</body>"), encoding="utf-8")
+    dom = run_chromium(tmp_path, f"--window-size={WINDOW_WIDTH},1000", "--dump-dom", probed.as_uri())
+    found = re.search(r'<pre id="image-probe">(.*?)</pre>', dom, re.DOTALL)
+    assert found, f"the page's script never ran: {dom[-500:]}"
+    probe = json.loads(html.unescape(found.group(1)))
+    images = probe["images"]
+    assert [i["id"] for i in images] == list(pngs)  # every image the report wrote, in order
+    broken = [i["id"] for i in images if not i["complete"] or i["width"] == 0]
+    assert not broken, f"images that did not load: {broken}"
+    for i in images:
+        assert (i["width"], i["height"]) == png_size(pngs[i["id"]]), i["id"]
+        assert i["w"] > 100 and i["h"] > 100, i  # laid out at a visible size
+
+    # A screenshot as tall as the page (the layout depends on the width only), so it shows every plot.
+    height = probe["page_height"]
+    assert 1000 < height < 16_000, height
+    shot = tmp_path / "report.png"
+    run_chromium(tmp_path, f"--window-size={WINDOW_WIDTH},{height}", f"--screenshot={shot}", probed.as_uri())
+    assert shot.is_file() and shot.stat().st_size > 10_000
+    pixels = mpimg.imread(shot)[..., :3]  # floats in [0, 1]
+    assert pixels.shape == (height, WINDOW_WIDTH, 3)
+    assert pixels.std() > 0.05 and (pixels.min(axis=-1) < 0.9).mean() > 0.02  # not a blank page
+    exact = []
+    for i in images:  # where each plot is laid out, the screenshot shows a drawing, in colour
+        x, y, w, h = (round(i[k]) for k in ("x", "y", "w", "h"))
+        box = pixels[y + 1 : y + h - 1, x + 1 : x + w - 1]  # inside the 1 px border
+        dark = (box.min(axis=-1) < 0.6).mean()  # axes, ticks, text, lines
+        colour = (box.max(axis=-1) - box.min(axis=-1) > 0.25).mean()  # lines or a colour map
+        assert box.std() > 0.05 and dark > 0.005 and colour > 0.001, (i["id"], box.std(), dark, colour)
+        want = on_white(pngs[i["id"]])
+        if box.shape == want.shape:  # shown at its own size: the very plot, pixel for pixel
+            diff = min(
+                screen_difference(pixels, want, y + 1 + dy, x + 1 + dx)
+                for dy in (-1, 0, 1)
+                for dx in (-1, 0, 1)
+            )
+            assert diff < 0.01, (i["id"], diff)
+            exact.append(i["id"])
+    assert exact, "no plot was shown at its own size"
+
+
+def screen_difference(pixels: np.ndarray, image: np.ndarray, top: int, left: int) -> float:
+    """Mean absolute difference between an image and the screenshot's pixels at (top, left)."""
+    h, w = image.shape[:2]
+    if top < 0 or left < 0 or top + h > pixels.shape[0] or left + w > pixels.shape[1]:
+        return float("inf")
+    return float(np.abs(pixels[top : top + h, left : left + w] - image).mean())
