@@ -54,7 +54,7 @@ def time_steps(begin, push, n: int, k: int, obs_dim: int, act_dim: int, blocks: 
     return statistics.median(per_step)
 
 
-@torch.no_grad()
+@torch.inference_mode()  # as in rollouts
 def measure(layout: str, n: int, k: int, blocks: int, steps: int) -> tuple[float, float]:
     obs_dim, act_dim = 8, 4  # LunarLander's sizes
     config = DTConfig(obs_dim=obs_dim, act_dim=act_dim, discrete=True, context_len=k, layout=layout)

@@ -21,7 +21,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -62,14 +62,14 @@ AGENTS = {
 }
 
 
-def run_one(job: tuple[Case, str, int]) -> dict:
+def run_one(job: tuple[Case, str, int, dict]) -> dict:
     import torch
 
     from lightup.training.config import TrainConfig
     from lightup.training.logger import read_metrics
     from lightup.training.trainer import Trainer
 
-    case, agent, seed = job
+    case, agent, seed, overrides = job
     torch.set_num_threads(1)
     run_dir = Path(tempfile.mkdtemp(prefix="lightup-bench-"))
     config = TrainConfig(
@@ -81,8 +81,7 @@ def run_one(job: tuple[Case, str, int]) -> dict:
         quiet=True,
         tensorboard=False,
         run_dir=str(run_dir / "run"),
-        **AGENTS[agent],
-        **case.flags,
+        **{**AGENTS[agent], **case.flags, **overrides},
     )
     start = time.perf_counter()
     trainer = Trainer(config).learn()
@@ -98,6 +97,7 @@ def run_one(job: tuple[Case, str, int]) -> dict:
         "env_id": case.env_id,
         "options": list(case.options),
         "agent": agent,
+        "overrides": overrides,
         "seed": seed,
         "budget": case.budget,
         "threshold": trainer.threshold,
@@ -109,6 +109,17 @@ def run_one(job: tuple[Case, str, int]) -> dict:
         "best_eval": max((r["eval/mean_reward"] for r in evals), default=None),
         "curve": [(r["step"], r["eval/mean_reward"]) for r in evals],
     }
+
+
+def parse_override(item: str) -> tuple[str, object]:
+    """``updates_per_round=64`` -> ("updates_per_round", 64): JSON values, else the string itself."""
+    key, sep, value = item.partition("=")
+    if not sep:
+        raise SystemExit(f"--set takes FIELD=VALUE, got {item!r}")
+    try:
+        return key.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), value
 
 
 def spread(values: list[float]) -> str:
@@ -151,34 +162,45 @@ def main() -> None:
         "--agents", nargs="+", choices=sorted(AGENTS), default=["dt-stacked", "dt-interleaved"]
     )
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="TrainConfig fields to override in every run, e.g. --set updates_per_round=64",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", default=None, help="results name (default: learning_<suite>)")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the .md and .jsonl go")
     parser.add_argument(
         "--summarize", action="store_true", help="only rewrite the .md from the runs already in the .jsonl"
     )
     args = parser.parse_args()
     if args.summarize:
         name = args.out or f"learning_{args.suite}"
-        lines = (RESULTS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        lines = (args.results_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
         rows = [json.loads(line) for line in lines if line.strip()]
         header = (
             f"# Learning benchmark: {args.suite}\n\nSummary of the {len(rows)} runs finished (`--summarize`)."
         )
-        (RESULTS / f"{name}.md").write_text(summarize(rows, header) + "\n")
+        (args.results_dir / f"{name}.md").write_text(summarize(rows, header) + "\n")
         print(summarize(rows, header))
         return
     # Seed-major order: a run cut short still covers every case and agent on its first seeds.
+    overrides = dict(parse_override(item) for item in args.set)
     jobs = [
-        (case, agent, seed)
-        for seed in range(args.seeds)
+        (case, agent, seed, overrides)
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
         for case in SUITES[args.suite]
         for agent in args.agents
     ]
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
     name = args.out or f"learning_{args.suite}"
     rows = []
-    with ProcessPoolExecutor(args.workers) as pool, open(RESULTS / f"{name}.jsonl", "w") as raw:
-        for row in pool.map(run_one, jobs):
+    with ProcessPoolExecutor(args.workers) as pool, open(args.results_dir / f"{name}.jsonl", "w") as raw:
+        for future in as_completed([pool.submit(run_one, job) for job in jobs]):
+            row = future.result()
             rows.append(row)
             raw.write(json.dumps(row) + "\n")
             raw.flush()
@@ -189,13 +211,15 @@ def main() -> None:
             )
     command = "python benchmarks/learning.py " + " ".join(
         [f"--suite {args.suite}", f"--seeds {args.seeds}", "--agents " + " ".join(args.agents)]
+        + ([f"--first-seed {args.first_seed}"] if args.first_seed else [])
+        + (["--set " + " ".join(args.set)] if args.set else [])
     )
     header = (
         f"# Learning benchmark: {args.suite}\n\n`{command}` on {date.today()}, "
         f"{platform.machine()} with {os.cpu_count()} cores, {args.workers} runs at a time, "
         "one torch thread each (a shared machine: wall times are noisy)."
     )
-    (RESULTS / f"{name}.md").write_text(summarize(rows, header) + "\n")
+    (args.results_dir / f"{name}.md").write_text(summarize(rows, header) + "\n")
     print(summarize(rows, header))
 
 

@@ -111,16 +111,23 @@ class Block(nn.Module):
         x = x + self.attn.attend(*self.attn.qkv(self.ln_1(x)), allowed)
         return x + self.mlp(self.ln_2(x))
 
-    def step(
-        self, x: Tensor, cache_k: Tensor, cache_v: Tensor, rows: Tensor, slots: Tensor, allowed: Tensor
-    ) -> Tensor:
-        """x (N, tps, C): the new tokens; their keys and values go into the cache at ``slots`` (N, tps)
-        (``rows`` is arange(N)[:, None]); ``allowed`` is a bool or additive float mask (N, 1, tps, L)."""
-        q, k, v = self.attn.qkv(self.ln_1(x))  # (N, H, tps, D)
-        cache_k[rows, :, slots] = k.transpose(1, 2)  # cache (N, H, L, D); indexed view is (N, tps, H, D)
-        cache_v[rows, :, slots] = v.transpose(1, 2)
-        x = x + self.attn.attend(q, cache_k, cache_v, allowed)
-        return x + self.mlp(self.ln_2(x))
+    def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor, slots: slice, bias: Tensor) -> Tensor:
+        """x (N, tps, C): the new tokens; their keys and values go into the cache (N, H, L, D) at ``slots``;
+        ``bias`` is an additive mask (N, 1, 1 or tps, L). Inference only (no dropout). The same arithmetic
+        as ``forward`` in functional calls: a rollout step is bound by per-call overhead, not by arithmetic
+        (benchmarks/kv_cache.py)."""
+        n, length, c = x.shape
+        attn, h = self.attn, self.attn.n_head
+        y = F.layer_norm(x, (c,), self.ln_1.weight, self.ln_1.bias, self.ln_1.eps)
+        qkv = F.linear(y, attn.c_attn.weight, attn.c_attn.bias).view(n, length, 3, h, c // h)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (N, H, tps, D)
+        cache_k[:, :, slots] = k
+        cache_v[:, :, slots] = v
+        y = F.scaled_dot_product_attention(q, cache_k, cache_v, attn_mask=bias)
+        x = x + F.linear(y.transpose(1, 2).reshape(n, length, c), attn.c_proj.weight, attn.c_proj.bias)
+        fc, proj = self.mlp[0], self.mlp[2]
+        y = F.layer_norm(x, (c,), self.ln_2.weight, self.ln_2.bias, self.ln_2.eps)
+        return x + F.linear(F.gelu(F.linear(y, fc.weight, fc.bias)), proj.weight, proj.bias)
 
 
 class DecisionTransformer(SequencePolicy):
@@ -206,6 +213,13 @@ class DecisionTransformer(SequencePolicy):
         return self._readout(x)
 
     # --- incremental interface: a ring buffer of the last K steps' keys and values per layer ---
+    #
+    # All N sequences push together, so one ring position serves them all: step number ``pos`` of the batch
+    # writes its tokens' keys and values to slots ``(pos % K) * tps ...`` of every sequence, overwriting the
+    # step K pushes back (the band). Attention has no positions of its own (time enters through the
+    # timestep embedding of each token), so where a step sits in the ring does not matter. ``_bias`` holds
+    # 0 for the slots a sequence may see and -inf for the others (never written, or from before a reset);
+    # it is one additive mask for every layer. The whole step is a handful of plain slice writes.
 
     def begin(self, n: int) -> None:
         c, tps = self.config, self.config.tokens_per_step
@@ -214,35 +228,29 @@ class DecisionTransformer(SequencePolicy):
         shape = (c.n_layer, n, c.n_head, slots, c.n_embd // c.n_head)
         self._cache_k = torch.zeros(shape, dtype=p.dtype, device=p.device)
         self._cache_v = torch.zeros(shape, dtype=p.dtype, device=p.device)
-        # The step number (since reset) held in each slot, -1 if empty; and each slot's place in its step.
-        self._slot_step = torch.full((n, slots), -1, dtype=torch.long, device=p.device)
-        self._slot_offset = torch.arange(slots, device=p.device) % tps
-        self._steps = torch.zeros(n, dtype=torch.long, device=p.device)
-        self._rows = torch.arange(n, device=p.device)[:, None]
-        self._offsets = torch.arange(tps, device=p.device)
-        # Within a step, token j sees the step's tokens up to j: (tps, L) by slot offset.
-        self._same_step_ok = self._slot_offset[None, :] <= self._offsets[:, None]
+        self._bias = torch.full((n, 1, 1, slots), -torch.inf, dtype=p.dtype, device=p.device)
+        self._pos = 0
+        # Within a step, token j sees the step's tokens up to j: for the step at ring position g, -inf at
+        # (j, g * tps + i) for i > j, else 0. (K, 1, tps, L); not needed for one token per step.
+        step_bias = torch.zeros(c.context_len, 1, tps, slots, dtype=p.dtype, device=p.device)
+        later = torch.ones(tps, tps, dtype=torch.bool, device=p.device).triu(1)
+        for g in range(c.context_len):
+            step_bias[g, 0, :, g * tps : (g + 1) * tps].masked_fill_(later, -torch.inf)
+        self._step_bias = step_bias if tps > 1 else None
 
     def push(self, returns_to_go: Tensor, states: Tensor, prev_actions: Tensor, timesteps: Tensor) -> Tensor:
         tps = self.config.tokens_per_step
         x = self._embed(returns_to_go[:, None], states[:, None], prev_actions[:, None], timesteps[:, None])
-        slots = (self._steps % self.context_len)[:, None] * tps + self._offsets  # (N, tps)
-        rows = self._rows
-        self._slot_step[rows, slots] = self._steps[:, None]  # overwrites the step K back: the band
-        held = self._slot_step[:, None, :]  # (N, 1, L)
-        now = self._steps[:, None, None]
-        # Slots of earlier steps (empty slots hold -1, the newest step is ``now``), or of this step's tokens
-        # up to the query's own place.
-        allowed = ((held >= 0) & (held < now)) | ((held == now) & self._same_step_ok)  # (N, tps, L)
-        # One additive mask for all layers (a bool mask would be converted in every layer).
-        bias = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device).masked_fill_(~allowed, -torch.inf)
-        bias = bias[:, None]  # (N, 1, tps, L)
+        g = self._pos % self.context_len
+        slots = slice(g * tps, (g + 1) * tps)
+        self._bias[..., slots] = 0.0  # the new step's slots: visible from now on
+        bias = self._bias if self._step_bias is None else self._bias + self._step_bias[g]
         for i, block in enumerate(self.blocks):
-            x = block.step(x, self._cache_k[i], self._cache_v[i], rows, slots, bias)
-        self._steps += 1
-        return self._readout(x)[:, 0]  # (N, P)
+            x = block.step(x, self._cache_k[i], self._cache_v[i], slots, bias)
+        self._pos += 1
+        h = x[:, tps - 1]  # the state token, (N, C)
+        h = F.layer_norm(h, h.shape[-1:], self.ln_f.weight, self.ln_f.bias, self.ln_f.eps)
+        return F.linear(h, self.head.weight, self.head.bias)  # (N, P), as ``_readout``
 
     def reset(self, done: Tensor) -> None:
-        done = done.to(self._steps.device)
-        self._steps = torch.where(done, 0, self._steps)
-        self._slot_step = torch.where(done[:, None], -1, self._slot_step)
+        self._bias.masked_fill_(done.to(self._bias.device)[:, None, None, None], -torch.inf)
