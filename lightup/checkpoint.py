@@ -66,6 +66,10 @@ def load_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
         meta = json.loads(header[META_KEY])
     except json.JSONDecodeError:
         raise LightupError(f"{str(path)!r} has corrupt lightup metadata; use another checkpoint") from None
+    if not isinstance(meta, dict):
+        raise LightupError(
+            f"{str(path)!r} has lightup metadata that is not a JSON object; use another checkpoint"
+        )
     return tensors, meta
 
 

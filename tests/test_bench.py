@@ -200,3 +200,35 @@ def test_default_budgets_follow_the_trainer():
     fewer = BenchConfig(envs=("CartPole-v1",), agents=("sb3-ppo", "sb3-dqn"), agent_seeds=("sb3-dqn=3",))
     assert [j.agent for j in fewer.jobs()].count("sb3-dqn") == 3
     assert [j.agent for j in fewer.jobs()].count("sb3-ppo") == 10
+
+
+# What a bench run's row may differ in between two runs of the same job: where and how long it ran.
+WALL_CLOCK = ("wall_s", "wall_s_to_solve", "worker")
+
+
+def test_the_same_seeds_give_the_same_bench_results(tmp_path):
+    """Determinism on CPU for bench runs: the same bench twice, into two folders, gives every run the same
+    row (curve, steps, solved_at, final weights' digest; wall-clock fields aside) and the same statistics;
+    a different seed gives a different run."""
+    agents = ["dt-stacked", "sb3-ppo"]
+
+    def bench(name):
+        argv = ["bench", "--envs", "lightup/PressButton-v0", "--agents", *agents, "--seeds", "2"]
+        argv += ["--budget", "512", "--eval-every", "256", "--eval-episodes", "5", "--workers", "2"]
+        argv += ["--bootstrap-reps", "100", "--quiet", "--out", str(tmp_path / name)]
+        assert lightup_main(argv) == 0
+        rows = [json.loads(line) for line in (tmp_path / name / "runs.jsonl").read_text().splitlines()]
+        # rows arrive as runs finish, in any order: key them by job
+        by_job = {(r["agent"], r["seed"]): {k: v for k, v in r.items() if k not in WALL_CLOCK} for r in rows}
+        stats = json.loads((tmp_path / name / "stats.json").read_text())
+        return by_job, stats
+
+    first, first_stats = bench("a")
+    second, second_stats = bench("b")
+    assert sorted(first) == sorted(second) == sorted((a, s) for a in agents for s in range(2))
+    for job, row in first.items():
+        assert row["curve"] and row["weights_sha256"], job
+        assert row == second[job], f"{job} differs between two benches with the same seeds"
+    assert first_stats == second_stats
+    for agent in agents:  # another seed, another run: other initial weights, so other final ones
+        assert first[(agent, 0)]["weights_sha256"] != first[(agent, 1)]["weights_sha256"], agent

@@ -67,6 +67,20 @@ def run_job(job: Job) -> dict:
     return {**asdict(job), **row}
 
 
+def weights_digest(module) -> str:
+    """A short SHA-256 of a torch module's parameters and buffers, by name: equal digests, equal weights
+    (what makes a bench run's determinism checkable without keeping its model)."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def _run_trainer(job: Job) -> dict:
     from lightup.training.config import TrainConfig
     from lightup.training.logger import read_metrics
@@ -95,6 +109,7 @@ def _run_trainer(job: Job) -> dict:
         # The trainer stops at the evaluation that reached the threshold: the time so far is the time to it.
         wall_to_solve = time.perf_counter() - start if trainer.solved_at is not None else None
         evals = [r for r in read_metrics(tmp / "run") if "eval/mean_reward" in r]
+        weights = weights_digest(trainer.policy)
         trainer.close()
         wall = time.perf_counter() - start
     finally:
@@ -106,6 +121,7 @@ def _run_trainer(job: Job) -> dict:
         "steps": trainer.steps,
         "wall_s": wall,
         "curve": [[r["step"], float(r["eval/mean_reward"])] for r in evals],
+        "weights_sha256": weights,
         "hyperparameters": {"from_zoo": None},
     }
 

@@ -13,7 +13,7 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
-from lightup.bench.runs import Job
+from lightup.bench.runs import Job, weights_digest
 from lightup.bench.zoo import hyperparameters
 from lightup.envs import make_env, parse_options, reward_threshold
 from lightup.training.trainer import EVAL_SEED
@@ -112,5 +112,6 @@ def run_sb3(job: Job, algo: str) -> dict:
         "steps": int(model.num_timesteps),
         "wall_s": wall,
         "curve": callback.curve,
+        "weights_sha256": weights_digest(model.policy),
         "hyperparameters": record,
     }

@@ -253,7 +253,9 @@ def run_context(run_dir: Path) -> Context:
     """The number of actions and the reward threshold of a run's env, from its config.json."""
     try:
         config = json.loads((run_dir / "config.json").read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # binary or corrupt: judge without it (the file is data, never run)
+        return Context()
+    if not isinstance(config, dict):
         return Context()
     from lightup.envs import make_env, parse_options, reward_threshold
 

@@ -44,6 +44,16 @@ def save_policy(policy: SequencePolicy, path: str | Path) -> None:
     save_tensors(path, {f"model.{k}": v for k, v in policy.state_dict().items()}, policy_meta(policy))
 
 
+def _config_of(meta: dict, path: str | Path) -> dict:
+    """The model config in a checkpoint's metadata: plain JSON values, passed as keyword arguments."""
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        raise LightupError(
+            f"{str(path)!r} has no model config in its metadata; use a checkpoint written by lightup"
+        )
+    return config
+
+
 def _model_state(tensors: dict) -> dict:
     return {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
 
@@ -55,8 +65,8 @@ def load_policy(path: str | Path) -> SequencePolicy:
         raise LightupError(f"{str(path)!r} holds no lightup policy (format {meta.get('format')!r})")
     cls, config_cls = MODELS[meta["kind"]]
     try:
-        policy = cls(config_cls(**meta["config"]))
-    except TypeError as err:
+        policy = cls(config_cls(**_config_of(meta, path)))
+    except (TypeError, ValueError) as err:
         raise LightupError(f"{str(path)!r} has a config this version cannot read: {err}") from None
     _load_state(policy, _model_state(tensors), path)
     return policy
@@ -68,7 +78,7 @@ def load_weights(policy: SequencePolicy, path: str | Path) -> None:
     mine = policy_meta(policy)
     if meta.get("kind") != mine["kind"]:
         raise LightupError(f"{str(path)!r} holds a {meta.get('kind')}, not a {mine['kind']}")
-    theirs = meta.get("config", {})
+    theirs = _config_of(meta, path)
     diff = [
         f"{k}: file {theirs.get(k)!r} vs model {v!r}" for k, v in mine["config"].items() if theirs.get(k) != v
     ]

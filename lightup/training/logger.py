@@ -38,12 +38,18 @@ class RunLogger:
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
-    """All complete records of a run's metrics file (a half-written last line, from a kill, is skipped)."""
+    """All complete records of a run's metrics file (a half-written last line, from a kill, is skipped).
+
+    The file is data, never code: a line that is not a JSON object with an integer ``step`` (binary bytes,
+    a list, a string) is skipped like a torn line, so a damaged or hostile file cannot crash a reader."""
     records = []
-    with open(Path(run_dir) / "metrics.jsonl", encoding="utf-8") as f:
+    with open(Path(run_dir) / "metrics.jsonl", encoding="utf-8", errors="replace") as f:
         for line in f:
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                record = json.loads(line)
+            except ValueError:
                 continue
+            step = record.get("step") if isinstance(record, dict) else None
+            if isinstance(step, int) and not isinstance(step, bool):
+                records.append(record)
     return records

@@ -473,32 +473,47 @@ class Trainer:
             raise LightupError(
                 f"run folder {str(run_dir)!r} not found; pass a folder made by `lightup train`"
             )
-        tensors, meta = load_tensors(run_dir / CHECKPOINT)
+        path = run_dir / CHECKPOINT
+        tensors, meta = load_tensors(path)
         if meta.get("format") != RUN_FORMAT:
-            raise LightupError(f"{str(run_dir / CHECKPOINT)!r} is not a lightup training checkpoint")
-        config = _config_from_dict(meta["config"])
-        config = dataclasses.replace(config, run_dir=str(run_dir))
-        trainer = cls(config)
-        trainer.run_dir = run_dir
+            raise LightupError(f"{str(path)!r} is not a lightup training checkpoint")
+        # The metadata is JSON from a file, so it may be anything: whatever does not fit what `save` writes
+        # is a one-line error (it is only ever read as data: no name in it is imported or called).
+        try:
+            config = _config_from_dict(meta["config"])
+            config.validate()
+            config = dataclasses.replace(config, run_dir=str(run_dir))
+            trainer = cls(config)
+            trainer.run_dir = run_dir
+            trainer._restore(tensors, meta)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise LightupError(
+                f"{str(path)!r} holds a training state this version cannot read ({type(err).__name__}: "
+                f"{reason}); use a checkpoint written by lightup"
+            ) from None
+        return trainer
+
+    def _restore(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        """Load a checkpoint's weights, optimizers, replay and random states into this fresh trainer."""
         state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
         try:
-            trainer.policy.load_state_dict(state)
+            self.policy.load_state_dict(state)
         except RuntimeError as err:
             raise LightupError(f"checkpoint does not fit its config ({str(err).splitlines()[0]})") from None
-        trainer.optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+        self.optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
         alpha = {k.removeprefix("alpha."): v for k, v in tensors.items() if k.startswith("alpha.")}
-        trainer.alpha_optimizer.load_state_dict(unflatten_optimizer(alpha, meta["alpha_optimizer"]))
+        self.alpha_optimizer.load_state_dict(unflatten_optimizer(alpha, meta["alpha_optimizer"]))
         with torch.no_grad():
-            trainer.log_alpha.copy_(tensors["log_alpha"])
+            self.log_alpha.copy_(tensors["log_alpha"])
         torch.set_rng_state(tensors["rng.torch"])
-        trainer.rng.bit_generator.state = meta["rng_numpy"]
-        for ep in _buffer_episodes(tensors, meta["buffer_commanded"], config.gamma):
-            trainer.buffer.episodes.append(ep)
+        self.rng.bit_generator.state = meta["rng_numpy"]
+        for ep in _buffer_episodes(tensors, meta["buffer_commanded"], self.config.gamma):
+            self.buffer.episodes.append(ep)
         counters = meta["counters"]
-        trainer.steps, trainer.rounds = counters["steps"], counters["rounds"]
-        trainer.updates, trainer.episodes = counters["updates"], counters["episodes"]
-        trainer.solved_at = counters["solved_at"]
-        return trainer
+        self.steps, self.rounds = counters["steps"], counters["rounds"]
+        self.updates, self.episodes = counters["updates"], counters["episodes"]
+        self.solved_at = counters["solved_at"]
 
 
 def _config_from_dict(d: dict) -> TrainConfig:

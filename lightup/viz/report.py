@@ -65,6 +65,20 @@ def img_tag(data: bytes, name: str, alt: str, mime: str = "image/png") -> str:
     )
 
 
+def _read_config(path: Path) -> tuple[dict, str]:
+    """A run's config.json as (dict, what to say when it is empty). A file that is not a JSON object
+    (binary, corrupt or hostile) is only reported as unreadable: a config is shown, never interpreted."""
+    if not path.is_file():
+        return {}, "no config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = None
+    if not isinstance(config, dict):
+        return {}, "config.json is not a readable JSON object: not shown"
+    return config, "config.json is empty"
+
+
 def _config_table(config: dict) -> str:
     def flat(d: dict, prefix: str = ""):
         for k, v in d.items():
@@ -202,8 +216,7 @@ def build_report(run_dir: str | Path, trainer=None, options: ReportOptions | Non
             f"{str(run_dir)!r} has no metrics.jsonl: pass a run folder made by `lightup train`"
         )
     records = read_metrics(run_dir)
-    config_path = run_dir / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    config, config_note = _read_config(run_dir / "config.json")
     has_checkpoint = (run_dir / CHECKPOINT).is_file()
     if trainer is None and has_checkpoint:
         from lightup.viz.episode import load_trainer
@@ -211,7 +224,7 @@ def build_report(run_dir: str | Path, trainer=None, options: ReportOptions | Non
         trainer = load_trainer(run_dir)
     threshold = trainer.threshold if trainer is not None else None
 
-    sections = [Section("Config", _config_table(config) if config else "<p>no config.json</p>")]
+    sections = [Section("Config", _config_table(config) if config else f"<p>{config_note}</p>")]
     figures = metric_figures(records, threshold)
     plots = "".join(img_tag(png_bytes(fig), name, title) for name, (title, fig) in figures.items())
     sections.append(Section("Training", plots or "<p>nothing logged yet</p>"))
