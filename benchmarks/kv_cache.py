@@ -27,12 +27,23 @@ from lightup.models.policy import SequencePolicy
 RESULTS = Path(__file__).parent / "results"
 
 
+DEVICE = torch.device("cpu")
+
+
+def clock() -> float:
+    """CPU time of the process on the CPU; wall time after a synchronize on a GPU (which runs alone)."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+        return time.perf_counter()
+    return time.process_time()
+
+
 def step_inputs(n: int, obs_dim: int, act_dim: int, t: int) -> tuple[torch.Tensor, ...]:
     return (
-        torch.randn(n),
-        torch.randn(n, obs_dim),
-        torch.randint(0, act_dim, (n,)),
-        torch.full((n,), t, dtype=torch.long),
+        torch.randn(n, device=DEVICE),
+        torch.randn(n, obs_dim, device=DEVICE),
+        torch.randint(0, act_dim, (n,), device=DEVICE),
+        torch.full((n,), t, dtype=torch.long, device=DEVICE),
     )
 
 
@@ -46,10 +57,10 @@ def time_steps(begin, push, n: int, k: int, obs_dim: int, act_dim: int, blocks: 
     per_step = []
     for _ in range(blocks):
         inputs = [step_inputs(n, obs_dim, act_dim, t + i) for i in range(steps)]
-        start = time.process_time()
+        start = clock()
         for x in inputs:
             push(*x)
-        per_step.append((time.process_time() - start) / steps)
+        per_step.append((clock() - start) / steps)
         t += steps
     return statistics.median(per_step)
 
@@ -58,7 +69,7 @@ def time_steps(begin, push, n: int, k: int, obs_dim: int, act_dim: int, blocks: 
 def measure(layout: str, n: int, k: int, blocks: int, steps: int) -> tuple[float, float]:
     obs_dim, act_dim = 8, 4  # LunarLander's sizes
     config = DTConfig(obs_dim=obs_dim, act_dim=act_dim, discrete=True, context_len=k, layout=layout)
-    model = DecisionTransformer(config).eval()
+    model = DecisionTransformer(config).to(DEVICE).eval()
     cached, recompute = [], []
     for _ in range(blocks):  # alternate, one block each, so that load on the machine hits both
         cached.append(time_steps(model.begin, model.push, n, k, obs_dim, act_dim, 1, steps))
@@ -81,15 +92,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--device", default="cpu", help="cpu (CPU time) or cuda (wall time)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "kv_cache.md")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    device_name = torch.cuda.get_device_name() if DEVICE.type == "cuda" else "the CPU"
+    command = "python benchmarks/kv_cache.py" + ("" if args.device == "cpu" else f" --device {args.device}")
     torch.set_num_threads(1)
     torch.manual_seed(0)
     lines = [
         "# KV cache against recompute: per-step rollout cost",
         "",
-        f"`python benchmarks/kv_cache.py` on {date.today()}, {platform.machine()} with {os.cpu_count()} "
-        f"cores, torch {torch.__version__}, one torch thread. Per-step cost is the process's CPU time (on a "
-        "shared machine, wall time counts other people's load). Model: 3 layers, 4 heads, "
+        f"`{command}` on {date.today()}, {platform.machine()} with {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, one torch thread, on {device_name}. Per-step cost is the process's "
+        "CPU time on the CPU (on a shared machine, wall time counts other people's load), wall time on a "
+        "GPU. Model: 3 layers, 4 heads, "
         "width 64, "
         f"8-dim observations, 4 actions. Median over {args.blocks} alternating blocks of {args.steps} steps, "
         "each sequence already holding K steps.",
@@ -108,8 +126,8 @@ def main() -> None:
                 print(row, flush=True)
                 lines.append(row)
     lines += ["", "Goal (issue 3): at least 10x at batch 16, K 60."]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "kv_cache.md").write_text("\n".join(lines) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
