@@ -98,6 +98,7 @@ def run_one(job: tuple[Case, str, int, dict]) -> dict:
         "options": list(case.options),
         "agent": agent,
         "overrides": overrides,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "seed": seed,
         "budget": case.budget,
         "threshold": trainer.threshold,
