@@ -36,7 +36,8 @@ class TrainConfig:
     n_envs: int = 16
     rollout_steps: int = 32
     """Env steps per env between two rounds of updates."""
-    updates_per_round: int = 32
+    updates_per_round: int | None = None
+    """Gradient steps after each round of rollouts (default per env family: 64 for CartPole-v1, else 32)."""
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -108,8 +109,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise LightupError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
-        if self.updates_per_round < 0:
-            raise LightupError(f"--updates-per-round must be >= 0, got {self.updates_per_round}")
+        value = self.updates_per_round
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise LightupError(f"--updates-per-round must be an integer >= 0, got {value!r}")
         checks = {
             "lr": 0 < self.lr < 1,
             "temperature": 0 < self.temperature <= 100,
@@ -137,10 +139,23 @@ class TrainConfig:
 # max_return is its time limit (+1 per step); LunarLander's rewards are scaled so that 200 is about 1.
 FAMILY_DEFAULTS: dict[str, dict] = {
     "lightup/": {"total_steps": 20_000, "eval_every": 2_000},
-    "CartPole-v1": {"total_steps": 100_000, "eval_every": 5_000, "return_scale": 100.0, "max_return": 500.0},
+    # 64 updates per round on CartPole: 9 of 10 seeds solved within the budget, against 5 of 10 with 32
+    # (benchmarks/results/learning_cartpole.md).
+    "CartPole-v1": {
+        "total_steps": 100_000,
+        "eval_every": 5_000,
+        "return_scale": 100.0,
+        "max_return": 500.0,
+        "updates_per_round": 64,
+    },
     "LunarLander-v3": {"total_steps": 1_000_000, "eval_every": 50_000, "return_scale": 200.0},
 }
-FALLBACK_DEFAULTS = {"total_steps": 100_000, "eval_every": 10_000, "return_scale": 100.0}
+FALLBACK_DEFAULTS = {
+    "total_steps": 100_000,
+    "eval_every": 10_000,
+    "return_scale": 100.0,
+    "updates_per_round": 32,
+}
 
 
 def with_env_defaults(config: TrainConfig, max_return: float | None) -> TrainConfig:
