@@ -271,3 +271,16 @@ def test_alarms_are_raised_while_training(tmp_path, capsys):
     tags = [k for r in read_metrics(trainer.run_dir) for k in r if k.startswith("alarm/")]
     assert tags.count("alarm/entropy-collapse") == 1
     assert "alarm at step" in capsys.readouterr().out
+
+
+def test_env_family_defaults_fill_only_what_is_left_unset():
+    from lightup.training.config import with_env_defaults
+
+    cartpole = with_env_defaults(TrainConfig(env_id="CartPole-v1"), None)
+    assert (cartpole.total_steps, cartpole.updates_per_round, cartpole.max_return) == (100_000, 64, 500.0)
+    game = with_env_defaults(TrainConfig(env_id="lightup/PressButton-v0"), 1.0)
+    assert (game.total_steps, game.updates_per_round, game.return_scale) == (20_000, 32, 1.0)
+    other = with_env_defaults(TrainConfig(env_id="Acrobot-v1"), None)
+    assert (other.total_steps, other.updates_per_round) == (100_000, 32)
+    chosen = with_env_defaults(TrainConfig(env_id="CartPole-v1", updates_per_round=0, total_steps=512), None)
+    assert (chosen.total_steps, chosen.updates_per_round) == (512, 0)
