@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch; see the README for a GPU build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test lint format bench clean chromium
+.PHONY: setup demo test lint format bench bench-learning clean chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,20 @@ test: setup chromium
 	$(BIN)/ruff format --check lightup tests benchmarks
 	$(BIN)/ruff check lightup tests benchmarks
 	$(BIN)/pytest -q -m "not slow"
+
+lint: setup
+	$(BIN)/ruff format --check lightup tests benchmarks
+	$(BIN)/ruff check lightup tests benchmarks
+
+# Speed benchmarks (a few minutes): rewrite benchmarks/results/kv_cache.md and throughput.md.
+bench: setup
+	$(BIN)/python benchmarks/kv_cache.py
+	$(BIN)/python benchmarks/throughput.py
+
+# Learning benchmarks (hours on 2 cores): CartPole-v1 and the games over 10 seeds, as committed.
+bench-learning: setup
+	$(BIN)/python benchmarks/learning.py --suite cartpole --seeds 10 --agents dt-stacked
+	$(BIN)/python benchmarks/learning.py --suite games --seeds 10
 
 format: setup
 	$(BIN)/ruff format lightup tests benchmarks
