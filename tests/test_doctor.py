@@ -14,6 +14,7 @@ import time
 import pytest
 import torch
 from bug_zoo import NoTimestepEmbedding, bugs, small
+from tiny import tiny_config
 
 from lightup.doctor import alarms
 from lightup.doctor.checks import CHECK_NAMES, Subject, run_static
@@ -329,27 +330,10 @@ def test_each_alarm_fires_on_its_symptom(series, alarm):
 
 def test_doctor_run_summarises_a_training_run(tmp_path, capsys):
     from lightup.doctor.cli import main
-    from lightup.training.config import TrainConfig
     from lightup.training.trainer import Trainer
 
     run_dir = tmp_path / "run"
-    config = TrainConfig(
-        env_id="lightup/PressButton-v0",
-        seed=0,
-        n_envs=4,
-        rollout_steps=8,
-        updates_per_round=2,
-        batch_size=8,
-        context_len=2,
-        n_layer=1,
-        n_embd=16,
-        n_head=2,
-        eval_every=128,
-        eval_episodes=4,
-        quiet=True,
-        tensorboard=False,
-        run_dir=str(run_dir),
-    )
+    config = tiny_config(run_dir, eval_episodes=4)
     Trainer(config).learn(256)
     code = main(["--run", str(run_dir)])
     out = capsys.readouterr().out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from tiny import tiny_config
 
 from lightup.errors import LightupError
 from lightup.training.config import TrainConfig
@@ -48,23 +49,7 @@ def register(name: str, **kwargs) -> str:
 
 
 def config(tmp_path, env_id: str, **kw) -> TrainConfig:
-    base = dict(
-        env_id=env_id,
-        n_envs=4,
-        rollout_steps=8,
-        updates_per_round=2,
-        batch_size=8,
-        context_len=2,
-        n_layer=1,
-        n_embd=16,
-        n_head=2,
-        eval_every=10_000,
-        eval_episodes=2,
-        quiet=True,
-        tensorboard=False,
-        run_dir=str(tmp_path / "run"),
-    )
-    return TrainConfig(**{**base, **kw})
+    return tiny_config(tmp_path / "run", env_id, **{"seed": 1, "eval_every": 10_000, **kw})
 
 
 def test_an_env_that_raises_now_and_then_loses_episodes_not_the_run(tmp_path):

@@ -265,29 +265,13 @@ CASES = [
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory) -> Path:
     """A real, tiny run folder (checkpoint, config.json, metrics.jsonl) and a policy file beside it."""
+    from tiny import tiny_config
+
     from lightup.models import save_policy
-    from lightup.training.config import TrainConfig
     from lightup.training.trainer import Trainer
 
     root = tmp_path_factory.mktemp("untrusted")
-    config = TrainConfig(
-        env_id="lightup/PressButton-v0",
-        seed=0,
-        n_envs=4,
-        rollout_steps=8,
-        updates_per_round=2,
-        batch_size=8,
-        context_len=4,
-        n_layer=1,
-        n_embd=16,
-        n_head=2,
-        total_steps=64,
-        eval_every=64,
-        eval_episodes=2,
-        quiet=True,
-        tensorboard=False,
-        run_dir=str(root / "run"),
-    )
+    config = tiny_config(root / "run", context_len=4, total_steps=64, eval_every=64)
     trainer = Trainer(config).learn()
     save_policy(trainer.policy, root / "policy.safetensors")
     trainer.close()

@@ -19,6 +19,7 @@ import imageio.v3 as iio
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
+import tiny
 import torch
 from torch import nn
 
@@ -43,26 +44,11 @@ FAST = ReportOptions(commands=3, episodes_per_command=2)
 
 
 def tiny_config(tmp_path, env_id="lightup/PressButton-v0", **kw) -> TrainConfig:
-    base = dict(
-        env_id=env_id,
-        env_options=("size=4", "game_length=4") if env_id.startswith("lightup/") else (),
-        seed=0,
-        n_envs=8,
-        rollout_steps=8,
-        updates_per_round=4,
-        batch_size=16,
-        context_len=4,
-        n_layer=1,
-        n_embd=16,
-        n_head=2,
-        eval_every=128,
-        eval_episodes=4,
-        quiet=True,
-        tensorboard=False,
-        run_dir=str(tmp_path / "run"),
+    game = ("size=4", "game_length=4") if env_id.startswith("lightup/") else ()
+    larger = dict(
+        env_options=game, n_envs=8, updates_per_round=4, batch_size=16, context_len=4, eval_episodes=4
     )
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny.tiny_config(tmp_path / "run", env_id, **{**larger, **kw})
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,29 @@
+"""The smallest real training config: a run folder in seconds, for tests that need one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lightup.training.config import TrainConfig
+
+
+def tiny_config(run_dir: str | Path, env_id: str = "lightup/PressButton-v0", **overrides) -> TrainConfig:
+    """One layer of width 16, K 2, 4 envs x 8 steps, 2 updates of 8 windows a round; quiet, no TensorBoard."""
+    base = dict(
+        env_id=env_id,
+        seed=0,
+        n_envs=4,
+        rollout_steps=8,
+        updates_per_round=2,
+        batch_size=8,
+        context_len=2,
+        n_layer=1,
+        n_embd=16,
+        n_head=2,
+        eval_every=128,
+        eval_episodes=2,
+        quiet=True,
+        tensorboard=False,
+        run_dir=str(run_dir),
+    )
+    return TrainConfig(**{**base, **overrides})
