@@ -99,32 +99,24 @@ def test_commands_by_hand():
 
 # --- the trainer end to end (small models, fixed seeds and budgets) ---
 
+from tiny import tiny_config  # noqa: E402
+
 from lightup.errors import LightupError  # noqa: E402
 from lightup.training.config import TrainConfig  # noqa: E402
 from lightup.training.trainer import Trainer  # noqa: E402
 
 
 def small_config(tmp_path, env_id="lightup/PressButton-v0", **kw) -> TrainConfig:
-    base = dict(
-        env_id=env_id,
-        seed=0,
+    larger = dict(
         n_envs=8,
-        rollout_steps=8,
         updates_per_round=8,
         batch_size=32,
         context_len=4,
-        n_layer=1,
         n_embd=32,
-        n_head=2,
         eval_every=512,
         eval_episodes=20,
-        buffer_kind="fifo",
-        quiet=True,
-        tensorboard=False,
-        run_dir=str(tmp_path / "run"),
     )
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_config(tmp_path / "run", env_id, **{"buffer_kind": "fifo", **larger, **kw})
 
 
 @pytest.mark.parametrize("policy", ["dt", "mlp"])
