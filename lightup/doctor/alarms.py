@@ -198,8 +198,8 @@ def command_drift(records: list[dict], ctx: Context) -> Alarm | None:
     if late > 0.5 and late > early + 0.25:
         return Alarm(
             "command-drift",
-            f"commanded and achieved returns drift apart: gap {early:.0%} -> {late:.0%} of the commanded "
-            f"return (last gap {float(gap[-1]):.2f})",
+            f"commanded and achieved returns drift apart: gap {early:.0%} -> {late:.0%} of the larger of the "
+            f"two (last gap {float(gap[-1]):.2f})",
             "the policy ignores its command, or the commands run away above what the agent can reach",
             "--command.* (margin, offset, kind), --return-scale; `lightup doctor` (returns_to_go_matter, "
             "command-follow)",
