@@ -15,11 +15,11 @@ import argparse
 import os
 import platform
 import statistics
-import time
 from datetime import date
 from pathlib import Path
 
 import torch
+from timing import clock
 
 from lightup.models import DecisionTransformer, DTConfig
 from lightup.models.policy import SequencePolicy
@@ -28,14 +28,6 @@ RESULTS = Path(__file__).parent / "results"
 
 
 DEVICE = torch.device("cpu")
-
-
-def clock() -> float:
-    """CPU time of the process on the CPU; wall time after a synchronize on a GPU (which runs alone)."""
-    if DEVICE.type == "cuda":
-        torch.cuda.synchronize()
-        return time.perf_counter()
-    return time.process_time()
 
 
 def step_inputs(n: int, obs_dim: int, act_dim: int, t: int) -> tuple[torch.Tensor, ...]:
@@ -57,10 +49,10 @@ def time_steps(begin, push, n: int, k: int, obs_dim: int, act_dim: int, blocks: 
     per_step = []
     for _ in range(blocks):
         inputs = [step_inputs(n, obs_dim, act_dim, t + i) for i in range(steps)]
-        start = clock()
+        start = clock(DEVICE.type)
         for x in inputs:
             push(*x)
-        per_step.append((clock() - start) / steps)
+        per_step.append((clock(DEVICE.type) - start) / steps)
         t += steps
     return statistics.median(per_step)
 

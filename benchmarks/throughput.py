@@ -22,13 +22,13 @@ import os
 import platform
 import statistics
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
+from timing import clock
 
 from lightup.training.config import TrainConfig
 from lightup.training.loss import action_log_prob
@@ -38,14 +38,6 @@ from lightup.training.trainer import Trainer
 RESULTS = Path(__file__).parent / "results"
 REPEATS = 5
 DEVICE = "cpu"
-
-
-def clock() -> float:
-    """CPU time of the process on the CPU; wall time after a synchronize on a GPU (which runs alone)."""
-    if DEVICE == "cuda":
-        torch.cuda.synchronize()
-        return time.perf_counter()
-    return time.process_time()
 
 
 def make_trainer(n_envs: int, run_dir: Path) -> Trainer:
@@ -65,14 +57,14 @@ def rollout_ratio(n_envs: int, steps: int) -> tuple[float, float]:
         rng = np.random.default_rng(0)
         policy_sps, random_sps = [], []
         for _ in range(REPEATS):
-            start = clock()
+            start = clock(DEVICE)
             rollout.collect(steps)
-            policy_sps.append(steps * n_envs / (clock() - start))
+            policy_sps.append(steps * n_envs / (clock(DEVICE) - start))
             actions = [rng.integers(0, 2, n_envs) for _ in range(steps)]
-            start = clock()
+            start = clock(DEVICE)
             for a in actions:
                 envs.step(a)
-            random_sps.append(steps * n_envs / (clock() - start))
+            random_sps.append(steps * n_envs / (clock(DEVICE) - start))
         envs.close()
         return statistics.median(policy_sps), statistics.median(random_sps)
 
@@ -110,12 +102,12 @@ def update_ratio(updates: int) -> tuple[float, float]:
 
         ours, base = [], []
         for _ in range(REPEATS):
-            start = clock()
+            start = clock(DEVICE)
             trainer._update()
-            ours.append(tokens / (clock() - start))
-            start = clock()
+            ours.append(tokens / (clock(DEVICE) - start))
+            start = clock(DEVICE)
             bare()
-            base.append(tokens / (clock() - start))
+            base.append(tokens / (clock(DEVICE) - start))
         trainer.close()
         return statistics.median(ours), statistics.median(base)
 
