@@ -113,14 +113,28 @@ def run_one(job: tuple[Case, str, int, dict]) -> dict:
 
 
 def parse_override(item: str) -> tuple[str, object]:
-    """``updates_per_round=64`` -> ("updates_per_round", 64): JSON values, else the string itself."""
-    key, sep, value = item.partition("=")
+    """``updates_per_round=64`` -> ("updates_per_round", 64): JSON values, else the string itself. An unknown
+    field or a bad value stops here in one line, before any run starts."""
+    import dataclasses
+
+    from lightup.errors import LightupError
+    from lightup.training.config import TrainConfig
+
+    key, sep, text = item.partition("=")
     if not sep:
         raise SystemExit(f"--set takes FIELD=VALUE, got {item!r}")
+    key = key.replace("-", "_")
+    if key not in {f.name for f in dataclasses.fields(TrainConfig)}:
+        raise SystemExit(f"--set {item}: TrainConfig has no field {key!r} (see `lightup train --help`)")
     try:
-        return key.replace("-", "_"), json.loads(value)
+        value = json.loads(text)
     except json.JSONDecodeError:
-        return key.replace("-", "_"), value
+        value = text
+    try:
+        TrainConfig(**{key: value}).validate()
+    except (LightupError, TypeError, ValueError) as err:
+        raise SystemExit(f"--set {item}: {err}") from None
+    return key, value
 
 
 def spread(values: list[float]) -> str:

@@ -232,3 +232,26 @@ def test_the_same_seeds_give_the_same_bench_results(tmp_path):
     assert first_stats == second_stats
     for agent in agents:  # another seed, another run: other initial weights, so other final ones
         assert first[(agent, 0)]["weights_sha256"] != first[(agent, 1)]["weights_sha256"], agent
+
+
+def test_learning_benchmark_refuses_a_bad_override_in_one_line_before_any_run(monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "benchmarks" / "learning.py"
+    spec = importlib.util.spec_from_file_location("learning_benchmark", path)
+    learning = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, learning)  # its dataclasses look their module up there
+    spec.loader.exec_module(learning)
+    assert learning.parse_override("updates_per_round=64") == ("updates_per_round", 64)
+    assert learning.parse_override("layout=interleaved") == ("layout", "interleaved")
+    for bad, message in [
+        ("updates_per_round", "FIELD=VALUE"),
+        ("no_such_field=1", "no field 'no_such_field'"),
+        ("updates_per_round=-1", "updates-per-round must be an integer >= 0"),
+        ("lr=2", "lr is out of range"),
+    ]:
+        with pytest.raises(SystemExit, match=message) as err:
+            learning.parse_override(bad)
+        assert "\n" not in str(err.value)
