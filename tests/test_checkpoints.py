@@ -94,6 +94,43 @@ def test_config_mismatch_names_the_difference(tmp_path):
         load_weights(make("mlp"), path)
 
 
+def _rewrite_config(src, dst, **changes):
+    """Copy a checkpoint with its metadata's model config edited: a crafted file, the weights unchanged."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(src), framework="pt") as f:
+        meta = json.loads(f.metadata()["lightup"])
+    meta["config"].update(changes)
+    save_file(load_file(str(src)), str(dst), metadata={"lightup": json.dumps(meta)})
+
+
+@pytest.mark.parametrize("kind", ["stacked", "mlp"])
+def test_a_crafted_config_of_huge_sizes_fails_before_allocating(tmp_path, kind):
+    """A width of 2**20 would ask for terabytes; the config is checked against the file's tensors first."""
+    import resource
+
+    path, crafted = tmp_path / "policy.safetensors", tmp_path / "crafted.safetensors"
+    save_policy(make(kind), path)
+    field = "hidden" if kind == "mlp" else "n_embd"
+    _rewrite_config(path, crafted, **{field: 2**20})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(LightupError, match="does not fit the model it describes") as err:
+        load_policy(crafted)
+    assert "\n" not in str(err.value)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing big
+
+
+def test_load_weights_rejects_config_keys_the_model_does_not_know(tmp_path):
+    path, crafted = tmp_path / "policy.safetensors", tmp_path / "crafted.safetensors"
+    save_policy(make("stacked"), path)
+    _rewrite_config(path, crafted, rotary=True)
+    with pytest.raises(LightupError, match="fields this model does not have: 'rotary'"):
+        load_weights(make("stacked"), crafted)
+
+
 def test_truncated_empty_foreign_and_missing_files_are_one_line_errors(tmp_path):
     good = tmp_path / "good.safetensors"
     save_policy(make("stacked"), good)

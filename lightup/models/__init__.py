@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from lightup.checkpoint import load_tensors, save_tensors
 from lightup.errors import LightupError
 from lightup.models.decision_transformer import DecisionTransformer, DTConfig
@@ -64,12 +66,28 @@ def load_policy(path: str | Path) -> SequencePolicy:
     if meta.get("format") != FORMAT or meta.get("kind") not in MODELS:
         raise LightupError(f"{str(path)!r} holds no lightup policy (format {meta.get('format')!r})")
     cls, config_cls = MODELS[meta["kind"]]
+    state = _model_state(tensors)
     try:
-        policy = cls(config_cls(**_config_of(meta, path)))
-    except (TypeError, ValueError) as err:
+        config = config_cls(**_config_of(meta, path))
+        # First on the meta device (no memory): a config that does not fit the file's tensors stops here,
+        # before a crafted config (a width of 10**9, say) could allocate anything.
+        with torch.device("meta"):
+            shapes = {k: tuple(v.shape) for k, v in cls(config).state_dict().items()}
+    except (TypeError, ValueError, RuntimeError) as err:
         raise LightupError(f"{str(path)!r} has a config this version cannot read: {err}") from None
-    _load_state(policy, _model_state(tensors), path)
+    wrong = sorted(k for k in shapes.keys() | state.keys() if shapes.get(k) != _shape(state.get(k)))
+    if wrong:
+        raise LightupError(
+            f"{str(path)!r} does not fit the model it describes ({len(wrong)} tensors missing, unexpected or "
+            f"of another shape, first {wrong[0]!r}); use a checkpoint written by lightup"
+        )
+    policy = cls(config)
+    _load_state(policy, state, path)
     return policy
+
+
+def _shape(tensor) -> tuple | None:
+    return None if tensor is None else tuple(tensor.shape)
 
 
 def load_weights(policy: SequencePolicy, path: str | Path) -> None:
@@ -82,6 +100,9 @@ def load_weights(policy: SequencePolicy, path: str | Path) -> None:
     diff = [
         f"{k}: file {theirs.get(k)!r} vs model {v!r}" for k, v in mine["config"].items() if theirs.get(k) != v
     ]
+    unknown = [k for k in theirs if k not in mine["config"]]
+    if unknown:
+        diff.append(f"fields this model does not have: {', '.join(map(repr, unknown[:5]))}")
     if diff:
         raise LightupError(f"{str(path)!r} was saved from another model config ({'; '.join(diff)})")
     _load_state(policy, _model_state(tensors), path)
