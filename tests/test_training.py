@@ -166,6 +166,24 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path):
         assert torch.equal(v, weights(resumed)[k]), k
 
 
+def test_linear_learning_rate_schedule_falls_to_its_final_fraction(tmp_path):
+    from lightup.training.logger import read_metrics
+
+    config = small_config(
+        tmp_path / "lin", lr=2e-3, lr_schedule="linear", lr_final_frac=0.25, total_steps=1024
+    )
+    trainer = Trainer(config).learn()
+    records = read_metrics(trainer.run_dir)
+    logged = [(r["step"], r["train/learning_rate"]) for r in records if "train/learning_rate" in r]
+    assert len(logged) >= 4
+    for step, lr in logged:  # each round's updates use the rate at the env steps taken before them
+        assert lr == pytest.approx(2e-3 * (1 - 0.75 * min(step / 1024, 1.0)))
+    assert logged[-1][1] == pytest.approx(0.5e-3)
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.5e-3)
+    constant = Trainer(small_config(tmp_path / "const", lr=2e-3, total_steps=1024)).learn()
+    assert {r.get("train/learning_rate", 2e-3) for r in read_metrics(constant.run_dir)} == {2e-3}
+
+
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     trainer = Trainer(small_config(tmp_path, checkpoint_every=256))
     trainer.learn(512)
@@ -231,6 +249,7 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"gamma": 1.5},
         {"entropy_target": 2.0},
         {"n_head": 3},
+        {"lr_final_frac": 1.5},
     ],
 )
 def test_bad_config_values_are_one_line_errors(tmp_path, bad):

@@ -40,6 +40,10 @@ class TrainConfig:
     """Gradient steps after each round of rollouts (default per env family: 64 for CartPole-v1, else 32)."""
     batch_size: int = 64
     lr: float = 1e-3
+    lr_schedule: Literal["constant", "linear"] = "constant"
+    """linear: the learning rate falls linearly from lr to lr_final_frac x lr at total_steps (as the RL Zoo's
+    lin_ schedules for PPO), so late updates stop shaking a nearly solved policy."""
+    lr_final_frac: float = 0.1
     weight_decay: float = 1e-4
     grad_clip: float = 0.25
     temperature: float = 1.0
@@ -114,6 +118,7 @@ class TrainConfig:
             raise LightupError(f"--updates-per-round must be an integer >= 0, got {value!r}")
         checks = {
             "lr": 0 < self.lr < 1,
+            "lr_final_frac": 0 <= self.lr_final_frac <= 1,
             "temperature": 0 < self.temperature <= 100,
             "gamma": 0 < self.gamma <= 1,
             "dropout": 0 <= self.dropout < 1,

@@ -311,6 +311,9 @@ class Trainer:
     def _update(self) -> dict[str, float]:
         c = self.config
         self.policy.train()
+        lr = self.learning_rate()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         totals = {"train/loss": 0.0, "train/nll": 0.0, "train/entropy": 0.0}
         for _ in range(c.updates_per_round):
             batch = {
@@ -347,9 +350,19 @@ class Trainer:
         n = max(c.updates_per_round, 1)
         out = {k: v / n for k, v in totals.items()}
         out["train/alpha"] = float(self.log_alpha.detach().exp())
+        out["train/learning_rate"] = lr
         if c.updates_per_round:
             out["train/grad_norm"] = float(grad_norm)
         return out
+
+    def learning_rate(self) -> float:
+        """The learning rate of the next updates: ``lr``, or on the linear schedule ``lr`` falling to
+        ``lr_final_frac * lr`` at ``total_steps`` (from the env steps taken so far)."""
+        c = self.config
+        if c.lr_schedule == "constant":
+            return c.lr
+        done = min(self.steps / c.total_steps, 1.0)
+        return c.lr * (1.0 - (1.0 - c.lr_final_frac) * done)
 
     def _non_finite(self, what: str, value) -> None:
         raise LightupError(
