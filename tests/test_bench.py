@@ -141,6 +141,32 @@ def test_tiny_bench_through_the_local_pool(tmp_path):
     assert all(r["budget"] == 512 for r in rows)
 
 
+def test_env_options_after_commas_make_their_own_task(tmp_path):
+    from lightup.bench.cli import run_bench
+
+    config = BenchConfig(
+        envs=("lightup/PressButton-v0", "lightup/PressButton-v0,size=3,game_length=2"),
+        agents=("mlp",),
+        seeds=1,
+        budget=256,
+        eval_every=256,
+        out=str(tmp_path / "bench"),
+        workers=2,
+        bootstrap_reps=50,
+        quiet=True,
+    )
+    out = run_bench(config)
+    rows = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert sorted(tuple(r["env_options"]) for r in rows) == [(), ("size=3", "game_length=2")]
+    summary = (out / "summary.md").read_text()
+    assert "| lightup/PressButton-v0 | mlp | " in summary
+    assert "| lightup/PressButton-v0 size=3 game_length=2 | mlp | " in summary
+    # random play scores game_length / size on average: its own value per task, not the plain game's
+    random_returns = json.loads((out / "stats.json").read_text())["random_returns"]
+    assert set(random_returns) == {"lightup/PressButton-v0", "lightup/PressButton-v0 size=3 game_length=2"}
+    assert random_returns["lightup/PressButton-v0 size=3 game_length=2"] < 1.5
+
+
 def test_tiny_bench_through_ray_on_loopback(tmp_path):
     ray = pytest.importorskip("ray")  # the dev extra installs Ray: this runs in CI
     from lightup.bench.cli import run_bench
@@ -173,6 +199,8 @@ def test_tiny_bench_through_ray_on_loopback(tmp_path):
         (["--seeds", "0"], "--seeds must be an integer >= 1"),
         (["--envs", "Pendulum-v1"], "Box action space"),
         (["--agent-seeds", "sb3-dqn=2"], "--agent-seeds 'sb3-dqn=2' must look like AGENT=N"),
+        (["--envs", "lightup/PressButton-v0,size"], "option 'size' must look like name=value"),
+        (["--envs", "lightup/PressButton-v0,colour=red"], "colour"),
     ],
 )
 def test_bench_user_errors_are_one_line(argv, message, capsys):

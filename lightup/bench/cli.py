@@ -16,10 +16,11 @@ from datetime import date
 from pathlib import Path
 
 from lightup.args import parse_config
-from lightup.bench.config import BenchConfig
+from lightup.bench.config import BenchConfig, split_env
 from lightup.bench.execute import run_local, run_ray
 from lightup.bench.report import write_report
 from lightup.bench.runs import random_return
+from lightup.bench.stats import task_name, task_of
 from lightup.errors import LightupError
 
 
@@ -50,18 +51,23 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
             f.flush()
             solved = f"solved at {row['solved_at']}" if row["solved_at"] is not None else "not solved"
             log(
-                f"[{len(rows)}/{len(jobs)}] {row['env_id']} {row['agent']} seed {row['seed']}: {solved}, "
+                f"[{len(rows)}/{len(jobs)}] {task_name(row)} {row['agent']} seed {row['seed']}: {solved}, "
                 f"final {row['final_eval']}, {row['wall_s']:.1f}s"
             )
     elapsed = time.perf_counter() - start
-    rows.sort(key=lambda r: (config.envs.index(r["env_id"]), config.agents.index(r["agent"]), r["seed"]))
-    random_returns = {e: random_return(e, (), config.eval_episodes) for e in config.envs}
+    tasks = [task_of(*split_env(spec)) for spec in config.envs]
+    rows.sort(key=lambda r: (tasks.index(task_name(r)), config.agents.index(r["agent"]), r["seed"]))
+    random_returns = {
+        task: random_return(*split_env(spec), config.eval_episodes)
+        for task, spec in zip(tasks, config.envs, strict=True)
+    }
     budgets = ", ".join(
-        f"{e} {config.budget_of(e)[0]:,} (eval every {config.budget_of(e)[1]:,})" for e in config.envs
+        f"{t} {config.budget_of(e)[0]:,} (eval every {config.budget_of(e)[1]:,})"
+        for t, e in zip(tasks, config.envs, strict=True)
     )
     seeds = ", ".join(f"{a} {n}" for a, n in config.seeds_by_agent().items())
     header = [
-        f"# Bench: {', '.join(config.envs)}",
+        f"# Bench: {', '.join(tasks)}",
         "",
         f"`{command or 'lightup bench ' + shlex.join(_flags(config))}` on {date.today()}, "
         f"{platform.machine()} with {os.cpu_count()} cores, {where}, one torch thread per run; "

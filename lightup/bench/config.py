@@ -18,7 +18,8 @@ RESULTS = Path("benchmarks") / "results"
 @dataclass
 class BenchConfig:
     envs: tuple[str, ...] = ("lightup/PressButton-v0", "CartPole-v1")
-    """Lightup games, CartPole-v1, LunarLander-v3, or any Gymnasium id with a discrete action space."""
+    """Lightup games, CartPole-v1, LunarLander-v3, or any Gymnasium id with a discrete action space; options
+    of the env follow the id after commas, e.g. lightup/PressButton-v0,size=4,hard_mode=true."""
     agents: tuple[str, ...] = ("dt-stacked", "dt-interleaved", "sb3-ppo")
     """From: dt-stacked, dt-interleaved, mlp, sb3-ppo, sb3-dqn."""
     seeds: int = 10
@@ -64,8 +65,8 @@ class BenchConfig:
         for name in (*self.envs, *self.agents):
             if (*self.envs, *self.agents).count(name) > 1:
                 raise LightupError(f"{name!r} is given twice")
-        for env_id in self.envs:
-            check_env(env_id)
+        for spec in self.envs:
+            check_env(*split_env(spec))
         self.seeds_by_agent()
         needed = {"rliable": BENCH_EXTRA, "pandas": BENCH_EXTRA}
         if any(a in SB3_AGENTS for a in self.agents):
@@ -80,10 +81,11 @@ class BenchConfig:
         """Every (env, agent, seed), seeds outermost: the first seeds of every pair finish first."""
         out, seeds = [], self.seeds_by_agent()
         for seed in range(max(seeds.values())):
-            for env_id in self.envs:
-                budget, eval_every = self.budget_of(env_id)
+            for spec in self.envs:
+                env_id, options = split_env(spec)
+                budget, eval_every = self.budget_of(spec)
                 for agent in (a for a in self.agents if seed < seeds[a]):
-                    out.append(Job(env_id, agent, seed, budget, eval_every, (), self.eval_episodes))
+                    out.append(Job(env_id, agent, seed, budget, eval_every, options, self.eval_episodes))
         return out
 
     def seeds_by_agent(self) -> dict[str, int]:
@@ -98,8 +100,9 @@ class BenchConfig:
             out[agent] = int(count)
         return out
 
-    def budget_of(self, env_id: str) -> tuple[int, int]:
+    def budget_of(self, spec: str) -> tuple[int, int]:
         """(budget, eval_every) of an env: the flags, else the trainer's defaults for its family."""
+        env_id = split_env(spec)[0]
         family = "lightup/" if env_id.startswith("lightup/") else env_id
         defaults = dict(FALLBACK_DEFAULTS, **FAMILY_DEFAULTS.get(family, {}))
         budget = self.budget or defaults["total_steps"]
@@ -111,14 +114,21 @@ class BenchConfig:
         return self.workers or os.cpu_count() or 1
 
 
-def check_env(env_id: str) -> None:
-    """The env exists, has a discrete action space and flat observations (what every agent here needs)."""
+def split_env(spec: str) -> tuple[str, tuple[str, ...]]:
+    """``"lightup/PressButton-v0,size=4"`` -> ``("lightup/PressButton-v0", ("size=4",))``."""
+    env_id, *options = (part.strip() for part in spec.split(","))
+    return env_id, tuple(options)
+
+
+def check_env(env_id: str, options: tuple[str, ...] = ()) -> None:
+    """The env exists, takes these options, has a discrete action space and flat observations (what every
+    agent here needs)."""
     import gymnasium as gym
 
-    from lightup.envs import make_env
+    from lightup.envs import make_env, parse_options
 
     try:
-        env = make_env(env_id)
+        env = make_env(env_id, **parse_options(list(options)))
     except LightupError:
         raise
     except Exception as err:  # a registered env whose dependencies are missing, e.g. box2d

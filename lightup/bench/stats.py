@@ -22,10 +22,14 @@ from lightup.errors import LightupError
 BENCH_EXTRA = 'pip install -e ".[bench]"'
 
 
+def task_of(env_id: str, options: tuple[str, ...] | list[str] = ()) -> str:
+    """An env with its options, the unit rliable calls a task: the id, then the options, space-separated."""
+    return " ".join([env_id, *options])
+
+
 def task_name(row: dict) -> str:
-    """An env with its options: the unit rliable calls a task."""
-    options = row.get("env_options") or ()
-    return " ".join([row["env_id"], *options])
+    """The task of a result row."""
+    return task_of(row["env_id"], row.get("env_options") or ())
 
 
 def group(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
