@@ -111,20 +111,28 @@ class Block(nn.Module):
         x = x + self.attn.attend(*self.attn.qkv(self.ln_1(x)), allowed)
         return x + self.mlp(self.ln_2(x))
 
-    def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor, slots: slice, bias: Tensor) -> Tensor:
-        """x (N, tps, C): the new tokens; their keys and values go into the cache (N, H, L, D) at ``slots``;
-        ``bias`` is an additive mask (N, 1, 1 or tps, L). Inference only (no dropout). The same arithmetic
-        as ``forward`` in functional calls: a rollout step is bound by per-call overhead, not by arithmetic
-        (benchmarks/kv_cache.py)."""
+    def step(self, x: Tensor, cache: Tensor, slots: slice, bias: Tensor) -> Tensor:
+        """x (N, tps, C): the new tokens; their keys and values go into the cache (2, N, H, L, D) at
+        ``slots``; ``bias`` is an additive mask, (N * H, 1, L) for one token a step, else (N, 1, tps, L).
+        Inference only (no dropout). The same arithmetic as ``forward`` in functional calls: a rollout step
+        is bound by per-call overhead, not by arithmetic (benchmarks/kv_cache.py)."""
         n, length, c = x.shape
         attn, h = self.attn, self.attn.n_head
         y = F.layer_norm(x, (c,), self.ln_1.weight, self.ln_1.bias, self.ln_1.eps)
         qkv = F.linear(y, attn.c_attn.weight, attn.c_attn.bias).view(n, length, 3, h, c // h)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (N, H, tps, D)
-        cache_k[:, :, slots] = k
-        cache_v[:, :, slots] = v
-        y = F.scaled_dot_product_attention(q, cache_k, cache_v, attn_mask=bias)
-        x = x + F.linear(y.transpose(1, 2).reshape(n, length, c), attn.c_proj.weight, attn.c_proj.bias)
+        qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, N, H, tps, D)
+        cache[:, :, :, slots] = qkv[1:]  # keys and values in one write
+        if length == 1:
+            # One query per head: two batched matmuls over the N * H heads, as the fused kernel's setup
+            # costs more than its arithmetic here (benchmarks/kv_cache.py).
+            d = c // h
+            keys, values = cache.view(2, n * h, -1, d).unbind(0)
+            scores = torch.baddbmm(bias, qkv[0].reshape(n * h, 1, d), keys.transpose(1, 2), alpha=d**-0.5)
+            y = torch.bmm(scores.softmax(-1), values).view(n, 1, c)
+        else:
+            y = F.scaled_dot_product_attention(qkv[0], cache[0], cache[1], attn_mask=bias)
+            y = y.transpose(1, 2).reshape(n, length, c)
+        x = x + F.linear(y, attn.c_proj.weight, attn.c_proj.bias)
         fc, proj = self.mlp[0], self.mlp[2]
         y = F.layer_norm(x, (c,), self.ln_2.weight, self.ln_2.bias, self.ln_2.eps)
         return x + F.linear(F.gelu(F.linear(y, fc.weight, fc.bias)), proj.weight, proj.bias)
@@ -185,7 +193,7 @@ class DecisionTransformer(SequencePolicy):
             x = r + s + a + time  # (B, T, C)
         else:
             x = torch.stack([a + time, r + time, s + time], dim=2).reshape(b, 3 * t, -1)  # (B, 3T, C)
-        return self.drop(x)
+        return self.drop(x) if self.training else x
 
     def _readout(self, h: Tensor) -> Tensor:
         """Final hidden states (B, T * tps, C) -> parameters (B, T, P), read at each step's state token."""
@@ -225,9 +233,8 @@ class DecisionTransformer(SequencePolicy):
         c, tps = self.config, self.config.tokens_per_step
         p = next(self.parameters())
         slots = c.context_len * tps
-        shape = (c.n_layer, n, c.n_head, slots, c.n_embd // c.n_head)
-        self._cache_k = torch.zeros(shape, dtype=p.dtype, device=p.device)
-        self._cache_v = torch.zeros(shape, dtype=p.dtype, device=p.device)
+        shape = (c.n_layer, 2, n, c.n_head, slots, c.n_embd // c.n_head)  # keys and values
+        self._cache = torch.zeros(shape, dtype=p.dtype, device=p.device)
         self._bias = torch.full((n, 1, 1, slots), -torch.inf, dtype=p.dtype, device=p.device)
         self._pos = 0
         # Within a step, token j sees the step's tokens up to j: for the step at ring position g, -inf at
@@ -244,9 +251,13 @@ class DecisionTransformer(SequencePolicy):
         g = self._pos % self.context_len
         slots = slice(g * tps, (g + 1) * tps)
         self._bias[..., slots] = 0.0  # the new step's slots: visible from now on
-        bias = self._bias if self._step_bias is None else self._bias + self._step_bias[g]
+        if self._step_bias is None:  # one token per step: a row per head, for ``Block.step``'s matmuls
+            n, h = self._bias.shape[0], self.config.n_head
+            bias = self._bias.expand(n, h, 1, self._bias.shape[-1]).reshape(n * h, 1, -1)
+        else:
+            bias = self._bias + self._step_bias[g]
         for i, block in enumerate(self.blocks):
-            x = block.step(x, self._cache_k[i], self._cache_v[i], slots, bias)
+            x = block.step(x, self._cache[i], slots, bias)
         self._pos += 1
         h = x[:, tps - 1]  # the state token, (N, C)
         h = F.layer_norm(h, h.shape[-1:], self.ln_f.weight, self.ln_f.bias, self.ln_f.eps)
