@@ -250,6 +250,9 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"entropy_target": 2.0},
         {"n_head": 3},
         {"lr_final_frac": 1.5},
+        {"lr_schedule": "Linear"},
+        {"buffer_kind": "lifo"},
+        {"command": CommandConfig(kind="median")},
     ],
 )
 def test_bad_config_values_are_one_line_errors(tmp_path, bad):

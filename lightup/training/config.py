@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -138,6 +139,13 @@ class TrainConfig:
             raise LightupError(f"--n-embd ({self.n_embd}) must be divisible by --n-head ({self.n_head})")
         if self.command.k < 1:
             raise LightupError(f"--command.k must be >= 1, got {self.command.k}")
+        # The command line checks choices; a config built in Python or read from a file is checked here.
+        for prefix, obj in (("", self), ("command.", self.command)):
+            for name, hint in typing.get_type_hints(type(obj)).items():
+                if typing.get_origin(hint) is Literal and getattr(obj, name) not in typing.get_args(hint):
+                    choices = ", ".join(typing.get_args(hint))
+                    flag = "--" + prefix + name.replace("_", "-")
+                    raise LightupError(f"{flag} must be one of {choices}, got {getattr(obj, name)!r}")
 
 
 # Defaults per env family, filled into fields left at None. A lightup game's budget is small; CartPole's
