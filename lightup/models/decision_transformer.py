@@ -113,25 +113,18 @@ class Block(nn.Module):
 
     def step(self, x: Tensor, cache: Tensor, slots: slice, bias: Tensor) -> Tensor:
         """x (N, tps, C): the new tokens; their keys and values go into the cache (2, N, H, L, D) at
-        ``slots``; ``bias`` is an additive mask, (N * H, 1, L) for one token a step, else (N, 1, tps, L).
-        Inference only (no dropout). The same arithmetic as ``forward`` in functional calls: a rollout step
-        is bound by per-call overhead, not by arithmetic (benchmarks/kv_cache.py)."""
+        ``slots``; ``bias`` is an additive mask (N, 1, 1 or tps, L). Inference only (no dropout). The same
+        arithmetic as ``forward`` in functional calls: a rollout step is bound by per-call overhead, not by
+        arithmetic (benchmarks/kv_cache.py). Two batched matmuls in place of the fused attention are faster
+        at K 60 and slower at K 20 (the default) on a 2-core CPU: the fused kernel stays."""
         n, length, c = x.shape
         attn, h = self.attn, self.attn.n_head
         y = F.layer_norm(x, (c,), self.ln_1.weight, self.ln_1.bias, self.ln_1.eps)
         qkv = F.linear(y, attn.c_attn.weight, attn.c_attn.bias).view(n, length, 3, h, c // h)
         qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, N, H, tps, D)
         cache[:, :, :, slots] = qkv[1:]  # keys and values in one write
-        if length == 1:
-            # One query per head: two batched matmuls over the N * H heads, as the fused kernel's setup
-            # costs more than its arithmetic here (benchmarks/kv_cache.py).
-            d = c // h
-            keys, values = cache.view(2, n * h, -1, d).unbind(0)
-            scores = torch.baddbmm(bias, qkv[0].reshape(n * h, 1, d), keys.transpose(1, 2), alpha=d**-0.5)
-            y = torch.bmm(scores.softmax(-1), values).view(n, 1, c)
-        else:
-            y = F.scaled_dot_product_attention(qkv[0], cache[0], cache[1], attn_mask=bias)
-            y = y.transpose(1, 2).reshape(n, length, c)
+        y = F.scaled_dot_product_attention(qkv[0], cache[0], cache[1], attn_mask=bias)
+        y = y.transpose(1, 2).reshape(n, length, c)
         x = x + F.linear(y, attn.c_proj.weight, attn.c_proj.bias)
         fc, proj = self.mlp[0], self.mlp[2]
         y = F.layer_norm(x, (c,), self.ln_2.weight, self.ln_2.bias, self.ln_2.eps)
@@ -251,11 +244,7 @@ class DecisionTransformer(SequencePolicy):
         g = self._pos % self.context_len
         slots = slice(g * tps, (g + 1) * tps)
         self._bias[..., slots] = 0.0  # the new step's slots: visible from now on
-        if self._step_bias is None:  # one token per step: a row per head, for ``Block.step``'s matmuls
-            n, h = self._bias.shape[0], self.config.n_head
-            bias = self._bias.expand(n, h, 1, self._bias.shape[-1]).reshape(n * h, 1, -1)
-        else:
-            bias = self._bias + self._step_bias[g]
+        bias = self._bias if self._step_bias is None else self._bias + self._step_bias[g]
         for i, block in enumerate(self.blocks):
             x = block.step(x, self._cache[i], slots, bias)
         self._pos += 1
