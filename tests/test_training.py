@@ -259,6 +259,7 @@ def test_bad_config_values_are_one_line_errors(tmp_path, bad):
     with pytest.raises(LightupError) as err:
         Trainer(small_config(tmp_path, **bad))
     assert "\n" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []  # refused before the run folder is made
 
 
 def test_predict_plays_like_evaluation_and_follows_commands(tmp_path):
