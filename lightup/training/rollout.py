@@ -78,62 +78,66 @@ class Rollout:
         self.command = command
         self.rtg = np.array([command() for _ in range(self.n)], dtype=np.float64)
         self.t = np.zeros(self.n, dtype=np.int64)
-        self.history: list[dict[str, list]] = [self._empty() for _ in range(self.n)]
+        """Steps of each env's episode so far; the next step is written at index ``t``."""
+        self._alloc(256)
         self.policy.begin(self.n)
+
+    def _alloc(self, capacity: int) -> None:
+        """The episodes under way, one row per env, as arrays (a step is a few vectorized writes, not a
+        Python loop over envs); columns grow by doubling, so episodes can be of any length."""
+        n, old = self.n, getattr(self, "_obs_buf", None)
+        act_shape = () if self.discrete else (self.policy.act_dim,)
+        act_dtype = np.int64 if self.discrete else np.float32
+        bufs = (
+            np.zeros((n, capacity, self.policy.obs_dim), np.float32),
+            np.zeros((n, capacity, *act_shape), act_dtype),
+            np.zeros((n, capacity), np.float64),
+            np.zeros((n, capacity), np.float64),
+        )
+        if old is not None and old.shape[1] < capacity:  # growing: keep the episodes under way
+            olds = (self._obs_buf, self._act_buf, self._rew_buf, self._rtg_buf)
+            for new, prev in zip(bufs, olds, strict=True):
+                new[:, : old.shape[1]] = prev
+        self._obs_buf, self._act_buf, self._rew_buf, self._rtg_buf = bufs
 
     def _restart(self) -> None:
         """After an env raised: reset every env on fresh seeds and drop the episodes under way."""
         self.start(self.seed + 1_000_003, self.command)
 
-    @staticmethod
-    def _empty() -> dict[str, list]:
-        return {"obs": [], "actions": [], "rewards": [], "rtg": []}
-
-    def _prev_actions(self) -> torch.Tensor:
+    def _start(self) -> np.ndarray:
+        """The previous action of an episode's first step: the start token (discrete) or zeros."""
         if self.discrete:
-            prev = [h["actions"][-1] if h["actions"] else self.policy.start_action for h in self.history]
-            return torch.tensor(prev, dtype=torch.long, device=self.device)
-        prev = [h["actions"][-1] if h["actions"] else np.zeros(self.policy.act_dim) for h in self.history]
-        return torch.as_tensor(np.array(prev), dtype=torch.float32, device=self.device)
+            return np.int64(self.policy.start_action)
+        return np.zeros(self.policy.act_dim, np.float32)
+
+    def _actions_before(self, idx: np.ndarray) -> np.ndarray:
+        """Each env's action at step ``idx - 1`` of its episode, the start token where ``idx`` is 0."""
+        rows = np.arange(self.n)
+        prev = self._act_buf[rows, np.maximum(idx - 1, 0)]
+        first = idx <= 0 if self.discrete else (idx <= 0)[:, None]
+        return np.where(first, self._start(), prev)
 
     @torch.inference_mode()
     def refresh(self) -> None:
         """Rebuild the policy's cache after its weights changed: replay each ongoing episode's last K steps
         with the new weights (right-aligned: shorter histories start later, after a reset)."""
-        k = self.policy.context_len
-        lens = [min(len(h["obs"]), k) for h in self.history]
-        m = max(lens)
+        m = int(np.minimum(self.t, self.policy.context_len).max())
         self.policy.begin(self.n)
-        if m == 0:
-            return
-        s = self.policy.obs_dim
+        rows = np.arange(self.n)
         for j in range(m):
-            rtg, obs, prev, ts = (
-                np.zeros(self.n),
-                np.zeros((self.n, s), np.float32),
-                [],
-                np.zeros(self.n, np.int64),
-            )
-            for i, h in enumerate(self.history):
-                idx = len(h["obs"]) - m + j  # index into this episode
-                if idx >= 0 and j >= m - lens[i]:
-                    rtg[i], obs[i], ts[i] = h["rtg"][idx], h["obs"][idx], idx
-                    prev.append(h["actions"][idx - 1] if idx > 0 else self._start())
-                else:
-                    prev.append(self._start())
-            self.policy.push(*self._tensors(rtg, obs, prev, ts))
-            self.policy.reset(torch.tensor([j < m - lens[i] for i in range(self.n)]))
-
-    def _start(self):
-        return self.policy.start_action if self.discrete else np.zeros(self.policy.act_dim, np.float32)
+            idx = self.t - m + j  # index into each env's episode; negative: before its start
+            real = idx >= 0
+            at = np.maximum(idx, 0)
+            rtg = np.where(real, self._rtg_buf[rows, at], 0.0)
+            obs = np.where(real[:, None], self._obs_buf[rows, at], 0.0)
+            self.policy.push(*self._tensors(rtg, obs, self._actions_before(at), at))
+            self.policy.reset(torch.as_tensor(~real))
 
     def _tensors(self, rtg, obs, prev, ts):
         return (
             torch.as_tensor(rtg / self.return_scale, dtype=torch.float32, device=self.device),
             torch.as_tensor(obs, dtype=torch.float32, device=self.device),
-            torch.as_tensor(
-                np.array(prev), dtype=torch.long if self.discrete else torch.float32, device=self.device
-            ),
+            torch.as_tensor(prev, dtype=torch.long if self.discrete else torch.float32, device=self.device),
             torch.as_tensor(ts, device=self.device),
         )
 
@@ -147,14 +151,10 @@ class Rollout:
     ) -> StepStats:
         """Step every env ``n_steps`` times; finished episodes go to ``on_episode(env_index, episode)``."""
         stats = StepStats()
+        rows = np.arange(self.n)
         for _ in range(n_steps):
-            prev = self._prev_actions()
-            params = self.policy.push(
-                torch.as_tensor(self.rtg / self.return_scale, dtype=torch.float32, device=self.device),
-                torch.as_tensor(self.obs, device=self.device),
-                prev,
-                torch.as_tensor(self.t, device=self.device),
-            )
+            prev = self._actions_before(self.t)
+            params = self.policy.push(*self._tensors(self.rtg, self.obs, prev, self.t))
             if greedy:
                 actions = greedy_action(params, self.discrete)
             else:
@@ -183,29 +183,31 @@ class Rollout:
             check_shape(obs, self.n, self.policy.obs_dim, self.env_id)
             stats.steps += self.n
             done = np.logical_or(terminated, truncated)
-            for i, h in enumerate(self.history):
-                h["obs"].append(self.obs[i])
-                h["actions"].append(actions_np[i])
-                h["rewards"].append(float(rewards[i]))
-                h["rtg"].append(self.rtg[i])
-                if done[i]:
-                    if on_episode is not None:
-                        on_episode(i, self._episode(h, bool(terminated[i])))
-                    self.history[i] = self._empty()
-            self.rtg = np.where(done, [self.command() if d else 0.0 for d in done], self.rtg - rewards)
-            self.t = np.where(done, 0, self.t + 1)
+            if self.t.max() >= self._obs_buf.shape[1]:
+                self._alloc(2 * self._obs_buf.shape[1])
+            t = self.t
+            self._obs_buf[rows, t] = self.obs
+            self._act_buf[rows, t] = actions_np
+            self._rew_buf[rows, t] = rewards
+            self._rtg_buf[rows, t] = self.rtg
+            self.rtg = self.rtg - rewards
+            for i in np.flatnonzero(done):
+                if on_episode is not None:
+                    on_episode(int(i), self._episode(int(i), int(t[i]) + 1, bool(terminated[i])))
+                self.rtg[i] = self.command()
+            self.t = np.where(done, 0, t + 1)
             self.obs = obs.reshape(self.n, -1).astype(np.float32)
             if done.any():
                 self.policy.reset(torch.as_tensor(done, device=self.device))
         return stats
 
-    def _episode(self, h: dict[str, list], terminated: bool) -> Episode:
-        actions = np.array(h["actions"], dtype=np.int64 if self.discrete else np.float32)
+    def _episode(self, i: int, length: int, terminated: bool) -> Episode:
+        """Env ``i``'s episode of ``length`` steps, copied out of the rows."""
         return Episode(
-            np.array(h["obs"], np.float32),
-            actions,
-            np.array(h["rewards"], np.float32),
+            self._obs_buf[i, :length].copy(),
+            self._act_buf[i, :length].copy(),
+            self._rew_buf[i, :length].astype(np.float32),
             terminated,
             gamma=self.gamma,
-            commanded=float(h["rtg"][0]),
+            commanded=float(self._rtg_buf[i, 0]),
         )

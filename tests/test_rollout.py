@@ -1,0 +1,97 @@
+"""Rollouts: the episodes handed back are exactly what the envs did, at any length, and a cache rebuilt by
+``refresh`` continues exactly where the rollout's own cache was."""
+
+from __future__ import annotations
+
+import copy
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from lightup.models import DecisionTransformer, DTConfig
+from lightup.training.rollout import Rollout
+
+
+class Countdown(gym.Env):
+    """Episodes of a length set by the first reset's seed (60 to 363 steps, some longer than the rollout's
+    first row capacity). The observation is (step, length), the reward the action taken; even lengths end
+    terminated, odd ones truncated. Every action is logged, per episode."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    action_space = gym.spaces.Discrete(3)
+
+    def __init__(self):
+        self.length, self.episodes = None, []
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self.length = 60 + 101 * (seed % 4)
+        self.t = 0
+        self.episodes.append([])
+        return self._obs(), {}
+
+    def _obs(self):
+        return np.array([self.t, self.length], np.float32)
+
+    def step(self, action):
+        self.episodes[-1].append(int(action))
+        self.t += 1
+        end = self.t == self.length
+        terminated, truncated = end and self.length % 2 == 0, end and self.length % 2 == 1
+        return self._obs(), float(action), terminated, truncated, {}
+
+
+def make(n: int, seed: int = 0) -> tuple[Rollout, gym.vector.SyncVectorEnv, DecisionTransformer]:
+    torch.manual_seed(seed)
+    policy = DecisionTransformer(DTConfig(obs_dim=2, act_dim=3, context_len=5, n_layer=2, n_embd=16))
+    policy.eval()
+    envs = gym.vector.SyncVectorEnv(
+        [Countdown for _ in range(n)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+    )
+    commands = iter(range(1000, 2000))
+    rollout = Rollout(envs, policy, "Countdown", return_scale=100.0, gamma=1.0, device=torch.device("cpu"))
+    rollout.start(0, lambda: float(next(commands)))
+    return rollout, envs, policy
+
+
+def test_episodes_of_any_length_come_back_exactly_as_played():
+    rollout, envs, _ = make(4)
+    got: list[tuple[int, object]] = []
+    rollout.collect(740, on_episode=lambda i, ep: got.append((i, ep)))
+    lengths = {i: env.length for i, env in enumerate(envs.envs)}
+    assert sorted(set(lengths.values())) == [60, 161, 262, 363]
+    per_env = {i: [ep for j, ep in got if j == i] for i in lengths}
+    for i, episodes in per_env.items():
+        assert len(episodes) == 740 // lengths[i]
+        played = envs.envs[i].episodes
+        for k, ep in enumerate(episodes):
+            n = lengths[i]
+            assert ep.length == n
+            np.testing.assert_array_equal(ep.observations[:, 0], np.arange(n))
+            np.testing.assert_array_equal(ep.observations[:, 1], n)
+            assert ep.actions.tolist() == played[k]
+            np.testing.assert_array_equal(ep.rewards, np.array(played[k], np.float32))
+            assert ep.terminated == (n % 2 == 0)
+    # Commands are drawn in env order at the start, then one per finished episode: each episode its own.
+    firsts = sorted(per_env[i][0].commanded for i in lengths)
+    assert firsts == [1000.0, 1001.0, 1002.0, 1003.0]
+    commanded = [ep.commanded for _, ep in got]
+    assert len(set(commanded)) == len(got) and set(commanded) <= set(map(float, range(1000, 1004 + len(got))))
+
+
+def test_refresh_rebuilds_the_cache_the_rollout_had():
+    """With unchanged weights, a refreshed cache must give the same next action distribution as the cache
+    built step by step, for envs mid-episode, past K steps, and just after a reset."""
+    rollout, _, policy = make(4, seed=1)
+    twin = copy.deepcopy(policy)
+    rollout.collect(123)  # env 0 (length 60) reset 3 steps ago; the others are past K steps
+    step = rollout._tensors(rollout.rtg, rollout.obs, rollout._actions_before(rollout.t), rollout.t)
+    with torch.inference_mode():
+        expected = policy.push(*step)
+        rollout.policy = twin
+        rollout.refresh()
+        got = twin.push(*step)
+    assert rollout.t.tolist() == [3, 123, 123, 123]
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
