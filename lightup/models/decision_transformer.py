@@ -106,29 +106,41 @@ class Block(nn.Module):
             nn.Linear(4 * config.n_embd, config.n_embd),
             nn.Dropout(config.dropout),
         )
+        self.n_head, self.eps = config.n_head, (self.ln_1.eps, self.ln_2.eps)  # plain attributes: fast
 
     def forward(self, x: Tensor, allowed: Tensor | None) -> Tensor:
         x = x + self.attn.attend(*self.attn.qkv(self.ln_1(x)), allowed)
         return x + self.mlp(self.ln_2(x))
 
-    def step(self, x: Tensor, cache: Tensor, slots: slice, bias: Tensor) -> Tensor:
+    def step_params(self) -> tuple[Tensor, ...]:
+        """The parameters ``step`` reads, in its order: gathered once per ``begin`` rather than looked up
+        through the module tree at every step."""
+        a, fc, proj = self.attn, self.mlp[0], self.mlp[2]
+        return (
+            self.ln_1.weight, self.ln_1.bias, a.c_attn.weight, a.c_attn.bias, a.c_proj.weight, a.c_proj.bias,
+            self.ln_2.weight, self.ln_2.bias, fc.weight, fc.bias, proj.weight, proj.bias,
+        )  # fmt: skip
+
+    def step(
+        self, x: Tensor, cache: Tensor, slots: slice, bias: Tensor, params: tuple[Tensor, ...]
+    ) -> Tensor:  # noqa: E501
         """x (N, tps, C): the new tokens; their keys and values go into the cache (2, N, H, L, D) at
-        ``slots``; ``bias`` is an additive mask (N, 1, 1 or tps, L). Inference only (no dropout). The same
-        arithmetic as ``forward`` in functional calls: a rollout step is bound by per-call overhead, not by
-        arithmetic (benchmarks/kv_cache.py). Two batched matmuls in place of the fused attention are faster
-        at K 60 and slower at K 20 (the default) on a 2-core CPU: the fused kernel stays."""
+        ``slots``; ``bias`` is an additive mask (N, 1, 1 or tps, L); ``params`` from ``step_params``.
+        Inference only (no dropout). The same arithmetic as ``forward`` in functional calls: a rollout step
+        is bound by per-call overhead, not by arithmetic (benchmarks/kv_cache.py). Two batched matmuls in
+        place of the fused attention are faster at K 60 and slower at K 20 (the default) on a 2-core CPU:
+        the fused kernel stays."""
+        ln1_w, ln1_b, qkv_w, qkv_b, out_w, out_b, ln2_w, ln2_b, fc_w, fc_b, proj_w, proj_b = params
         n, length, c = x.shape
-        attn, h = self.attn, self.attn.n_head
-        y = F.layer_norm(x, (c,), self.ln_1.weight, self.ln_1.bias, self.ln_1.eps)
-        qkv = F.linear(y, attn.c_attn.weight, attn.c_attn.bias).view(n, length, 3, h, c // h)
+        h = self.n_head
+        y = F.layer_norm(x, (c,), ln1_w, ln1_b, self.eps[0])
+        qkv = F.linear(y, qkv_w, qkv_b).view(n, length, 3, h, c // h)
         qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, N, H, tps, D)
         cache[:, :, :, slots] = qkv[1:]  # keys and values in one write
         y = F.scaled_dot_product_attention(qkv[0], cache[0], cache[1], attn_mask=bias)
-        y = y.transpose(1, 2).reshape(n, length, c)
-        x = x + F.linear(y, attn.c_proj.weight, attn.c_proj.bias)
-        fc, proj = self.mlp[0], self.mlp[2]
-        y = F.layer_norm(x, (c,), self.ln_2.weight, self.ln_2.bias, self.ln_2.eps)
-        return x + F.linear(F.gelu(F.linear(y, fc.weight, fc.bias)), proj.weight, proj.bias)
+        x = x + F.linear(y.transpose(1, 2).reshape(n, length, c), out_w, out_b)
+        y = F.layer_norm(x, (c,), ln2_w, ln2_b, self.eps[1])
+        return x + F.linear(F.gelu(F.linear(y, fc_w, fc_b)), proj_w, proj_b)
 
 
 class DecisionTransformer(SequencePolicy):
@@ -237,20 +249,44 @@ class DecisionTransformer(SequencePolicy):
         for g in range(c.context_len):
             step_bias[g, 0, :, g * tps : (g + 1) * tps].masked_fill_(later, -torch.inf)
         self._step_bias = step_bias if tps > 1 else None
+        self._layer_caches = self._cache.unbind(0)  # views, one per layer
+        self._step_params = [block.step_params() for block in self.blocks]
+        action = self.embed_action.weight, None if self.discrete else self.embed_action.bias
+        time = None if self.embed_timestep is None else self.embed_timestep.weight
+        self._embed_params = (self.embed_return.weight, self.embed_return.bias, self.embed_state.weight,
+                              self.embed_state.bias, *action, time)  # fmt: skip
+        self._readout_params = (self.ln_f.weight, self.ln_f.bias, self.ln_f.eps, self.head.weight,
+                                self.head.bias)  # fmt: skip
+
+    def _embed_step(self, rtg: Tensor, states: Tensor, prev_actions: Tensor, timesteps: Tensor) -> Tensor:
+        """``_embed`` for one step of each sequence, (N, ...) -> (N, tps, C), with the same arithmetic in
+        functional calls on the parameters gathered by ``begin`` (forward hooks on the embedding modules do
+        not run here)."""
+        r_w, r_b, s_w, s_b, a_w, a_b, t_w = self._embed_params
+        r = F.linear(rtg[:, None], r_w, r_b)
+        s = F.linear(states, s_w, s_b)
+        if self.discrete:
+            a = F.embedding(prev_actions, a_w)
+        else:
+            a = torch.where((timesteps == 0)[:, None], self.start_embedding, F.linear(prev_actions, a_w, a_b))
+        time = 0.0 if t_w is None else F.embedding(timesteps.clamp(0, self.config.max_episode_len - 1), t_w)
+        if self.config.layout == "stacked":
+            return (r + s + a + time)[:, None]
+        return torch.stack([a + time, r + time, s + time], dim=1)
 
     def push(self, returns_to_go: Tensor, states: Tensor, prev_actions: Tensor, timesteps: Tensor) -> Tensor:
         tps = self.config.tokens_per_step
-        x = self._embed(returns_to_go[:, None], states[:, None], prev_actions[:, None], timesteps[:, None])
+        x = self._embed_step(returns_to_go, states, prev_actions, timesteps)
         g = self._pos % self.context_len
         slots = slice(g * tps, (g + 1) * tps)
         self._bias[..., slots] = 0.0  # the new step's slots: visible from now on
         bias = self._bias if self._step_bias is None else self._bias + self._step_bias[g]
         for i, block in enumerate(self.blocks):
-            x = block.step(x, self._cache[i], slots, bias)
+            x = block.step(x, self._layer_caches[i], slots, bias, self._step_params[i])
         self._pos += 1
-        h = x[:, tps - 1]  # the state token, (N, C)
-        h = F.layer_norm(h, h.shape[-1:], self.ln_f.weight, self.ln_f.bias, self.ln_f.eps)
-        return F.linear(h, self.head.weight, self.head.bias)  # (N, P), as ``_readout``
+        ln_w, ln_b, eps, head_w, head_b = self._readout_params
+        h = F.layer_norm(x[:, tps - 1], ln_w.shape, ln_w, ln_b, eps)  # the state token, (N, C)
+        return F.linear(h, head_w, head_b)  # (N, P), as ``_readout``
 
     def reset(self, done: Tensor) -> None:
         self._bias.masked_fill_(done.to(self._bias.device)[:, None, None, None], -torch.inf)
