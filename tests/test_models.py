@@ -64,6 +64,24 @@ def test_kv_cache_matches_full_forward_within_and_past_context(layout, discrete)
 
 
 @pytest.mark.parametrize("layout,discrete", CASES)
+def test_kv_cache_follows_new_weights_after_begin(layout, discrete):
+    """A rollout's cache belongs to the weights of its ``begin``: after a training step changes them in
+    place, beginning again gives the new model's outputs (the trainer replays episodes this way)."""
+    model = make_dt(layout, discrete)
+    x = random_inputs(2, K, discrete)
+    with torch.no_grad():
+        model.begin(2)
+        before = model.push(*step_inputs(x, 0))
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+        full = model(**x)
+        model.begin(2)
+        cached = torch.stack([model.push(*step_inputs(x, i)) for i in range(K)], dim=1)
+    assert (full - cached).abs().max() <= 1e-5
+    assert (cached[:, 0] - before).abs().max() > 1e-3  # the weights did change the outputs
+
+
+@pytest.mark.parametrize("layout,discrete", CASES)
 def test_kv_cache_with_resets_in_the_middle_of_a_batch(layout, discrete):
     """Each sequence plays episodes of its own lengths; every pushed step equals a fresh forward over
     the current episode so far."""

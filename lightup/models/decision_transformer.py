@@ -113,34 +113,32 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
     def step_params(self) -> tuple[Tensor, ...]:
-        """The parameters ``step`` reads, in its order: gathered once per ``begin`` rather than looked up
-        through the module tree at every step."""
+        """The parameters ``step`` reads, in its order, gathered once per ``begin``: layer norms as they
+        are, each linear map as (bias, weight transposed into a contiguous copy), the layout under which a
+        small matrix product is fastest on a CPU (a snapshot: ``begin`` again after changing weights)."""
         a, fc, proj = self.attn, self.mlp[0], self.mlp[2]
-        return (
-            self.ln_1.weight, self.ln_1.bias, a.c_attn.weight, a.c_attn.bias, a.c_proj.weight, a.c_proj.bias,
-            self.ln_2.weight, self.ln_2.bias, fc.weight, fc.bias, proj.weight, proj.bias,
-        )  # fmt: skip
+        linears = [(m.bias, m.weight.t().contiguous()) for m in (a.c_attn, a.c_proj, fc, proj)]
+        params = (self.ln_1.weight, self.ln_1.bias, self.ln_2.weight, self.ln_2.bias, *sum(linears, ()))
+        return tuple(p.detach() for p in params)  # inference only
 
-    def step(
-        self, x: Tensor, cache: Tensor, slots: slice, bias: Tensor, params: tuple[Tensor, ...]
-    ) -> Tensor:  # noqa: E501
-        """x (N, tps, C): the new tokens; their keys and values go into the cache (2, N, H, L, D) at
-        ``slots``; ``bias`` is an additive mask (N, 1, 1 or tps, L); ``params`` from ``step_params``.
-        Inference only (no dropout). The same arithmetic as ``forward`` in functional calls: a rollout step
-        is bound by per-call overhead, not by arithmetic (benchmarks/kv_cache.py). Two batched matmuls in
-        place of the fused attention are faster at K 60 and slower at K 20 (the default) on a 2-core CPU:
-        the fused kernel stays."""
-        ln1_w, ln1_b, qkv_w, qkv_b, out_w, out_b, ln2_w, ln2_b, fc_w, fc_b, proj_w, proj_b = params
-        n, length, c = x.shape
-        h = self.n_head
+    def step(self, x: Tensor, n: int, cache: Tensor, slots: slice, bias: Tensor, params: tuple) -> Tensor:
+        """x (N * tps, C): the new tokens of N sequences; their keys and values go into the cache
+        (2, N, H, L, D) at ``slots``; ``bias`` is an additive mask (N, 1, 1 or tps, L); ``params`` from
+        ``step_params``. Inference only (no dropout). The same arithmetic as ``forward`` in functional calls
+        on 2-D tokens: a rollout step is bound by per-call overhead, not by arithmetic
+        (benchmarks/kv_cache.py). Two batched matmuls in place of the fused attention are faster at K 60
+        and slower at K 20 (the default) on a 2-core CPU: the fused kernel stays."""
+        ln1_w, ln1_b, ln2_w, ln2_b, qkv_b, qkv_wt, out_b, out_wt, fc_b, fc_wt, proj_b, proj_wt = params
+        c, h = x.shape[1], self.n_head
+        tps = x.shape[0] // n
         y = F.layer_norm(x, (c,), ln1_w, ln1_b, self.eps[0])
-        qkv = F.linear(y, qkv_w, qkv_b).view(n, length, 3, h, c // h)
+        qkv = torch.addmm(qkv_b, y, qkv_wt).view(n, tps, 3, h, c // h)
         qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, N, H, tps, D)
         cache[:, :, :, slots] = qkv[1:]  # keys and values in one write
         y = F.scaled_dot_product_attention(qkv[0], cache[0], cache[1], attn_mask=bias)
-        x = x + F.linear(y.transpose(1, 2).reshape(n, length, c), out_w, out_b)
+        x = x + torch.addmm(out_b, y.transpose(1, 2).reshape(n * tps, c), out_wt)
         y = F.layer_norm(x, (c,), ln2_w, ln2_b, self.eps[1])
-        return x + F.linear(F.gelu(F.linear(y, fc_w, fc_b)), proj_w, proj_b)
+        return x + torch.addmm(proj_b, F.gelu(torch.addmm(fc_b, y, fc_wt)), proj_wt)
 
 
 class DecisionTransformer(SequencePolicy):
@@ -233,6 +231,9 @@ class DecisionTransformer(SequencePolicy):
     # timestep embedding of each token), so where a step sits in the ring does not matter. ``_bias`` holds
     # 0 for the slots a sequence may see and -inf for the others (never written, or from before a reset);
     # it is one additive mask for every layer. The whole step is a handful of plain slice writes.
+    # ``begin`` also gathers the parameters a step reads (some as transposed copies): the cache and the
+    # step belong to the weights of that moment, so after changing the weights, begin again and replay the
+    # episodes under way (`lightup.training.rollout.Rollout.refresh` does).
 
     def begin(self, n: int) -> None:
         c, tps = self.config, self.config.tokens_per_step
@@ -251,15 +252,23 @@ class DecisionTransformer(SequencePolicy):
         self._step_bias = step_bias if tps > 1 else None
         self._layer_caches = self._cache.unbind(0)  # views, one per layer
         self._step_params = [block.step_params() for block in self.blocks]
-        action = self.embed_action.weight, None if self.discrete else self.embed_action.bias
-        time = None if self.embed_timestep is None else self.embed_timestep.weight
-        self._embed_params = (self.embed_return.weight, self.embed_return.bias, self.embed_state.weight,
-                              self.embed_state.bias, *action, time)  # fmt: skip
-        self._readout_params = (self.ln_f.weight, self.ln_f.bias, self.ln_f.eps, self.head.weight,
-                                self.head.bias)  # fmt: skip
+        # The parameters of the embeddings and the readout, detached (rollouts are inference only).
+        embed = (
+            self.embed_return.weight,
+            self.embed_return.bias,
+            self.embed_state.weight,
+            self.embed_state.bias,
+            self.embed_action.weight,
+            None if self.discrete else self.embed_action.bias,
+            None if self.embed_timestep is None else self.embed_timestep.weight,
+        )
+        self._embed_params = tuple(None if p is None else p.detach() for p in embed)
+        ln_f, head = self.ln_f, self.head
+        ln_w, ln_b, head_wt = ln_f.weight.detach(), ln_f.bias.detach(), head.weight.detach().t().contiguous()
+        self._readout_params = (ln_w, ln_b, ln_f.eps, head.bias.detach(), head_wt)
 
     def _embed_step(self, rtg: Tensor, states: Tensor, prev_actions: Tensor, timesteps: Tensor) -> Tensor:
-        """``_embed`` for one step of each sequence, (N, ...) -> (N, tps, C), with the same arithmetic in
+        """``_embed`` for one step of each sequence, (N, ...) -> (N * tps, C), with the same arithmetic in
         functional calls on the parameters gathered by ``begin`` (forward hooks on the embedding modules do
         not run here)."""
         r_w, r_b, s_w, s_b, a_w, a_b, t_w = self._embed_params
@@ -268,25 +277,27 @@ class DecisionTransformer(SequencePolicy):
         if self.discrete:
             a = F.embedding(prev_actions, a_w)
         else:
-            a = torch.where((timesteps == 0)[:, None], self.start_embedding, F.linear(prev_actions, a_w, a_b))
+            start = self.start_embedding.detach()
+            a = torch.where((timesteps == 0)[:, None], start, F.linear(prev_actions, a_w, a_b))
         time = 0.0 if t_w is None else F.embedding(timesteps.clamp(0, self.config.max_episode_len - 1), t_w)
         if self.config.layout == "stacked":
-            return (r + s + a + time)[:, None]
-        return torch.stack([a + time, r + time, s + time], dim=1)
+            return r + s + a + time
+        return torch.stack([a + time, r + time, s + time], dim=1).view(-1, r.shape[-1])
 
     def push(self, returns_to_go: Tensor, states: Tensor, prev_actions: Tensor, timesteps: Tensor) -> Tensor:
         tps = self.config.tokens_per_step
-        x = self._embed_step(returns_to_go, states, prev_actions, timesteps)
+        x = self._embed_step(returns_to_go, states, prev_actions, timesteps)  # (N * tps, C)
+        n = returns_to_go.shape[0]
         g = self._pos % self.context_len
         slots = slice(g * tps, (g + 1) * tps)
         self._bias[..., slots] = 0.0  # the new step's slots: visible from now on
         bias = self._bias if self._step_bias is None else self._bias + self._step_bias[g]
         for i, block in enumerate(self.blocks):
-            x = block.step(x, self._layer_caches[i], slots, bias, self._step_params[i])
+            x = block.step(x, n, self._layer_caches[i], slots, bias, self._step_params[i])
         self._pos += 1
-        ln_w, ln_b, eps, head_w, head_b = self._readout_params
-        h = F.layer_norm(x[:, tps - 1], ln_w.shape, ln_w, ln_b, eps)  # the state token, (N, C)
-        return F.linear(h, head_w, head_b)  # (N, P), as ``_readout``
+        ln_w, ln_b, eps, head_b, head_wt = self._readout_params
+        h = F.layer_norm(x.view(n, tps, -1)[:, tps - 1], ln_w.shape, ln_w, ln_b, eps)  # the state token
+        return torch.addmm(head_b, h, head_wt)  # (N, P), as ``_readout``
 
     def reset(self, done: Tensor) -> None:
         self._bias.masked_fill_(done.to(self._bias.device)[:, None, None, None], -torch.inf)
