@@ -20,7 +20,9 @@ Rollouts use the incremental interface: ``begin(n)``, then per env step ``push(.
 of the n sequences (shapes without T) returning the (n, P) parameters of the newest step, and
 ``reset(done)`` to start fresh sequences where an episode ended. The default implementation here keeps the
 last ``context_len`` steps of each sequence and recomputes ``forward`` over them: exact and slow. Models
-with a cache override it (see `DecisionTransformer`).
+with a cache override it (see `DecisionTransformer`). A cache belongs to the weights it was built with, so a
+caller that changes the weights calls ``begin`` again and replays the sequences under way
+(`lightup.training.rollout.Rollout.refresh`); implementations may snapshot weights at ``begin``.
 """
 
 from __future__ import annotations
