@@ -181,7 +181,6 @@ class DecisionTransformer(SequencePolicy):
         self, returns_to_go: Tensor, states: Tensor, prev_actions: Tensor, timesteps: Tensor
     ) -> Tensor:
         """Inputs with leading dims (B, T) -> tokens (B, T * tokens_per_step, C)."""
-        b, t = returns_to_go.shape
         r = self.embed_return(returns_to_go.unsqueeze(-1))
         s = self.embed_state(states)
         if self.discrete:
@@ -192,11 +191,15 @@ class DecisionTransformer(SequencePolicy):
         time = 0.0
         if self.embed_timestep is not None:
             time = self.embed_timestep(timesteps.clamp(0, self.config.max_episode_len - 1))
-        if self.config.layout == "stacked":
-            x = r + s + a + time  # (B, T, C)
-        else:
-            x = torch.stack([a + time, r + time, s + time], dim=2).reshape(b, 3 * t, -1)  # (B, 3T, C)
+        x = self._tokens(r, s, a, time)
         return self.drop(x) if self.training else x
+
+    def _tokens(self, r: Tensor, s: Tensor, a: Tensor, time: Tensor | float) -> Tensor:
+        """Embeddings of R_t, s_t, a_{t-1} and t, each (..., T, C) -> the layout's tokens (..., T * tps, C):
+        their sum (stacked), or (a_{t-1}, R_t, s_t) in turn, each plus the time (interleaved)."""
+        if self.config.layout == "stacked":
+            return r + s + a + time
+        return torch.stack([a + time, r + time, s + time], dim=-2).flatten(-3, -2)
 
     def _readout(self, h: Tensor) -> Tensor:
         """Final hidden states (B, T * tps, C) -> parameters (B, T, P), read at each step's state token."""
@@ -280,9 +283,7 @@ class DecisionTransformer(SequencePolicy):
             start = self.start_embedding.detach()
             a = torch.where((timesteps == 0)[:, None], start, F.linear(prev_actions, a_w, a_b))
         time = 0.0 if t_w is None else F.embedding(timesteps.clamp(0, self.config.max_episode_len - 1), t_w)
-        if self.config.layout == "stacked":
-            return r + s + a + time
-        return torch.stack([a + time, r + time, s + time], dim=1).view(-1, r.shape[-1])
+        return self._tokens(r, s, a, time)  # the N sequences' steps as T
 
     def push(self, returns_to_go: Tensor, states: Tensor, prev_actions: Tensor, timesteps: Tensor) -> Tensor:
         tps = self.config.tokens_per_step

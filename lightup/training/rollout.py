@@ -62,6 +62,7 @@ class Rollout:
         self.envs, self.policy, self.env_id = envs, policy, env_id
         self.return_scale, self.gamma, self.device = return_scale, gamma, device
         self.n = envs.num_envs
+        self._rows = np.arange(self.n)  # row index of each env, for the per-env writes and reads
         self.discrete = policy.discrete
         self.on_env_error: Callable[[Exception, int], None] | None = None
         """If set, an exception from an env step goes here (with the count of failed steps in a row) and the
@@ -112,8 +113,7 @@ class Rollout:
 
     def _actions_before(self, idx: np.ndarray) -> np.ndarray:
         """Each env's action at step ``idx - 1`` of its episode, the start token where ``idx`` is 0."""
-        rows = np.arange(self.n)
-        prev = self._act_buf[rows, np.maximum(idx - 1, 0)]
+        prev = self._act_buf[self._rows, np.maximum(idx - 1, 0)]
         first = idx <= 0 if self.discrete else (idx <= 0)[:, None]
         return np.where(first, self._start(), prev)
 
@@ -123,7 +123,7 @@ class Rollout:
         with the new weights (right-aligned: shorter histories start later, after a reset)."""
         m = int(np.minimum(self.t, self.policy.context_len).max())
         self.policy.begin(self.n)
-        rows = np.arange(self.n)
+        rows = self._rows
         for j in range(m):
             idx = self.t - m + j  # index into each env's episode; negative: before its start
             real = idx >= 0
@@ -151,7 +151,7 @@ class Rollout:
     ) -> StepStats:
         """Step every env ``n_steps`` times; finished episodes go to ``on_episode(env_index, episode)``."""
         stats = StepStats()
-        rows = np.arange(self.n)
+        rows = self._rows
         for _ in range(n_steps):
             prev = self._actions_before(self.t)
             params = self.policy.push(*self._tensors(self.rtg, self.obs, prev, self.t))
