@@ -166,6 +166,18 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path):
         assert torch.equal(v, weights(resumed)[k]), k
 
 
+@pytest.mark.parametrize(("budget", "steps"), [(40, 40), (42, 44), (32, 32), (4, 4)])
+def test_a_run_stops_at_its_budget_not_at_the_end_of_a_round(tmp_path, budget, steps):
+    """Rounds are 4 envs x 8 steps; the last one is cut to the steps left (rounded up to whole env steps),
+    and the final evaluation is at the budget."""
+    from lightup.training.logger import read_metrics
+
+    trainer = Trainer(tiny_config(tmp_path / "run", eval_every=1_000)).learn(budget)
+    assert trainer.steps == steps
+    evals = [r["step"] for r in read_metrics(trainer.run_dir) if "eval/mean_reward" in r]
+    assert evals == [steps]
+
+
 def test_linear_learning_rate_schedule_falls_to_its_final_fraction(tmp_path):
     from lightup.training.logger import read_metrics
 

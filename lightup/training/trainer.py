@@ -1,9 +1,10 @@
 """The online trainer: roll out with a commanded return, store episodes, fit the policy to them, repeat.
 
-One round: every env steps ``rollout_steps`` times (finished episodes go to the replay buffer, their
-returns-to-go recomputed from the rewards received), then ``updates_per_round`` gradient steps on windows
-from the buffer, with an entropy term whose weight is learned to hold the policy's entropy at a target
-(Online DT, Zheng et al. 2022). Greedy evaluations and checkpoints fall on round boundaries.
+One round: every env steps ``rollout_steps`` times (the last round fewer, to end at the budget; finished
+episodes go to the replay buffer, their returns-to-go recomputed from the rewards received), then
+``updates_per_round`` gradient steps on windows from the buffer, with an entropy term whose weight is
+learned to hold the policy's entropy at a target (Online DT, Zheng et al. 2022). Greedy evaluations and
+checkpoints fall on round boundaries.
 
 Resuming is exact on CPU: at each checkpoint the envs are reset with seeds derived from the round, in the
 uninterrupted run as in the resumed one, so episodes in flight never need to be saved.
@@ -222,7 +223,9 @@ class Trainer:
                 t0 = time.perf_counter()
                 finished: list[Episode] = []
                 self.policy.eval()
-                stats = rollout.collect(c.rollout_steps, c.temperature, on_episode=_appender(finished))
+                # the last round is cut to the steps left: a run ends at its budget (less than n_envs past it)
+                n_steps = min(c.rollout_steps, -(-(total - self.steps) // c.n_envs))
+                stats = rollout.collect(n_steps, c.temperature, on_episode=_appender(finished))
                 t_rollout = time.perf_counter() - t0
                 for ep in finished:
                     self.buffer.add(ep)
