@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from lightup.models import DecisionTransformer, DTConfig
+from lightup.training.returns import commanded_returns_to_go
 from lightup.training.rollout import Rollout
 
 
@@ -95,3 +96,28 @@ def test_refresh_rebuilds_the_cache_the_rollout_had():
         got = twin.push(*step)
     assert rollout.t.tolist() == [3, 123, 123, 123]
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_with_gamma_below_one_the_policy_is_fed_the_discounted_returns_to_go():
+    """Each step feeds (R - r) / gamma: over a whole episode, what `commanded_returns_to_go` gives."""
+    torch.manual_seed(0)
+    policy = DecisionTransformer(DTConfig(obs_dim=2, act_dim=3, context_len=5, n_layer=1, n_embd=16))
+    policy.eval()
+    envs = gym.vector.SyncVectorEnv([Countdown], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    fed: list[float] = []
+    push = policy.push
+
+    def spy(rtg, *rest):
+        fed.append(float(rtg[0]) * 10.0)
+        return push(rtg, *rest)
+
+    policy.push = spy
+    rollout = Rollout(envs, policy, "Countdown", return_scale=10.0, gamma=0.9, device=torch.device("cpu"))
+    rollout.start(0, lambda: 7.0)
+    got = []
+    rollout.collect(130, on_episode=lambda i, ep: got.append(ep))
+    assert [ep.length for ep in got] == [60, 60]
+    for k, ep in enumerate(got):
+        expected = commanded_returns_to_go(ep.rewards, 7.0, 0.9)
+        np.testing.assert_allclose(fed[60 * k : 60 * (k + 1)], expected, rtol=1e-5)
+    assert not np.allclose(expected, commanded_returns_to_go(ep.rewards, 7.0, 1.0))  # gamma made a difference

@@ -9,7 +9,7 @@ import torch
 from lightup.training.commands import CommandConfig, propose_target
 from lightup.training.loss import action_nll
 from lightup.training.replay import Episode, EpisodeBuffer
-from lightup.training.returns import returns_to_go
+from lightup.training.returns import commanded_returns_to_go, next_return_to_go, returns_to_go
 
 
 def test_returns_to_go_by_hand():
@@ -17,6 +17,21 @@ def test_returns_to_go_by_hand():
     # gamma 0.5: 3 -> 2 + 1.5 = 3.5 -> 1 + 1.75 = 2.75
     assert returns_to_go(np.array([1.0, 2.0, 3.0]), gamma=0.5).tolist() == [2.75, 3.5, 3.0]
     assert returns_to_go(np.array([0.0, 0.0, -1.0])).tolist() == [-1.0, -1.0, -1.0]
+
+
+def test_commanded_returns_to_go_by_hand():
+    """What a rollout feeds the policy: the command, less each reward, divided by gamma (R_t = r_t + gamma
+    R_{t+1} run backwards); a command equal to the episode's discounted return is then its hindsight
+    returns-to-go at every step."""
+    assert next_return_to_go(6.0, 1.0) == 5.0
+    assert next_return_to_go(2.75, 1.0, gamma=0.5) == 3.5
+    rewards = np.array([1.0, 2.0, 3.0])
+    assert commanded_returns_to_go(rewards, 10.0).tolist() == [10.0, 9.0, 7.0]
+    # gamma 0.5 from 4: (4 - 1) / 0.5 = 6, (6 - 2) / 0.5 = 8
+    assert commanded_returns_to_go(rewards, 4.0, gamma=0.5).tolist() == [4.0, 6.0, 8.0]
+    for gamma in (1.0, 0.5, 0.9):
+        hindsight = returns_to_go(rewards, gamma)
+        np.testing.assert_allclose(commanded_returns_to_go(rewards, hindsight[0], gamma), hindsight)
 
 
 def episode(rewards, actions=None, obs_dim=2, terminated=True, commanded=float("nan")) -> Episode:
@@ -31,7 +46,23 @@ def episode(rewards, actions=None, obs_dim=2, terminated=True, commanded=float("
 def test_hindsight_relabelling_uses_the_rewards_received_not_the_command():
     ep = episode([1.0, 0.0, 1.0], commanded=500.0)
     assert ep.returns_to_go.tolist() == [2.0, 1.0, 1.0]
-    assert ep.ret == 2.0
+    assert ep.ret == ep.start_return == 2.0
+
+
+def test_commands_are_in_discounted_units_when_gamma_is_below_one(tmp_path):
+    """Rollouts start each env at the command and feed (R - r) / gamma after each step, so the command is a
+    discounted return: the strategies and the evaluation read each episode's return-to-go at its start."""
+    from lightup.training.trainer import Trainer
+
+    trainer = Trainer(tiny_config(tmp_path / "run", "CartPole-v1", gamma=0.5, eval_command="best"))
+    for rewards in ([1.0, 1.0, 1.0], [0.0, 0.0, 4.0]):  # returns 3 and 4; discounted 1.75 and 1.0
+        n = len(rewards)
+        trainer.buffer.add(
+            Episode(np.zeros((n, 1), np.float32), np.zeros(n, np.int64), np.float32(rewards), True, gamma=0.5)
+        )
+    assert trainer.buffer.returns().tolist() == [3.0, 4.0]
+    assert trainer.buffer.start_returns().tolist() == [1.75, 1.0]
+    assert trainer.eval_target() == 1.75
 
 
 def test_windows_by_hand():

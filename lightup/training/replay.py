@@ -33,6 +33,12 @@ class Episode:
     def ret(self) -> float:
         return float(self.rewards.sum())
 
+    @property
+    def start_return(self) -> float:
+        """The return-to-go of its first step: the return discounted by gamma (``ret`` when gamma is 1).
+        Commands are in these units, as they are the returns-to-go a rollout starts from."""
+        return float(self.returns_to_go[0])
+
 
 class EpisodeBuffer:
     """Keeps at most ``capacity`` episodes: the newest (``fifo``) or the highest returns (``top``)."""
@@ -51,6 +57,10 @@ class EpisodeBuffer:
 
     def returns(self) -> np.ndarray:
         return np.array([e.ret for e in self.episodes], dtype=np.float64)
+
+    def start_returns(self) -> np.ndarray:
+        """Each episode's `Episode.start_return`: what the command strategies look at."""
+        return np.array([e.start_return for e in self.episodes], dtype=np.float64)
 
     def add(self, episode: Episode) -> None:
         self.episodes.append(episode)

@@ -20,3 +20,25 @@ def returns_to_go(rewards: np.ndarray, gamma: float = 1.0) -> np.ndarray:
         running = rewards[i] + gamma * running
         out[i] = running
     return out
+
+
+def next_return_to_go(rtg, reward, gamma: float = 1.0):
+    """The return-to-go one step on, after ``reward``: (R_t - r_t) / gamma, from R_t = r_t + gamma R_{t+1}.
+
+    What a rollout feeds the policy after each step, so that a command met exactly equals the hindsight
+    returns-to-go of `returns_to_go` at every step (with gamma 1: the command less the rewards so far)."""
+    return (rtg - reward) / gamma if gamma != 1.0 else rtg - reward
+
+
+def commanded_returns_to_go(rewards: np.ndarray, command: float, gamma: float = 1.0) -> np.ndarray:
+    """The returns-to-go a rollout fed the policy over an episode that started at ``command``: the command,
+    then `next_return_to_go` after each reward; float64 (T,)."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    if gamma == 1.0:
+        return command - np.concatenate([[0.0], np.cumsum(rewards)[:-1]])
+    out = np.empty_like(rewards)
+    rtg = float(command)
+    for i, reward in enumerate(rewards):
+        out[i] = rtg
+        rtg = next_return_to_go(rtg, reward, gamma)
+    return out

@@ -12,6 +12,7 @@ import torch
 from lightup.errors import LightupError
 from lightup.models.policy import SequencePolicy, greedy_action
 from lightup.training.replay import Episode
+from lightup.training.returns import next_return_to_go
 
 
 @dataclass
@@ -45,9 +46,9 @@ def check_shape(obs: np.ndarray, n: int, obs_dim: int, env_id: str) -> None:
 class Rollout:
     """Runs N envs in lockstep, keeps each env's episode so far, and hands finished episodes back.
 
-    Each env's return-to-go starts at the command and is decremented by every reward it observes; at an
-    episode's first step the previous action is the start token. Episodes cut by a time limit stay marked
-    as truncated, not terminated.
+    Each env's return-to-go starts at the command and is decremented by every reward it observes (and
+    divided by gamma when that is below 1: `next_return_to_go`); at an episode's first step the previous
+    action is the start token. Episodes cut by a time limit stay marked as truncated, not terminated.
     """
 
     def __init__(
@@ -190,7 +191,7 @@ class Rollout:
             self._act_buf[rows, t] = actions_np
             self._rew_buf[rows, t] = rewards
             self._rtg_buf[rows, t] = self.rtg
-            self.rtg = self.rtg - rewards
+            self.rtg = next_return_to_go(self.rtg, rewards, self.gamma)
             for i in np.flatnonzero(done):
                 if on_episode is not None:
                     on_episode(int(i), self._episode(int(i), int(t[i]) + 1, bool(terminated[i])))

@@ -46,6 +46,7 @@ from lightup.training.config import TrainConfig, with_env_defaults
 from lightup.training.logger import RunLogger, read_metrics
 from lightup.training.loss import action_log_prob
 from lightup.training.replay import Episode, EpisodeBuffer
+from lightup.training.returns import next_return_to_go
 from lightup.training.rollout import Rollout
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -156,11 +157,11 @@ class Trainer:
         return min(target, self.config.max_return) if self.config.max_return is not None else target
 
     def rollout_target(self) -> float:
-        return self._capped(propose_target(self.config.command, self.buffer.returns(), self.rng))
+        return self._capped(propose_target(self.config.command, self.buffer.start_returns(), self.rng))
 
     def eval_target(self) -> float:
         """The command of greedy evaluation (see ``TrainConfig.eval_command``)."""
-        kind, returns = self.config.eval_command, self.buffer.returns()
+        kind, returns = self.config.eval_command, self.buffer.start_returns()
         if kind == "max" and self.config.max_return is not None:
             return self.config.max_return
         if kind == "best" and len(returns):
@@ -434,7 +435,8 @@ class Trainer:
             self._predict_prev = np.full(n, self.n_actions)
         target = self.eval_target() if target_return is None else target_return
         rewards = np.zeros(n) if last_rewards is None else np.asarray(last_rewards, np.float64)
-        self._predict_rtg = np.where(start, target, self._predict_rtg - rewards)
+        rtg = next_return_to_go(self._predict_rtg, rewards, self.config.gamma)
+        self._predict_rtg = np.where(start, target, rtg)
         self._predict_t = np.where(start, 0, self._predict_t + 1)
         self._predict_prev = np.where(start, self.n_actions, self._predict_prev)
         self.policy.reset(torch.as_tensor(start, device=self.device))

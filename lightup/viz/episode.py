@@ -18,6 +18,7 @@ import torch
 
 from lightup.errors import LightupError
 from lightup.models.policy import SequencePolicy
+from lightup.training.returns import next_return_to_go
 
 
 @dataclass
@@ -80,6 +81,7 @@ def play_episode(
     greedy: bool = True,
     render: bool = False,
     max_steps: int | None = None,
+    gamma: float = 1.0,
 ) -> EpisodeRecord:
     """Play one episode of ``env`` with ``policy`` commanded to collect ``command``; ``max_steps`` cuts it
     short (the last step is then marked truncated). Sampling draws from a generator seeded with ``seed``."""
@@ -125,7 +127,7 @@ def play_episode(
             record.frames.append(_frame(env))
         if terminated or truncated or cut:
             return record
-        rtg, prev, t = rtg - float(reward), action, t + 1
+        rtg, prev, t = next_return_to_go(rtg, float(reward), gamma), action, t + 1
 
 
 def _frame(env: gym.Env) -> np.ndarray:

@@ -14,6 +14,7 @@ import torch
 
 from lightup.errors import LightupError
 from lightup.models.policy import SequencePolicy
+from lightup.training.returns import commanded_returns_to_go
 from lightup.viz.episode import EpisodeRecord, Step, load_trainer, make_run_env, play_episode
 
 USAGE = "lightup inspect RUN_DIR [--command R] [--seed S] [--sample] [--episode N] [--max-steps N]"
@@ -85,7 +86,7 @@ def table(record: EpisodeRecord, title: str = ""):
 @torch.inference_mode()
 def replay_episode(policy: SequencePolicy, episode, return_scale: float) -> EpisodeRecord:
     """A stored episode (`lightup.training.replay.Episode`) with the policy's current probabilities."""
-    rtg = episode.commanded - np.concatenate([[0.0], np.cumsum(episode.rewards)[:-1]])
+    rtg = commanded_returns_to_go(episode.rewards, episode.commanded, episode.gamma)
     record = EpisodeRecord(
         command=float(episode.commanded), return_scale=return_scale, start_action=policy.start_action
     )
@@ -140,7 +141,9 @@ def inspect_run(
     env = make_run_env(trainer)
     try:
         target = float(trainer.eval_target() if command is None else command)
-        return play_episode(trainer.policy, env, target, scale, seed=seed, greedy=greedy, max_steps=max_steps)
+        return play_episode(
+            trainer.policy, env, target, scale, seed, greedy, max_steps=max_steps, gamma=trainer.config.gamma
+        )
     finally:
         env.close()
 

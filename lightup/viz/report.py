@@ -131,7 +131,7 @@ def _policy_sections(trainer, records: list[dict], opts: ReportOptions) -> list[
     if opts.follow:
         from lightup.viz.follow import command_sweep, plot_return_following, return_following
 
-        low, high = _sweep_range(trainer.buffer.returns(), records, opts)
+        low, high = _sweep_range(trainer.buffer.start_returns(), records, opts)
         rows = return_following(
             policy,
             config.env_id,
@@ -164,7 +164,14 @@ def _policy_sections(trainer, records: list[dict], opts: ReportOptions) -> list[
     try:
         command = float(trainer.eval_target())
         record = play_episode(
-            policy, env, command, config.return_scale, seed=0, render=rgb, max_steps=opts.max_episode_steps
+            policy,
+            env,
+            command,
+            config.return_scale,
+            seed=0,
+            render=rgb,
+            max_steps=opts.max_episode_steps,
+            gamma=config.gamma,
         )
     finally:
         env.close()

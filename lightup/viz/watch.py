@@ -119,6 +119,7 @@ def render_episodes(
                 greedy=greedy,
                 render=True,
                 max_steps=max_steps,
+                gamma=trainer.config.gamma,
             )
             frames += label_frames(record, i + 1)
             returns.append(record.ret)
