@@ -209,6 +209,86 @@ def test_a_run_stops_at_its_budget_not_at_the_end_of_a_round(tmp_path, budget, s
     assert evals == [steps]
 
 
+def test_ema_averages_the_weights_after_every_update_and_evaluation_plays_them(tmp_path):
+    """avg <- ema avg + (1 - ema) w after each optimizer step (the first copies w); greedy evaluation plays
+    the averaged copy, rollouts the trained weights."""
+    trainer = Trainer(tiny_config(tmp_path / "run", ema=0.9))
+    after_steps: list[list[torch.Tensor]] = []
+    step = trainer.optimizer.step
+
+    def recording_step(*args, **kwargs):
+        out = step(*args, **kwargs)
+        after_steps.append([p.detach().clone() for p in trainer.policy.parameters()])
+        return out
+
+    trainer.optimizer.step = recording_step
+    evaluated = []
+    trainer.learn(96)
+    assert len(after_steps) == trainer.updates > 2
+    expected = after_steps[0]
+    for w in after_steps[1:]:
+        expected = [0.9 * e + 0.1 * x for e, x in zip(expected, w, strict=True)]
+    got = list(trainer.eval_policy.parameters())
+    assert trainer.eval_policy is not trainer.policy
+    for e, g in zip(expected, got, strict=True):
+        torch.testing.assert_close(g, e)
+    assert any(not torch.equal(g, w) for g, w in zip(got, after_steps[-1], strict=True))
+    push = trainer.eval_policy.push
+    trainer.eval_policy.push = lambda *a: evaluated.append(1) or push(*a)
+    trainer.policy.push = None  # evaluation must not touch the trained weights' policy
+    trainer.evaluate()
+    assert evaluated
+
+
+def test_resume_with_ema_continues_the_average_exactly(tmp_path):
+    whole = Trainer(small_config(tmp_path / "whole", checkpoint_every=512, ema=0.95)).learn(1536)
+    first = Trainer(small_config(tmp_path / "split", checkpoint_every=512, ema=0.95)).learn(512)
+    resumed = Trainer.load(first.run_dir).learn(1536)
+    for a, b in ((whole.policy, resumed.policy), (whole.eval_policy, resumed.eval_policy)):
+        for (k, v), w in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            assert torch.equal(v, w), k
+
+
+def test_a_checkpoint_whose_averaged_weights_do_not_fit_its_config_is_a_one_line_error(tmp_path):
+    from lightup.checkpoint import load_tensors, save_tensors
+
+    for ema, drop in ((0.0, False), (0.9, True)):
+        run = tmp_path / f"ema{ema}"
+        trainer = Trainer(tiny_config(run, ema=0.9)).learn(64)
+        path = trainer.save_checkpoint()
+        tensors, meta = load_tensors(path)
+        meta["config"]["ema"] = ema
+        if drop:
+            tensors = {k: v for k, v in tensors.items() if not k.startswith("averaged.")}
+        save_tensors(path, tensors, meta)
+        with pytest.raises(LightupError) as err:
+            Trainer.load(run)
+        assert "\n" not in str(err.value) and ("ema" in str(err.value) or "cannot read" in str(err.value))
+
+
+def test_predict_keeps_its_episodes_when_the_trainer_evaluates_between_calls(tmp_path):
+    """predict plays its own copy of the policy: an evaluation between two calls (which restarts the
+    trainer's policy caches) leaves the actions of the episodes under way as they would have been."""
+    from lightup.envs import make_env
+
+    trainer = Trainer(tiny_config(tmp_path / "run", "CartPole-v1", context_len=8)).learn(256)
+
+    def play(interrupt: bool) -> list[list[int]]:
+        envs = [make_env("CartPole-v1") for _ in range(3)]
+        obs = np.stack([e.reset(seed=i)[0] for i, e in enumerate(envs)])
+        rewards, out = None, []
+        for t in range(12):
+            actions = trainer.predict(obs, rewards, np.full(3, t == 0), target_return=100.0)
+            out.append(actions.tolist())
+            steps = [e.step(int(a)) for e, a in zip(envs, actions, strict=True)]
+            obs, rewards = np.stack([s[0] for s in steps]), np.array([s[1] for s in steps])
+            if interrupt and t == 5:
+                trainer.evaluate()
+        return out
+
+    assert play(interrupt=True) == play(interrupt=False)
+
+
 def test_linear_learning_rate_schedule_falls_to_its_final_fraction(tmp_path):
     from lightup.training.logger import read_metrics
 
@@ -293,6 +373,8 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"entropy_target": 2.0},
         {"n_head": 3},
         {"lr_final_frac": 1.5},
+        {"ema": 1.0},
+        {"ema": -0.1},
         {"lr_schedule": "Linear"},
         {"buffer_kind": "lifo"},
         {"command": CommandConfig(kind="median")},

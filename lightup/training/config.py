@@ -49,6 +49,10 @@ class TrainConfig:
     grad_clip: float = 0.25
     temperature: float = 1.0
     """Sampling temperature of rollouts (logits divided by it)."""
+    ema: float = 0.0
+    """Polyak averaging: greedy evaluation, `predict`, the viz tools and the bench's agent play an exponential
+    moving average of the weights, which moves 1 - ema of the way to the trained weights after every update
+    (0.99: about the last 100 updates). Rollouts always play the trained weights. 0: no averaging."""
 
     # --- replay and commands ---
     buffer_capacity: int = 300
@@ -121,6 +125,7 @@ class TrainConfig:
             "lr": 0 < self.lr < 1,
             "lr_final_frac": 0 <= self.lr_final_frac <= 1,
             "temperature": 0 < self.temperature <= 100,
+            "ema": 0 <= self.ema < 1,
             "gamma": 0 < self.gamma <= 1,
             "dropout": 0 <= self.dropout < 1,
             "weight_decay": self.weight_decay >= 0,

@@ -12,6 +12,7 @@ uninterrupted run as in the resumed one, so episodes in flight never need to be 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -140,6 +141,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             self.policy.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
+        self.averaged: torch.optim.swa_utils.AveragedModel | None = None  # made at the first update (ema)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=True)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
         self.target_entropy = config.entropy_target * math.log(self.n_actions)
@@ -342,6 +344,8 @@ class Trainer:
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.grad_clip)
             self.optimizer.step()
+            if c.ema > 0:
+                self._average()
             if c.entropy_target > 0:
                 alpha_loss = self.log_alpha.exp() * (entropy.detach() - self.target_entropy)
                 self.alpha_optimizer.zero_grad(set_to_none=True)
@@ -358,6 +362,20 @@ class Trainer:
         if c.updates_per_round:
             out["train/grad_norm"] = float(grad_norm)
         return out
+
+    def _average(self) -> None:
+        """Move the averaged weights toward the trained ones (the first call copies them)."""
+        if self.averaged is None:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.averaged = AveragedModel(self.policy, multi_avg_fn=get_ema_multi_avg_fn(self.config.ema))
+        self.averaged.update_parameters(self.policy)
+
+    @property
+    def eval_policy(self) -> SequencePolicy:
+        """The policy that greedy evaluation, `predict` and the viz tools play: with ``ema``, the averaged
+        weights; else (or before the first update) the trained ones."""
+        return self.policy if self.averaged is None else self.averaged.module
 
     def learning_rate(self) -> float:
         """The learning rate of the next updates: ``lr``, or on the linear schedule ``lr`` falling to
@@ -387,10 +405,8 @@ class Trainer:
 
     def run_episodes(self, envs: gym.vector.VectorEnv, target: float, greedy: bool = True) -> list[float]:
         """Play one episode in each of ``envs`` at a commanded return; returns their returns."""
-        self.policy.eval()
-        rollout = Rollout(
-            envs, self.policy, self.config.env_id, self.config.return_scale, self.config.gamma, self.device
-        )
+        c, policy = self.config, self.eval_policy.eval()
+        rollout = Rollout(envs, policy, c.env_id, c.return_scale, c.gamma, self.device)
         rollout.start(EVAL_SEED, lambda: target)
         returns: dict[int, float] = {}
 
@@ -423,13 +439,16 @@ class Trainer:
         Call it once per env step with the observations (N, S), the rewards the previous actions earned, and
         ``episode_start`` True where an episode begins (all True on the first call). Each env's command starts
         at ``target_return`` (default: the evaluation command) and is decremented by its rewards.
+
+        It plays a copy of `eval_policy` taken when every env starts an episode (or N changes), so training
+        or evaluating between two calls never disturbs the episodes under way.
         """
         obs = np.asarray(observations, dtype=np.float32).reshape(len(observations), -1)
         n = len(obs)
         start = np.ones(n, bool) if episode_start is None else np.asarray(episode_start, bool)
-        if getattr(self, "_predict_n", None) != n:
-            self.policy.eval()
-            self.policy.begin(n)
+        if getattr(self, "_predict_n", None) != n or start.all():
+            self._predict_policy = copy.deepcopy(self.eval_policy).eval()
+            self._predict_policy.begin(n)
             self._predict_n, start = n, np.ones(n, bool)
             self._predict_rtg, self._predict_t = np.zeros(n), np.zeros(n, np.int64)
             self._predict_prev = np.full(n, self.n_actions)
@@ -439,8 +458,9 @@ class Trainer:
         self._predict_rtg = np.where(start, target, rtg)
         self._predict_t = np.where(start, 0, self._predict_t + 1)
         self._predict_prev = np.where(start, self.n_actions, self._predict_prev)
-        self.policy.reset(torch.as_tensor(start, device=self.device))
-        params = self.policy.push(
+        policy = self._predict_policy
+        policy.reset(torch.as_tensor(start, device=self.device))
+        params = policy.push(
             torch.as_tensor(
                 self._predict_rtg / self.config.return_scale, dtype=torch.float32, device=self.device
             ),
@@ -448,7 +468,7 @@ class Trainer:
             torch.as_tensor(self._predict_prev, device=self.device),
             torch.as_tensor(self._predict_t, device=self.device),
         )
-        actions = greedy_action(params, True) if deterministic else self.policy.distribution(params).sample()
+        actions = greedy_action(params, True) if deterministic else policy.distribution(params).sample()
         self._predict_prev = actions.cpu().numpy()
         return self._predict_prev.copy()
 
@@ -462,6 +482,8 @@ class Trainer:
         alpha_tensors, alpha_rest = flatten_optimizer(self.alpha_optimizer.state_dict())
         tensors.update(opt_tensors)
         tensors.update({f"alpha.{k}": v for k, v in alpha_tensors.items()})
+        if self.averaged is not None:
+            tensors.update({f"averaged.{k}": v for k, v in self.averaged.state_dict().items()})
         tensors["log_alpha"] = self.log_alpha.detach()
         tensors["rng.torch"] = torch.get_rng_state()
         tensors.update(_buffer_tensors(self.buffer))
@@ -519,6 +541,12 @@ class Trainer:
             self.policy.load_state_dict(state)
         except RuntimeError as err:
             raise LightupError(f"checkpoint does not fit its config ({str(err).splitlines()[0]})") from None
+        averaged = {k.removeprefix("averaged."): v for k, v in tensors.items() if k.startswith("averaged.")}
+        if self.config.ema > 0 and meta["counters"]["updates"] > 0:
+            self._average()  # made as at the first update, then overwritten
+            self.averaged.load_state_dict(averaged)
+        elif averaged:
+            raise LightupError("checkpoint holds averaged weights but its config has ema 0")
         self.optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
         alpha = {k.removeprefix("alpha."): v for k, v in tensors.items() if k.startswith("alpha.")}
         self.alpha_optimizer.load_state_dict(unflatten_optimizer(alpha, meta["alpha_optimizer"]))

@@ -137,12 +137,19 @@ def inspect_run(
                 f"--episode {episode} is out of range: the buffer holds {len(stored)} episodes "
                 f"(0 to {len(stored) - 1}, or -1 for the newest)"
             )
-        return replay_episode(trainer.policy, stored[episode], scale)
+        return replay_episode(trainer.eval_policy, stored[episode], scale)
     env = make_run_env(trainer)
     try:
         target = float(trainer.eval_target() if command is None else command)
         return play_episode(
-            trainer.policy, env, target, scale, seed, greedy, max_steps=max_steps, gamma=trainer.config.gamma
+            trainer.eval_policy,
+            env,
+            target,
+            scale,
+            seed,
+            greedy,
+            max_steps=max_steps,
+            gamma=trainer.config.gamma,
         )
     finally:
         env.close()

@@ -126,7 +126,7 @@ def _policy_sections(trainer, records: list[dict], opts: ReportOptions) -> list[
     from lightup.viz.episode import make_run_env, play_episode
     from lightup.viz.plots import png_bytes
 
-    policy = copy.deepcopy(trainer.policy).cpu()  # never disturb the trainer's own caches or device
+    policy = copy.deepcopy(trainer.eval_policy).cpu()  # never disturb the trainer's own caches or device
     config, sections = trainer.config, []
     if opts.follow:
         from lightup.viz.follow import command_sweep, plot_return_following, return_following

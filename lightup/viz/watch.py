@@ -111,7 +111,7 @@ def render_episodes(
     try:
         for i in range(episodes):
             record = play_episode(
-                trainer.policy,
+                trainer.eval_policy,
                 env,
                 target,
                 trainer.config.return_scale,
