@@ -235,9 +235,11 @@ def test_ema_averages_the_weights_after_every_update_and_evaluation_plays_them(t
     assert any(not torch.equal(g, w) for g, w in zip(got, after_steps[-1], strict=True))
     push = trainer.eval_policy.push
     trainer.eval_policy.push = lambda *a: evaluated.append(1) or push(*a)
-    trainer.policy.push = None  # evaluation must not touch the trained weights' policy
-    trainer.evaluate()
-    assert evaluated
+    trained = trainer.policy.push
+    trainer.policy.push = lambda *a: evaluated.append(0) or trained(*a)
+    metrics = trainer.evaluate()
+    assert evaluated.count(1) > 0 and evaluated.count(0) > 0  # the trained weights are evaluated too
+    assert set(metrics) >= {"eval/mean_reward", "eval/trained_mean_reward"}
 
 
 def test_resume_with_ema_continues_the_average_exactly(tmp_path):

@@ -394,18 +394,31 @@ class Trainer:
 
     @torch.inference_mode()
     def evaluate(self, target: float | None = None) -> dict[str, float]:
-        """Greedy episodes, one per eval env, on fixed seeds, at the evaluation command."""
+        """Greedy episodes of `eval_policy`, one per eval env, on fixed seeds, at the evaluation command. With
+        ``ema``, the trained weights are evaluated on the same episodes too (eval/trained_mean_reward)."""
         target = self.eval_target() if target is None else target
         returns = self.run_episodes(self.eval_envs, target, greedy=True)
         mean = float(np.mean(returns))
         self.last_eval = mean
         if self.threshold is not None and mean >= self.threshold and self.solved_at is None:
             self.solved_at = self.steps
-        return {"eval/mean_reward": mean, "eval/std_reward": float(np.std(returns)), "eval/command": target}
+        out = {"eval/mean_reward": mean, "eval/std_reward": float(np.std(returns)), "eval/command": target}
+        if self.averaged is not None:
+            trained = self.run_episodes(self.eval_envs, target, greedy=True, policy=self.policy)
+            out["eval/trained_mean_reward"] = float(np.mean(trained))
+        return out
 
-    def run_episodes(self, envs: gym.vector.VectorEnv, target: float, greedy: bool = True) -> list[float]:
-        """Play one episode in each of ``envs`` at a commanded return; returns their returns."""
-        c, policy = self.config, self.eval_policy.eval()
+    def run_episodes(
+        self,
+        envs: gym.vector.VectorEnv,
+        target: float,
+        greedy: bool = True,
+        policy: SequencePolicy | None = None,
+    ) -> list[float]:
+        """Play one episode in each of ``envs`` at a commanded return (``policy``: default `eval_policy`);
+        returns their returns."""
+        c = self.config
+        policy = (self.eval_policy if policy is None else policy).eval()
         rollout = Rollout(envs, policy, c.env_id, c.return_scale, c.gamma, self.device)
         rollout.start(EVAL_SEED, lambda: target)
         returns: dict[int, float] = {}
