@@ -109,6 +109,10 @@ def run_one(job: tuple[Case, str, int, dict]) -> dict:
         "final_eval": trainer.last_eval,
         "best_eval": max((r["eval/mean_reward"] for r in evals), default=None),
         "curve": [(r["step"], r["eval/mean_reward"]) for r in evals],
+        # with ema: the trained weights' evaluations on the same episodes (the run without averaging)
+        "trained_curve": [
+            (r["step"], r["eval/trained_mean_reward"]) for r in evals if "eval/trained_mean_reward" in r
+        ],
     }
 
 
