@@ -121,3 +121,15 @@ def test_with_gamma_below_one_the_policy_is_fed_the_discounted_returns_to_go():
         expected = commanded_returns_to_go(ep.rewards, 7.0, 0.9)
         np.testing.assert_allclose(fed[60 * k : 60 * (k + 1)], expected, rtol=1e-5)
     assert not np.allclose(expected, commanded_returns_to_go(ep.rewards, 7.0, 1.0))  # gamma made a difference
+
+
+def test_greedy_envs_take_the_most_likely_action_and_the_others_sample():
+    rollout, envs, policy = make(4)
+    outputs: list[torch.Tensor] = []
+    push = policy.push
+    policy.push = lambda *args: outputs.append(push(*args).clone()) or outputs[-1]
+    rollout.collect(50, n_greedy=2)
+    argmax = torch.stack(outputs).argmax(-1)  # (steps, envs)
+    for i in range(4):
+        played = envs.envs[i].episodes[0]
+        assert (played == argmax[:, i].tolist()) == (i < 2)

@@ -376,6 +376,8 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"n_head": 3},
         {"lr_final_frac": 1.5},
         {"ema": 1.0},
+        {"greedy_envs": 9},
+        {"greedy_envs": -1},
         {"ema": -0.1},
         {"lr_schedule": "Linear"},
         {"buffer_kind": "lifo"},

@@ -49,6 +49,9 @@ class TrainConfig:
     grad_clip: float = 0.25
     temperature: float = 1.0
     """Sampling temperature of rollouts (logits divided by it)."""
+    greedy_envs: int = 0
+    """This many of the rollout envs act greedily (the most likely action) instead of sampling: episodes
+    near what greedy evaluation plays, for the replay. 0: every env samples."""
     ema: float = 0.0
     """Polyak averaging: greedy evaluation, `predict`, the viz tools and the bench's agent play an exponential
     moving average of the weights, which moves 1 - ema of the way to the trained weights after every update
@@ -118,6 +121,12 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise LightupError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+        if isinstance(self.greedy_envs, bool) or not isinstance(self.greedy_envs, int):
+            raise LightupError(f"--greedy-envs must be an integer, got {self.greedy_envs!r}")
+        if not 0 <= self.greedy_envs <= self.n_envs:
+            raise LightupError(
+                f"--greedy-envs must be from 0 to --n-envs ({self.n_envs}), got {self.greedy_envs}"
+            )
         value = self.updates_per_round
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise LightupError(f"--updates-per-round must be an integer >= 0, got {value!r}")

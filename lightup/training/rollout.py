@@ -149,8 +149,11 @@ class Rollout:
         temperature: float = 1.0,
         greedy: bool = False,
         on_episode: Callable[[int, Episode], None] | None = None,
+        n_greedy: int = 0,
     ) -> StepStats:
-        """Step every env ``n_steps`` times; finished episodes go to ``on_episode(env_index, episode)``."""
+        """Step every env ``n_steps`` times; finished episodes go to ``on_episode(env_index, episode)``.
+        ``greedy``: every env takes the most likely action; else they sample (logits / ``temperature``), but
+        the first ``n_greedy`` envs take the most likely one."""
         stats = StepStats()
         rows = self._rows
         for _ in range(n_steps):
@@ -162,6 +165,8 @@ class Rollout:
                 scaled = params / temperature if self.discrete else params
                 dist = self.policy.distribution(scaled)
                 actions = dist.sample()
+                if n_greedy:
+                    actions[:n_greedy] = greedy_action(params[:n_greedy], self.discrete)
                 if self.discrete:
                     probs = dist.probs
                     stats.entropy += float(dist.entropy().mean())

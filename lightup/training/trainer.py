@@ -228,7 +228,9 @@ class Trainer:
                 self.policy.eval()
                 # the last round is cut to the steps left: a run ends at its budget (less than n_envs past it)
                 n_steps = min(c.rollout_steps, -(-(total - self.steps) // c.n_envs))
-                stats = rollout.collect(n_steps, c.temperature, on_episode=_appender(finished))
+                stats = rollout.collect(
+                    n_steps, c.temperature, on_episode=_appender(finished), n_greedy=c.greedy_envs
+                )
                 t_rollout = time.perf_counter() - t0
                 for ep in finished:
                     self.buffer.add(ep)
