@@ -291,6 +291,12 @@ def test_predict_keeps_its_episodes_when_the_trainer_evaluates_between_calls(tmp
     assert play(interrupt=True) == play(interrupt=False)
 
 
+def test_the_timestep_embedding_can_be_switched_off(tmp_path):
+    with_time = Trainer(tiny_config(tmp_path / "on")).policy
+    without = Trainer(tiny_config(tmp_path / "off", timestep_embedding=False)).policy
+    assert with_time.embed_timestep is not None and without.embed_timestep is None
+
+
 def test_linear_learning_rate_schedule_falls_to_its_final_fraction(tmp_path):
     from lightup.training.logger import read_metrics
 
@@ -377,6 +383,7 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"lr_final_frac": 1.5},
         {"ema": 1.0},
         {"greedy_envs": 9},
+        {"timestep_embedding": "no"},
         {"greedy_envs": -1},
         {"ema": -0.1},
         {"lr_schedule": "Linear"},

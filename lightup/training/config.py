@@ -32,6 +32,9 @@ class TrainConfig:
     n_head: int = 4
     n_embd: int = 64
     dropout: float = 0.0
+    timestep_embedding: bool = True
+    """dt: add a learned embedding of the episode timestep to every token. Off, the DT sees returns-to-go,
+    states and actions only (their order comes from the causal mask), as the reference MLP sees no time."""
 
     # --- rollouts and updates ---
     n_envs: int = 16
@@ -160,6 +163,9 @@ class TrainConfig:
                     choices = ", ".join(typing.get_args(hint))
                     flag = "--" + prefix + name.replace("_", "-")
                     raise LightupError(f"{flag} must be one of {choices}, got {getattr(obj, name)!r}")
+                if hint is bool and not isinstance(getattr(obj, name), bool):
+                    flag = "--" + prefix + name.replace("_", "-")
+                    raise LightupError(f"{flag} must be true or false, got {getattr(obj, name)!r}")
 
 
 # Defaults per env family, filled into fields left at None. A lightup game's budget is small; CartPole's

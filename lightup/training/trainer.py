@@ -79,6 +79,7 @@ def build_policy(config: TrainConfig, obs_dim: int, act_dim: int, discrete: bool
             n_embd=config.n_embd,
             dropout=config.dropout,
             layout=config.layout,
+            timestep_embedding=config.timestep_embedding,
             max_episode_len=1024,
         )
     )
