@@ -429,9 +429,13 @@ def test_env_family_defaults_fill_only_what_is_left_unset():
 
     cartpole = with_env_defaults(TrainConfig(env_id="CartPole-v1"), None)
     assert (cartpole.total_steps, cartpole.updates_per_round, cartpole.max_return) == (100_000, 64, 500.0)
+    assert cartpole.timestep_embedding is False
     game = with_env_defaults(TrainConfig(env_id="lightup/PressButton-v0"), 1.0)
     assert (game.total_steps, game.updates_per_round, game.return_scale) == (20_000, 32, 1.0)
+    assert game.timestep_embedding is True
     other = with_env_defaults(TrainConfig(env_id="Acrobot-v1"), None)
-    assert (other.total_steps, other.updates_per_round) == (100_000, 32)
-    chosen = with_env_defaults(TrainConfig(env_id="CartPole-v1", updates_per_round=0, total_steps=512), None)
-    assert (chosen.total_steps, chosen.updates_per_round) == (512, 0)
+    assert (other.total_steps, other.updates_per_round, other.timestep_embedding) == (100_000, 32, True)
+    chosen = with_env_defaults(
+        TrainConfig(env_id="CartPole-v1", updates_per_round=0, total_steps=512, timestep_embedding=True), None
+    )
+    assert (chosen.total_steps, chosen.updates_per_round, chosen.timestep_embedding) == (512, 0, True)
