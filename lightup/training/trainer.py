@@ -454,7 +454,8 @@ class Trainer:
 
         Call it once per env step with the observations (N, S), the rewards the previous actions earned, and
         ``episode_start`` True where an episode begins (all True on the first call). Each env's command starts
-        at ``target_return`` (default: the evaluation command) and is decremented by its rewards.
+        at ``target_return`` (default: the evaluation command) and is decremented by its rewards (divided by
+        gamma below 1, as in rollouts).
 
         It plays a copy of `eval_policy` taken when every env starts an episode (or N changes), so training
         or evaluating between two calls never disturbs the episodes under way.
@@ -562,7 +563,10 @@ class Trainer:
             self._average()  # made as at the first update, then overwritten
             self.averaged.load_state_dict(averaged)
         elif averaged:
-            raise LightupError("checkpoint holds averaged weights but its config has ema 0")
+            raise LightupError(
+                "checkpoint holds averaged weights but its config has ema 0 (an altered file); use a "
+                "checkpoint written by lightup"
+            )
         self.optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
         alpha = {k.removeprefix("alpha."): v for k, v in tensors.items() if k.startswith("alpha.")}
         self.alpha_optimizer.load_state_dict(unflatten_optimizer(alpha, meta["alpha_optimizer"]))
