@@ -160,14 +160,13 @@ class TrainConfig:
         # The command line checks choices; a config built in Python or read from a file is checked here.
         for prefix, obj in (("", self), ("command.", self.command)):
             for name, hint in typing.get_type_hints(type(obj)).items():
-                if typing.get_origin(hint) is Literal and getattr(obj, name) not in typing.get_args(hint):
+                value, flag = getattr(obj, name), "--" + prefix + name.replace("_", "-")
+                if typing.get_origin(hint) is Literal and value not in typing.get_args(hint):
                     choices = ", ".join(typing.get_args(hint))
-                    flag = "--" + prefix + name.replace("_", "-")
-                    raise LightupError(f"{flag} must be one of {choices}, got {getattr(obj, name)!r}")
+                    raise LightupError(f"{flag} must be one of {choices}, got {value!r}")
                 allowed = {bool: bool, bool | None: (bool, type(None))}.get(hint)
-                if allowed and not isinstance(getattr(obj, name), allowed):
-                    flag = "--" + prefix + name.replace("_", "-")
-                    raise LightupError(f"{flag} must be true or false, got {getattr(obj, name)!r}")
+                if allowed and not isinstance(value, allowed):
+                    raise LightupError(f"{flag} must be true or false, got {value!r}")
 
 
 # Defaults per env family, filled into fields left at None. A lightup game's budget is small; CartPole's
