@@ -284,17 +284,39 @@ def test_predict_keeps_its_episodes_when_the_trainer_evaluates_between_calls(tmp
             out.append(actions.tolist())
             steps = [e.step(int(a)) for e, a in zip(envs, actions, strict=True)]
             obs, rewards = np.stack([s[0] for s in steps]), np.array([s[1] for s in steps])
+            if any(s[2] for s in steps):  # a pole fell: the episodes end here
+                break
             if interrupt and t == 5:
                 trainer.evaluate()
         return out
 
-    assert play(interrupt=True) == play(interrupt=False)
+    played = play(interrupt=False)
+    assert len(played) > 6  # the evaluation came while the episodes were under way
+    assert play(interrupt=True) == played
 
 
 def test_the_timestep_embedding_can_be_switched_off(tmp_path):
     with_time = Trainer(tiny_config(tmp_path / "on")).policy
     without = Trainer(tiny_config(tmp_path / "off", timestep_embedding=False)).policy
     assert with_time.embed_timestep is not None and without.embed_timestep is None
+
+
+def test_predict_plays_the_weights_of_the_latest_training(tmp_path):
+    """Its copy of the policy is taken again at the next episode start after more training, not before."""
+    trainer = Trainer(tiny_config(tmp_path / "run", "CartPole-v1")).learn(64)
+    obs = np.zeros((2, 4), np.float32)
+    trainer.predict(obs, episode_start=np.ones(2, bool))
+    first = trainer._predict_policy
+    trainer.predict(obs, np.ones(2), episode_start=np.ones(2, bool))
+    assert trainer._predict_policy is first  # no training since: no new copy
+    trainer.learn(128)
+    trainer.predict(obs, np.ones(2), episode_start=np.zeros(2, bool))
+    assert trainer._predict_policy is first  # the episodes under way keep their weights
+    trainer.predict(obs, episode_start=np.ones(2, bool))
+    copied = trainer._predict_policy.state_dict()
+    for k, v in trainer.eval_policy.state_dict().items():
+        assert torch.equal(copied[k], v), k
+    assert any(not torch.equal(first.state_dict()[k], v) for k, v in copied.items())
 
 
 def test_linear_learning_rate_schedule_falls_to_its_final_fraction(tmp_path):

@@ -457,14 +457,17 @@ class Trainer:
         at ``target_return`` (default: the evaluation command) and is decremented by its rewards (divided by
         gamma below 1, as in rollouts).
 
-        It plays a copy of `eval_policy` taken when every env starts an episode (or N changes), so training
-        or evaluating between two calls never disturbs the episodes under way.
+        It plays its own copy of `eval_policy`, so training or evaluating between two calls never disturbs the
+        episodes under way; the copy is taken again, after the trainer's updates, when every env starts an
+        episode (or N changes).
         """
         obs = np.asarray(observations, dtype=np.float32).reshape(len(observations), -1)
         n = len(obs)
         start = np.ones(n, bool) if episode_start is None else np.asarray(episode_start, bool)
         if getattr(self, "_predict_n", None) != n or start.all():
-            self._predict_policy = copy.deepcopy(self.eval_policy).eval()
+            if getattr(self, "_predict_updates", None) != self.updates:
+                self._predict_policy = copy.deepcopy(self.eval_policy).eval()
+                self._predict_updates = self.updates
             self._predict_policy.begin(n)
             self._predict_n, start = n, np.ones(n, bool)
             self._predict_rtg, self._predict_t = np.zeros(n), np.zeros(n, np.int64)
