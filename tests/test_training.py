@@ -406,6 +406,8 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"ema": 1.0},
         {"greedy_envs": 9},
         {"timestep_embedding": "no"},
+        {"n_layer": 0},
+        {"n_layer": 1.5},
         {"greedy_envs": -1},
         {"ema": -0.1},
         {"lr_schedule": "Linear"},
@@ -451,13 +453,26 @@ def test_env_family_defaults_fill_only_what_is_left_unset():
 
     cartpole = with_env_defaults(TrainConfig(env_id="CartPole-v1"), None)
     assert (cartpole.total_steps, cartpole.updates_per_round, cartpole.max_return) == (100_000, 64, 500.0)
-    assert cartpole.timestep_embedding is False
+    assert (cartpole.timestep_embedding, cartpole.n_layer) == (False, 1)
     game = with_env_defaults(TrainConfig(env_id="lightup/PressButton-v0"), 1.0)
     assert (game.total_steps, game.updates_per_round, game.return_scale) == (20_000, 32, 1.0)
-    assert game.timestep_embedding is True
+    assert (game.timestep_embedding, game.n_layer) == (True, 3)
     other = with_env_defaults(TrainConfig(env_id="Acrobot-v1"), None)
-    assert (other.total_steps, other.updates_per_round, other.timestep_embedding) == (100_000, 32, True)
-    chosen = with_env_defaults(
-        TrainConfig(env_id="CartPole-v1", updates_per_round=0, total_steps=512, timestep_embedding=True), None
+    assert (other.total_steps, other.updates_per_round, other.timestep_embedding, other.n_layer) == (
+        100_000,
+        32,
+        True,
+        3,
     )
-    assert (chosen.total_steps, chosen.updates_per_round, chosen.timestep_embedding) == (512, 0, True)
+    chosen = with_env_defaults(
+        TrainConfig(
+            env_id="CartPole-v1", updates_per_round=0, total_steps=512, timestep_embedding=True, n_layer=2
+        ),
+        None,
+    )
+    assert (chosen.total_steps, chosen.updates_per_round, chosen.timestep_embedding, chosen.n_layer) == (
+        512,
+        0,
+        True,
+        2,
+    )
