@@ -1,7 +1,8 @@
 """Throughput of the trainer's two phases, each as a ratio to a bare baseline measured in the same run.
 
 - Rollouts: env steps per second of the Decision Transformer's batched, KV-cached rollout (policy and env)
-  against the same vectorized CartPole-v1 envs stepped with random actions, at 1, 16 and 64 envs.
+  against plain vectorized CartPole-v1 envs (gymnasium's, without the trainer's observation check) stepped
+  with random actions, at 1, 16 and 64 envs.
   Goal (issue 6): at 64 envs the policy costs no more than the env (ratio at least 0.5).
 - Updates: training tokens per second of `Trainer._update` (window sampling from the replay buffer, forward,
   masked loss with the entropy term, backward, clipping, AdamW, the entropy temperature) against a bare
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 from timing import clock
 
-from lightup.training.config import TrainConfig
+from lightup.training.config import TrainConfig, with_env_defaults
 from lightup.training.loss import action_log_prob
 from lightup.training.rollout import Rollout
 from lightup.training.trainer import Trainer
@@ -54,6 +55,12 @@ def rollout_ratio(n_envs: int, steps: int) -> tuple[float, float]:
         envs = trainer._make_envs(n_envs)
         rollout = Rollout(envs, trainer.policy, "CartPole-v1", 100.0, 1.0, trainer.device)
         rollout.start(0, lambda: 100.0)
+        # The baseline: plain Gymnasium envs, without the trainer's observation check.
+        raw = gym.vector.SyncVectorEnv(
+            [lambda: gym.make("CartPole-v1") for _ in range(n_envs)],
+            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+        )
+        raw.reset(seed=0)
         rng = np.random.default_rng(0)
         policy_sps, random_sps = [], []
         for _ in range(REPEATS):
@@ -63,9 +70,10 @@ def rollout_ratio(n_envs: int, steps: int) -> tuple[float, float]:
             actions = [rng.integers(0, 2, n_envs) for _ in range(steps)]
             start = clock(DEVICE)
             for a in actions:
-                envs.step(a)
+                raw.step(a)
             random_sps.append(steps * n_envs / (clock(DEVICE) - start))
         envs.close()
+        raw.close()
         return statistics.median(policy_sps), statistics.median(random_sps)
 
 
@@ -121,14 +129,16 @@ def main() -> None:
     DEVICE = args.device
     torch.set_num_threads(1)
     device_name = torch.cuda.get_device_name() if DEVICE == "cuda" else "the CPU"
+    c = with_env_defaults(TrainConfig(), None)  # the model the trainer builds for CartPole-v1
     lines = [
         "# Throughput: the trainer's phases against bare baselines",
         "",
         f"`python benchmarks/throughput.py{'' if DEVICE == 'cpu' else ' --device cuda'}` on {date.today()}, "
         f"{platform.machine()} with {os.cpu_count()} cores, torch {torch.__version__}, gymnasium "
         f"{gym.__version__}, one torch thread, the model on {device_name}; CPU time of the process on the "
-        f"CPU, wall time with a GPU, median of {REPEATS} alternating repeats. Model: the CartPole defaults "
-        "(stacked, 3 layers, width 64, K 20).",
+        f"CPU, wall time with a GPU, median of {REPEATS} alternating repeats. Model: the CartPole-v1 "
+        f"defaults ({c.layout}, {c.n_layer} layer(s), width {c.n_embd}, K {c.context_len}, timestep "
+        f"embedding {'on' if c.timestep_embedding else 'off'}).",
         "",
         "## Rollouts on CartPole-v1 (env steps per second)",
         "",

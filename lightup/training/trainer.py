@@ -92,8 +92,12 @@ def _appender(episodes: list[Episode]):
 class _CheckedObservations(gym.ObservationWrapper):
     """Turns an observation that breaks the env's own observation space's shape into a one-line error."""
 
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self._shape = env.observation_space.shape  # read once: the wrappers' property chain costs more
+
     def observation(self, obs):
-        shape = self.observation_space.shape
+        shape = self._shape
         if np.shape(obs) != shape:
             raise LightupError(
                 f"env {self.spec.id if self.spec else '?'} returned an observation of shape {np.shape(obs)}, "
