@@ -86,6 +86,38 @@ def test_windows_by_hand():
     assert set(ends.tolist()) == {0, 1, 2, 3}
 
 
+def test_windows_by_hand_over_several_episodes_after_each_add():
+    buf = EpisodeBuffer(2)
+    buf.add(episode([1.0], actions=[0]))
+    buf.add(episode([1.0, 1.0], actions=[1, 1]))
+    assert buf.sample(8, 3, np.random.default_rng(0), 1.0, start_action=2)["mask"].sum() > 0
+    buf.add(episode([5.0, 5.0, 5.0], actions=[1, 0, 1]))  # evicts the first episode
+    stored = {  # returns-to-go and actions of each step of the two episodes kept
+        "short": ([2.0, 1.0], [1, 1]),
+        "long": ([15.0, 10.0, 5.0], [1, 0, 1]),
+    }
+    obs = {"short": np.arange(4.0).reshape(2, 2), "long": np.arange(6.0).reshape(3, 2)}
+    batch = buf.sample(256, 2, np.random.default_rng(1), return_scale=5.0, start_action=2)
+    seen = set()
+    for b in range(256):
+        n = int(batch["mask"][b].sum())
+        t = batch["timesteps"][b, :n].tolist()
+        name = "long" if batch["returns_to_go"][b, 0] * 5.0 > 2.5 else "short"
+        rtg, actions = stored[name]
+        assert t == list(range(t[-1] - n + 1, t[-1] + 1)) and n == min(2, t[-1] + 1)
+        assert batch["returns_to_go"][b, :n].tolist() == pytest.approx([rtg[s] / 5.0 for s in t])
+        assert batch["actions"][b, :n].tolist() == [actions[s] for s in t]
+        assert batch["prev_actions"][b, :n].tolist() == [2 if s == 0 else actions[s - 1] for s in t]
+        assert batch["states"][b, :n].tolist() == obs[name][t].tolist()
+        # padding: zeros, the start token as the previous action, no mask
+        assert not batch["mask"][b, n:].any() and batch["returns_to_go"][b, n:].abs().sum() == 0
+        assert batch["states"][b, n:].abs().sum() == 0 and batch["timesteps"][b, n:].sum() == 0
+        assert batch["prev_actions"][b, n:].tolist() == [2] * (2 - n)
+        seen.add((name, t[-1]))
+    # windows end at every stored step, and at none of the evicted episode's
+    assert seen == {("short", 0), ("short", 1), ("long", 0), ("long", 1), ("long", 2)}
+
+
 def test_padded_targets_carry_no_loss():
     params = torch.randn(2, 4, 3)
     actions = torch.tensor([[0, 1, 2, 1], [2, 2, 0, 0]])

@@ -46,32 +46,55 @@ class EpisodeBuffer:
     def __init__(self, capacity: int, kind: Literal["fifo", "top"] = "fifo"):
         assert capacity >= 1 and kind in ("fifo", "top"), (capacity, kind)
         self.capacity, self.kind = capacity, kind
-        self.episodes: list[Episode] = []
+        self._episodes: list[Episode] = []
+        self._flat: dict[str, np.ndarray] | None = None  # every stored step in one array; see `_steps`
+
+    @property
+    def episodes(self) -> tuple[Episode, ...]:
+        """The stored episodes, oldest first (read-only: `add` is the way in)."""
+        return tuple(self._episodes)
 
     def __len__(self) -> int:
-        return len(self.episodes)
+        return len(self._episodes)
 
     @property
     def n_steps(self) -> int:
-        return sum(e.length for e in self.episodes)
+        return sum(e.length for e in self._episodes)
 
     def returns(self) -> np.ndarray:
-        return np.array([e.ret for e in self.episodes], dtype=np.float64)
+        return np.array([e.ret for e in self._episodes], dtype=np.float64)
 
     def start_returns(self) -> np.ndarray:
         """Each episode's `Episode.start_return`: what the command strategies look at."""
-        return np.array([e.start_return for e in self.episodes], dtype=np.float64)
+        return np.array([e.start_return for e in self._episodes], dtype=np.float64)
 
     def add(self, episode: Episode) -> None:
-        self.episodes.append(episode)
-        if len(self.episodes) <= self.capacity:
+        episodes = self._episodes
+        episodes.append(episode)
+        self._flat = None
+        if len(episodes) <= self.capacity:
             return
         if self.kind == "fifo":
-            self.episodes.pop(0)
+            episodes.pop(0)
         else:
             # Drop the lowest return; among equals the oldest, so fresh data keeps flowing in.
-            worst = min(range(len(self.episodes)), key=lambda i: (self.episodes[i].ret, i))
-            self.episodes.pop(worst)
+            worst = min(range(len(episodes)), key=lambda i: (episodes[i].ret, i))
+            episodes.pop(worst)
+
+    def _steps(self) -> dict[str, np.ndarray]:
+        """Every stored step, episode after episode, in flat arrays (built on the first `sample` after an
+        `add`, then reused: a round of updates samples many batches between two rounds of rollouts)."""
+        if self._flat is None:
+            eps = self._episodes
+            lengths = np.array([e.length for e in eps])
+            self._flat = {
+                "ends": np.cumsum(lengths),
+                "starts": np.cumsum(lengths) - lengths,
+                "returns_to_go": np.concatenate([e.returns_to_go for e in eps]),
+                "observations": np.concatenate([e.observations for e in eps]),
+                "actions": np.concatenate([e.actions for e in eps]),
+            }
+        return self._flat
 
     def sample(
         self,
@@ -86,38 +109,31 @@ class EpisodeBuffer:
 
         Returns tensors (B, K): returns_to_go (scaled), states (B, K, S), prev_actions, actions, timesteps,
         mask. prev_actions holds ``start_action`` at an episode's first step (discrete)."""
-        assert self.episodes, "sample from an empty buffer"
-        lengths = np.array([e.length for e in self.episodes])
-        ends = np.cumsum(lengths)
-        flat = rng.integers(0, ends[-1], size=batch_size)
+        assert self._episodes, "sample from an empty buffer"
+        steps = self._steps()
+        ends, starts = steps["ends"], steps["starts"]
+        flat = rng.integers(0, ends[-1], size=batch_size)  # each window's last step, over all steps
         which = np.searchsorted(ends, flat, side="right")
-        first = self.episodes[0]
-        obs_dim = first.observations.shape[1]
-        discrete = first.actions.ndim == 1
-        act_shape = () if discrete else first.actions.shape[1:]
-        k = context_len
-        rtg = np.zeros((batch_size, k), np.float32)
-        states = np.zeros((batch_size, k, obs_dim), np.float32)
-        actions = np.zeros((batch_size, k, *act_shape), first.actions.dtype)
-        prev = np.zeros((batch_size, k, *act_shape), first.actions.dtype)
+        t_end = flat - starts[which]  # its index within its episode
+        first_t = np.maximum(t_end - context_len + 1, 0)  # the window's first step, within the episode
+        pos = np.arange(context_len)
+        t = first_t[:, None] + pos  # (B, K) the step at each position, within the episode
+        mask = t <= t_end[:, None]  # right-padded: positions past the window's last step
+        idx = np.where(mask, starts[which][:, None] + t, 0)  # into the flat arrays (0: any valid index)
+        actions_all = steps["actions"]
+        discrete = actions_all.ndim == 1
+        rtg = np.where(mask, steps["returns_to_go"][idx] / return_scale, 0.0).astype(np.float32)
+        real = mask if discrete else mask[..., None]
+        states = np.where(mask[..., None], steps["observations"][idx], 0.0).astype(np.float32)
+        actions = np.where(real, actions_all[idx], 0).astype(actions_all.dtype)
+        # The action before each step: the start token (discrete) or zeros at an episode's first step.
+        has_prev = mask & (t > 0)
+        before = actions_all[np.where(has_prev, idx - 1, 0)]
         if discrete:
-            prev.fill(start_action)
-        timesteps = np.zeros((batch_size, k), np.int64)
-        mask = np.zeros((batch_size, k), bool)
-        for b, (e_idx, f) in enumerate(zip(which, flat, strict=True)):
-            ep = self.episodes[e_idx]
-            t_end = f - (ends[e_idx] - ep.length)  # the window's last step
-            start = max(0, t_end - k + 1)
-            n = t_end - start + 1
-            rtg[b, :n] = ep.returns_to_go[start : t_end + 1] / return_scale
-            states[b, :n] = ep.observations[start : t_end + 1]
-            actions[b, :n] = ep.actions[start : t_end + 1]
-            if start > 0:
-                prev[b, :n] = ep.actions[start - 1 : t_end]
-            elif n > 1:
-                prev[b, 1:n] = ep.actions[: n - 1]
-            timesteps[b, :n] = np.arange(start, t_end + 1)
-            mask[b, :n] = True
+            prev = np.where(has_prev, before, start_action).astype(actions_all.dtype)
+        else:
+            prev = np.where(has_prev[..., None], before, 0).astype(actions_all.dtype)
+        timesteps = np.where(mask, t, 0).astype(np.int64)
         return {
             "returns_to_go": torch.from_numpy(rtg),
             "states": torch.from_numpy(states),

@@ -354,9 +354,10 @@ class Trainer:
             if c.ema > 0:
                 self._average()
             if c.entropy_target > 0:
-                alpha_loss = self.log_alpha.exp() * (entropy.detach() - self.target_entropy)
-                self.alpha_optimizer.zero_grad(set_to_none=True)
-                alpha_loss.backward()
+                # The temperature's loss is alpha * (entropy - target); its gradient in log alpha is the same
+                # product, set here directly rather than through autograd for one scalar.
+                with torch.no_grad():
+                    self.log_alpha.grad = self.log_alpha.exp() * (entropy.detach() - self.target_entropy)
                 self.alpha_optimizer.step()
             self.updates += 1
             totals["train/loss"] += loss.item()
@@ -582,7 +583,7 @@ class Trainer:
         torch.set_rng_state(tensors["rng.torch"])
         self.rng.bit_generator.state = meta["rng_numpy"]
         for ep in _buffer_episodes(tensors, meta["buffer_commanded"], self.config.gamma):
-            self.buffer.episodes.append(ep)
+            self.buffer.add(ep)
         counters = meta["counters"]
         self.steps, self.rounds = counters["steps"], counters["rounds"]
         self.updates, self.episodes = counters["updates"], counters["episodes"]
