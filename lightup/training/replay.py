@@ -87,9 +87,10 @@ class EpisodeBuffer:
         if self._flat is None:
             eps = self._episodes
             lengths = np.array([e.length for e in eps])
+            ends = np.cumsum(lengths)
             self._flat = {
-                "ends": np.cumsum(lengths),
-                "starts": np.cumsum(lengths) - lengths,
+                "ends": ends,
+                "starts": ends - lengths,
                 "returns_to_go": np.concatenate([e.returns_to_go for e in eps]),
                 "observations": np.concatenate([e.observations for e in eps]),
                 "actions": np.concatenate([e.actions for e in eps]),
