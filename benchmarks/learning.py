@@ -1,8 +1,8 @@
 """The learning benchmark: env steps and wall time to the reward threshold, over many seeds.
 
-Each run trains from scratch with the trainer's defaults for its env family (plus the options below),
-evaluates greedily on 20 fixed-seed episodes every ``eval_every`` env steps, and stops at the threshold.
-Runs go to a local process pool, one torch thread each.
+Each run is a run of `lightup bench` (`lightup.bench.runs.run_job`): it trains from scratch with the trainer's
+defaults for its env family (plus ``--set`` overrides), evaluates greedily on 20 fixed-seed episodes every
+``eval_every`` env steps, and stops at the threshold. Runs go to a local process pool, one torch thread each.
 
     python benchmarks/learning.py --suite games --seeds 10          # the diagnostic games
     python benchmarks/learning.py --suite cartpole --seeds 10        # CartPole-v1, 100k steps
@@ -17,14 +17,13 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
-import tempfile
-import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+
+from lightup.bench.runs import TRAINER_AGENTS
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -55,64 +54,38 @@ SUITES = {
     "cartpole": [Case("CartPole-v1", "CartPole-v1", 100_000)],
     "lunar": [Case("LunarLander-v3", "LunarLander-v3", 1_000_000)],
 }
-AGENTS = {
-    "dt-stacked": {"policy": "dt", "layout": "stacked"},
-    "dt-interleaved": {"policy": "dt", "layout": "interleaved"},
-    "mlp": {"policy": "mlp"},
-}
+AGENTS = TRAINER_AGENTS  # the trainer's agents of `lightup bench`
 
 
 def run_one(job: tuple[Case, str, int, dict]) -> dict:
+    """One run, as `lightup bench` runs it (`lightup.bench.runs.run_job`), with the case's flags and the
+    ``--set`` overrides on top."""
     import torch
 
-    from lightup.training.config import TrainConfig
-    from lightup.training.logger import read_metrics
-    from lightup.training.trainer import Trainer
+    from lightup.bench.config import BenchConfig
+    from lightup.bench.runs import Job, run_job
 
     case, agent, seed, overrides = job
-    torch.set_num_threads(1)
-    run_dir = Path(tempfile.mkdtemp(prefix="lightup-bench-"))
-    config = TrainConfig(
-        env_id=case.env_id,
-        env_options=case.options,
-        seed=seed,
-        total_steps=case.budget,
-        stop_at_threshold=True,
-        quiet=True,
-        tensorboard=False,
-        run_dir=str(run_dir / "run"),
-        **{**AGENTS[agent], **case.flags, **overrides},
+    overrides = {**case.flags, **overrides}
+    _, eval_every = BenchConfig(budget=case.budget).budget_of(case.env_id)  # the env family's default
+    row = run_job(
+        Job(
+            case.env_id,
+            agent,
+            seed,
+            case.budget,
+            eval_every,
+            case.options,
+            overrides=tuple(overrides.items()),
+        )
     )
-    start = time.perf_counter()
-    trainer = Trainer(config).learn()
-    wall = time.perf_counter() - start
-    evals = [r for r in read_metrics(run_dir / "run") if "eval/mean_reward" in r]
-    trainer.close()
-    shutil.rmtree(run_dir, ignore_errors=True)
-    solved_wall = None
-    if trainer.solved_at is not None:
-        solved_wall = wall  # the run stops at the evaluation that reached the threshold
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
     return {
+        **row,
         "case": case.name,
-        "env_id": case.env_id,
         "options": list(case.options),
-        "agent": agent,
         "overrides": overrides,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-        "seed": seed,
-        "budget": case.budget,
-        "threshold": trainer.threshold,
-        "solved_at": trainer.solved_at,
-        "wall_s_to_solve": solved_wall,
-        "wall_s": wall,
-        "steps": trainer.steps,
-        "final_eval": trainer.last_eval,
-        "best_eval": max((r["eval/mean_reward"] for r in evals), default=None),
-        "curve": [(r["step"], r["eval/mean_reward"]) for r in evals],
-        # with ema: the trained weights' evaluations on the same episodes (the run without averaging)
-        "trained_curve": [
-            (r["step"], r["eval/trained_mean_reward"]) for r in evals if "eval/trained_mean_reward" in r
-        ],
+        "machine": machine,
     }
 
 

@@ -262,7 +262,8 @@ def test_the_same_seeds_give_the_same_bench_results(tmp_path):
         assert first[(agent, 0)]["weights_sha256"] != first[(agent, 1)]["weights_sha256"], agent
 
 
-def test_learning_benchmark_refuses_a_bad_override_in_one_line_before_any_run(monkeypatch):
+def _learning_benchmark(monkeypatch):
+    """benchmarks/learning.py as a module."""
     import importlib.util
     import sys
     from pathlib import Path
@@ -272,6 +273,26 @@ def test_learning_benchmark_refuses_a_bad_override_in_one_line_before_any_run(mo
     learning = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, learning)  # its dataclasses look their module up there
     spec.loader.exec_module(learning)
+    return learning
+
+
+def test_learning_benchmark_runs_are_the_bench_runs_with_its_overrides_on_top(monkeypatch):
+    from lightup.bench.runs import Job, run_job
+
+    learning = _learning_benchmark(monkeypatch)
+    case = learning.Case("tiny", "lightup/PressButton-v0", 1024)
+    trained = learning.run_one((case, "dt-stacked", 0, {}))
+    frozen = learning.run_one((case, "dt-stacked", 0, {"updates_per_round": 0}))
+    assert (trained["case"], trained["overrides"]) == ("tiny", {})
+    assert frozen["overrides"] == {"updates_per_round": 0}
+    assert trained["steps"] == frozen["steps"] == 1024
+    assert frozen["weights_sha256"] != trained["weights_sha256"]  # the override reached the trainer
+    bench = run_job(Job("lightup/PressButton-v0", "dt-stacked", 0, 1024, 1024))
+    assert bench["weights_sha256"] == trained["weights_sha256"]  # the bench's run, weight for weight
+
+
+def test_learning_benchmark_refuses_a_bad_override_in_one_line_before_any_run(monkeypatch):
+    learning = _learning_benchmark(monkeypatch)
     assert learning.parse_override("updates_per_round=64") == ("updates_per_round", 64)
     assert learning.parse_override("layout=interleaved") == ("layout", "interleaved")
     for bad, message in [

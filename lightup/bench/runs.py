@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,9 @@ class Job:
     eval_every: int
     env_options: tuple[str, ...] = ()
     eval_episodes: int = 20
+    overrides: tuple[tuple[str, Any], ...] = ()
+    """TrainConfig fields set last, as (name, value), for the trainer's agents (the learning benchmark's
+    ``--set``)."""
 
 
 def run_job(job: Job) -> dict:
@@ -89,7 +93,7 @@ def _run_trainer(job: Job) -> dict:
     start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="lightup-bench-"))
     try:
-        config = TrainConfig(
+        fields = dict(
             env_id=job.env_id,
             env_options=job.env_options,
             seed=job.seed,
@@ -104,6 +108,7 @@ def _run_trainer(job: Job) -> dict:
             threads=1,
             **TRAINER_AGENTS[job.agent],
         )
+        config = TrainConfig(**{**fields, **dict(job.overrides)})
         trainer = Trainer(config)
         trainer.learn()
         # The trainer stops at the evaluation that reached the threshold: the time so far is the time to it.
@@ -114,7 +119,7 @@ def _run_trainer(job: Job) -> dict:
         wall = time.perf_counter() - start
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {
+    row = {
         "threshold": trainer.threshold,
         "solved_at": trainer.solved_at,
         "wall_s_to_solve": wall_to_solve,
@@ -124,6 +129,9 @@ def _run_trainer(job: Job) -> dict:
         "weights_sha256": weights,
         "hyperparameters": {"from_zoo": None},
     }
+    if config.ema > 0:  # the trained weights' evaluations on the same episodes: the run without averaging
+        row["trained_curve"] = [[r["step"], float(r["eval/trained_mean_reward"])] for r in evals]
+    return row
 
 
 def random_return(env_id: str, env_options: tuple[str, ...] = (), episodes: int = 20) -> float:
