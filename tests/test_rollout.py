@@ -133,3 +133,29 @@ def test_greedy_envs_take_the_most_likely_action_and_the_others_sample():
     for i in range(4):
         played = envs.envs[i].episodes[0]
         assert (played == argmax[:, i].tolist()) == (i < 2)
+
+
+def test_rollout_sampling_is_categorical_sampling_and_a_policy_s_own_distribution_is_kept():
+    from torch.distributions import Categorical
+
+    from lightup.training.rollout import sample_categorical
+
+    for seed in range(20):
+        logits = torch.randn(64, 3) * (seed + 1)
+        logits[0, 1] = -torch.inf
+        torch.manual_seed(seed)
+        dist = Categorical(logits=logits)
+        expected = (dist.sample(), dist.probs, dist.entropy())
+        torch.manual_seed(seed)
+        got = sample_categorical(logits)
+        assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))  # same draws, bit for bit
+
+    class AlwaysTwo(DecisionTransformer):
+        def distribution(self, params):
+            return Categorical(logits=torch.tensor([-torch.inf, -torch.inf, 0.0]).expand_as(params))
+
+    _, envs, policy = make(4)
+    rollout = Rollout(envs, AlwaysTwo(policy.config).eval(), "Countdown", 100.0, 1.0, torch.device("cpu"))
+    rollout.start(0, lambda: 100.0)
+    rollout.collect(10)
+    assert all(set(env.episodes[-1]) == {2} for env in envs.envs)

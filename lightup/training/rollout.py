@@ -33,6 +33,17 @@ def check_finite(name: str, values: np.ndarray, env_id: str) -> None:
         )
 
 
+def sample_categorical(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(actions, probabilities, entropy) of ``Categorical(logits=logits)``, row by row: the same arithmetic
+    and the same draw from torch's generator as its ``sample``, ``probs`` and ``entropy``, in a few tensor
+    calls (building the distribution object costs more than the draw at rollout batch sizes)."""
+    log_probs = logits - logits.logsumexp(dim=-1, keepdim=True)
+    probs = torch.softmax(log_probs, dim=-1)
+    actions = torch.multinomial(probs, 1, True)[:, 0]
+    entropy = -(log_probs.clamp(min=torch.finfo(log_probs.dtype).min) * probs).sum(-1)
+    return actions, probs, entropy
+
+
 def check_shape(obs: np.ndarray, n: int, obs_dim: int, env_id: str) -> None:
     """The policy reads ``obs_dim`` values per observation (each env's own shape is checked where the envs
     are made, by `lightup.training.trainer.make_vector_env`)."""
@@ -69,6 +80,9 @@ class Rollout:
         """If set, an exception from an env step goes here (with the count of failed steps in a row) and the
         envs restart; else it is raised."""
         self.errors_in_a_row = 0
+        # The contract's own categorical distribution: sampled by `sample_categorical`, without building a
+        # torch.distributions object each step (a policy that overrides ``distribution`` keeps its own).
+        self._plain_categorical = self.discrete and type(policy).distribution is SequencePolicy.distribution
 
     def start(self, seed: int, command: Callable[[], float]) -> None:
         """Reset all envs (seeded) and begin fresh sequences."""
@@ -161,6 +175,12 @@ class Rollout:
             params = self.policy.push(*self._tensors(self.rtg, self.obs, prev, self.t))
             if greedy:
                 actions = greedy_action(params, self.discrete)
+            elif self._plain_categorical:
+                actions, probs, entropy = sample_categorical(params / temperature)
+                if n_greedy:
+                    actions[:n_greedy] = greedy_action(params[:n_greedy], True)
+                stats.entropy += float(entropy.mean())
+                stats.max_prob += float(probs.max(dim=-1).values.mean())
             else:
                 scaled = params / temperature if self.discrete else params
                 dist = self.policy.distribution(scaled)
