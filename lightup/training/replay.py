@@ -121,19 +121,16 @@ class EpisodeBuffer:
         t = first_t[:, None] + pos  # (B, K) the step at each position, within the episode
         mask = t <= t_end[:, None]  # right-padded: positions past the window's last step
         idx = np.where(mask, starts[which][:, None] + t, 0)  # into the flat arrays (0: any valid index)
-        actions_all = steps["actions"]
-        discrete = actions_all.ndim == 1
         rtg = np.where(mask, steps["returns_to_go"][idx] / return_scale, 0.0).astype(np.float32)
-        real = mask if discrete else mask[..., None]
         states = np.where(mask[..., None], steps["observations"][idx], 0.0).astype(np.float32)
-        actions = np.where(real, actions_all[idx], 0).astype(actions_all.dtype)
+        all_actions = steps["actions"]
+        dtype, act_axes = all_actions.dtype, (1,) * (all_actions.ndim - 1)  # continuous: one axis more
+        actions = np.where(mask.reshape(*mask.shape, *act_axes), all_actions[idx], 0).astype(dtype)
         # The action before each step: the start token (discrete) or zeros at an episode's first step.
         has_prev = mask & (t > 0)
-        before = actions_all[np.where(has_prev, idx - 1, 0)]
-        if discrete:
-            prev = np.where(has_prev, before, start_action).astype(actions_all.dtype)
-        else:
-            prev = np.where(has_prev[..., None], before, 0).astype(actions_all.dtype)
+        before = all_actions[np.where(has_prev, idx - 1, 0)]
+        fill = start_action if all_actions.ndim == 1 else 0
+        prev = np.where(has_prev.reshape(*mask.shape, *act_axes), before, fill).astype(dtype)
         timesteps = np.where(mask, t, 0).astype(np.int64)
         return {
             "returns_to_go": torch.from_numpy(rtg),
