@@ -118,6 +118,40 @@ def test_windows_by_hand_over_several_episodes_after_each_add():
     assert seen == {("short", 0), ("short", 1), ("long", 0), ("long", 1), ("long", 2)}
 
 
+def test_value_targets_by_hand_and_after_an_eviction():
+    """With value_gamma 0.5, rewards 1, 2, 3, 4: discounted returns 3.25, 4.5, 5, 4 (scaled like the
+    returns-to-go); an evicted episode takes its value targets with it."""
+    buf = EpisodeBuffer(1, value_gamma=0.5)
+    buf.add(episode([9.0, 9.0], actions=[0, 0]))
+    buf.sample(4, 2, np.random.default_rng(0), 1.0, start_action=2)
+    buf.add(episode([1.0, 2.0, 3.0, 4.0], actions=[0, 1, 2, 0]))  # evicts the first
+    batch = buf.sample(64, 3, np.random.default_rng(0), return_scale=2.0, start_action=3)
+    values = {0: 3.25, 1: 4.5, 2: 5.0, 3: 4.0}
+    for b in range(64):
+        n = int(batch["mask"][b].sum())
+        t = batch["timesteps"][b, :n].tolist()
+        assert batch["value_targets"][b, :n].tolist() == [values[s] / 2.0 for s in t]
+        assert batch["value_targets"][b, n:].abs().sum() == 0
+    plain = EpisodeBuffer(1)
+    plain.add(episode([1.0]))
+    assert "value_targets" not in plain.sample(2, 2, np.random.default_rng(0), 1.0, start_action=2)
+
+
+def test_advantage_weights_by_hand():
+    from lightup.training.trainer import advantage_weights
+
+    advantages = torch.tensor([[1.0, 3.0, 100.0], [5.0, 0.0, 0.0]])
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    # real steps 1, 3, 5: mean 3, std sqrt(8/3); the padded 100 counts for nothing
+    z = torch.tensor([-2.0, 0.0, 2.0]) / (8 / 3) ** 0.5
+    w = advantage_weights(advantages, mask, beta=0.5)
+    expected = torch.tensor([[z[0] / 0.5, z[1] / 0.5, 0.0], [z[2] / 0.5, 0.0, 0.0]]).exp()
+    expected[0, 2] = expected[1, 1] = expected[1, 2] = 0.0
+    torch.testing.assert_close(w, expected)
+    capped = advantage_weights(advantages, mask, beta=0.1, max_weight=20.0)
+    assert capped[1, 0] == 20.0 and capped[0, 0] == pytest.approx(float((z[0] / 0.1).exp()))
+
+
 def test_padded_targets_carry_no_loss():
     params = torch.randn(2, 4, 3)
     actions = torch.tensor([[0, 1, 2, 1], [2, 2, 0, 0]])
@@ -300,6 +334,64 @@ def test_a_checkpoint_whose_averaged_weights_do_not_fit_its_config_is_a_one_line
         assert "\n" not in str(err.value) and ("ema" in str(err.value) or "cannot read" in str(err.value))
 
 
+def test_advantage_weighting_solves_press_button(tmp_path):
+    """Seed 0, at most 3000 env steps, as the plain trainer."""
+    config = small_config(tmp_path, advantage_beta=1.0, stop_at_threshold=True, eval_every=256)
+    trainer = Trainer(config).learn(3000)
+    assert trainer.solved_at is not None and trainer.solved_at <= 3000
+
+
+def test_the_value_of_advantage_weighting_learns_the_discounted_returns(tmp_path):
+    """Two-step episodes whose rewards are set by the first observation: the value of each stored state
+    comes to its discounted return (in units of return_scale)."""
+    trainer = Trainer(small_config(tmp_path, advantage_beta=1.0, advantage_gamma=0.5, return_scale=4.0))
+    obs_dim = trainer.value_net[0].in_features
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        x = float(rng.integers(0, 3))
+        obs = np.zeros((2, obs_dim), np.float32)
+        obs[0, 0], obs[1, 1] = x, 1.0
+        trainer.buffer.add(Episode(obs, np.zeros(2, np.int64), np.float32([x, 2.0]), True))
+    for _ in range(100):
+        metrics = trainer._update()
+    assert metrics["train/value_loss"] < 0.002
+    with torch.no_grad():
+        for x in (0.0, 1.0, 2.0):
+            first = torch.zeros(obs_dim)
+            first[0] = x
+            assert trainer.value_net(first).item() == pytest.approx((x + 0.5 * 2.0) / 4.0, abs=0.05)
+        second = torch.zeros(obs_dim)
+        second[1] = 1.0
+        assert trainer.value_net(second).item() == pytest.approx(2.0 / 4.0, abs=0.05)
+
+
+def test_resume_with_advantage_weighting_continues_exactly(tmp_path):
+    kw = dict(checkpoint_every=512, advantage_beta=0.5)
+    whole = Trainer(small_config(tmp_path / "whole", **kw)).learn(1536)
+    first = Trainer(small_config(tmp_path / "split", **kw)).learn(512)
+    resumed = Trainer.load(first.run_dir).learn(1536)
+    for a, b in ((whole.policy, resumed.policy), (whole.value_net, resumed.value_net)):
+        for (k, v), w in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            assert torch.equal(v, w), k
+
+
+def test_a_checkpoint_whose_value_network_does_not_fit_its_config_is_a_one_line_error(tmp_path):
+    from lightup.checkpoint import load_tensors, save_tensors
+
+    for beta, drop in ((0.0, False), (1.0, True)):
+        run = tmp_path / f"beta{beta}"
+        path = Trainer(tiny_config(run, advantage_beta=1.0)).learn(64).save_checkpoint()
+        tensors, meta = load_tensors(path)
+        meta["config"]["advantage_beta"] = beta
+        if drop:
+            tensors = {k: v for k, v in tensors.items() if not k.startswith("value")}
+        save_tensors(path, tensors, meta)
+        with pytest.raises(LightupError) as err:
+            Trainer.load(run)
+        assert "\n" not in str(err.value)
+        assert "advantage_beta" in str(err.value) or "cannot read" in str(err.value)
+
+
 def test_predict_keeps_its_episodes_when_the_trainer_evaluates_between_calls(tmp_path):
     """predict plays its own copy of the policy: an evaluation between two calls (which restarts the
     trainer's policy caches) leaves the actions of the episodes under way as they would have been."""
@@ -445,6 +537,9 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"lr_schedule": "Linear"},
         {"buffer_kind": "lifo"},
         {"command": CommandConfig(kind="median")},
+        {"advantage_beta": -1.0},
+        {"advantage_gamma": 0.0},
+        {"advantage_gamma": 1.5},
     ],
 )
 def test_bad_config_values_are_one_line_errors(tmp_path, bad):

@@ -79,6 +79,15 @@ class TrainConfig:
     init_alpha: float = 0.1
     alpha_lr: float = 3e-3
 
+    # --- advantage weighting (AWR, Peng et al. 2019): a switch, off by default ---
+    advantage_beta: float = 0.0
+    """Weight each step's action loss by exp(A / beta), A the step's advantage normalised over the batch:
+    its return discounted by advantage_gamma less a learned value of its state (a small MLP trained beside
+    the policy). The policy stays return-conditioned; this favours the better actions of the data at every
+    command. 0: off (plain return-conditioned imitation)."""
+    advantage_gamma: float = 0.99
+    """Discount of the returns that the value of advantage weighting learns and the advantages compare."""
+
     # --- evaluation, checkpoints, output ---
     eval_every: int | None = None
     """Env steps between greedy evaluations (default per env family)."""
@@ -146,6 +155,8 @@ class TrainConfig:
             "entropy_target": 0 <= self.entropy_target <= 1,
             "init_alpha": self.init_alpha > 0,
             "alpha_lr": self.alpha_lr >= 0,
+            "advantage_beta": self.advantage_beta >= 0,
+            "advantage_gamma": 0 < self.advantage_gamma <= 1,
         }
         for name, ok in checks.items():
             value = getattr(self, name)

@@ -41,12 +41,18 @@ class Episode:
 
 
 class EpisodeBuffer:
-    """Keeps at most ``capacity`` episodes: the newest (``fifo``) or the highest returns (``top``)."""
+    """Keeps at most ``capacity`` episodes: the newest (``fifo``) or the highest returns (``top``).
 
-    def __init__(self, capacity: int, kind: Literal["fifo", "top"] = "fifo"):
+    With ``value_gamma``, each stored step also keeps its return discounted by it (computed once, at `add`),
+    and sampled windows carry them as ``value_targets``: what a learned value of the state is fit to."""
+
+    def __init__(
+        self, capacity: int, kind: Literal["fifo", "top"] = "fifo", value_gamma: float | None = None
+    ):
         assert capacity >= 1 and kind in ("fifo", "top"), (capacity, kind)
-        self.capacity, self.kind = capacity, kind
+        self.capacity, self.kind, self.value_gamma = capacity, kind, value_gamma
         self._episodes: list[Episode] = []
+        self._value_targets: list[np.ndarray] = []  # beside _episodes, with value_gamma
         self._flat: dict[str, np.ndarray] | None = None  # every stored step in one array; see `_steps`
 
     @property
@@ -71,15 +77,16 @@ class EpisodeBuffer:
     def add(self, episode: Episode) -> None:
         episodes = self._episodes
         episodes.append(episode)
+        if self.value_gamma is not None:
+            self._value_targets.append(returns_to_go(episode.rewards, self.value_gamma))
         self._flat = None
         if len(episodes) <= self.capacity:
             return
-        if self.kind == "fifo":
-            episodes.pop(0)
-        else:
-            # Drop the lowest return; among equals the oldest, so fresh data keeps flowing in.
-            worst = min(range(len(episodes)), key=lambda i: (episodes[i].ret, i))
-            episodes.pop(worst)
+        # fifo drops the oldest; top the lowest return, among equals the oldest (fresh data keeps flowing in)
+        drop = 0 if self.kind == "fifo" else min(range(len(episodes)), key=lambda i: (episodes[i].ret, i))
+        episodes.pop(drop)
+        if self.value_gamma is not None:
+            self._value_targets.pop(drop)
 
     def _steps(self) -> dict[str, np.ndarray]:
         """Every stored step, episode after episode, in flat arrays (built on the first `sample` after an
@@ -95,6 +102,8 @@ class EpisodeBuffer:
                 "observations": np.concatenate([e.observations for e in eps]),
                 "actions": np.concatenate([e.actions for e in eps]),
             }
+            if self.value_gamma is not None:
+                self._flat["value_targets"] = np.concatenate(self._value_targets)
         return self._flat
 
     def sample(
@@ -109,7 +118,8 @@ class EpisodeBuffer:
         are drawn in proportion to their length). Short windows are right-padded and masked.
 
         Returns tensors (B, K): returns_to_go (scaled), states (B, K, S), prev_actions, actions, timesteps,
-        mask. prev_actions holds ``start_action`` at an episode's first step (discrete)."""
+        mask. prev_actions holds ``start_action`` at an episode's first step (discrete). With the buffer's
+        ``value_gamma``: value_targets too, the discounted returns scaled as the returns-to-go."""
         assert self._episodes, "sample from an empty buffer"
         steps = self._steps()
         ends, starts = steps["ends"], steps["starts"]
@@ -132,6 +142,10 @@ class EpisodeBuffer:
         fill = start_action if all_actions.ndim == 1 else 0
         prev = np.where(has_prev.reshape(*mask.shape, *act_axes), before, fill).astype(dtype)
         timesteps = np.where(mask, t, 0).astype(np.int64)
+        extra = {}
+        if self.value_gamma is not None:
+            values = np.where(mask, steps["value_targets"][idx] / return_scale, 0.0).astype(np.float32)
+            extra["value_targets"] = torch.from_numpy(values)
         return {
             "returns_to_go": torch.from_numpy(rtg),
             "states": torch.from_numpy(states),
@@ -139,4 +153,5 @@ class EpisodeBuffer:
             "actions": torch.from_numpy(actions),
             "timesteps": torch.from_numpy(timesteps),
             "mask": torch.from_numpy(mask),
+            **extra,
         }

@@ -24,6 +24,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from torch import Tensor
 
 from lightup.checkpoint import (
     atomic_write,
@@ -83,6 +84,27 @@ def build_policy(config: TrainConfig, obs_dim: int, act_dim: int, discrete: bool
             max_episode_len=1024,
         )
     )
+
+
+def build_value_net(obs_dim: int, hidden: int = 128) -> torch.nn.Module:
+    """The value of a state for advantage weighting: an MLP from the observation to one number."""
+    return torch.nn.Sequential(
+        torch.nn.Linear(obs_dim, hidden),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden, hidden),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden, 1),
+    )
+
+
+def advantage_weights(advantages: Tensor, mask: Tensor, beta: float, max_weight: float = 20.0) -> Tensor:
+    """AWR's weights exp(A / beta) (B, T), with A normalised to mean 0 and std 1 over the real steps and the
+    weights capped at ``max_weight`` (Peng et al. 2019 cap at 20); 0 at padded steps."""
+    n = mask.sum().clamp(min=1)
+    mean = (advantages * mask).sum() / n
+    std = (((advantages - mean) ** 2 * mask).sum() / n).sqrt()
+    normalised = (advantages - mean) / (std + 1e-8)
+    return torch.exp(normalised / beta).clamp(max=max_weight) * mask
 
 
 def _appender(episodes: list[Episode]):
@@ -150,7 +172,14 @@ class Trainer:
         self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=True)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
         self.target_entropy = config.entropy_target * math.log(self.n_actions)
-        self.buffer = EpisodeBuffer(config.buffer_capacity, config.buffer_kind)
+        # Advantage weighting: a value of the state, fit to discounted returns (made after the policy, so
+        # runs without it draw the same initial weights).
+        self.value_net: torch.nn.Module | None = None
+        if config.advantage_beta > 0:
+            self.value_net = build_value_net(obs_dim).to(self.device)
+            self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr)
+        value_gamma = config.advantage_gamma if self.value_net is not None else None
+        self.buffer = EpisodeBuffer(config.buffer_capacity, config.buffer_kind, value_gamma)
         self.steps = self.rounds = self.updates = self.episodes = 0
         self.solved_at: int | None = None
         self.last_eval: float | None = None
@@ -328,6 +357,8 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         totals = {"train/loss": 0.0, "train/nll": 0.0, "train/entropy": 0.0}
+        if self.value_net is not None:
+            totals["train/value_loss"] = 0.0
         for _ in range(c.updates_per_round):
             batch = {
                 k: v.to(self.device)
@@ -336,6 +367,7 @@ class Trainer:
                 ).items()
             }
             actions, mask = batch.pop("actions"), batch["mask"]
+            value_targets = batch.pop("value_targets", None)
             params = self.policy(**batch)
             if not torch.isfinite(params).all():
                 self._non_finite("policy output", "nan")
@@ -344,13 +376,24 @@ class Trainer:
             nll = -log_prob.sum() / n_real
             entropy = (dist.entropy() * mask).sum() / n_real
             alpha = self.log_alpha.exp().detach() if c.entropy_target > 0 else 0.0
-            loss = nll - alpha * entropy
+            if self.value_net is None:
+                loss = nll - alpha * entropy
+            else:
+                values = self.value_net(batch["states"]).squeeze(-1)
+                value_loss = ((values - value_targets) ** 2 * mask).sum() / n_real
+                weights = advantage_weights(value_targets - values.detach(), mask, c.advantage_beta)
+                loss = -(weights * log_prob).sum() / n_real - alpha * entropy + value_loss
+                totals["train/value_loss"] += value_loss.item()
             if not torch.isfinite(loss):
                 self._non_finite("loss", loss.item())
             self.optimizer.zero_grad(set_to_none=True)
+            if self.value_net is not None:
+                self.value_optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.grad_clip)
             self.optimizer.step()
+            if self.value_net is not None:
+                self.value_optimizer.step()
             if c.ema > 0:
                 self._average()
             if c.entropy_target > 0:
@@ -509,6 +552,10 @@ class Trainer:
         tensors.update({f"alpha.{k}": v for k, v in alpha_tensors.items()})
         if self.averaged is not None:
             tensors.update({f"averaged.{k}": v for k, v in self.averaged.state_dict().items()})
+        if self.value_net is not None:
+            tensors.update({f"value.{k}": v for k, v in self.value_net.state_dict().items()})
+            value_tensors, value_rest = flatten_optimizer(self.value_optimizer.state_dict())
+            tensors.update({f"value_opt.{k}": v for k, v in value_tensors.items()})
         tensors["log_alpha"] = self.log_alpha.detach()
         tensors["rng.torch"] = torch.get_rng_state()
         tensors.update(_buffer_tensors(self.buffer))
@@ -525,6 +572,7 @@ class Trainer:
             "buffer_commanded": [e.commanded for e in self.buffer.episodes],
             "optimizer": opt_rest,
             "alpha_optimizer": alpha_rest,
+            "value_optimizer": value_rest if self.value_net is not None else None,
             "rng_numpy": self.rng.bit_generator.state,
         }
         save_tensors(path, tensors, meta)
@@ -578,6 +626,18 @@ class Trainer:
         self.optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
         alpha = {k.removeprefix("alpha."): v for k, v in tensors.items() if k.startswith("alpha.")}
         self.alpha_optimizer.load_state_dict(unflatten_optimizer(alpha, meta["alpha_optimizer"]))
+        value = {k.removeprefix("value."): v for k, v in tensors.items() if k.startswith("value.")}
+        if self.value_net is not None:
+            self.value_net.load_state_dict(value)
+            value_opt = {
+                k.removeprefix("value_opt."): v for k, v in tensors.items() if k.startswith("value_opt.")
+            }
+            self.value_optimizer.load_state_dict(unflatten_optimizer(value_opt, meta["value_optimizer"]))
+        elif value:
+            raise LightupError(
+                "checkpoint holds a value network but its config has advantage_beta 0 (an altered file); use "
+                "a checkpoint written by lightup"
+            )
         with torch.no_grad():
             self.log_alpha.copy_(tensors["log_alpha"])
         torch.set_rng_state(tensors["rng.torch"])
