@@ -95,20 +95,23 @@ def parse_override(item: str) -> tuple[str, object]:
     import dataclasses
 
     from lightup.errors import LightupError
-    from lightup.training.config import TrainConfig
+    from lightup.training.commands import CommandConfig
+    from lightup.training.config import TrainConfig, with_overrides
 
     key, sep, text = item.partition("=")
     if not sep:
         raise SystemExit(f"--set takes FIELD=VALUE, got {item!r}")
     key = key.replace("-", "_")
-    if key not in {f.name for f in dataclasses.fields(TrainConfig)}:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    names |= {"command." + f.name for f in dataclasses.fields(CommandConfig)}
+    if key not in names:
         raise SystemExit(f"--set {item}: TrainConfig has no field {key!r} (see `lightup train --help`)")
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
         value = text
     try:
-        TrainConfig(**{key: value}).validate()
+        with_overrides(TrainConfig(), {key: value}).validate()
     except (LightupError, TypeError, ValueError) as err:
         raise SystemExit(f"--set {item}: {err}") from None
     return key, value

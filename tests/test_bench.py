@@ -289,15 +289,22 @@ def test_learning_benchmark_runs_are_the_bench_runs_with_its_overrides_on_top(mo
     assert frozen["weights_sha256"] != trained["weights_sha256"]  # the override reached the trainer
     bench = run_job(Job("lightup/PressButton-v0", "dt-stacked", 0, 1024, 1024))
     assert bench["weights_sha256"] == trained["weights_sha256"]  # the bench's run, weight for weight
+    fixed = learning.run_one((case, "dt-stacked", 0, {"command.kind": "fixed", "command.value": 0.0}))
+    assert fixed["overrides"] == {"command.kind": "fixed", "command.value": 0.0}
+    assert fixed["weights_sha256"] != trained["weights_sha256"]  # the command's fields reached the trainer
 
 
 def test_learning_benchmark_refuses_a_bad_override_in_one_line_before_any_run(monkeypatch):
     learning = _learning_benchmark(monkeypatch)
     assert learning.parse_override("updates_per_round=64") == ("updates_per_round", 64)
     assert learning.parse_override("layout=interleaved") == ("layout", "interleaved")
+    assert learning.parse_override("command.kind=topk") == ("command.kind", "topk")
     for bad, message in [
         ("updates_per_round", "FIELD=VALUE"),
         ("no_such_field=1", "no field 'no_such_field'"),
+        ("command.no_such_field=1", "no field 'command.no_such_field'"),
+        ("command.kind=median", "command.kind must be one of"),
+        ("command.k=0", "command.k must be >= 1"),
         ("updates_per_round=-1", "updates-per-round must be an integer >= 0"),
         ("lr=2", "lr is out of range"),
     ]:

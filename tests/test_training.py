@@ -575,6 +575,17 @@ def test_alarms_are_raised_while_training(tmp_path, capsys):
     assert "alarm at step" in capsys.readouterr().out
 
 
+def test_overrides_set_fields_and_the_commands_fields_by_name():
+    from lightup.training.config import with_overrides
+
+    config = with_overrides(TrainConfig(), {"n_envs": 4, "command.kind": "topk", "command.k": 7})
+    assert (config.n_envs, config.command.kind, config.command.k) == (4, "topk", 7)
+    assert config.command.margin == CommandConfig().margin  # the others stay
+    assert TrainConfig().command.kind == "best"  # the default's command is not touched
+    with pytest.raises(TypeError):
+        with_overrides(TrainConfig(), {"command.nope": 1})
+
+
 def test_env_family_defaults_fill_only_what_is_left_unset():
     from lightup.training.config import with_env_defaults
 

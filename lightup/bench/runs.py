@@ -43,7 +43,7 @@ class Job:
     eval_episodes: int = 20
     overrides: tuple[tuple[str, Any], ...] = ()
     """TrainConfig fields set last, as (name, value), for the trainer's agents (the learning benchmark's
-    ``--set``)."""
+    ``--set``); ``command.NAME`` sets a field of the command."""
 
 
 def run_job(job: Job) -> dict:
@@ -86,7 +86,7 @@ def weights_digest(module) -> str:
 
 
 def _run_trainer(job: Job) -> dict:
-    from lightup.training.config import TrainConfig
+    from lightup.training.config import TrainConfig, with_overrides
     from lightup.training.logger import read_metrics
     from lightup.training.trainer import Trainer
 
@@ -108,7 +108,7 @@ def _run_trainer(job: Job) -> dict:
             threads=1,
             **TRAINER_AGENTS[job.agent],
         )
-        config = TrainConfig(**{**fields, **dict(job.overrides)})
+        config = with_overrides(TrainConfig(**fields), dict(job.overrides))
         trainer = Trainer(config)
         trainer.learn()
         # The trainer stops at the evaluation that reached the threshold: the time so far is the time to it.

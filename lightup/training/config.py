@@ -221,3 +221,13 @@ def with_env_defaults(config: TrainConfig, max_return: float | None) -> TrainCon
             defaults["return_scale"] = max(abs(max_return), 1.0)
     updates = {k: v for k, v in defaults.items() if getattr(config, k, None) is None}
     return dataclasses.replace(config, **updates)
+
+
+def with_overrides(config: TrainConfig, overrides: dict[str, typing.Any]) -> TrainConfig:
+    """``config`` with fields replaced by name; ``command.NAME`` names a field of the command (an unknown
+    name is a TypeError, as from the dataclass)."""
+    top = {k: v for k, v in overrides.items() if not k.startswith("command.")}
+    command = {k.removeprefix("command."): v for k, v in overrides.items() if k.startswith("command.")}
+    if command:
+        top["command"] = dataclasses.replace(top.get("command", config.command), **command)
+    return dataclasses.replace(config, **top)
