@@ -51,9 +51,10 @@ def step_inputs(x: dict, i: int) -> tuple:
     return x["returns_to_go"][:, i], x["states"][:, i], x["prev_actions"][:, i], x["timesteps"][:, i]
 
 
+@pytest.mark.parametrize("time", [True, False])
 @pytest.mark.parametrize("layout,discrete", CASES)
-def test_kv_cache_matches_full_forward_within_and_past_context(layout, discrete):
-    model = make_dt(layout, discrete)
+def test_kv_cache_matches_full_forward_within_and_past_context(layout, discrete, time):
+    model = make_dt(layout, discrete, timestep_embedding=time)
     x = random_inputs(3, 3 * K, discrete)
     with torch.no_grad():
         full = model(**x)
@@ -77,15 +78,18 @@ def test_kv_cache_follows_new_weights_after_begin(layout, discrete):
         full = model(**x)
         model.begin(2)
         cached = torch.stack([model.push(*step_inputs(x, i)) for i in range(K)], dim=1)
-    assert (full - cached).abs().max() <= 1e-5
+    # float32 rounding relative to the outputs' size (they are larger after the perturbation; with 2 torch
+    # threads one entry was 1.05e-5 off in absolute terms)
+    torch.testing.assert_close(cached, full, rtol=1e-5, atol=1e-5)
     assert (cached[:, 0] - before).abs().max() > 1e-3  # the weights did change the outputs
 
 
+@pytest.mark.parametrize("time", [True, False])
 @pytest.mark.parametrize("layout,discrete", CASES)
-def test_kv_cache_with_resets_in_the_middle_of_a_batch(layout, discrete):
+def test_kv_cache_with_resets_in_the_middle_of_a_batch(layout, discrete, time):
     """Each sequence plays episodes of its own lengths; every pushed step equals a fresh forward over
-    the current episode so far."""
-    model = make_dt(layout, discrete)
+    the current episode so far (with and without the timestep embedding)."""
+    model = make_dt(layout, discrete, timestep_embedding=time)
     episode_lengths = [[2, 9, 4], [K, K + 3, 7], [13, 2]]  # includes episodes longer than K
     n, steps = 3, 15
     streams = [random_inputs(1, steps, discrete, seed=10 + i) for i in range(n)]

@@ -159,3 +159,15 @@ def test_rollout_sampling_is_categorical_sampling_and_a_policy_s_own_distributio
     rollout.start(0, lambda: 100.0)
     rollout.collect(10)
     assert all(set(env.episodes[-1]) == {2} for env in envs.envs)
+
+
+def test_the_policy_is_fed_each_env_s_previous_action_and_the_start_token_after_a_reset():
+    rollout, envs, policy = make(3)
+    fed: list[torch.Tensor] = []
+    push = policy.push
+    policy.push = lambda rtg, obs, prev, ts: fed.append(prev.clone()) or push(rtg, obs, prev, ts)
+    rollout.collect(130)  # env 0 plays episodes of 60 steps: two resets
+    start = policy.start_action
+    for i, env in enumerate(envs.envs):
+        expected = [a for ep in env.episodes if ep for a in [start, *ep[:-1]]]
+        assert torch.stack(fed)[:, i].tolist() == expected
