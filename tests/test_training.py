@@ -308,32 +308,6 @@ def test_ema_averages_the_weights_after_every_update_and_evaluation_plays_them(t
     assert set(metrics) >= {"eval/mean_reward", "eval/trained_mean_reward"}
 
 
-def test_resume_with_ema_continues_the_average_exactly(tmp_path):
-    whole = Trainer(small_config(tmp_path / "whole", checkpoint_every=512, ema=0.95)).learn(1536)
-    first = Trainer(small_config(tmp_path / "split", checkpoint_every=512, ema=0.95)).learn(512)
-    resumed = Trainer.load(first.run_dir).learn(1536)
-    for a, b in ((whole.policy, resumed.policy), (whole.eval_policy, resumed.eval_policy)):
-        for (k, v), w in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
-            assert torch.equal(v, w), k
-
-
-def test_a_checkpoint_whose_averaged_weights_do_not_fit_its_config_is_a_one_line_error(tmp_path):
-    from lightup.checkpoint import load_tensors, save_tensors
-
-    for ema, drop in ((0.0, False), (0.9, True)):
-        run = tmp_path / f"ema{ema}"
-        trainer = Trainer(tiny_config(run, ema=0.9)).learn(64)
-        path = trainer.save_checkpoint()
-        tensors, meta = load_tensors(path)
-        meta["config"]["ema"] = ema
-        if drop:
-            tensors = {k: v for k, v in tensors.items() if not k.startswith("averaged.")}
-        save_tensors(path, tensors, meta)
-        with pytest.raises(LightupError) as err:
-            Trainer.load(run)
-        assert "\n" not in str(err.value) and ("ema" in str(err.value) or "cannot read" in str(err.value))
-
-
 def test_advantage_weighting_solves_press_button(tmp_path):
     """Seed 0, at most 3000 env steps, as the plain trainer."""
     config = small_config(tmp_path, advantage_beta=1.0, stop_at_threshold=True, eval_every=256)
@@ -365,31 +339,55 @@ def test_the_value_of_advantage_weighting_learns_the_discounted_returns(tmp_path
         assert trainer.value_net(second).item() == pytest.approx(2.0 / 4.0, abs=0.05)
 
 
-def test_resume_with_advantage_weighting_continues_exactly(tmp_path):
-    kw = dict(checkpoint_every=512, advantage_beta=0.5)
-    whole = Trainer(small_config(tmp_path / "whole", **kw)).learn(1536)
-    first = Trainer(small_config(tmp_path / "split", **kw)).learn(512)
+@pytest.mark.parametrize("weight", [0.0, 2.0])
+def test_advantage_weights_multiply_each_step_s_action_loss(tmp_path, monkeypatch, weight):
+    """With every weight set to w (and no entropy term), an update's loss is w x the NLL plus the value's
+    loss: the weights reach the policy's loss, and only there."""
+    import lightup.training.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "advantage_weights", lambda adv, mask, beta: weight * mask)
+    trainer = Trainer(small_config(tmp_path, advantage_beta=1.0, entropy_target=0.0, updates_per_round=1))
+    for rewards, actions in (([1.0, 0.0], [0, 1]), ([0.0, 2.0, 1.0], [1, 1, 0])):
+        trainer.buffer.add(episode(rewards, actions, obs_dim=trainer.value_net[0].in_features))
+    m = trainer._update()
+    assert m["train/nll"] > 0.1 and m["train/value_loss"] > 0
+    assert m["train/loss"] == pytest.approx(weight * m["train/nll"] + m["train/value_loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("switch", "extra"),
+    [({"ema": 0.95}, lambda t: t.eval_policy), ({"advantage_beta": 0.5}, lambda t: t.value_net)],
+)
+def test_resume_with_a_switch_continues_exactly(tmp_path, switch, extra):
+    """The averaged weights (ema) and the value network (advantage weighting) resume exactly too."""
+    whole = Trainer(small_config(tmp_path / "whole", checkpoint_every=512, **switch)).learn(1536)
+    first = Trainer(small_config(tmp_path / "split", checkpoint_every=512, **switch)).learn(512)
     resumed = Trainer.load(first.run_dir).learn(1536)
-    for a, b in ((whole.policy, resumed.policy), (whole.value_net, resumed.value_net)):
+    for a, b in ((whole.policy, resumed.policy), (extra(whole), extra(resumed))):
         for (k, v), w in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
             assert torch.equal(v, w), k
 
 
-def test_a_checkpoint_whose_value_network_does_not_fit_its_config_is_a_one_line_error(tmp_path):
+@pytest.mark.parametrize(
+    ("field", "on", "prefix"), [("ema", 0.9, "averaged."), ("advantage_beta", 1.0, "value")]
+)
+def test_a_checkpoint_whose_extra_weights_do_not_fit_its_config_is_a_one_line_error(
+    tmp_path, field, on, prefix
+):
+    """Weights the config does not ask for, or a config asking for weights the file lacks (altered files)."""
     from lightup.checkpoint import load_tensors, save_tensors
 
-    for beta, drop in ((0.0, False), (1.0, True)):
-        run = tmp_path / f"beta{beta}"
-        path = Trainer(tiny_config(run, advantage_beta=1.0)).learn(64).save_checkpoint()
+    for value, drop in ((0.0, False), (on, True)):
+        run = tmp_path / f"{field}{value}"
+        path = Trainer(tiny_config(run, **{field: on})).learn(64).save_checkpoint()
         tensors, meta = load_tensors(path)
-        meta["config"]["advantage_beta"] = beta
+        meta["config"][field] = value
         if drop:
-            tensors = {k: v for k, v in tensors.items() if not k.startswith("value")}
+            tensors = {k: v for k, v in tensors.items() if not k.startswith(prefix)}
         save_tensors(path, tensors, meta)
         with pytest.raises(LightupError) as err:
             Trainer.load(run)
-        assert "\n" not in str(err.value)
-        assert "advantage_beta" in str(err.value) or "cannot read" in str(err.value)
+        assert "\n" not in str(err.value) and (field in str(err.value) or "cannot read" in str(err.value))
 
 
 def test_predict_keeps_its_episodes_when_the_trainer_evaluates_between_calls(tmp_path):
