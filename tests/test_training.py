@@ -536,6 +536,8 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"buffer_kind": "lifo"},
         {"command": CommandConfig(kind="median")},
         {"advantage_beta": -1.0},
+        {"advantage_beta": float("nan")},
+        {"advantage_beta": "1"},
         {"advantage_gamma": 0.0},
         {"advantage_gamma": 1.5},
     ],
@@ -589,10 +591,10 @@ def test_env_family_defaults_fill_only_what_is_left_unset():
 
     cartpole = with_env_defaults(TrainConfig(env_id="CartPole-v1"), None)
     assert (cartpole.total_steps, cartpole.updates_per_round, cartpole.max_return) == (100_000, 64, 500.0)
-    assert (cartpole.timestep_embedding, cartpole.n_layer) == (False, 1)
+    assert (cartpole.timestep_embedding, cartpole.n_layer, cartpole.advantage_beta) == (False, 1, 1.0)
     game = with_env_defaults(TrainConfig(env_id="lightup/PressButton-v0"), 1.0)
     assert (game.total_steps, game.updates_per_round, game.return_scale) == (20_000, 32, 1.0)
-    assert (game.timestep_embedding, game.n_layer) == (True, 3)
+    assert (game.timestep_embedding, game.n_layer, game.advantage_beta) == (True, 3, 0.0)
     other = with_env_defaults(TrainConfig(env_id="Acrobot-v1"), None)
     assert (other.total_steps, other.updates_per_round, other.timestep_embedding, other.n_layer) == (
         100_000,
@@ -606,6 +608,7 @@ def test_env_family_defaults_fill_only_what_is_left_unset():
         ),
         None,
     )
+    assert with_env_defaults(TrainConfig(env_id="CartPole-v1", advantage_beta=0.0), None).advantage_beta == 0
     assert (chosen.total_steps, chosen.updates_per_round, chosen.timestep_embedding, chosen.n_layer) == (
         512,
         0,
