@@ -6,7 +6,8 @@
   Goal (issue 6): at 64 envs the policy costs no more than the env (ratio at least 0.5).
 - Updates: training tokens per second of `Trainer._update` (window sampling from the replay buffer, forward,
   masked loss with the entropy term, backward, clipping, AdamW, the entropy temperature) against a bare
-  PyTorch loop doing the same forward, backward and AdamW step on the same, pre-sampled batches.
+  PyTorch loop doing the same forward, backward and AdamW step on the same, pre-sampled batches (with
+  advantage weighting, the CartPole-v1 default, both also train the value network and weight the loss).
   Goal: at least 0.9.
 
 Times are the process's CPU time (`time.process_time`), one torch thread: on a shared machine wall time
@@ -34,7 +35,7 @@ from timing import clock
 from lightup.training.config import TrainConfig, with_env_defaults
 from lightup.training.loss import action_log_prob
 from lightup.training.rollout import Rollout
-from lightup.training.trainer import Trainer
+from lightup.training.trainer import Trainer, advantage_weights
 
 RESULTS = Path(__file__).parent / "results"
 REPEATS = 5
@@ -94,19 +95,30 @@ def update_ratio(updates: int) -> tuple[float, float]:
             }
             for _ in range(updates)
         ]
-        model = trainer.policy
+        model, value_net = trainer.policy, trainer.value_net
         bare_opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        if value_net is not None:  # advantage weighting: the value's forward, backward and Adam step too
+            value_opt = torch.optim.Adam(value_net.parameters(), lr=c.lr)
 
         def bare() -> None:
             model.train()
             for batch in batches:
                 batch = dict(batch)
                 actions, mask = batch.pop("actions"), batch["mask"]
+                targets = batch.pop("value_targets", None)
                 log_prob, _ = action_log_prob(model(**batch), actions, mask, discrete=True)
-                loss = -log_prob.sum() / mask.sum()
+                if value_net is None:
+                    loss = -log_prob.sum() / mask.sum()
+                else:
+                    values = value_net(batch["states"]).squeeze(-1)
+                    weights = advantage_weights(targets - values.detach(), mask, c.advantage_beta)
+                    loss = (((values - targets) ** 2 - weights * log_prob) * mask).sum() / mask.sum()
+                    value_opt.zero_grad(set_to_none=True)
                 bare_opt.zero_grad(set_to_none=True)
                 loss.backward()
                 bare_opt.step()
+                if value_net is not None:
+                    value_opt.step()
 
         ours, base = [], []
         for _ in range(REPEATS):
@@ -138,7 +150,8 @@ def main() -> None:
         f"{gym.__version__}, one torch thread, the model on {device_name}; CPU time of the process on the "
         f"CPU, wall time with a GPU, median of {REPEATS} alternating repeats. Model: the CartPole-v1 "
         f"defaults ({c.layout}, {c.n_layer} layer(s), width {c.n_embd}, K {c.context_len}, timestep "
-        f"embedding {'on' if c.timestep_embedding else 'off'}).",
+        f"embedding {'on' if c.timestep_embedding else 'off'}, advantage weighting "
+        f"{'on' if c.advantage_beta else 'off'}).",
         "",
         "## Rollouts on CartPole-v1 (env steps per second)",
         "",

@@ -202,7 +202,7 @@ FAMILY_DEFAULTS: dict[str, dict] = {
         # three blocks (learning_cartpole.md, 2026-11-27).
         "n_layer": 1,
         # Advantage weighting: 10 of 10 seeds, median 35,328 env steps against 65,024 without, fewer on
-        # every seed (learning_cartpole_awr.md, 2026-11-27).
+        # every seed (learning_cartpole.md, 2026-11-27).
         "advantage_beta": 1.0,
     },
     "LunarLander-v3": {"total_steps": 1_000_000, "eval_every": 50_000, "return_scale": 200.0},
