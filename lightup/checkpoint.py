@@ -73,6 +73,12 @@ def load_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     return tensors, meta
 
 
+def with_prefix(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    """The tensors whose names start with ``prefix``, by their names without it (a part of a checkpoint
+    saved as ``{prefix}{name}``)."""
+    return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+
+
 def flatten_optimizer(state_dict: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """An optimizer state_dict -> (tensors by name, JSON-able rest); `unflatten_optimizer` inverts it."""
     tensors: dict[str, Tensor] = {}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from lightup.checkpoint import load_tensors, save_tensors
+from lightup.checkpoint import load_tensors, save_tensors, with_prefix
 from lightup.errors import LightupError
 from lightup.models.decision_transformer import DecisionTransformer, DTConfig
 from lightup.models.mlp import MLPConfig, ReturnConditionedMLP
@@ -56,17 +56,13 @@ def _config_of(meta: dict, path: str | Path) -> dict:
     return config
 
 
-def _model_state(tensors: dict) -> dict:
-    return {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
-
-
 def load_policy(path: str | Path) -> SequencePolicy:
     """Build the model a checkpoint describes and load its weights. Never runs code from the file."""
     tensors, meta = load_tensors(path)
     if meta.get("format") != FORMAT or meta.get("kind") not in MODELS:
         raise LightupError(f"{str(path)!r} holds no lightup policy (format {meta.get('format')!r})")
     cls, config_cls = MODELS[meta["kind"]]
-    state = _model_state(tensors)
+    state = with_prefix(tensors, "model.")
     try:
         config = config_cls(**_config_of(meta, path))
         # First on the meta device (no memory): a config that does not fit the file's tensors stops here,
@@ -105,7 +101,7 @@ def load_weights(policy: SequencePolicy, path: str | Path) -> None:
         diff.append(f"fields this model does not have: {', '.join(map(repr, unknown[:5]))}")
     if diff:
         raise LightupError(f"{str(path)!r} was saved from another model config ({'; '.join(diff)})")
-    _load_state(policy, _model_state(tensors), path)
+    _load_state(policy, with_prefix(tensors, "model."), path)
 
 
 def _load_state(policy: SequencePolicy, state: dict, path: str | Path) -> None:

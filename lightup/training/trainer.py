@@ -32,6 +32,7 @@ from lightup.checkpoint import (
     load_tensors,
     save_tensors,
     unflatten_optimizer,
+    with_prefix,
 )
 from lightup.envs import make_env, parse_options, reward_threshold
 from lightup.errors import LightupError
@@ -609,12 +610,12 @@ class Trainer:
 
     def _restore(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         """Load a checkpoint's weights, optimizers, replay and random states into this fresh trainer."""
-        state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
+        state = with_prefix(tensors, "model.")
         try:
             self.policy.load_state_dict(state)
         except RuntimeError as err:
             raise LightupError(f"checkpoint does not fit its config ({str(err).splitlines()[0]})") from None
-        averaged = {k.removeprefix("averaged."): v for k, v in tensors.items() if k.startswith("averaged.")}
+        averaged = with_prefix(tensors, "averaged.")
         if self.config.ema > 0 and meta["counters"]["updates"] > 0:
             self._average()  # made as at the first update, then overwritten
             self.averaged.load_state_dict(averaged)
@@ -624,14 +625,12 @@ class Trainer:
                 "checkpoint written by lightup"
             )
         self.optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
-        alpha = {k.removeprefix("alpha."): v for k, v in tensors.items() if k.startswith("alpha.")}
+        alpha = with_prefix(tensors, "alpha.")
         self.alpha_optimizer.load_state_dict(unflatten_optimizer(alpha, meta["alpha_optimizer"]))
-        value = {k.removeprefix("value."): v for k, v in tensors.items() if k.startswith("value.")}
+        value = with_prefix(tensors, "value.")
         if self.value_net is not None:
             self.value_net.load_state_dict(value)
-            value_opt = {
-                k.removeprefix("value_opt."): v for k, v in tensors.items() if k.startswith("value_opt.")
-            }
+            value_opt = with_prefix(tensors, "value_opt.")
             self.value_optimizer.load_state_dict(unflatten_optimizer(value_opt, meta["value_optimizer"]))
         elif value:
             raise LightupError(
