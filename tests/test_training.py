@@ -527,6 +527,9 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"lr_final_frac": 1.5},
         {"ema": 1.0},
         {"greedy_envs": 9},
+        {"n_envs": None, "greedy_envs": 17},  # above the env family's default (16)
+        {"context_len": 0},
+        {"context_len": 2.5},
         {"timestep_embedding": "no"},
         {"n_layer": 0},
         {"n_layer": 1.5},
@@ -590,11 +593,13 @@ def test_env_family_defaults_fill_only_what_is_left_unset():
     from lightup.training.config import with_env_defaults
 
     cartpole = with_env_defaults(TrainConfig(env_id="CartPole-v1"), None)
-    assert (cartpole.total_steps, cartpole.updates_per_round, cartpole.max_return) == (100_000, 64, 500.0)
-    assert (cartpole.timestep_embedding, cartpole.n_layer, cartpole.advantage_beta) == (False, 1, 1.0)
+    assert (cartpole.total_steps, cartpole.updates_per_round, cartpole.max_return) == (100_000, 32, 500.0)
+    assert (cartpole.timestep_embedding, cartpole.n_layer, cartpole.advantage_beta) == (False, 1, 0.5)
+    assert (cartpole.n_envs, cartpole.context_len) == (8, 10)
     game = with_env_defaults(TrainConfig(env_id="lightup/PressButton-v0"), 1.0)
     assert (game.total_steps, game.updates_per_round, game.return_scale) == (20_000, 32, 1.0)
     assert (game.timestep_embedding, game.n_layer, game.advantage_beta) == (True, 3, 0.0)
+    assert (game.n_envs, game.context_len) == (16, 20)
     other = with_env_defaults(TrainConfig(env_id="Acrobot-v1"), None)
     assert (other.total_steps, other.updates_per_round, other.timestep_embedding, other.n_layer) == (
         100_000,
@@ -609,6 +614,7 @@ def test_env_family_defaults_fill_only_what_is_left_unset():
         None,
     )
     assert with_env_defaults(TrainConfig(env_id="CartPole-v1", advantage_beta=0.0), None).advantage_beta == 0
+    assert with_env_defaults(TrainConfig(env_id="CartPole-v1", n_envs=16), None).n_envs == 16
     assert (chosen.total_steps, chosen.updates_per_round, chosen.timestep_embedding, chosen.n_layer) == (
         512,
         0,

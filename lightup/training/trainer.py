@@ -156,6 +156,7 @@ class Trainer:
             )
         self.threshold = reward_threshold(probe)
         config = with_env_defaults(config, getattr(probe.unwrapped, "max_return", None))
+        config.validate()  # the values the env family filled in, against the ones given
         self.config = config
         obs_dim = int(np.prod(probe.observation_space.shape))
         self.n_actions = int(probe.action_space.n)
