@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import tyro
 
 from lightup.errors import LightupError
 
 T = TypeVar("T")
+
+# Config fields that may be left at None (a default worked out later); --help shows the plain type.
+MaybeInt = Annotated[int | None, tyro.conf.arg(metavar="INT")]
+MaybeFloat = Annotated[float | None, tyro.conf.arg(metavar="FLOAT")]
+MaybeBool = Annotated[bool | None, tyro.conf.arg(metavar="{True,False}")]
+MaybeStr = Annotated[str | None, tyro.conf.arg(metavar="STR")]
 
 
 def parse_config(cls: type[T], argv: list[str], command: str) -> T:
@@ -32,11 +38,14 @@ def parse_config(cls: type[T], argv: list[str], command: str) -> T:
 
 
 def _first_error_line(text: str) -> str:
-    """The first line of tyro's error box that says what went wrong, without the box drawing."""
-    for line in text.splitlines():
-        line = line.strip(" │╭╮╰╯─-\t")
-        if line and not line.lower().startswith(
-            ("value error", "usage", "parsing error", "for full helptext")
-        ):
-            return line
-    return ""
+    """What went wrong, from tyro's error box, on one line without the box drawing. For a field that may be
+    None (its env family's default), the reason the value is not of the field's own type."""
+    lines = [line.strip(" │╭╮╰╯─\t").lstrip("- ") for line in text.splitlines()]
+    skip = ("value error", "usage", "parsing error", "for full helptext")
+    first = next((line for line in lines if line and not line.lower().startswith(skip)), "")
+    if "no type matching" in first:
+        own = [line.split(">: ", 1)[1] for line in lines if line.startswith("<class '") and ">: " in line]
+        own = [reason for reason in own if "does not match choices ('None',)" not in reason]
+        if own:
+            return f"{first.split(': ', 1)[0]}: {own[0]}"
+    return first

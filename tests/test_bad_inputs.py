@@ -32,6 +32,8 @@ CATALOGUE = [
     (["train", "Pendulum-v1"], "Box action space; the trainer supports Discrete action spaces"),
     (["train", "--lr", "5"], "--lr is out of range: 5.0"),
     (["train", "--n-envs", "x"], "Error parsing --n-envs: invalid literal for int()"),
+    (["train", "--advantage-beta", "x"], "Error parsing --advantage-beta: could not convert string to float"),
+    (["train", "--context-len", "0"], "--context-len must be an integer >= 1, got 0"),
     (["train", "--n-envs", "0"], "--n-envs must be an integer >= 1, got 0"),
     (["train", "--no-such-flag", "3"], "bad arguments to `lightup train`"),
     (["train", "--n-embd", "30", "--n-head", "4"], "--n-embd (30) must be divisible by --n-head (4)"),
@@ -137,3 +139,17 @@ def test_fuzzed_env_options_build_or_fail_with_one_line(pairs, env_id):
     else:
         env.reset(seed=0)
         env.close()
+
+
+@pytest.mark.parametrize("command", ["train", "bench", "doctor"])
+def test_help_names_the_plain_type_of_fields_that_default_to_none(capsys, command):
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    out = capsys.readouterr().out
+    assert "{None}" not in out
+    expected = {
+        "train": ("--n-envs INT", "--advantage-beta FLOAT", "--context-len INT", "--run-dir STR"),
+        "bench": ("--budget INT", "--out STR"),
+        "doctor": ("--policy STR",),
+    }[command]
+    assert all(flag in out for flag in expected), out

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lightup.args import MaybeInt, MaybeStr
 from lightup.bench.runs import AGENTS, BENCH_EXTRA, SB3_AGENTS, Job
 from lightup.errors import LightupError
 from lightup.training.config import FALLBACK_DEFAULTS, FAMILY_DEFAULTS
@@ -26,19 +27,19 @@ class BenchConfig:
     """Runs per env and agent, with seeds 0 .. seeds-1."""
     agent_seeds: tuple[str, ...] = ()
     """Other seed counts for some agents, as AGENT=N (e.g. sb3-dqn=3 when DQN is slow)."""
-    budget: int | None = None
+    budget: MaybeInt = None
     """Env steps per run at most (default per env: games 20k, CartPole-v1 100k, LunarLander-v3 1M, else
     100k); every run stops at its env's reward threshold."""
-    eval_every: int | None = None
+    eval_every: MaybeInt = None
     """Env steps between greedy evaluations (default: games 2k, CartPole-v1 5k, LunarLander-v3 50k)."""
     eval_episodes: int = 20
-    name: str | None = None
+    name: MaybeStr = None
     """Results go to benchmarks/results/bench_{name} (default: from the env ids)."""
-    out: str | None = None
+    out: MaybeStr = None
     """The results folder (overrides --name)."""
-    ray: str | None = None
+    ray: MaybeStr = None
     """Run on Ray: auto (the cluster running here, else a local instance) or a cluster ADDRESS."""
-    workers: int | None = None
+    workers: MaybeInt = None
     """Runs at a time in the local pool (default: one per core)."""
     bootstrap_reps: int = 2000
     """Bootstrap replications of the confidence intervals."""

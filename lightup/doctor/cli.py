@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from lightup.args import parse_config
+from lightup.args import MaybeStr, parse_config
 from lightup.errors import LightupError
 
 
 @dataclass
 class DoctorConfig:
-    policy: str | None = None
+    policy: MaybeStr = None
     """A user model as module:factory, with factory(obs_dim, act_dim, discrete) -> SequencePolicy
     (default: our Decision Transformer, in each --layout)."""
     layout: tuple[Literal["stacked", "interleaved"], ...] = ("stacked", "interleaved")
@@ -33,9 +33,9 @@ class DoctorConfig:
     """Run the static checks only (seconds)."""
     lr: float = 1e-3
     """Learning rate of the overfitting checks and of every rung (the trainer's --lr)."""
-    out: str | None = None
+    out: MaybeStr = None
     """Folder for doctor.json, doctor.html and the rung runs."""
-    run: str | None = None
+    run: MaybeStr = None
     """Summarise the training alarms of a run folder instead (a folder made by `lightup train`)."""
     env: tuple[str, ...] = ()
     """Extra rungs on any Gymnasium ids with a reward threshold, climbed last with the trainer's defaults."""

@@ -8,6 +8,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lightup.args import MaybeBool, MaybeFloat, MaybeInt, MaybeStr
 from lightup.errors import LightupError
 from lightup.training.commands import CommandConfig
 
@@ -20,31 +21,31 @@ class TrainConfig:
     """Options of the env as key=value, e.g. size=4 game_length=5."""
     exp_name: str = "dt"
     seed: int = 1
-    total_steps: int | None = None
+    total_steps: MaybeInt = None
     """Env steps to train for (default per env family)."""
 
     # --- the policy ---
     policy: Literal["dt", "mlp"] = "dt"
     """dt: the Decision Transformer; mlp: the reference ReturnConditionedMLP."""
     layout: Literal["stacked", "interleaved"] = "stacked"
-    context_len: int | None = None
+    context_len: MaybeInt = None
     """K: steps of history the policy sees (default per env family: 10 for CartPole-v1, else 20)."""
-    n_layer: int | None = None
+    n_layer: MaybeInt = None
     """Transformer blocks (default per env family: 1 for CartPole-v1, else 3)."""
     n_head: int = 4
     n_embd: int = 64
     dropout: float = 0.0
-    timestep_embedding: bool | None = None
+    timestep_embedding: MaybeBool = None
     """dt: add a learned embedding of the episode timestep to every token (default per env family: off for
     CartPole-v1, on elsewhere). Off, the DT sees returns-to-go, states and actions only (their order comes
     from the causal mask), as the reference MLP sees no time."""
 
     # --- rollouts and updates ---
-    n_envs: int | None = None
+    n_envs: MaybeInt = None
     """Envs stepped in lockstep (default per env family: 8 for CartPole-v1, else 16)."""
     rollout_steps: int = 32
     """Env steps per env between two rounds of updates."""
-    updates_per_round: int | None = None
+    updates_per_round: MaybeInt = None
     """Gradient steps after each round of rollouts (default per env family: 64 for CartPole-v1, else 32)."""
     batch_size: int = 64
     lr: float = 1e-3
@@ -69,9 +70,9 @@ class TrainConfig:
     """Episodes kept."""
     buffer_kind: Literal["fifo", "top"] = "fifo"
     gamma: float = 1.0
-    return_scale: float | None = None
+    return_scale: MaybeFloat = None
     """Returns-to-go are divided by this before the model sees them (default per env family)."""
-    max_return: float | None = None
+    max_return: MaybeFloat = None
     """Highest return the env allows, if known: commands are capped there (default per env family)."""
     command: CommandConfig = field(default_factory=CommandConfig)
 
@@ -82,7 +83,7 @@ class TrainConfig:
     alpha_lr: float = 3e-3
 
     # --- advantage weighting (AWR, Peng et al. 2019) ---
-    advantage_beta: float | None = None
+    advantage_beta: MaybeFloat = None
     """Weight each step's action loss by exp(A / beta), A the step's advantage normalised over the batch:
     its return discounted by advantage_gamma less a learned value of its state (a small MLP trained beside
     the policy). The policy stays return-conditioned; this favours the better actions of the data at every
@@ -91,7 +92,7 @@ class TrainConfig:
     """Discount of the returns that the value of advantage weighting learns and the advantages compare."""
 
     # --- evaluation, checkpoints, output ---
-    eval_every: int | None = None
+    eval_every: MaybeInt = None
     """Env steps between greedy evaluations (default per env family)."""
     eval_episodes: int = 20
     eval_command: Literal["best", "max", "rollout"] = "best"
@@ -102,7 +103,7 @@ class TrainConfig:
     """Stop once a greedy evaluation reaches the env's reward threshold."""
     checkpoint_every: int = 20_000
     run_root: str = "runs"
-    run_dir: str | None = None
+    run_dir: MaybeStr = None
     """Where to write the run (default: {run_root}/{env}__{exp_name}__{seed}__{time})."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_env_errors: int = 5
