@@ -9,7 +9,7 @@ import torch
 from lightup.training.commands import CommandConfig, propose_target
 from lightup.training.loss import action_nll
 from lightup.training.replay import Episode, EpisodeBuffer
-from lightup.training.returns import commanded_returns_to_go, next_return_to_go, returns_to_go
+from lightup.training.returns import at_commands, commanded_returns_to_go, next_return_to_go, returns_to_go
 
 
 def test_returns_to_go_by_hand():
@@ -32,6 +32,19 @@ def test_commanded_returns_to_go_by_hand():
     for gamma in (1.0, 0.5, 0.9):
         hindsight = returns_to_go(rewards, gamma)
         np.testing.assert_allclose(commanded_returns_to_go(rewards, hindsight[0], gamma), hindsight)
+
+
+@pytest.mark.parametrize("gamma", [1.0, 0.5, 0.9])
+def test_hindsight_returns_at_commands_are_what_a_rollout_feeds(gamma):
+    """A window of an episode that started at return G_0, replayed from command C: at each of its steps,
+    `commanded_returns_to_go` of the episode from C."""
+    rewards = np.array([1.0, -2.0, 3.0, 0.5, 4.0])
+    hindsight, t = returns_to_go(rewards, gamma), np.array([[1, 2, 3], [0, 1, 2]])
+    shifted = at_commands(hindsight[t], t, np.full(2, hindsight[0]), np.array([10.0, -3.0]), gamma)
+    for row, command in zip(shifted, (10.0, -3.0), strict=True):
+        np.testing.assert_allclose(
+            row, commanded_returns_to_go(rewards, command, gamma)[t[0 if command > 0 else 1]]
+        )
 
 
 def episode(rewards, actions=None, obs_dim=2, terminated=True, commanded=float("nan")) -> Episode:
@@ -354,9 +367,44 @@ def test_advantage_weights_multiply_each_step_s_action_loss(tmp_path, monkeypatc
     assert m["train/loss"] == pytest.approx(weight * m["train/nll"] + m["train/value_loss"], rel=1e-5)
 
 
+def test_entropy_at_commands_reads_the_policy_where_rollouts_play(tmp_path):
+    """entropy_at commands: the entropy term's windows carry the returns-to-go a rollout from the (fixed)
+    command feeds their episode, the rest of the batch as sampled; an update reads the policy twice, at the
+    hindsight returns-to-go and at the commands."""
+    command = CommandConfig(kind="fixed", value=0.5)
+    trainer = Trainer(small_config(tmp_path, entropy_at="commands", command=command, return_scale=2.0))
+    episodes = {1.75: [0.0, 1.0, -0.5, 1.0, 0.25, 0.0], -1.0: [-1.0, 0.5, -0.5]}  # by return
+    for rewards in episodes.values():
+        actions = np.arange(len(rewards)) % trainer.n_actions
+        trainer.buffer.add(episode(rewards, actions, obs_dim=trainer.policy.obs_dim))
+    batch = trainer.buffer.sample(32, 4, trainer.rng, 2.0, trainer.n_actions, start_returns=True)
+    start_returns = batch.pop("start_returns")
+    assert set(start_returns.tolist()) == set(episodes)  # each window's episode's return
+    batch.pop("actions")
+    shifted = trainer._at_commands(batch, start_returns)
+    mask, t = batch["mask"], batch["timesteps"]
+    for row, ret in enumerate(start_returns.tolist()):
+        expected = commanded_returns_to_go(np.array(episodes[ret]), 0.5)[t[row][mask[row]].numpy()] / 2.0
+        got = shifted["returns_to_go"][row][mask[row]]
+        torch.testing.assert_close(got, torch.tensor(expected, dtype=torch.float32))
+    assert (shifted["returns_to_go"][~mask] == 0).all()
+    for key in ("states", "prev_actions", "timesteps", "mask"):
+        assert torch.equal(shifted[key], batch[key])
+
+    calls = []
+    policy_forward = trainer.policy.forward
+    trainer.policy.forward = lambda **kw: calls.append(kw["returns_to_go"].clone()) or policy_forward(**kw)
+    trainer._update()
+    assert len(calls) == 2 * trainer.config.updates_per_round  # the loss's windows, then at the commands
+
+
 @pytest.mark.parametrize(
     ("switch", "extra"),
-    [({"ema": 0.95}, lambda t: t.eval_policy), ({"advantage_beta": 0.5}, lambda t: t.value_net)],
+    [
+        ({"ema": 0.95}, lambda t: t.eval_policy),
+        ({"advantage_beta": 0.5}, lambda t: t.value_net),
+        ({"entropy_at": "commands"}, lambda t: t.policy),
+    ],
 )
 def test_resume_with_a_switch_continues_exactly(tmp_path, switch, extra):
     """The averaged weights (ema) and the value network (advantage weighting) resume exactly too."""
@@ -543,6 +591,7 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"advantage_beta": "1"},
         {"advantage_gamma": 0.0},
         {"advantage_gamma": 1.5},
+        {"entropy_at": "rollouts"},
     ],
 )
 def test_bad_config_values_are_one_line_errors(tmp_path, bad):

@@ -81,6 +81,11 @@ class TrainConfig:
     """Target entropy as a share of the maximum, log(number of actions); 0 turns the entropy term off."""
     init_alpha: float = 0.1
     alpha_lr: float = 3e-3
+    entropy_at: Literal["data", "commands"] = "data"
+    """Where the entropy term reads the policy. data: on the replayed windows at their hindsight
+    returns-to-go (as Online DT). commands: on the same windows at the returns-to-go a rollout would feed
+    them, each window's episode replayed from a fresh rollout command (one more forward pass per update):
+    the entropy where the policy acts."""
 
     # --- advantage weighting (AWR, Peng et al. 2019) ---
     advantage_beta: MaybeFloat = None

@@ -101,6 +101,7 @@ class EpisodeBuffer:
                 "returns_to_go": np.concatenate([e.returns_to_go for e in eps]),
                 "observations": np.concatenate([e.observations for e in eps]),
                 "actions": np.concatenate([e.actions for e in eps]),
+                "start_returns": self.start_returns(),  # per episode
             }
             if self.value_gamma is not None:
                 self._flat["value_targets"] = np.concatenate(self._value_targets)
@@ -113,13 +114,16 @@ class EpisodeBuffer:
         rng: np.random.Generator,
         return_scale: float,
         start_action: int,
+        start_returns: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Windows of up to K steps, each ending at a step drawn uniformly from all stored steps (so episodes
         are drawn in proportion to their length). Short windows are right-padded and masked.
 
         Returns tensors (B, K): returns_to_go (scaled), states (B, K, S), prev_actions, actions, timesteps,
         mask. prev_actions holds ``start_action`` at an episode's first step (discrete). With the buffer's
-        ``value_gamma``: value_targets too, the discounted returns scaled as the returns-to-go."""
+        ``value_gamma``: value_targets too, the discounted returns scaled as the returns-to-go. With
+        ``start_returns``: start_returns (B,) too, the `Episode.start_return` of each window's episode
+        (unscaled)."""
         assert self._episodes, "sample from an empty buffer"
         steps = self._steps()
         ends, starts = steps["ends"], steps["starts"]
@@ -146,6 +150,8 @@ class EpisodeBuffer:
         if self.value_gamma is not None:
             values = np.where(mask, steps["value_targets"][idx] / return_scale, 0.0).astype(np.float32)
             extra["value_targets"] = torch.from_numpy(values)
+        if start_returns:
+            extra["start_returns"] = torch.from_numpy(steps["start_returns"][which].astype(np.float32))
         return {
             "returns_to_go": torch.from_numpy(rtg),
             "states": torch.from_numpy(states),

@@ -42,3 +42,13 @@ def commanded_returns_to_go(rewards: np.ndarray, command: float, gamma: float = 
         out[i] = rtg
         rtg = next_return_to_go(rtg, reward, gamma)
     return out
+
+
+def at_commands(returns_to_go, timesteps, start_returns, commands, gamma: float = 1.0):
+    """Hindsight returns-to-go (B, T) of windows, at timesteps t of their episodes, turned into the ones a
+    rollout would have fed the same steps had each episode started at ``commands`` (B,) in place of its
+    ``start_returns`` (B,): `commanded_returns_to_go` of each episode, at t. The two differ by the same
+    amount at every step, (command - start return) / gamma^t, so any consistent scale works (tensors or
+    arrays)."""
+    shift = (commands - start_returns)[:, None]
+    return returns_to_go + (shift if gamma == 1.0 else shift / gamma**timesteps)

@@ -49,7 +49,7 @@ from lightup.training.config import TrainConfig, with_env_defaults
 from lightup.training.logger import RunLogger, read_metrics
 from lightup.training.loss import action_log_prob
 from lightup.training.replay import Episode, EpisodeBuffer
-from lightup.training.returns import next_return_to_go
+from lightup.training.returns import at_commands, next_return_to_go
 from lightup.training.rollout import Rollout
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -195,7 +195,14 @@ class Trainer:
         return min(target, self.config.max_return) if self.config.max_return is not None else target
 
     def rollout_target(self) -> float:
-        return self._capped(propose_target(self.config.command, self.buffer.start_returns(), self.rng))
+        return float(self.rollout_targets(1)[0])
+
+    def rollout_targets(self, n: int) -> np.ndarray:
+        """``n`` draws of the rollout command (float64 (n,)), from the episodes stored now."""
+        returns = self.buffer.start_returns()
+        return np.array(
+            [self._capped(propose_target(self.config.command, returns, self.rng)) for _ in range(n)]
+        )
 
     def eval_target(self) -> float:
         """The command of greedy evaluation (see ``TrainConfig.eval_command``)."""
@@ -365,17 +372,27 @@ class Trainer:
             batch = {
                 k: v.to(self.device)
                 for k, v in self.buffer.sample(
-                    c.batch_size, self.policy.context_len, self.rng, c.return_scale, self.n_actions
+                    c.batch_size,
+                    self.policy.context_len,
+                    self.rng,
+                    c.return_scale,
+                    self.n_actions,
+                    start_returns=c.entropy_at == "commands",
                 ).items()
             }
             actions, mask = batch.pop("actions"), batch["mask"]
             value_targets = batch.pop("value_targets", None)
+            start_returns = batch.pop("start_returns", None)
             params = self.policy(**batch)
             if not torch.isfinite(params).all():
                 self._non_finite("policy output", "nan")
             log_prob, dist = action_log_prob(params, actions, mask, discrete=True)
             n_real = mask.sum().clamp(min=1)
             nll = -log_prob.sum() / n_real
+            if (
+                start_returns is not None
+            ):  # entropy_at commands: the same windows as a rollout would play them
+                dist = self.policy.distribution(self.policy(**self._at_commands(batch, start_returns)))
             entropy = (dist.entropy() * mask).sum() / n_real
             alpha = self.log_alpha.exp().detach() if c.entropy_target > 0 else 0.0
             if self.value_net is None:
@@ -415,6 +432,20 @@ class Trainer:
         if c.updates_per_round:
             out["train/grad_norm"] = float(grad_norm)
         return out
+
+    def _at_commands(self, batch: dict[str, torch.Tensor], start_returns: torch.Tensor) -> dict:
+        """``batch`` with the returns-to-go of each window's episode replayed from a fresh rollout command
+        (`lightup.training.returns.at_commands`; padding stays 0)."""
+        scale, mask = self.config.return_scale, batch["mask"]
+        commands = torch.as_tensor(self.rollout_targets(len(start_returns)), dtype=torch.float32)
+        rtg = at_commands(
+            batch["returns_to_go"],
+            batch["timesteps"],
+            start_returns / scale,
+            commands.to(start_returns.device) / scale,
+            self.config.gamma,
+        )
+        return dict(batch, returns_to_go=torch.where(mask, rtg, 0.0))
 
     def _average(self) -> None:
         """Move the averaged weights toward the trained ones (the first call copies them)."""
