@@ -46,7 +46,7 @@ class TrainConfig:
     rollout_steps: int = 32
     """Env steps per env between two rounds of updates."""
     updates_per_round: MaybeInt = None
-    """Gradient steps after each round of rollouts (default per env family: 64 for CartPole-v1, else 32)."""
+    """Gradient steps after each round of rollouts (default per env family: 32 for all so far)."""
     batch_size: int = 64
     lr: float = 1e-3
     lr_schedule: Literal["constant", "linear"] = "constant"

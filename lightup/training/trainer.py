@@ -389,9 +389,8 @@ class Trainer:
             log_prob, dist = action_log_prob(params, actions, mask, discrete=True)
             n_real = mask.sum().clamp(min=1)
             nll = -log_prob.sum() / n_real
-            if (
-                start_returns is not None
-            ):  # entropy_at commands: the same windows as a rollout would play them
+            if start_returns is not None:
+                # entropy_at commands: the policy on the same windows, as a rollout would play them
                 dist = self.policy.distribution(self.policy(**self._at_commands(batch, start_returns)))
             entropy = (dist.entropy() * mask).sum() / n_real
             alpha = self.log_alpha.exp().detach() if c.entropy_target > 0 else 0.0
@@ -437,12 +436,13 @@ class Trainer:
         """``batch`` with the returns-to-go of each window's episode replayed from a fresh rollout command
         (`lightup.training.returns.at_commands`; padding stays 0)."""
         scale, mask = self.config.return_scale, batch["mask"]
-        commands = torch.as_tensor(self.rollout_targets(len(start_returns)), dtype=torch.float32)
+        commands = self.rollout_targets(len(start_returns))
+        commands = torch.as_tensor(commands, dtype=torch.float32, device=start_returns.device)
         rtg = at_commands(
             batch["returns_to_go"],
             batch["timesteps"],
             start_returns / scale,
-            commands.to(start_returns.device) / scale,
+            commands / scale,
             self.config.gamma,
         )
         return dict(batch, returns_to_go=torch.where(mask, rtg, 0.0))
