@@ -670,3 +670,17 @@ def test_env_family_defaults_fill_only_what_is_left_unset():
         True,
         2,
     )
+
+
+def test_progress_bar_keeps_the_last_return_through_rounds_without_episodes():
+    from lightup.training.trainer import _Progress
+
+    bar = _Progress(total=100, done=0)
+    try:
+        figures = []
+        for metrics in ({}, {"rollout/ep_rew_mean": 12.0}, {}):
+            bar.update(10, metrics, last_eval=None)
+            figures.append(bar._progress.tasks[0].fields["figures"])
+    finally:
+        bar.close()
+    assert figures == ["return -", "return 12.0", "return 12.0"]

@@ -735,10 +735,13 @@ class _Progress:
             TextColumn("{task.fields[figures]}"),
         )
         self._task = self._progress.add_task("train", total=total, completed=done, figures="")
+        self._return: float | None = None
         self._progress.start()
 
     def update(self, steps: int, metrics: dict, last_eval: float | None) -> None:
-        figures = f"return {metrics.get('rollout/ep_rew_mean', float('nan')):.1f}"
+        # A round in which no episode ended (long episodes, few envs) keeps the last mean return shown.
+        self._return = metrics.get("rollout/ep_rew_mean", self._return)
+        figures = "return -" if self._return is None else f"return {self._return:.1f}"
         if last_eval is not None:
             figures += f"  eval {last_eval:.1f}"
         self._progress.update(self._task, completed=steps, figures=figures)
