@@ -41,10 +41,8 @@ def test_hindsight_returns_at_commands_are_what_a_rollout_feeds(gamma):
     rewards = np.array([1.0, -2.0, 3.0, 0.5, 4.0])
     hindsight, t = returns_to_go(rewards, gamma), np.array([[1, 2, 3], [0, 1, 2]])
     shifted = at_commands(hindsight[t], t, np.full(2, hindsight[0]), np.array([10.0, -3.0]), gamma)
-    for row, command in zip(shifted, (10.0, -3.0), strict=True):
-        np.testing.assert_allclose(
-            row, commanded_returns_to_go(rewards, command, gamma)[t[0 if command > 0 else 1]]
-        )
+    for row, command, steps in zip(shifted, (10.0, -3.0), t, strict=True):
+        np.testing.assert_allclose(row, commanded_returns_to_go(rewards, command, gamma)[steps])
 
 
 def episode(rewards, actions=None, obs_dim=2, terminated=True, commanded=float("nan")) -> Episode:
@@ -396,6 +394,7 @@ def test_entropy_at_commands_reads_the_policy_where_rollouts_play(tmp_path):
     trainer.policy.forward = lambda **kw: calls.append(kw["returns_to_go"].clone()) or policy_forward(**kw)
     trainer._update()
     assert len(calls) == 2 * trainer.config.updates_per_round  # the loss's windows, then at the commands
+    assert not torch.equal(calls[0], calls[1])
 
 
 @pytest.mark.parametrize(
@@ -407,7 +406,8 @@ def test_entropy_at_commands_reads_the_policy_where_rollouts_play(tmp_path):
     ],
 )
 def test_resume_with_a_switch_continues_exactly(tmp_path, switch, extra):
-    """The averaged weights (ema) and the value network (advantage weighting) resume exactly too."""
+    """The averaged weights (ema), the value network (advantage weighting) and the commands drawn for the
+    entropy term (entropy_at commands) resume exactly too."""
     whole = Trainer(small_config(tmp_path / "whole", checkpoint_every=512, **switch)).learn(1536)
     first = Trainer(small_config(tmp_path / "split", checkpoint_every=512, **switch)).learn(512)
     resumed = Trainer.load(first.run_dir).learn(1536)
