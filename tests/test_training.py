@@ -578,6 +578,8 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"n_envs": None, "greedy_envs": 17},  # above the env family's default (16)
         {"context_len": 0},
         {"context_len": 2.5},
+        {"n_embd": 0},
+        {"n_embd": None, "n_head": 6},  # the env family's width (64) does not split into 6 heads
         {"timestep_embedding": "no"},
         {"n_layer": 0},
         {"n_layer": 1.5},
@@ -644,11 +646,11 @@ def test_env_family_defaults_fill_only_what_is_left_unset():
     cartpole = with_env_defaults(TrainConfig(env_id="CartPole-v1"), None)
     assert (cartpole.total_steps, cartpole.updates_per_round, cartpole.max_return) == (100_000, 32, 500.0)
     assert (cartpole.timestep_embedding, cartpole.n_layer, cartpole.advantage_beta) == (False, 1, 0.5)
-    assert (cartpole.n_envs, cartpole.context_len) == (8, 10)
+    assert (cartpole.n_envs, cartpole.context_len, cartpole.n_embd) == (8, 10, 32)
     game = with_env_defaults(TrainConfig(env_id="lightup/PressButton-v0"), 1.0)
     assert (game.total_steps, game.updates_per_round, game.return_scale) == (20_000, 32, 1.0)
     assert (game.timestep_embedding, game.n_layer, game.advantage_beta) == (True, 3, 0.0)
-    assert (game.n_envs, game.context_len) == (16, 20)
+    assert (game.n_envs, game.context_len, game.n_embd) == (16, 20, 64)
     other = with_env_defaults(TrainConfig(env_id="Acrobot-v1"), None)
     assert (other.total_steps, other.updates_per_round, other.timestep_embedding, other.n_layer) == (
         100_000,
