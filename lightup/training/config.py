@@ -93,7 +93,8 @@ class TrainConfig:
     """Weight each step's action loss by exp(A / beta), A the step's advantage normalised over the batch:
     its return discounted by advantage_gamma less a learned value of its state (a small MLP trained beside
     the policy). The policy stays return-conditioned; this favours the better actions of the data at every
-    command. 0: off (plain return-conditioned imitation). Default per env family: 1 on CartPole-v1, else 0."""
+    command. 0: off (plain return-conditioned imitation). Default per env family: 0.5 on CartPole-v1, else
+    0."""
     advantage_gamma: float = 0.99
     """Discount of the returns that the value of advantage weighting learns and the advantages compare."""
 
