@@ -97,6 +97,11 @@ class TrainConfig:
     0."""
     advantage_gamma: float = 0.99
     """Discount of the returns that the value of advantage weighting learns and the advantages compare."""
+    advantage_lambda: float = 1.0
+    """1: those returns are the discounted returns received (Monte Carlo; an episode a time limit cut counts
+    nothing after the cut). Below 1: TD(lambda) returns, recomputed over the whole replay with the current
+    value before each round of updates (as AWR, which uses 0.95), bootstrapping the episodes a time limit
+    cut."""
 
     # --- evaluation, checkpoints, output ---
     eval_every: MaybeInt = None
@@ -164,6 +169,7 @@ class TrainConfig:
             "init_alpha": self.init_alpha > 0,
             "alpha_lr": self.alpha_lr >= 0,
             "advantage_gamma": 0 < self.advantage_gamma <= 1,
+            "advantage_lambda": 0 <= self.advantage_lambda <= 1,
         }
         for name, ok in checks.items():
             value = getattr(self, name)
@@ -174,6 +180,11 @@ class TrainConfig:
             isinstance(beta, bool) or not isinstance(beta, int | float) or not 0 <= beta < math.inf
         ):
             raise LightupError(f"--advantage-beta must be a number >= 0 (0: off), got {beta!r}")
+        if beta == 0 and self.advantage_lambda < 1:
+            raise LightupError(
+                f"--advantage-lambda {self.advantage_lambda} needs advantage weighting: set --advantage-beta "
+                "above 0, or leave --advantage-lambda at 1"
+            )
         if self.return_scale is not None and not self.return_scale > 0:
             raise LightupError(f"--return-scale must be > 0, got {self.return_scale!r}")
         if self.n_embd is not None and self.n_embd % self.n_head:

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from lightup.training.returns import returns_to_go
+from lightup.training.returns import lambda_returns, returns_to_go
 
 
 @dataclass
@@ -106,6 +106,22 @@ class EpisodeBuffer:
             if self.value_gamma is not None:
                 self._flat["value_targets"] = np.concatenate(self._value_targets)
         return self._flat
+
+    def bootstrap_value_targets(self, value_of, lam: float) -> None:
+        """Replace the value targets of every stored step, until the next `add`, with TD(lam) returns
+        (`lightup.training.returns.lambda_returns`, discounted by ``value_gamma``) from the values
+        ``value_of`` gives: observations (N, S) float32 to values (N,) in return units. An episode a time
+        limit cut is bootstrapped with the value of its last state (the state after it is not stored)."""
+        assert self.value_gamma is not None and self._episodes, "bootstrap needs value_gamma and episodes"
+        steps = self._steps()
+        values = np.asarray(value_of(steps["observations"].astype(np.float32)), dtype=np.float64)
+        ends, starts = steps["ends"], steps["starts"]
+        cut = np.array([not e.terminated for e in self._episodes])
+        bootstrap = np.where(cut, values[ends - 1], 0.0)
+        rewards = np.concatenate([e.rewards for e in self._episodes])
+        steps["value_targets"] = lambda_returns(
+            rewards, values, starts, ends - starts, bootstrap, self.value_gamma, lam
+        )
 
     def sample(
         self,

@@ -52,3 +52,23 @@ def at_commands(returns_to_go, timesteps, start_returns, commands, gamma: float 
     arrays)."""
     shift = (commands - start_returns)[:, None]
     return returns_to_go + (shift if gamma == 1.0 else shift / gamma**timesteps)
+
+
+def lambda_returns(rewards, values, starts, lengths, bootstrap, gamma: float, lam: float) -> np.ndarray:
+    """TD(lambda) returns of episodes stored one after another in flat arrays; float64 like ``rewards``.
+
+    G_t = r_t + gamma ((1 - lam) V_{t+1} + lam G_{t+1}) within each episode, with G_T = V_T = ``bootstrap``
+    after its last step (0 where the episode terminated; a value estimate where a time limit cut it).
+    ``values`` (N,) are V(s_t) at every stored step; ``starts`` and ``lengths`` (E,) place the episodes.
+    lam 1 gives the discounted returns plus the bootstrap; lam 0 one-step TD targets."""
+    rewards, values = np.asarray(rewards, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    out = np.empty_like(rewards)
+    g = np.asarray(bootstrap, dtype=np.float64).copy()  # G_{t+1} per episode
+    v_next = g.copy()  # V_{t+1} per episode
+    for t in range(int(lengths.max(initial=0)) - 1, -1, -1):  # every episode at its step t, at once
+        alive = np.flatnonzero(lengths > t)
+        i = starts[alive] + t
+        g[alive] = rewards[i] + gamma * ((1 - lam) * v_next[alive] + lam * g[alive])
+        v_next[alive] = values[i]
+        out[i] = g[alive]
+    return out

@@ -368,6 +368,8 @@ class Trainer:
         totals = {"train/loss": 0.0, "train/nll": 0.0, "train/entropy": 0.0}
         if self.value_net is not None:
             totals["train/value_loss"] = 0.0
+            if c.advantage_lambda < 1 and c.updates_per_round:
+                self.buffer.bootstrap_value_targets(self._values, c.advantage_lambda)
         for _ in range(c.updates_per_round):
             batch = {
                 k: v.to(self.device)
@@ -431,6 +433,12 @@ class Trainer:
         if c.updates_per_round:
             out["train/grad_norm"] = float(grad_norm)
         return out
+
+    @torch.no_grad()
+    def _values(self, observations: np.ndarray) -> np.ndarray:
+        """The value net's values of ``observations`` (N, S), in return units (it learns scaled ones)."""
+        values = self.value_net(torch.from_numpy(observations).to(self.device)).squeeze(-1)
+        return values.double().cpu().numpy() * self.config.return_scale
 
     def _at_commands(self, batch: dict[str, torch.Tensor], start_returns: torch.Tensor) -> dict:
         """``batch`` with the returns-to-go of each window's episode replayed from a fresh rollout command
