@@ -9,7 +9,13 @@ import torch
 from lightup.training.commands import CommandConfig, propose_target
 from lightup.training.loss import action_nll
 from lightup.training.replay import Episode, EpisodeBuffer
-from lightup.training.returns import at_commands, commanded_returns_to_go, next_return_to_go, returns_to_go
+from lightup.training.returns import (
+    at_commands,
+    commanded_returns_to_go,
+    lambda_returns,
+    next_return_to_go,
+    returns_to_go,
+)
 
 
 def test_returns_to_go_by_hand():
@@ -43,6 +49,23 @@ def test_hindsight_returns_at_commands_are_what_a_rollout_feeds(gamma):
     shifted = at_commands(hindsight[t], t, np.full(2, hindsight[0]), np.array([10.0, -3.0]), gamma)
     for row, command, steps in zip(shifted, (10.0, -3.0), t, strict=True):
         np.testing.assert_allclose(row, commanded_returns_to_go(rewards, command, gamma)[steps])
+
+
+def test_lambda_returns_by_hand():
+    """Two episodes one after another in flat arrays, the second cut by a time limit (bootstrap 7)."""
+    rewards, values = np.array([1.0, 2.0, 3.0, 5.0, -1.0]), np.array([10.0, 20.0, 30.0, 40.0, 50.0])
+    starts, lengths, bootstrap = np.array([0, 3]), np.array([3, 2]), np.array([0.0, 7.0])
+    # lam 0, gamma 0.5: r_t + 0.5 V_{t+1}; after the last step 0 (terminated) or 7 (cut)
+    td = lambda_returns(rewards, values, starts, lengths, bootstrap, 0.5, 0.0)
+    assert td.tolist() == [1 + 0.5 * 20, 2 + 0.5 * 30, 3.0, 5 + 0.5 * 50, -1 + 0.5 * 7]
+    # lam 0.5: G_t = r_t + 0.5 (0.5 V_{t+1} + 0.5 G_{t+1}); episode 2: G_1 = -1 + 3.5 = 2.5,
+    # G_0 = 5 + 0.5 (25 + 1.25) = 18.125
+    lam = lambda_returns(rewards, values, starts, lengths, bootstrap, 0.5, 0.5)
+    assert lam[3:].tolist() == [18.125, 2.5]
+    # lam 1 with nothing to bootstrap: the discounted returns, whatever the values
+    mc = lambda_returns(rewards, values, starts, lengths, np.zeros(2), 0.9, 1.0)
+    np.testing.assert_allclose(mc[:3], returns_to_go(rewards[:3], 0.9))
+    np.testing.assert_allclose(mc[3:], returns_to_go(rewards[3:], 0.9))
 
 
 def episode(rewards, actions=None, obs_dim=2, terminated=True, commanded=float("nan")) -> Episode:
@@ -350,6 +373,30 @@ def test_the_value_of_advantage_weighting_learns_the_discounted_returns(tmp_path
         assert trainer.value_net(second).item() == pytest.approx(2.0 / 4.0, abs=0.05)
 
 
+def test_advantage_lambda_fits_the_value_to_bootstrapped_targets(tmp_path):
+    """advantage_lambda below 1: before each round of updates the value targets of the replay become
+    TD(lambda) returns from the current value net, and an episode a time limit cut is bootstrapped with
+    the value of its last state; a later episode brings the Monte Carlo targets back until the next round."""
+    trainer = Trainer(
+        small_config(tmp_path, advantage_beta=1.0, advantage_gamma=0.5, advantage_lambda=0.0, return_scale=4.0)
+    )
+    obs_dim = trainer.value_net[0].in_features
+    trainer.buffer.add(episode([1.0, 2.0], obs_dim=obs_dim, terminated=True))
+    trainer.buffer.add(episode([3.0], obs_dim=obs_dim, terminated=False))
+    observations = np.concatenate([e.observations for e in trainer.buffer.episodes])
+    values = trainer._values(observations)  # in return units
+    seen = []
+    sample = trainer.buffer.sample
+    trainer.buffer.sample = lambda *a, **k: seen.append(k) or sample(*a, **k)
+    trainer.config.updates_per_round = 1
+    trainer._update()
+    targets = trainer.buffer._steps()["value_targets"]
+    np.testing.assert_allclose(targets, [1 + 0.5 * values[1], 2.0, 3 + 0.5 * values[2]], rtol=1e-6)
+    assert seen  # the round sampled after the targets were set
+    trainer.buffer.add(episode([1.0], obs_dim=obs_dim))
+    assert trainer.buffer._steps()["value_targets"].tolist() == [1 + 0.5 * 2.0, 2.0, 3.0, 1.0]
+
+
 @pytest.mark.parametrize("weight", [0.0, 2.0])
 def test_advantage_weights_multiply_each_step_s_action_loss(tmp_path, monkeypatch, weight):
     """With every weight set to w (and no entropy term), an update's loss is w x the NLL plus the value's
@@ -402,6 +449,7 @@ def test_entropy_at_commands_reads_the_policy_where_rollouts_play(tmp_path):
     [
         ({"ema": 0.95}, lambda t: t.eval_policy),
         ({"advantage_beta": 0.5}, lambda t: t.value_net),
+        ({"advantage_beta": 0.5, "advantage_lambda": 0.9}, lambda t: t.value_net),
         ({"entropy_at": "commands"}, lambda t: t.policy),
     ],
 )
@@ -593,6 +641,9 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"advantage_beta": "1"},
         {"advantage_gamma": 0.0},
         {"advantage_gamma": 1.5},
+        {"advantage_lambda": 1.5},
+        {"advantage_lambda": -0.1},
+        {"advantage_beta": 0.0, "advantage_lambda": 0.9},  # nothing to bootstrap for
         {"entropy_at": "rollouts"},
     ],
 )
