@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
-from typing import Annotated, TypeVar
+import typing
+from typing import Annotated, Literal, TypeVar
 
 import tyro
 
@@ -30,7 +32,7 @@ def parse_config(cls: type[T], argv: list[str], command: str) -> T:
         with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
             return tyro.cli(cls, args=list(argv), prog=prog, console_outputs=False)
     except SystemExit:
-        reason = _first_error_line(printed.getvalue())
+        reason = _first_error_line(printed.getvalue()) or _bad_choice(cls, argv)
         raise LightupError(
             f"bad arguments to `{prog}`{': ' + reason if reason else ''} (see `{prog} --help`): "
             + " ".join(argv)
@@ -49,3 +51,26 @@ def _first_error_line(text: str) -> str:
         if own:
             return f"{first.split(': ', 1)[0]}: {own[0]}"
     return first
+
+
+def _bad_choice(cls: type, argv: list[str]) -> str:
+    """The first ``--flag value`` whose value is not among the flag's choices (a Literal, or true/false):
+    tyro rejects it without a word under ``console_outputs=False``. '' when there is none."""
+    for flag, value in zip(argv, argv[1:], strict=False):
+        if not flag.startswith("--"):
+            continue
+        hint: typing.Any = cls
+        for name in flag[2:].replace("-", "_").split("."):  # --command.kind: a field of a nested dataclass
+            fields = typing.get_type_hints(hint) if dataclasses.is_dataclass(hint) else {}
+            hint = fields.get(name)
+        if typing.get_origin(hint) is Annotated:
+            hint = typing.get_args(hint)[0]
+        if typing.get_origin(hint) is Literal:
+            choices = [str(c) for c in typing.get_args(hint)]
+        elif hint in (bool, bool | None):
+            choices = ["True", "False"]
+        else:
+            continue
+        if value not in choices:
+            return f"{flag} must be one of {', '.join(choices)}, got {value!r}"
+    return ""

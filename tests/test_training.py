@@ -377,9 +377,8 @@ def test_advantage_lambda_fits_the_value_to_bootstrapped_targets(tmp_path):
     """advantage_lambda below 1: before each round of updates the value targets of the replay become
     TD(lambda) returns from the current value net, and an episode a time limit cut is bootstrapped with
     the value of its last state; a later episode brings the Monte Carlo targets back until the next round."""
-    trainer = Trainer(
-        small_config(tmp_path, advantage_beta=1.0, advantage_gamma=0.5, advantage_lambda=0.0, return_scale=4.0)
-    )
+    switches = dict(advantage_beta=1.0, advantage_gamma=0.5, advantage_lambda=0.0, return_scale=4.0)
+    trainer = Trainer(small_config(tmp_path, **switches))
     obs_dim = trainer.value_net[0].in_features
     trainer.buffer.add(episode([1.0, 2.0], obs_dim=obs_dim, terminated=True))
     trainer.buffer.add(episode([3.0], obs_dim=obs_dim, terminated=False))
