@@ -42,6 +42,7 @@ CATALOGUE = [
     (["train", "--n-embd", "30", "--n-head", "4"], "--n-embd (30) must be divisible by --n-head (4)"),
     (["train", "--temperature", "-1"], "--temperature is out of range"),
     (["train", "--gamma", "1.5"], "--gamma is out of range"),
+    (["train", "--entropy-target-final", "2"], "--entropy-target-final must be from 0 to 1, got 2.0"),
     (["train", "lightup/PressButton-v0", "--advantage-lambda", "0.9"], "needs advantage weighting"),
     (["train", "--return-scale", "0"], "--return-scale must be > 0"),
     (["train", "lightup/PressButton-v0", "--env-options", "size=0"], "size must be an integer >= 2, got 0"),

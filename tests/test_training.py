@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -449,6 +451,7 @@ def test_entropy_at_commands_reads_the_policy_where_rollouts_play(tmp_path):
         ({"ema": 0.95}, lambda t: t.eval_policy),
         ({"advantage_beta": 0.5}, lambda t: t.value_net),
         ({"advantage_beta": 0.5, "advantage_lambda": 0.9}, lambda t: t.value_net),
+        ({"entropy_target_final": 0.05}, lambda t: t.policy),
         ({"entropy_at": "commands"}, lambda t: t.policy),
     ],
 )
@@ -554,6 +557,31 @@ def test_linear_learning_rate_schedule_falls_to_its_final_fraction(tmp_path):
     assert {r.get("train/learning_rate", 2e-3) for r in read_metrics(constant.run_dir)} == {2e-3}
 
 
+def test_entropy_target_moves_linearly_to_its_final_value(tmp_path):
+    """Each round's temperature chases the target at the env steps taken before it; the temperature's
+    gradient is alpha x (entropy - that target)."""
+    from lightup.training.logger import read_metrics
+
+    config = small_config(tmp_path, entropy_target=0.6, entropy_target_final=0.1, total_steps=1024)
+    trainer = Trainer(config)
+    max_entropy = math.log(trainer.n_actions)
+    assert trainer.target_entropy == pytest.approx(0.6 * max_entropy)
+    trainer.learn()
+    records = read_metrics(trainer.run_dir)
+    logged = [(r["step"], r["train/target_entropy"]) for r in records if "train/target_entropy" in r]
+    assert len(logged) >= 4
+    for step, target in logged:
+        assert target == pytest.approx((0.6 - 0.5 * min(step / 1024, 1.0)) * max_entropy)
+    assert trainer.target_entropy == pytest.approx(0.1 * max_entropy)
+    trainer.config.updates_per_round = 1
+    alpha = trainer.log_alpha.exp().item()
+    seen = []
+    step = trainer.alpha_optimizer.step
+    trainer.alpha_optimizer.step = lambda: seen.append(trainer.log_alpha.grad.item()) or step()
+    entropy = trainer._update()["train/entropy"]
+    assert seen == [pytest.approx(alpha * (entropy - 0.1 * max_entropy), rel=1e-5)]
+
+
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     trainer = Trainer(small_config(tmp_path, checkpoint_every=256))
     trainer.learn(512)
@@ -642,6 +670,10 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"advantage_gamma": 1.5},
         {"advantage_lambda": 1.5},
         {"advantage_lambda": -0.1},
+        {"entropy_target_final": 1.5},
+        {"entropy_target_final": -0.1},
+        {"entropy_target_final": float("nan")},
+        {"entropy_target": 0.0, "entropy_target_final": 0.1},  # no entropy term to schedule
         {"advantage_beta": 0.0, "advantage_lambda": 0.9},  # nothing to bootstrap for
         {"entropy_at": "rollouts"},
     ],

@@ -80,6 +80,9 @@ class TrainConfig:
     # --- entropy: a learned temperature keeps the policy entropy near a target (Online DT) ---
     entropy_target: float = 0.15
     """Target entropy as a share of the maximum, log(number of actions); 0 turns the entropy term off."""
+    entropy_target_final: MaybeFloat = None
+    """If set, the target moves linearly from entropy_target to this (same units) at total_steps: a policy
+    kept diffuse early to explore, nearer greedy later. None: constant."""
     init_alpha: float = 0.1
     alpha_lr: float = 3e-3
     entropy_at: Literal["data", "commands"] = "data"
@@ -184,6 +187,16 @@ class TrainConfig:
             raise LightupError(
                 f"--advantage-lambda {self.advantage_lambda} needs advantage weighting: set --advantage-beta "
                 "above 0, or leave --advantage-lambda at 1"
+            )
+        final = self.entropy_target_final
+        if final is not None and (
+            isinstance(final, bool) or not isinstance(final, int | float) or not 0 <= final <= 1
+        ):
+            raise LightupError(f"--entropy-target-final must be from 0 to 1, got {final!r}")
+        if final is not None and self.entropy_target == 0:
+            raise LightupError(
+                "--entropy-target-final needs the entropy term: set --entropy-target above 0, or leave "
+                "--entropy-target-final unset"
             )
         if self.return_scale is not None and not self.return_scale > 0:
             raise LightupError(f"--return-scale must be > 0, got {self.return_scale!r}")

@@ -173,7 +173,6 @@ class Trainer:
         self.averaged: torch.optim.swa_utils.AveragedModel | None = None  # made at the first update (ema)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=True)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
-        self.target_entropy = config.entropy_target * math.log(self.n_actions)
         # Advantage weighting: a value of the state, fit to discounted returns (made after the policy, so
         # runs without it draw the same initial weights).
         self.value_net: torch.nn.Module | None = None
@@ -370,6 +369,7 @@ class Trainer:
             totals["train/value_loss"] = 0.0
             if c.advantage_lambda < 1 and c.updates_per_round:
                 self.buffer.bootstrap_value_targets(self._values, c.advantage_lambda)
+        target_entropy = self.target_entropy
         for _ in range(c.updates_per_round):
             batch = {
                 k: v.to(self.device)
@@ -420,7 +420,7 @@ class Trainer:
                 # The temperature's loss is alpha * (entropy - target); its gradient in log alpha is the same
                 # product, set here directly rather than through autograd for one scalar.
                 with torch.no_grad():
-                    self.log_alpha.grad = self.log_alpha.exp() * (entropy.detach() - self.target_entropy)
+                    self.log_alpha.grad = self.log_alpha.exp() * (entropy.detach() - target_entropy)
                 self.alpha_optimizer.step()
             self.updates += 1
             totals["train/loss"] += loss.item()
@@ -429,6 +429,7 @@ class Trainer:
         n = max(c.updates_per_round, 1)
         out = {k: v / n for k, v in totals.items()}
         out["train/alpha"] = float(self.log_alpha.detach().exp())
+        out["train/target_entropy"] = target_entropy
         out["train/learning_rate"] = lr
         if c.updates_per_round:
             out["train/grad_norm"] = float(grad_norm)
@@ -477,6 +478,16 @@ class Trainer:
             return c.lr
         done = min(self.steps / c.total_steps, 1.0)
         return c.lr * (1.0 - (1.0 - c.lr_final_frac) * done)
+
+    @property
+    def target_entropy(self) -> float:
+        """The entropy (nats) the learned temperature holds the policy at for the next updates:
+        ``entropy_target`` of the maximum, or on its way to ``entropy_target_final`` at ``total_steps``."""
+        c = self.config
+        share = c.entropy_target
+        if c.entropy_target_final is not None:
+            share += (c.entropy_target_final - share) * min(self.steps / c.total_steps, 1.0)
+        return share * math.log(self.n_actions)
 
     def _non_finite(self, what: str, value) -> None:
         raise LightupError(
