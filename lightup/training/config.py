@@ -101,10 +101,10 @@ class TrainConfig:
     advantage_gamma: float = 0.99
     """Discount of the returns that the value of advantage weighting learns and the advantages compare."""
     advantage_lambda: float = 1.0
-    """1: those returns are the discounted returns received (Monte Carlo; an episode a time limit cut counts
-    nothing after the cut). Below 1: TD(lambda) returns, recomputed over the whole replay with the current
-    value before each round of updates (as AWR, which uses 0.95), bootstrapping the episodes a time limit
-    cut."""
+    """What the value of advantage weighting learns. 1: the discounted returns received (Monte Carlo; an
+    episode a time limit cut counts nothing after the cut). Below 1: TD(lambda) returns, recomputed over the
+    whole replay with the current value before each round of updates (as AWR, which uses 0.95),
+    bootstrapping the episodes a time limit cut."""
 
     # --- evaluation, checkpoints, output ---
     eval_every: MaybeInt = None
