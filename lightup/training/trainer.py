@@ -476,8 +476,11 @@ class Trainer:
         c = self.config
         if c.lr_schedule == "constant":
             return c.lr
-        done = min(self.steps / c.total_steps, 1.0)
-        return c.lr * (1.0 - (1.0 - c.lr_final_frac) * done)
+        return c.lr * (1.0 - (1.0 - c.lr_final_frac) * self._progress())
+
+    def _progress(self) -> float:
+        """The share of ``total_steps`` taken so far, at most 1: where the linear schedules stand."""
+        return min(self.steps / self.config.total_steps, 1.0)
 
     @property
     def target_entropy(self) -> float:
@@ -486,7 +489,7 @@ class Trainer:
         c = self.config
         share = c.entropy_target
         if c.entropy_target_final is not None:
-            share += (c.entropy_target_final - share) * min(self.steps / c.total_steps, 1.0)
+            share += (c.entropy_target_final - share) * self._progress()
         return share * math.log(self.n_actions)
 
     def _non_finite(self, what: str, value) -> None:
