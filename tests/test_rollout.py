@@ -138,16 +138,17 @@ def test_greedy_envs_take_the_most_likely_action_and_the_others_sample():
 def test_rollout_sampling_is_categorical_sampling_and_a_policy_s_own_distribution_is_kept():
     from torch.distributions import Categorical
 
-    from lightup.training.rollout import sample_categorical
+    from lightup.training.rollout import categorical_stats, sample_categorical
 
     for seed in range(20):
         logits = torch.randn(64, 3) * (seed + 1)
         logits[0, 1] = -torch.inf
         torch.manual_seed(seed)
         dist = Categorical(logits=logits)
-        expected = (dist.sample(), dist.probs, dist.entropy())
+        expected = (dist.sample(), dist.logits, dist.entropy(), dist.probs.max(-1).values)
         torch.manual_seed(seed)
-        got = sample_categorical(logits)
+        actions, log_probs = sample_categorical(logits)
+        got = (actions, log_probs, *categorical_stats(log_probs))
         assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))  # same draws, bit for bit
 
     class AlwaysTwo(DecisionTransformer):

@@ -33,15 +33,21 @@ def check_finite(name: str, values: np.ndarray, env_id: str) -> None:
         )
 
 
-def sample_categorical(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(actions, probabilities, entropy) of ``Categorical(logits=logits)``, row by row: the same arithmetic
-    and the same draw from torch's generator as its ``sample``, ``probs`` and ``entropy``, in a few tensor
-    calls (building the distribution object costs more than the draw at rollout batch sizes)."""
+def sample_categorical(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(actions, log-probabilities) of ``Categorical(logits=logits)``, row by row: the same arithmetic and
+    the same draw from torch's generator as its ``sample`` and ``logits``, in a few tensor calls (building
+    the distribution object costs more than the draw at rollout batch sizes)."""
     log_probs = logits - logits.logsumexp(dim=-1, keepdim=True)
+    actions = torch.multinomial(torch.softmax(log_probs, dim=-1), 1, True)[:, 0]
+    return actions, log_probs
+
+
+def categorical_stats(log_probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(entropy, probability of the most likely action) of categoricals given by their log-probabilities
+    (..., A), as ``Categorical``'s ``entropy`` and ``probs`` compute them."""
     probs = torch.softmax(log_probs, dim=-1)
-    actions = torch.multinomial(probs, 1, True)[:, 0]
     entropy = -(log_probs.clamp(min=torch.finfo(log_probs.dtype).min) * probs).sum(-1)
-    return actions, probs, entropy
+    return entropy, probs.max(dim=-1).values
 
 
 def check_shape(obs: np.ndarray, n: int, obs_dim: int, env_id: str) -> None:
@@ -170,17 +176,17 @@ class Rollout:
         the first ``n_greedy`` envs take the most likely one."""
         stats = StepStats()
         rows = self._rows
+        seen: list[torch.Tensor] = []  # the sampled steps' log-probabilities, summarised at the end
         for _ in range(n_steps):
             prev = self._actions_before(self.t)
             params = self.policy.push(*self._tensors(self.rtg, self.obs, prev, self.t))
             if greedy:
                 actions = greedy_action(params, self.discrete)
             elif self._plain_categorical:
-                actions, probs, entropy = sample_categorical(params / temperature)
+                actions, log_probs = sample_categorical(params / temperature)
                 if n_greedy:
                     actions[:n_greedy] = greedy_action(params[:n_greedy], True)
-                stats.entropy += float(entropy.mean())
-                stats.max_prob += float(probs.max(dim=-1).values.mean())
+                seen.append(log_probs)
             else:
                 scaled = params / temperature if self.discrete else params
                 dist = self.policy.distribution(scaled)
@@ -225,6 +231,10 @@ class Rollout:
             self.obs = obs.reshape(self.n, -1).astype(np.float32)
             if done.any():
                 self.policy.reset(torch.as_tensor(done, device=self.device))
+        if seen:  # one pass over all steps: per-step statistics cost a few tensor calls and a sync each
+            entropy, max_prob = categorical_stats(torch.stack(seen))
+            stats.entropy += float(entropy.mean(-1).sum())
+            stats.max_prob += float(max_prob.mean(-1).sum())
         return stats
 
     def _episode(self, i: int, length: int, terminated: bool) -> Episode:

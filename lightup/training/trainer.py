@@ -167,9 +167,8 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed)
         self.device = resolve_device(config.device)
         self.policy = build_policy(config, obs_dim, self.n_actions, True).to(self.device)
-        self.optimizer = torch.optim.AdamW(
-            self.policy.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
+        self._parameters = list(self.policy.parameters())  # listed once: walking the modules costs per update
+        self.optimizer = torch.optim.AdamW(self._parameters, lr=config.lr, weight_decay=config.weight_decay)
         self.averaged: torch.optim.swa_utils.AveragedModel | None = None  # made at the first update (ema)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=True)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
@@ -410,7 +409,7 @@ class Trainer:
             if self.value_net is not None:
                 self.value_optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.grad_clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(self._parameters, c.grad_clip, foreach=True)
             self.optimizer.step()
             if self.value_net is not None:
                 self.value_optimizer.step()
