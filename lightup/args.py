@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import types
 import typing
 from typing import Annotated, Literal, TypeVar
 
@@ -53,6 +54,21 @@ def _first_error_line(text: str) -> str:
     return first
 
 
+def choices(hint: typing.Any) -> list[str] | None:
+    """The values a config field of type ``hint`` takes, as strings: a Literal's (also one that may be None,
+    a default worked out later), or True and False; None for any other type."""
+    if typing.get_origin(hint) is Annotated:
+        hint = typing.get_args(hint)[0]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
+        hint = args[0]  # X | None
+    if typing.get_origin(hint) is Literal:
+        return [str(c) for c in typing.get_args(hint)]
+    if hint is bool:
+        return ["True", "False"]
+    return None
+
+
 def _bad_choice(cls: type, argv: list[str]) -> str:
     """The first ``--flag value`` whose value is not among the flag's choices (a Literal, or true/false):
     tyro rejects it without a word under ``console_outputs=False``. '' when there is none."""
@@ -61,16 +77,9 @@ def _bad_choice(cls: type, argv: list[str]) -> str:
             continue
         hint: typing.Any = cls
         for name in flag[2:].replace("-", "_").split("."):  # --command.kind: a field of a nested dataclass
-            fields = typing.get_type_hints(hint) if dataclasses.is_dataclass(hint) else {}
-            hint = fields.get(name)
-        if typing.get_origin(hint) is Annotated:
-            hint = typing.get_args(hint)[0]
-        if typing.get_origin(hint) is Literal:
-            choices = [str(c) for c in typing.get_args(hint)]
-        elif hint in (bool, bool | None):
-            choices = ["True", "False"]
-        else:
-            continue
-        if value not in choices:
-            return f"{flag} must be one of {', '.join(choices)}, got {value!r}"
+            is_class = dataclasses.is_dataclass(hint)
+            hint = (typing.get_type_hints(hint, include_extras=True) if is_class else {}).get(name)
+        allowed = choices(hint)
+        if allowed is not None and value not in allowed:
+            return f"{flag} must be one of {', '.join(allowed)}, got {value!r}"
     return ""

@@ -663,6 +663,9 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"lr_schedule": "Linear"},
         {"buffer_kind": "lifo"},
         {"command": CommandConfig(kind="median")},
+        {"command": CommandConfig(kind=True)},
+        {"layout": None},  # no env family fills it
+        {"entropy_target": "0.5"},
         {"advantage_beta": -1.0},
         {"advantage_beta": float("nan")},
         {"advantage_beta": "1"},
@@ -717,7 +720,7 @@ def test_overrides_set_fields_and_the_commands_fields_by_name():
     config = with_overrides(TrainConfig(), {"n_envs": 4, "command.kind": "topk", "command.k": 7})
     assert (config.n_envs, config.command.kind, config.command.k) == (4, "topk", 7)
     assert config.command.margin == CommandConfig().margin  # the others stay
-    assert TrainConfig().command.kind == "best"  # the default's command is not touched
+    assert TrainConfig().command.kind is None  # the default's command is not touched (its env family's)
     with pytest.raises(TypeError):
         with_overrides(TrainConfig(), {"command.nope": 1})
 
@@ -747,6 +750,10 @@ def test_env_family_defaults_fill_only_what_is_left_unset():
         None,
     )
     assert with_env_defaults(TrainConfig(env_id="CartPole-v1", advantage_beta=0.0), None).advantage_beta == 0
+    for env_id in ("CartPole-v1", "lightup/PressButton-v0", "Acrobot-v1"):
+        c = with_env_defaults(TrainConfig(env_id=env_id), None)
+        assert (c.entropy_target, c.entropy_target_final, c.greedy_envs) == (0.15, None, 0)
+        assert (c.advantage_lambda, c.command.kind) == (1.0, "best")
     assert with_env_defaults(TrainConfig(env_id="CartPole-v1", n_envs=16), None).n_envs == 16
     assert (chosen.total_steps, chosen.updates_per_round, chosen.timestep_embedding, chosen.n_layer) == (
         512,
@@ -754,6 +761,35 @@ def test_env_family_defaults_fill_only_what_is_left_unset():
         True,
         2,
     )
+
+
+def test_lunar_lander_defaults_and_the_defaults_that_give_way_to_what_is_chosen():
+    from lightup.training.config import with_env_defaults
+
+    lunar = with_env_defaults(TrainConfig(env_id="LunarLander-v3"), None)
+    lunar.validate()
+    assert (lunar.n_layer, lunar.context_len, lunar.updates_per_round, lunar.n_envs) == (1, 10, 64, 16)
+    assert (lunar.advantage_beta, lunar.advantage_lambda, lunar.greedy_envs) == (1.0, 0.95, 4)
+    assert (lunar.entropy_target, lunar.entropy_target_final, lunar.command.kind) == (0.5, 0.1, "topk")
+    # Chosen values stay; a default that needs what was switched off gives way.
+    off = with_env_defaults(
+        TrainConfig(env_id="LunarLander-v3", advantage_beta=0.0, entropy_target=0.0, n_envs=8), None
+    )
+    off.validate()
+    assert (off.advantage_lambda, off.entropy_target_final, off.greedy_envs) == (1.0, None, 2)
+    chosen = with_env_defaults(
+        TrainConfig(
+            env_id="LunarLander-v3",
+            advantage_lambda=1.0,
+            entropy_target=0.3,
+            entropy_target_final=0.3,
+            greedy_envs=0,
+            command=CommandConfig(kind="best"),
+        ),
+        None,
+    )
+    assert (chosen.advantage_lambda, chosen.entropy_target, chosen.entropy_target_final) == (1.0, 0.3, 0.3)
+    assert (chosen.greedy_envs, chosen.command.kind) == (0, "best")
 
 
 def test_progress_bar_keeps_the_last_return_through_rounds_without_episodes():

@@ -7,17 +7,20 @@ caps it at the env's highest possible return when that is known.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
+import tyro
 
 
 @dataclass
 class CommandConfig:
-    kind: Literal["fixed", "best", "topk"] = "best"
+    kind: Annotated[Literal["fixed", "best", "topk"] | None, tyro.conf.arg(metavar="{fixed,best,topk}")] = (
+        None
+    )
     """fixed: always ``value``; best: the best return seen x (1 + margin) + offset, less a random amount
     (the best finding of the day this project started); topk: mean + std of the top-k returns (Upside-Down
-    RL, Srivastava et al. 2019)."""
+    RL, Srivastava et al. 2019). Default per env family: topk on LunarLander-v3, else best."""
     value: float = 0.0
     """The target of ``fixed``, and the target of the others before any episode is stored."""
     margin: float = 0.2
@@ -29,7 +32,8 @@ class CommandConfig:
 
 
 def propose_target(config: CommandConfig, returns: np.ndarray, rng: np.random.Generator) -> float:
-    """A target return from the returns of stored episodes (any order)."""
+    """A target return from the returns of stored episodes (any order). ``config.kind`` must be set (the
+    trainer fills in its env family's default)."""
     if config.kind == "fixed" or len(returns) == 0:
         return float(config.value)
     if config.kind == "best":

@@ -8,7 +8,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lightup.args import MaybeBool, MaybeFloat, MaybeInt, MaybeStr
+from lightup.args import MaybeBool, MaybeFloat, MaybeInt, MaybeStr, choices
 from lightup.errors import LightupError
 from lightup.training.commands import CommandConfig
 
@@ -29,9 +29,10 @@ class TrainConfig:
     """dt: the Decision Transformer; mlp: the reference ReturnConditionedMLP."""
     layout: Literal["stacked", "interleaved"] = "stacked"
     context_len: MaybeInt = None
-    """K: steps of history the policy sees (default per env family: 10 for CartPole-v1, else 20)."""
+    """K: steps of history the policy sees (default per env family: 10 for CartPole-v1 and LunarLander-v3,
+    else 20)."""
     n_layer: MaybeInt = None
-    """Transformer blocks (default per env family: 1 for CartPole-v1, else 3)."""
+    """Transformer blocks (default per env family: 1 for CartPole-v1 and LunarLander-v3, else 3)."""
     n_head: int = 4
     n_embd: MaybeInt = None
     """Width of the model (default per env family: 32 for CartPole-v1, else 64)."""
@@ -47,7 +48,8 @@ class TrainConfig:
     rollout_steps: int = 32
     """Env steps per env between two rounds of updates."""
     updates_per_round: MaybeInt = None
-    """Gradient steps after each round of rollouts (default per env family: 32 for all so far)."""
+    """Gradient steps after each round of rollouts (default per env family: 64 for LunarLander-v3, else
+    32)."""
     batch_size: int = 64
     lr: float = 1e-3
     lr_schedule: Literal["constant", "linear"] = "constant"
@@ -58,9 +60,10 @@ class TrainConfig:
     grad_clip: float = 0.25
     temperature: float = 1.0
     """Sampling temperature of rollouts (logits divided by it)."""
-    greedy_envs: int = 0
+    greedy_envs: MaybeInt = None
     """This many of the rollout envs act greedily (the most likely action) instead of sampling: episodes
-    near what greedy evaluation plays, for the replay. 0: every env samples."""
+    near what greedy evaluation plays, for the replay. 0: every env samples. Default per env family: 4 on
+    LunarLander-v3 (at most a quarter of n_envs), else 0."""
     ema: float = 0.0
     """Polyak averaging: greedy evaluation, `predict`, the viz tools and the bench's agent play an exponential
     moving average of the weights, which moves 1 - ema of the way to the trained weights after every update
@@ -78,11 +81,13 @@ class TrainConfig:
     command: CommandConfig = field(default_factory=CommandConfig)
 
     # --- entropy: a learned temperature keeps the policy entropy near a target (Online DT) ---
-    entropy_target: float = 0.15
-    """Target entropy as a share of the maximum, log(number of actions); 0 turns the entropy term off."""
+    entropy_target: MaybeFloat = None
+    """Target entropy as a share of the maximum, log(number of actions); 0 turns the entropy term off.
+    Default per env family: 0.5 on LunarLander-v3, else 0.15."""
     entropy_target_final: MaybeFloat = None
     """If set, the target moves linearly from entropy_target to this (same units) at total_steps: a policy
-    kept diffuse early to explore, nearer greedy later. None: constant."""
+    kept diffuse early to explore, nearer greedy later. Default per env family: 0.1 on LunarLander-v3
+    (with the entropy term on), else None: constant (on LunarLander-v3, set it to entropy_target for that)."""
     init_alpha: float = 0.1
     alpha_lr: float = 3e-3
     entropy_at: Literal["data", "commands"] = "data"
@@ -96,15 +101,16 @@ class TrainConfig:
     """Weight each step's action loss by exp(A / beta), A the step's advantage normalised over the batch:
     its return discounted by advantage_gamma less a learned value of its state (a small MLP trained beside
     the policy). The policy stays return-conditioned; this favours the better actions of the data at every
-    command. 0: off (plain return-conditioned imitation). Default per env family: 0.5 on CartPole-v1, else
-    0."""
+    command. 0: off (plain return-conditioned imitation). Default per env family: 0.5 on CartPole-v1, 1 on
+    LunarLander-v3, else 0."""
     advantage_gamma: float = 0.99
     """Discount of the returns that the value of advantage weighting learns and the advantages compare."""
-    advantage_lambda: float = 1.0
+    advantage_lambda: MaybeFloat = None
     """What the value of advantage weighting learns. 1: the discounted returns received (Monte Carlo; an
     episode a time limit cut counts nothing after the cut). Below 1: TD(lambda) returns, recomputed over the
     whole replay with the current value before each round of updates (as AWR, which uses 0.95),
-    bootstrapping the episodes a time limit cut."""
+    bootstrapping the episodes a time limit cut. Default per env family: 0.95 on LunarLander-v3 (with
+    advantage weighting on), else 1."""
 
     # --- evaluation, checkpoints, output ---
     eval_every: MaybeInt = None
@@ -149,41 +155,46 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise LightupError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
-        if isinstance(self.greedy_envs, bool) or not isinstance(self.greedy_envs, int):
-            raise LightupError(f"--greedy-envs must be an integer, got {self.greedy_envs!r}")
-        # n_envs left at None: the trainer checks again once the env family's default is filled in.
-        if self.greedy_envs < 0 or (self.n_envs is not None and self.greedy_envs > self.n_envs):
-            raise LightupError(
-                f"--greedy-envs must be from 0 to --n-envs ({self.n_envs}), got {self.greedy_envs}"
-            )
+        greedy = self.greedy_envs
+        if greedy is not None and (isinstance(greedy, bool) or not isinstance(greedy, int)):
+            raise LightupError(f"--greedy-envs must be an integer, got {greedy!r}")
+        # Fields left at None: the trainer checks again once the env family's defaults are filled in.
+        if greedy is not None and greedy < 0:
+            raise LightupError(f"--greedy-envs must be >= 0, got {greedy}")
+        if greedy is not None and self.n_envs is not None and greedy > self.n_envs:
+            raise LightupError(f"--greedy-envs must be from 0 to --n-envs ({self.n_envs}), got {greedy}")
         value = self.updates_per_round
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise LightupError(f"--updates-per-round must be an integer >= 0, got {value!r}")
-        checks = {
-            "lr": 0 < self.lr < 1,
-            "lr_final_frac": 0 <= self.lr_final_frac <= 1,
-            "temperature": 0 < self.temperature <= 100,
-            "ema": 0 <= self.ema < 1,
-            "gamma": 0 < self.gamma <= 1,
-            "dropout": 0 <= self.dropout < 1,
-            "weight_decay": self.weight_decay >= 0,
-            "grad_clip": self.grad_clip > 0,
-            "entropy_target": 0 <= self.entropy_target <= 1,
-            "init_alpha": self.init_alpha > 0,
-            "alpha_lr": self.alpha_lr >= 0,
-            "advantage_gamma": 0 < self.advantage_gamma <= 1,
-            "advantage_lambda": 0 <= self.advantage_lambda <= 1,
+        ranges = {  # each number's allowed range; None: left to the env family's default
+            "lr": lambda v: 0 < v < 1,
+            "lr_final_frac": lambda v: 0 <= v <= 1,
+            "temperature": lambda v: 0 < v <= 100,
+            "ema": lambda v: 0 <= v < 1,
+            "gamma": lambda v: 0 < v <= 1,
+            "dropout": lambda v: 0 <= v < 1,
+            "weight_decay": lambda v: v >= 0,
+            "grad_clip": lambda v: v > 0,
+            "entropy_target": lambda v: 0 <= v <= 1,
+            "init_alpha": lambda v: v > 0,
+            "alpha_lr": lambda v: v >= 0,
+            "advantage_gamma": lambda v: 0 < v <= 1,
+            "advantage_lambda": lambda v: 0 <= v <= 1,
         }
-        for name, ok in checks.items():
+        for name, ok in ranges.items():
             value = getattr(self, name)
-            if not ok or not math.isfinite(value):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise LightupError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
+            if not ok(value) or not math.isfinite(value):
                 raise LightupError(f"--{name.replace('_', '-')} is out of range: {value!r}")
         beta = self.advantage_beta
         if beta is not None and (
             isinstance(beta, bool) or not isinstance(beta, int | float) or not 0 <= beta < math.inf
         ):
             raise LightupError(f"--advantage-beta must be a number >= 0 (0: off), got {beta!r}")
-        if beta == 0 and self.advantage_lambda < 1:
+        if beta == 0 and self.advantage_lambda is not None and self.advantage_lambda < 1:
             raise LightupError(
                 f"--advantage-lambda {self.advantage_lambda} needs advantage weighting: set --advantage-beta "
                 "above 0, or leave --advantage-lambda at 1"
@@ -206,14 +217,19 @@ class TrainConfig:
             raise LightupError(f"--command.k must be >= 1, got {self.command.k}")
         # The command line checks choices; a config built in Python or read from a file is checked here.
         for prefix, obj in (("", self), ("command.", self.command)):
-            for name, hint in typing.get_type_hints(type(obj)).items():
-                value, flag = getattr(obj, name), "--" + prefix + name.replace("_", "-")
-                if typing.get_origin(hint) is Literal and value not in typing.get_args(hint):
-                    choices = ", ".join(typing.get_args(hint))
-                    raise LightupError(f"{flag} must be one of {choices}, got {value!r}")
-                allowed = {bool: bool, bool | None: (bool, type(None))}.get(hint)
-                if allowed and not isinstance(value, allowed):
-                    raise LightupError(f"{flag} must be true or false, got {value!r}")
+            for name, hint in typing.get_type_hints(type(obj), include_extras=True).items():
+                value, allowed = getattr(obj, name), choices(hint)
+                if allowed is None or (value is None and _may_be_none(hint)):
+                    continue  # not a choice, or one left to its env family's default (checked once filled in)
+                if str(value) not in allowed or isinstance(value, bool) != (allowed == ["True", "False"]):
+                    flag = "--" + prefix + name.replace("_", "-")
+                    raise LightupError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def _may_be_none(hint: typing.Any) -> bool:
+    if typing.get_origin(hint) is typing.Annotated:
+        hint = typing.get_args(hint)[0]
+    return type(None) in typing.get_args(hint)
 
 
 # Defaults per env family, filled into fields left at None. A lightup game's budget is small; CartPole's
@@ -244,7 +260,23 @@ FAMILY_DEFAULTS: dict[str, dict] = {
         # on 13 seeds, more on 6, at about 0.7 of the wall time per env step (fifth session).
         "n_embd": 32,
     },
-    "LunarLander-v3": {"total_steps": 1_000_000, "eval_every": 50_000, "return_scale": 200.0},
+    # learning_lunar.md, sixth and seventh sessions: one block and K 10 (3 to 4 times the env steps per second
+    # of three blocks and K 20), advantage weighting with TD(0.95) values, 4 greedy rollout envs, an entropy
+    # target falling from 0.5 to 0.1 of the maximum, 64 updates a round and top-k commands.
+    "LunarLander-v3": {
+        "total_steps": 1_000_000,
+        "eval_every": 50_000,
+        "return_scale": 200.0,
+        "n_layer": 1,
+        "context_len": 10,
+        "updates_per_round": 64,
+        "advantage_beta": 1.0,
+        "advantage_lambda": 0.95,
+        "greedy_envs": 4,
+        "entropy_target": 0.5,
+        "entropy_target_final": 0.1,
+        "command.kind": "topk",
+    },
 }
 FALLBACK_DEFAULTS = {
     "n_embd": 64,
@@ -257,6 +289,11 @@ FALLBACK_DEFAULTS = {
     "timestep_embedding": True,
     "n_layer": 3,
     "advantage_beta": 0.0,
+    "advantage_lambda": 1.0,
+    "greedy_envs": 0,
+    "entropy_target": 0.15,
+    "entropy_target_final": None,
+    "command.kind": "best",
 }
 
 
@@ -269,8 +306,23 @@ def with_env_defaults(config: TrainConfig, max_return: float | None) -> TrainCon
         defaults.setdefault("max_return", max_return)
         if family == "lightup/":
             defaults["return_scale"] = max(abs(max_return), 1.0)
-    updates = {k: v for k, v in defaults.items() if getattr(config, k, None) is None}
-    return dataclasses.replace(config, **updates)
+    updates = {k: v for k, v in defaults.items() if _field(config, k) is None}
+    # A default gives way to what was chosen: no TD(lambda) without advantage weighting, no entropy schedule
+    # without the entropy term, at most a quarter of the envs greedy.
+    chosen = with_overrides(config, updates)
+    if "advantage_lambda" in updates and chosen.advantage_beta == 0:
+        updates["advantage_lambda"] = 1.0
+    if "entropy_target_final" in updates and chosen.entropy_target == 0:
+        updates["entropy_target_final"] = None
+    if "greedy_envs" in updates:
+        updates["greedy_envs"] = min(chosen.greedy_envs, chosen.n_envs // 4)
+    return with_overrides(config, updates)
+
+
+def _field(config: TrainConfig, key: str) -> typing.Any:
+    """A field by name, ``command.NAME`` for a field of the command."""
+    obj = config.command if key.startswith("command.") else config
+    return getattr(obj, key.removeprefix("command."))
 
 
 def with_overrides(config: TrainConfig, overrides: dict[str, typing.Any]) -> TrainConfig:
