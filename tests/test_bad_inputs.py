@@ -45,6 +45,7 @@ CATALOGUE = [
     (["train", "--entropy-target-final", "2"], "--entropy-target-final must be from 0 to 1, got 2.0"),
     (["train", "--entropy-target", "x"], "Error parsing --entropy-target: could not convert string to float"),
     (["train", "--greedy-envs", "-1"], "--greedy-envs must be >= 0, got -1"),
+    (["train", "--buffer-steps", "0"], "--buffer-steps must be an integer >= 1, got 0"),
     (["train", "LunarLander-v3", "--greedy-envs", "17"], "--greedy-envs must be from 0 to --n-envs (16)"),
     (["train", "lightup/PressButton-v0", "--advantage-lambda", "0.9"], "needs advantage weighting"),
     (["train", "--return-scale", "0"], "--return-scale must be > 0"),

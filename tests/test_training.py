@@ -211,6 +211,15 @@ def test_buffer_eviction_fifo_and_top():
         top.add(episode([r]))
     assert fifo.returns().tolist() == [1.0, 3.0]
     assert sorted(top.returns().tolist()) == [3.0, 5.0]
+    # A cap on the steps held: episodes go (oldest, or lowest return) until the rest fit; one always stays.
+    fifo, top = EpisodeBuffer(10, "fifo", max_steps=5), EpisodeBuffer(10, "top", max_steps=5)
+    for rewards in ([5.0, 0.0], [1.0], [3.0, 0.0, 0.0], [4.0]):
+        fifo.add(episode(rewards))
+        top.add(episode(rewards))
+    assert fifo.returns().tolist() == [1.0, 3.0, 4.0] and fifo.n_steps == 5
+    assert top.returns().tolist() == [5.0, 4.0] and top.n_steps == 3
+    fifo.add(episode([1.0] * 7))
+    assert fifo.returns().tolist() == [7.0] and fifo.n_steps == 7  # longer than the cap: kept alone
 
 
 def test_commands_by_hand():
@@ -453,6 +462,7 @@ def test_entropy_at_commands_reads_the_policy_where_rollouts_play(tmp_path):
         ({"advantage_beta": 0.5, "advantage_lambda": 0.9}, lambda t: t.value_net),
         ({"entropy_target_final": 0.05}, lambda t: t.policy),
         ({"entropy_at": "commands"}, lambda t: t.policy),
+        ({"buffer_steps": 40}, lambda t: t.policy),
     ],
 )
 def test_resume_with_a_switch_continues_exactly(tmp_path, switch, extra):
@@ -679,6 +689,8 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"entropy_target": 0.0, "entropy_target_final": 0.1},  # no entropy term to schedule
         {"advantage_beta": 0.0, "advantage_lambda": 0.9},  # nothing to bootstrap for
         {"entropy_at": "rollouts"},
+        {"buffer_steps": 0},
+        {"buffer_steps": 2.5},
     ],
 )
 def test_bad_config_values_are_one_line_errors(tmp_path, bad):

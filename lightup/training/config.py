@@ -72,6 +72,9 @@ class TrainConfig:
     # --- replay and commands ---
     buffer_capacity: int = 300
     """Episodes kept."""
+    buffer_steps: MaybeInt = None
+    """If set, also drop episodes while the replay holds more than this many steps (AWR keeps 50k): a replay
+    as fresh when episodes are long as when they are short. None: episodes are counted only."""
     buffer_kind: Literal["fifo", "top"] = "fifo"
     gamma: float = 1.0
     return_scale: MaybeFloat = None
@@ -151,7 +154,8 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise LightupError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
-        for name in ("total_steps", "eval_every", "n_layer", "n_envs", "context_len", "n_embd"):
+        maybe = ("total_steps", "eval_every", "n_layer", "n_envs", "context_len", "n_embd", "buffer_steps")
+        for name in maybe:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise LightupError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")

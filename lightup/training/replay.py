@@ -41,17 +41,23 @@ class Episode:
 
 
 class EpisodeBuffer:
-    """Keeps at most ``capacity`` episodes: the newest (``fifo``) or the highest returns (``top``).
+    """Keeps at most ``capacity`` episodes, and with ``max_steps`` at most that many steps (but at least one
+    episode): the newest (``fifo``) or the highest returns (``top``).
 
     With ``value_gamma``, each stored step also keeps its return discounted by it (computed once, at `add`),
     and sampled windows carry them as ``value_targets``: what a learned value of the state is fit to."""
 
     def __init__(
-        self, capacity: int, kind: Literal["fifo", "top"] = "fifo", value_gamma: float | None = None
+        self,
+        capacity: int,
+        kind: Literal["fifo", "top"] = "fifo",
+        value_gamma: float | None = None,
+        max_steps: int | None = None,
     ):
-        assert capacity >= 1 and kind in ("fifo", "top"), (capacity, kind)
-        self.capacity, self.kind, self.value_gamma = capacity, kind, value_gamma
+        assert capacity >= 1 and kind in ("fifo", "top") and (max_steps or 1) >= 1, (capacity, kind)
+        self.capacity, self.kind, self.value_gamma, self.max_steps = capacity, kind, value_gamma, max_steps
         self._episodes: list[Episode] = []
+        self._n_steps = 0
         self._value_targets: list[np.ndarray] = []  # beside _episodes, with value_gamma
         self._flat: dict[str, np.ndarray] | None = None  # every stored step in one array; see `_steps`
 
@@ -65,7 +71,7 @@ class EpisodeBuffer:
 
     @property
     def n_steps(self) -> int:
-        return sum(e.length for e in self._episodes)
+        return self._n_steps
 
     def returns(self) -> np.ndarray:
         return np.array([e.ret for e in self._episodes], dtype=np.float64)
@@ -77,16 +83,18 @@ class EpisodeBuffer:
     def add(self, episode: Episode) -> None:
         episodes = self._episodes
         episodes.append(episode)
+        self._n_steps += episode.length
         if self.value_gamma is not None:
             self._value_targets.append(returns_to_go(episode.rewards, self.value_gamma))
         self._flat = None
-        if len(episodes) <= self.capacity:
-            return
-        # fifo drops the oldest; top the lowest return, among equals the oldest (fresh data keeps flowing in)
-        drop = 0 if self.kind == "fifo" else min(range(len(episodes)), key=lambda i: (episodes[i].ret, i))
-        episodes.pop(drop)
-        if self.value_gamma is not None:
-            self._value_targets.pop(drop)
+        while len(episodes) > self.capacity or (
+            self.max_steps is not None and self._n_steps > self.max_steps and len(episodes) > 1
+        ):
+            # fifo drops the oldest; top the lowest return, among equals the oldest (fresh data flows in)
+            drop = 0 if self.kind == "fifo" else min(range(len(episodes)), key=lambda i: (episodes[i].ret, i))
+            self._n_steps -= episodes.pop(drop).length
+            if self.value_gamma is not None:
+                self._value_targets.pop(drop)
 
     def _steps(self) -> dict[str, np.ndarray]:
         """Every stored step, episode after episode, in flat arrays (built on the first `sample` after an

@@ -179,7 +179,9 @@ class Trainer:
             self.value_net = build_value_net(obs_dim).to(self.device)
             self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr)
         value_gamma = config.advantage_gamma if self.value_net is not None else None
-        self.buffer = EpisodeBuffer(config.buffer_capacity, config.buffer_kind, value_gamma)
+        self.buffer = EpisodeBuffer(
+            config.buffer_capacity, config.buffer_kind, value_gamma, max_steps=config.buffer_steps
+        )
         self.steps = self.rounds = self.updates = self.episodes = 0
         self.solved_at: int | None = None
         self.last_eval: float | None = None
