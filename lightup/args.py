@@ -54,11 +54,19 @@ def _first_error_line(text: str) -> str:
     return first
 
 
+def _unannotated(hint: typing.Any) -> typing.Any:
+    return typing.get_args(hint)[0] if typing.get_origin(hint) is Annotated else hint
+
+
+def may_be_none(hint: typing.Any) -> bool:
+    """Whether a config field of type ``hint`` may be None (a default worked out later)."""
+    return type(None) in typing.get_args(_unannotated(hint))
+
+
 def choices(hint: typing.Any) -> list[str] | None:
     """The values a config field of type ``hint`` takes, as strings: a Literal's (also one that may be None,
     a default worked out later), or True and False; None for any other type."""
-    if typing.get_origin(hint) is Annotated:
-        hint = typing.get_args(hint)[0]
+    hint = _unannotated(hint)
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
         hint = args[0]  # X | None

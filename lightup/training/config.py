@@ -8,7 +8,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lightup.args import MaybeBool, MaybeFloat, MaybeInt, MaybeStr, choices
+from lightup.args import MaybeBool, MaybeFloat, MaybeInt, MaybeStr, choices, may_be_none
 from lightup.errors import LightupError
 from lightup.training.commands import CommandConfig
 
@@ -223,17 +223,11 @@ class TrainConfig:
         for prefix, obj in (("", self), ("command.", self.command)):
             for name, hint in typing.get_type_hints(type(obj), include_extras=True).items():
                 value, allowed = getattr(obj, name), choices(hint)
-                if allowed is None or (value is None and _may_be_none(hint)):
+                if allowed is None or (value is None and may_be_none(hint)):
                     continue  # not a choice, or one left to its env family's default (checked once filled in)
                 if str(value) not in allowed or isinstance(value, bool) != (allowed == ["True", "False"]):
                     flag = "--" + prefix + name.replace("_", "-")
                     raise LightupError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
-
-
-def _may_be_none(hint: typing.Any) -> bool:
-    if typing.get_origin(hint) is typing.Annotated:
-        hint = typing.get_args(hint)[0]
-    return type(None) in typing.get_args(hint)
 
 
 # Defaults per env family, filled into fields left at None. A lightup game's budget is small; CartPole's
