@@ -353,9 +353,11 @@ def test_ema_averages_the_weights_after_every_update_and_evaluation_plays_them(t
     assert set(metrics) >= {"eval/mean_reward", "eval/trained_mean_reward"}
 
 
-def test_advantage_weighting_solves_press_button(tmp_path):
-    """Seed 0, at most 3000 env steps, as the plain trainer."""
-    config = small_config(tmp_path, advantage_beta=1.0, stop_at_threshold=True, eval_every=256)
+@pytest.mark.parametrize("baseline", ["value", "policy"])
+def test_advantage_weighting_solves_press_button(tmp_path, baseline):
+    """Seed 0, at most 3000 env steps, as the plain trainer, with either baseline."""
+    switches = dict(advantage_beta=1.0, advantage_baseline=baseline, stop_at_threshold=True, eval_every=256)
+    config = small_config(tmp_path, **switches)
     trainer = Trainer(config).learn(3000)
     assert trainer.solved_at is not None and trainer.solved_at <= 3000
 
@@ -405,6 +407,59 @@ def test_advantage_lambda_fits_the_value_to_bootstrapped_targets(tmp_path):
     assert seen  # the round sampled after the targets were set
     trainer.buffer.add(episode([1.0], obs_dim=obs_dim))
     assert trainer.buffer._steps()["value_targets"].tolist() == [1 + 0.5 * 2.0, 2.0, 3.0, 1.0]
+
+
+def test_the_policy_baseline_learns_q_of_each_action(tmp_path):
+    """advantage_baseline policy: the value net also learns Q(s, a), here the return of each of PressButton's
+    actions from one state (two actions, rewards 1 and -1, one-step episodes), beside the state's value."""
+    switches = dict(advantage_beta=1.0, advantage_baseline="policy", return_scale=1.0, entropy_target=0.0)
+    trainer = Trainer(small_config(tmp_path, **switches))
+    obs_dim = trainer.value_net[0].in_features
+    assert trainer.value_net[-1].out_features == 1 + trainer.n_actions
+    for i in range(40):
+        a = i % 2
+        trainer.buffer.add(
+            Episode(np.ones((1, obs_dim), np.float32), np.int64([a]), np.float32([1 - 2 * a]), True)
+        )
+    for _ in range(100):
+        trainer._update()
+    with torch.no_grad():
+        value, q0, q1 = trainer.value_net(torch.ones(obs_dim)).tolist()
+    assert (q0, q1) == (pytest.approx(1.0, abs=0.05), pytest.approx(-1.0, abs=0.05))
+    assert value == pytest.approx(0.0, abs=0.05)  # the data's mean return: half of each action
+
+
+def test_the_policy_baseline_s_advantage_is_q_less_the_policy_s_mean_q(tmp_path, monkeypatch):
+    """The advantages an update weights are Q(s, a) of the taken action less the sum over actions of
+    pi(a' | window) Q(s, a'), from the nets as they were before the step; padded steps are masked."""
+    import copy
+
+    import lightup.training.trainer as trainer_module
+
+    seen = []
+    weights = trainer_module.advantage_weights
+    monkeypatch.setattr(
+        trainer_module,
+        "advantage_weights",
+        lambda adv, mask, beta: seen.append(adv) or weights(adv, mask, beta),
+    )
+    switches = dict(advantage_beta=1.0, advantage_baseline="policy", updates_per_round=1)
+    trainer = Trainer(small_config(tmp_path, **switches))
+    for rewards, actions in (([1.0, 0.0], [0, 1]), ([0.0, 2.0, 1.0], [1, 1, 0])):
+        trainer.buffer.add(episode(rewards, actions, obs_dim=trainer.value_net[0].in_features))
+    policy, value_net = copy.deepcopy(trainer.policy), copy.deepcopy(trainer.value_net)
+    batches = []
+    sample = trainer.buffer.sample
+    trainer.buffer.sample = lambda *a, **k: batches.append(sample(*a, **k)) or batches[-1]
+    trainer._update()
+    batch = dict(batches[0])
+    actions, mask = batch.pop("actions"), batch["mask"]
+    batch.pop("value_targets")
+    with torch.no_grad():
+        q = value_net(batch["states"])[..., 1:]
+        probs = policy(**batch).softmax(-1)
+    expected = q.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - (probs * q).sum(-1)
+    torch.testing.assert_close(seen[0][mask], expected[mask])
 
 
 @pytest.mark.parametrize("weight", [0.0, 2.0])
@@ -460,6 +515,7 @@ def test_entropy_at_commands_reads_the_policy_where_rollouts_play(tmp_path):
         ({"ema": 0.95}, lambda t: t.eval_policy),
         ({"advantage_beta": 0.5}, lambda t: t.value_net),
         ({"advantage_beta": 0.5, "advantage_lambda": 0.9}, lambda t: t.value_net),
+        ({"advantage_beta": 0.5, "advantage_baseline": "policy"}, lambda t: t.value_net),
         ({"entropy_target_final": 0.05}, lambda t: t.policy),
         ({"entropy_at": "commands"}, lambda t: t.policy),
         ({"buffer_steps": 40}, lambda t: t.policy),
@@ -691,6 +747,8 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         {"entropy_at": "rollouts"},
         {"buffer_steps": 0},
         {"buffer_steps": 2.5},
+        {"advantage_baseline": "q"},
+        {"advantage_beta": 0.0, "advantage_baseline": "policy"},  # no advantages to take
     ],
 )
 def test_bad_config_values_are_one_line_errors(tmp_path, bad):

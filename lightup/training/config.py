@@ -115,6 +115,12 @@ class TrainConfig:
     bootstrapping the episodes a time limit cut. Default per env family: 0.95 on LunarLander-v3 (with
     advantage weighting on), else 1."""
 
+    advantage_baseline: Literal["value", "policy"] = "value"
+    """What each step's return is judged against. value: the learned value of its state (AWR: the replay's
+    mix of past policies as the baseline). policy: a learned Q(s, a) of the step's action, less the mean of
+    Q(s, .) under the policy being trained (QWR, Kozakowski et al. 2021): a per-action estimate in place of
+    one sampled return, judged against what the current policy would play. Needs advantage weighting."""
+
     # --- evaluation, checkpoints, output ---
     eval_every: MaybeInt = None
     """Env steps between greedy evaluations (default per env family)."""
@@ -202,6 +208,11 @@ class TrainConfig:
             raise LightupError(
                 f"--advantage-lambda {self.advantage_lambda} needs advantage weighting: set --advantage-beta "
                 "above 0, or leave --advantage-lambda at 1"
+            )
+        if beta == 0 and self.advantage_baseline == "policy":
+            raise LightupError(
+                "--advantage-baseline policy needs advantage weighting: set --advantage-beta above 0, or "
+                "leave --advantage-baseline at value"
             )
         final = self.entropy_target_final
         if final is not None and (

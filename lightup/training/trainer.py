@@ -87,14 +87,15 @@ def build_policy(config: TrainConfig, obs_dim: int, act_dim: int, discrete: bool
     )
 
 
-def build_value_net(obs_dim: int, hidden: int = 128) -> torch.nn.Module:
-    """The value of a state for advantage weighting: an MLP from the observation to one number."""
+def build_value_net(obs_dim: int, n_out: int = 1, hidden: int = 128) -> torch.nn.Module:
+    """The values of a state for advantage weighting: an MLP from the observation to ``n_out`` numbers (the
+    state's value, then Q(s, a) of each action when the baseline is the policy's)."""
     return torch.nn.Sequential(
         torch.nn.Linear(obs_dim, hidden),
         torch.nn.ReLU(),
         torch.nn.Linear(hidden, hidden),
         torch.nn.ReLU(),
-        torch.nn.Linear(hidden, 1),
+        torch.nn.Linear(hidden, n_out),
     )
 
 
@@ -176,7 +177,8 @@ class Trainer:
         # runs without it draw the same initial weights).
         self.value_net: torch.nn.Module | None = None
         if config.advantage_beta > 0:
-            self.value_net = build_value_net(obs_dim).to(self.device)
+            n_out = 1 + self.n_actions if config.advantage_baseline == "policy" else 1
+            self.value_net = build_value_net(obs_dim, n_out).to(self.device)
             self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr)
         value_gamma = config.advantage_gamma if self.value_net is not None else None
         self.buffer = EpisodeBuffer(
@@ -400,9 +402,18 @@ class Trainer:
             if self.value_net is None:
                 loss = nll - alpha * entropy
             else:
-                values = self.value_net(batch["states"]).squeeze(-1)
+                out = self.value_net(batch["states"])
+                values = out[..., 0]
                 value_loss = ((values - value_targets) ** 2 * mask).sum() / n_real
-                weights = advantage_weights(value_targets - values.detach(), mask, c.advantage_beta)
+                if c.advantage_baseline == "policy":
+                    q = out[..., 1:]
+                    q_taken = q.gather(-1, actions.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)
+                    value_loss = value_loss + ((q_taken - value_targets) ** 2 * mask).sum() / n_real
+                    q = q.detach()
+                    advantages = q_taken.detach() - (params.detach().softmax(-1) * q).sum(-1)
+                else:
+                    advantages = value_targets - values.detach()
+                weights = advantage_weights(advantages, mask, c.advantage_beta)
                 loss = -(weights * log_prob).sum() / n_real - alpha * entropy + value_loss
                 totals["train/value_loss"] += value_loss.item()
             if not torch.isfinite(loss):
@@ -439,7 +450,7 @@ class Trainer:
     @torch.no_grad()
     def _values(self, observations: np.ndarray) -> np.ndarray:
         """The value net's values of ``observations`` (N, S), in return units (it learns scaled ones)."""
-        values = self.value_net(torch.from_numpy(observations).to(self.device)).squeeze(-1)
+        values = self.value_net(torch.from_numpy(observations).to(self.device))[:, 0]
         return values.double().cpu().numpy() * self.config.return_scale
 
     def _at_commands(self, batch: dict[str, torch.Tensor], start_returns: torch.Tensor) -> dict:
