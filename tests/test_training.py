@@ -554,6 +554,21 @@ def test_a_checkpoint_whose_extra_weights_do_not_fit_its_config_is_a_one_line_er
         assert "\n" not in str(err.value) and (field in str(err.value) or "cannot read" in str(err.value))
 
 
+def test_a_checkpoint_from_before_the_policy_baseline_resumes_with_the_value_baseline(tmp_path):
+    """LunarLander-v3 now defaults to the policy baseline; a checkpoint whose config has no
+    advantage_baseline (written before it existed) resumes as it was trained, with the value baseline."""
+    from lightup.checkpoint import load_tensors, save_tensors
+
+    run = tmp_path / "run"
+    config = tiny_config(run, "LunarLander-v3", advantage_baseline="value")
+    path = Trainer(config).learn(64).save_checkpoint()
+    tensors, meta = load_tensors(path)
+    del meta["config"]["advantage_baseline"]
+    save_tensors(path, tensors, meta)
+    resumed = Trainer.load(run)
+    assert resumed.config.advantage_baseline == "value" and resumed.value_net[-1].out_features == 1
+
+
 def test_predict_keeps_its_episodes_when_the_trainer_evaluates_between_calls(tmp_path):
     """predict plays its own copy of the policy: an evaluation between two calls (which restarts the
     trainer's policy caches) leaves the actions of the episodes under way as they would have been."""
@@ -823,7 +838,7 @@ def test_env_family_defaults_fill_only_what_is_left_unset():
     for env_id in ("CartPole-v1", "lightup/PressButton-v0", "Acrobot-v1"):
         c = with_env_defaults(TrainConfig(env_id=env_id), None)
         assert (c.entropy_target, c.entropy_target_final, c.greedy_envs) == (0.15, None, 0)
-        assert (c.advantage_lambda, c.command.kind) == (1.0, "best")
+        assert (c.advantage_lambda, c.command.kind, c.advantage_baseline) == (1.0, "best", "value")
     assert with_env_defaults(TrainConfig(env_id="CartPole-v1", n_envs=16), None).n_envs == 16
     assert (chosen.total_steps, chosen.updates_per_round, chosen.timestep_embedding, chosen.n_layer) == (
         512,
@@ -841,12 +856,14 @@ def test_lunar_lander_defaults_and_the_defaults_that_give_way_to_what_is_chosen(
     assert (lunar.n_layer, lunar.context_len, lunar.updates_per_round, lunar.n_envs) == (1, 10, 64, 16)
     assert (lunar.advantage_beta, lunar.advantage_lambda, lunar.greedy_envs) == (1.0, 0.95, 4)
     assert (lunar.entropy_target, lunar.entropy_target_final, lunar.command.kind) == (0.5, 0.1, "topk")
+    assert lunar.advantage_baseline == "policy"
     # Chosen values stay; a default that needs what was switched off gives way.
     off = with_env_defaults(
         TrainConfig(env_id="LunarLander-v3", advantage_beta=0.0, entropy_target=0.0, n_envs=8), None
     )
     off.validate()
     assert (off.advantage_lambda, off.entropy_target_final, off.greedy_envs) == (1.0, None, 2)
+    assert off.advantage_baseline == "value"
     chosen = with_env_defaults(
         TrainConfig(
             env_id="LunarLander-v3",
@@ -855,11 +872,12 @@ def test_lunar_lander_defaults_and_the_defaults_that_give_way_to_what_is_chosen(
             entropy_target_final=0.3,
             greedy_envs=0,
             command=CommandConfig(kind="best"),
+            advantage_baseline="value",
         ),
         None,
     )
     assert (chosen.advantage_lambda, chosen.entropy_target, chosen.entropy_target_final) == (1.0, 0.3, 0.3)
-    assert (chosen.greedy_envs, chosen.command.kind) == (0, "best")
+    assert (chosen.greedy_envs, chosen.command.kind, chosen.advantage_baseline) == (0, "best", "value")
 
 
 def test_progress_bar_keeps_the_last_return_through_rounds_without_episodes():

@@ -6,7 +6,9 @@ import dataclasses
 import math
 import typing
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
+
+import tyro
 
 from lightup.args import MaybeBool, MaybeFloat, MaybeInt, MaybeStr, choices, may_be_none
 from lightup.errors import LightupError
@@ -115,11 +117,14 @@ class TrainConfig:
     bootstrapping the episodes a time limit cut. Default per env family: 0.95 on LunarLander-v3 (with
     advantage weighting on), else 1."""
 
-    advantage_baseline: Literal["value", "policy"] = "value"
+    advantage_baseline: Annotated[
+        Literal["value", "policy"] | None, tyro.conf.arg(metavar="{value,policy}")
+    ] = None
     """What each step's return is judged against. value: the learned value of its state (AWR: the replay's
     mix of past policies as the baseline). policy: a learned Q(s, a) of the step's action, less the mean of
     Q(s, .) under the policy being trained (QWR, Kozakowski et al. 2021): a per-action estimate in place of
-    one sampled return, judged against what the current policy would play. Needs advantage weighting."""
+    one sampled return, judged against what the current policy would play. Needs advantage weighting.
+    Default per env family: policy on LunarLander-v3 (with advantage weighting on), else value."""
 
     # --- evaluation, checkpoints, output ---
     eval_every: MaybeInt = None
@@ -285,6 +290,7 @@ FAMILY_DEFAULTS: dict[str, dict] = {
         "entropy_target": 0.5,
         "entropy_target_final": 0.1,
         "command.kind": "topk",
+        "advantage_baseline": "policy",
     },
 }
 FALLBACK_DEFAULTS = {
@@ -303,6 +309,7 @@ FALLBACK_DEFAULTS = {
     "entropy_target": 0.15,
     "entropy_target_final": None,
     "command.kind": "best",
+    "advantage_baseline": "value",
 }
 
 
@@ -316,11 +323,13 @@ def with_env_defaults(config: TrainConfig, max_return: float | None) -> TrainCon
         if family == "lightup/":
             defaults["return_scale"] = max(abs(max_return), 1.0)
     updates = {k: v for k, v in defaults.items() if _field(config, k) is None}
-    # A default gives way to what was chosen: no TD(lambda) without advantage weighting, no entropy schedule
-    # without the entropy term, at most a quarter of the envs greedy.
+    # A default gives way to what was chosen: no TD(lambda) or policy baseline without advantage weighting,
+    # no entropy schedule without the entropy term, at most a quarter of the envs greedy.
     chosen = with_overrides(config, updates)
-    if "advantage_lambda" in updates and chosen.advantage_beta == 0:
-        updates["advantage_lambda"] = 1.0
+    if chosen.advantage_beta == 0:
+        for key, off in (("advantage_lambda", 1.0), ("advantage_baseline", "value")):
+            if key in updates:
+                updates[key] = off
     if "entropy_target_final" in updates and chosen.entropy_target == 0:
         updates["entropy_target_final"] = None
     if "greedy_envs" in updates:

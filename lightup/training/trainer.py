@@ -717,6 +717,8 @@ class Trainer:
 
 def _config_from_dict(d: dict) -> TrainConfig:
     d = dict(d)
+    # Written before the policy baseline existed: such runs used the value baseline, whatever the family.
+    d.setdefault("advantage_baseline", "value")
     d["command"] = CommandConfig(**d["command"])
     d["env_options"] = tuple(d["env_options"])
     return TrainConfig(**d)
