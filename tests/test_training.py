@@ -411,7 +411,7 @@ def test_advantage_lambda_fits_the_value_to_bootstrapped_targets(tmp_path):
 
 def test_the_policy_baseline_learns_q_of_each_action(tmp_path):
     """advantage_baseline policy: the value net also learns Q(s, a), here the return of each of PressButton's
-    actions from one state (two actions, rewards 1 and -1, one-step episodes), beside the state's value."""
+    actions 0 and 1 from one state (rewards 1 and -1, one-step episodes), beside the state's value."""
     switches = dict(advantage_beta=1.0, advantage_baseline="policy", return_scale=1.0, entropy_target=0.0)
     trainer = Trainer(small_config(tmp_path, **switches))
     obs_dim = trainer.value_net[0].in_features
