@@ -47,7 +47,7 @@ from lightup.models import (
 from lightup.training.commands import CommandConfig, propose_target
 from lightup.training.config import TrainConfig, with_env_defaults
 from lightup.training.logger import RunLogger, read_metrics
-from lightup.training.loss import action_log_prob
+from lightup.training.loss import action_log_prob, masked_mean
 from lightup.training.replay import Episode, EpisodeBuffer
 from lightup.training.returns import at_commands, next_return_to_go
 from lightup.training.rollout import Rollout
@@ -404,11 +404,11 @@ class Trainer:
             else:
                 out = self.value_net(batch["states"])
                 values = out[..., 0]
-                value_loss = ((values - value_targets) ** 2 * mask).sum() / n_real
+                value_loss = masked_mean((values - value_targets) ** 2, mask)
                 if c.advantage_baseline == "policy":
                     q = out[..., 1:]
                     q_taken = q.gather(-1, actions.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)
-                    value_loss = value_loss + ((q_taken - value_targets) ** 2 * mask).sum() / n_real
+                    value_loss = value_loss + masked_mean((q_taken - value_targets) ** 2, mask)
                     q = q.detach()
                     advantages = q_taken.detach() - (params.detach().softmax(-1) * q).sum(-1)
                 else:
