@@ -96,9 +96,10 @@ def update_ratio(updates: int) -> tuple[float, float]:
             for _ in range(updates)
         ]
         model, value_net = trainer.policy, trainer.value_net
-        bare_opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        # The trainer's optimizers, as it builds them (foreach), so that only the loop around them differs.
+        bare_opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay, foreach=True)
         if value_net is not None:  # advantage weighting: the value's forward, backward and Adam step too
-            value_opt = torch.optim.Adam(value_net.parameters(), lr=c.lr)
+            value_opt = torch.optim.Adam(value_net.parameters(), lr=c.lr, foreach=True)
 
         def bare() -> None:
             model.train()
