@@ -1,8 +1,9 @@
-"""Greedy evaluation against env steps for each LunarLander-v3 seed, value baseline beside policy baseline.
+"""Greedy evaluation against env steps for each LunarLander-v3 seed: the value baseline, the policy baseline,
+and the policy baseline in the interleaved layout (three tokens per step).
 
     python benchmarks/plot_lunar.py      # reads the committed raw records, writes results/learning_lunar.png
 
-The records are the runs of `learning_lunar.md` (sixth to eighth sessions), one line per logged round with
+The records are the runs of `learning_lunar.md` (sixth to ninth sessions), one line per logged round with
 ``run`` and ``seed`` added; a resumed run logs the steps after its checkpoint twice, and the later wins.
 """
 
@@ -24,6 +25,7 @@ PANELS = {  # title: (file, run name) of each set of seeds
         ("learning_lunar_qpol.jsonl", "def"),
     ],
     "policy baseline (the defaults since 3b6f467), seeds 0 to 13": [("learning_lunar_qpol.jsonl", "qpol")],
+    "the same in the interleaved layout, seeds 0 to 9": [("learning_lunar_interleaved.jsonl", "il")],
 }
 
 
@@ -39,7 +41,7 @@ def curves(sources: list[tuple[str, str]]) -> dict[int, dict[int, float]]:
 
 
 def main() -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(6 * len(PANELS), 4.5), sharey=True)
     for ax, (title, sources) in zip(axes, PANELS.items(), strict=True):
         for seed, points in sorted(curves(sources).items()):
             steps = sorted(points)

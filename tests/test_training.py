@@ -422,11 +422,14 @@ def test_the_policy_baseline_learns_q_of_each_action(tmp_path):
             Episode(np.ones((1, obs_dim), np.float32), np.int64([a]), np.float32([1 - 2 * a]), True)
         )
     for _ in range(100):
-        trainer._update()
+        metrics = trainer._update()
     with torch.no_grad():
         value, q0, q1 = trainer.value_net(torch.ones(obs_dim)).tolist()
     assert (q0, q1) == (pytest.approx(1.0, abs=0.05), pytest.approx(-1.0, abs=0.05))
     assert value == pytest.approx(0.0, abs=0.05)  # the data's mean return: half of each action
+    # Each fit logs its own loss: Q's comes to 0, the value's stays at the returns' variance (1).
+    assert metrics["train/q_loss"] < 0.01
+    assert metrics["train/value_loss"] == pytest.approx(1.0, abs=0.1)
 
 
 def test_the_policy_baseline_s_advantage_is_q_less_the_policy_s_mean_q(tmp_path, monkeypatch):

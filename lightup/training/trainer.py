@@ -374,6 +374,8 @@ class Trainer:
         totals = {"train/loss": 0.0, "train/nll": 0.0, "train/entropy": 0.0}
         if self.value_net is not None:
             totals["train/value_loss"] = 0.0
+            if c.advantage_baseline == "policy":
+                totals["train/q_loss"] = 0.0
             if c.advantage_lambda < 1 and c.updates_per_round:
                 self.buffer.bootstrap_value_targets(self._values, c.advantage_lambda)
         target_entropy = self.target_entropy
@@ -409,17 +411,19 @@ class Trainer:
                 out = self.value_net(batch["states"])
                 values = out[..., 0]
                 value_loss = masked_mean((values - value_targets) ** 2, mask)
+                totals["train/value_loss"] += value_loss.item()
                 if c.advantage_baseline == "policy":
                     q = out[..., 1:]
                     q_taken = q.gather(-1, actions.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)
-                    value_loss = value_loss + masked_mean((q_taken - value_targets) ** 2, mask)
+                    q_loss = masked_mean((q_taken - value_targets) ** 2, mask)
+                    totals["train/q_loss"] += q_loss.item()
+                    value_loss = value_loss + q_loss
                     q = q.detach()
                     advantages = q_taken.detach() - (params.detach().softmax(-1) * q).sum(-1)
                 else:
                     advantages = value_targets - values.detach()
                 weights = advantage_weights(advantages, mask, c.advantage_beta)
                 loss = -(weights * log_prob).sum() / n_real - alpha * entropy + value_loss
-                totals["train/value_loss"] += value_loss.item()
             if not torch.isfinite(loss):
                 self._non_finite("loss", loss.item())
             self.optimizer.zero_grad(set_to_none=True)
