@@ -51,7 +51,7 @@ def main() -> None:
                 label = "seeds 10 on (extra)" if seed == 10 else None
                 ax.plot(steps, [points[s] for s in steps], color="gray", linewidth=0.8, label=label)
         ax.axhline(200, color="black", linestyle="--", linewidth=1)
-        ax.set(title=title, xlabel="env steps", xlim=(0, 1_000_000), ylim=(-250, 260))
+        ax.set(title=title, xlabel="env steps", xlim=(0, 1_000_000), ylim=(-250, 280))
         ax.legend(fontsize=7, ncol=2, loc="lower right")
     axes[0].set_ylabel("greedy evaluation (20 episodes)")
     fig.suptitle("LunarLander-v3 within 1M env steps: threshold 200 (dashed); a run stops when it reaches it")
