@@ -170,7 +170,7 @@ class Trainer:
         self.policy = build_policy(config, obs_dim, self.n_actions, True).to(self.device)
         self._parameters = list(self.policy.parameters())  # listed once: walking the modules costs per update
         # foreach: one kernel call per step for all tensors instead of a Python loop over them; the same
-        # arithmetic (bit-identical weights), about a third less time per step on a CPU.
+        # arithmetic (bit-identical weights), about 30% less time per step for CartPole's policy on a CPU.
         self.optimizer = torch.optim.AdamW(
             self._parameters, lr=config.lr, weight_decay=config.weight_decay, foreach=True
         )
