@@ -83,6 +83,22 @@ def test_ratio_to_ppo_in_the_summary():
     assert "| dt-stacked | 40,000 | 1.33 | 20.0 | 2.22 | no |" in lines
 
 
+def test_every_env_with_ppo_and_a_dt_gets_its_ratios():
+    lunar = [
+        _row("sb3-ppo", 0, 500_000, 400.0, 230.0, "LunarLander-v3", 200.0),
+        _row("dt-stacked", 0, 250_000, 600.0, 210.0, "LunarLander-v3", 200.0),
+        _row("mlp", 0, 100_000, 50.0, 220.0, "Acrobot-v1", -100.0),  # no PPO there: no table
+        _row("sb3-ppo", 0, None, None, 0.5, "lightup/RecallButton-v0", 0.9),
+        _row("dt-stacked", 0, 4_096, 13.8, 1.0, "lightup/RecallButton-v0", 0.9),
+    ]
+    text = "\n".join(against_baseline(RUNS + lunar))
+    assert "## CartPole-v1: Decision Transformer against sb3-ppo" in text
+    assert "## LunarLander-v3: Decision Transformer against sb3-ppo" in text
+    assert "| dt-stacked | 250,000 | 0.50 | 600.0 | 1.50 | steps |" in text
+    assert "Acrobot" not in text
+    assert "| dt-stacked | 4,096 | PPO never solved | 13.8 | PPO never solved | steps, wall time |" in text
+
+
 def test_normalised_scores_put_random_at_0_and_threshold_at_1():
     scores = normalised_scores(RUNS, ["sb3-ppo", "dt-stacked"], ["CartPole-v1"], {"CartPole-v1": 25.0})
     assert scores["sb3-ppo"].shape == (3, 1)
@@ -118,6 +134,7 @@ def _check_results(out, agents, seeds):
     stats = json.loads((out / "stats.json").read_text())
     assert set(stats["iqm"]) == set(agents)
     assert (out / "performance_profile.png").stat().st_size > 0
+    assert (out / "curves.png").stat().st_size > 0 and "![learning curves](curves.png)" in summary
     return rows
 
 
@@ -165,6 +182,73 @@ def test_env_options_after_commas_make_their_own_task(tmp_path):
     random_returns = json.loads((out / "stats.json").read_text())["random_returns"]
     assert set(random_returns) == {"lightup/PressButton-v0", "lightup/PressButton-v0 size=3 game_length=2"}
     assert random_returns["lightup/PressButton-v0 size=3 game_length=2"] < 1.5
+
+
+@pytest.fixture(scope="module")
+def finished_bench(tmp_path_factory):
+    """A finished tiny bench folder, with a hand-written note appended to its summary."""
+    from lightup.bench.cli import run_bench
+
+    config = BenchConfig(
+        envs=("lightup/PressButton-v0",),
+        agents=("mlp",),
+        seeds=2,
+        budget=256,
+        eval_every=256,
+        out=str(tmp_path_factory.mktemp("bench") / "done"),
+        workers=2,
+        bootstrap_reps=50,
+        quiet=True,
+    )
+    out = run_bench(config, "lightup bench --the-command-it-ran")
+    with open(out / "summary.md", "a", encoding="utf-8") as f:
+        f.write("\n## This run\n\nA note by hand.\n")
+    return out
+
+
+def test_report_writes_a_finished_folder_again_keeping_its_header_and_notes(finished_bench, tmp_path):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(finished_bench, folder)
+    before = (folder / "summary.md").read_text()
+    (folder / "summary.md").write_text(before.replace("| mlp |", "| stale |"))
+    (folder / "curves.png").unlink()
+    assert lightup_main(["bench", "--report", str(folder), "--quiet"]) == 0
+    after = (folder / "summary.md").read_text()
+    assert after == before  # the same runs give the same tables; the header and the note are kept
+    assert "`lightup bench --the-command-it-ran` on " in after and after.endswith("A note by hand.\n")
+    assert (folder / "curves.png").stat().st_size > 0
+    assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "runs.jsonl").unlink(), "has no runs.jsonl: --report needs the folder of a finished"),
+        (lambda d: (d / "summary.md").unlink(), "has no summary.md"),
+        (lambda d: (d / "config.json").write_text("{not json"), "does not hold lightup bench results"),
+        (lambda d: (d / "config.json").write_text('{"colour": 1}'), "does not hold lightup bench results"),
+        (lambda d: (d / "runs.jsonl").write_text('{"seed": 0}\n'), "does not hold lightup bench results"),
+        (
+            lambda d: (d / "runs.jsonl").write_text((d / "runs.jsonl").read_text().splitlines()[0] + "\n"),
+            "holds 1 of the 2 runs its config.json names (an interrupted bench?); rerun the bench",
+        ),
+    ],
+)
+def test_report_refuses_a_folder_that_is_not_a_finished_bench_in_one_line(
+    finished_bench, tmp_path, damage, message, capsys
+):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(finished_bench, folder)
+    damage(folder)
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert lightup_main(["bench", "--report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == files  # nothing written
 
 
 def test_tiny_bench_through_ray_on_loopback(tmp_path):

@@ -18,16 +18,10 @@ from pathlib import Path
 from lightup.args import parse_config
 from lightup.bench.config import BenchConfig, split_env
 from lightup.bench.execute import run_local, run_ray
-from lightup.bench.report import write_report
+from lightup.bench.report import NOTES, write_report
 from lightup.bench.runs import random_return
 from lightup.bench.stats import task_name, task_of
 from lightup.errors import LightupError
-
-
-def parse(argv: list[str]) -> BenchConfig:
-    config = parse_config(BenchConfig, argv, "bench")
-    config.validate()
-    return config
 
 
 def run_bench(config: BenchConfig, command: str | None = None) -> Path:
@@ -55,8 +49,29 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
                 f"final {row['final_eval']}, {row['wall_s']:.1f}s"
             )
     elapsed = time.perf_counter() - start
-    tasks = [task_of(*split_env(spec)) for spec in config.envs]
-    rows.sort(key=lambda r: (tasks.index(task_name(r)), config.agents.index(r["agent"]), r["seed"]))
+    header = [
+        f"# Bench: {', '.join(_tasks(config))}",
+        "",
+        f"`{command or 'lightup bench ' + shlex.join(_flags(config))}` on {date.today()}, "
+        f"{platform.machine()} with {os.cpu_count()} cores, {where}, one torch thread per run; "
+        f"{elapsed:.0f} s in all. Wall times on a shared machine are noisy.",
+        "",
+    ]
+    text = _render(out, config, rows, header)
+    log("")
+    log(text)
+    return out
+
+
+def _tasks(config: BenchConfig) -> list[str]:
+    return [task_of(*split_env(spec)) for spec in config.envs]
+
+
+def _render(out: Path, config: BenchConfig, rows: list[dict], header: list[str], notes: str = "") -> str:
+    """Write the folder's report from its rows: ``header`` (the run's command, machine and time), what was
+    run, the tables, statistics and plots, then ``notes``."""
+    tasks = _tasks(config)
+    rows = sorted(rows, key=lambda r: (tasks.index(task_name(r)), config.agents.index(r["agent"]), r["seed"]))
     random_returns = {
         task: random_return(*split_env(spec), config.eval_episodes)
         for task, spec in zip(tasks, config.envs, strict=True)
@@ -67,21 +82,48 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
     )
     seeds = ", ".join(f"{a} {n}" for a, n in config.seeds_by_agent().items())
     header = [
-        f"# Bench: {', '.join(tasks)}",
-        "",
-        f"`{command or 'lightup bench ' + shlex.join(_flags(config))}` on {date.today()}, "
-        f"{platform.machine()} with {os.cpu_count()} cores, {where}, one torch thread per run; "
-        f"{elapsed:.0f} s in all. Wall times on a shared machine are noisy.",
-        "",
+        *header,
         f"Seeds per env: {seeds}. Budget in env steps: {budgets}. Every agent is evaluated "
         f"the same way: greedy, {config.eval_episodes} episodes on fixed seeds (the trainer's), every "
         "eval_every env steps and at the budget; a run stops at the first evaluation whose mean reaches the "
         "env's reward threshold.",
     ]
-    text = write_report(out, rows, header, random_returns, config.bootstrap_reps)
-    log("")
-    log(text)
-    return out
+    return write_report(out, rows, header, random_returns, config.bootstrap_reps, notes)
+
+
+def rerender(folder: Path) -> Path:
+    """Write a finished results folder's report again from its runs.jsonl and config.json (the report's code
+    changed, the runs did not): summary.md's first lines (the run's command, machine and time) and its notes
+    from `NOTES` on are kept; everything between is computed afresh."""
+    paths = {name: folder / name for name in ("runs.jsonl", "config.json", "summary.md")}
+    for name, path in paths.items():
+        if not path.is_file():
+            raise LightupError(
+                f"{str(folder)!r} has no {name}: --report needs the folder of a finished lightup bench run"
+            )
+    try:
+        fields = json.loads(paths["config.json"].read_text(encoding="utf-8"))
+        config = BenchConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+        rows = [json.loads(line) for line in paths["runs.jsonl"].read_text(encoding="utf-8").splitlines()]
+        found = {(r["env_id"], tuple(r["env_options"]), r["agent"], r["seed"]) for r in rows}
+    except (json.JSONDecodeError, TypeError, KeyError, UnicodeDecodeError) as err:
+        raise LightupError(
+            f"{str(folder)!r} does not hold lightup bench results ({type(err).__name__}: {err}); "
+            "rerun the bench"
+        ) from None
+    config.validate()
+    expected = {(job.env_id, tuple(job.env_options), job.agent, job.seed) for job in config.jobs()}
+    if found != expected:
+        raise LightupError(
+            f"{str(paths['runs.jsonl'])!r} holds {len(found & expected)} of the {len(expected)} runs its "
+            "config.json names (an interrupted bench?); rerun the bench"
+        )
+    summary = paths["summary.md"].read_text(encoding="utf-8")
+    head, _, _ = summary.partition("\nSeeds per env: ")
+    at = summary.find(NOTES)
+    notes = summary[at:] if at >= 0 else ""
+    _render(folder, config, rows, head.rstrip("\n").split("\n") + [""], notes)
+    return folder
 
 
 def _flags(config: BenchConfig) -> list[str]:
@@ -96,7 +138,12 @@ def _flags(config: BenchConfig) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    config = parse(argv)
+    config = parse_config(BenchConfig, argv, "bench")
+    if config.report is not None:
+        out = rerender(Path(config.report))
+        print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
+        return 0
+    config.validate()
     out = run_bench(config, "lightup bench " + shlex.join(argv))
     print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
     return 0

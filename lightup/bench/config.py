@@ -43,6 +43,10 @@ class BenchConfig:
     """Runs at a time in the local pool (default: one per core)."""
     bootstrap_reps: int = 2000
     """Bootstrap replications of the confidence intervals."""
+    report: MaybeStr = None
+    """Run nothing: write a finished results folder's summary, statistics and plots again from its runs.jsonl
+    and config.json (after the report changed), keeping summary.md's header and its notes from "## This
+    run" on. The other flags are ignored."""
     quiet: bool = False
 
     @property

@@ -1,4 +1,6 @@
-"""The results folder's human side: summary.md, stats.json and the performance-profile plot."""
+"""The results folder's human side: summary.md, stats.json, the performance profile and the learning curves.
+
+Every file is written whole or not at all (a temporary file renamed over the old one)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from lightup.bench.stats import aggregate, group, normalised_scores, summarize_group, task_name
+from lightup.checkpoint import atomic_write
 
 BASELINE = "sb3-ppo"
+# Hand-written notes on a run start at this heading; re-rendering a folder keeps them.
+NOTES = "## This run"
 
 
 def _fmt(x: float | None, digits: int = 0) -> str:
@@ -28,6 +33,8 @@ def _spread(s: tuple[float, float, float] | None, digits: int = 0) -> str:
 def _ratio(a: float, b: float) -> str:
     if math.isinf(a) and not math.isinf(b):
         return "never solved"
+    if math.isinf(b) and not math.isinf(a):
+        return "PPO never solved"  # the DT did: better than any ratio
     if math.isinf(b) or b == 0 or math.isnan(a) or math.isnan(b):
         return "-"
     return f"{a / b:.2f}"
@@ -48,41 +55,53 @@ def summary_table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def against_baseline(rows: list[dict], task: str = "CartPole-v1") -> list[str]:
-    """The issue's targets: each DT agent's median env steps and wall time to solve ``task`` at most SB3
-    PPO's in the same bench. Unsolved runs count as never solving (the median is "never" when half fail)."""
+def against_baseline(rows: list[dict]) -> list[str]:
+    """Issue 6's targets, for every env where SB3 PPO ran beside a Decision Transformer: each DT agent's
+    median env steps and wall time to solve at most PPO's in the same bench. Unsolved runs count as never
+    solving (the median is "never" when half fail)."""
     by = group(rows)
-    if (task, BASELINE) not in by:
-        return []
-    base = summarize_group(by[(task, BASELINE)])
-    dts = [agent for (t, agent) in by if t == task and agent.startswith("dt-")]
-    if not dts:
-        return []
-    lines = [
-        f"## {task}: Decision Transformer against {BASELINE}, same bench",
-        "",
-        "Target: ratio at most 1 (the DT needs no more env steps and no more wall time than PPO). Medians "
-        "over all seeds, an unsolved run counting as never.",
-        "",
-        "| agent | median env steps to solve | ratio to PPO | median wall s to solve | ratio to PPO | "
-        "targets met |",
-        "|---|---|---|---|---|---|",
-        f"| {BASELINE} | {_fmt(base['median_steps_all'])} | 1 | {_fmt(base['median_wall_all'], 1)} | 1 | |",
-    ]
-    for agent in dts:
-        s = summarize_group(by[(task, agent)])
-        steps_ratio = _ratio(s["median_steps_all"], base["median_steps_all"])
-        wall_ratio = _ratio(s["median_wall_all"], base["median_wall_all"])
-        met = [
-            name
-            for name, r in (("steps", steps_ratio), ("wall time", wall_ratio))
-            if r not in ("-", "never solved") and float(r) <= 1
+    lines = []
+    for task in dict.fromkeys(t for t, _ in by):
+        if (task, BASELINE) not in by:
+            continue
+        base = summarize_group(by[(task, BASELINE)])
+        steps, wall = _fmt(base["median_steps_all"]), _fmt(base["median_wall_all"], 1)
+        dts = [agent for (t, agent) in by if t == task and agent.startswith("dt-")]
+        if not dts:
+            continue
+        lines += [
+            f"## {task}: Decision Transformer against {BASELINE}, same bench",
+            "",
+            "Target: ratio at most 1 (the DT needs no more env steps and no more wall time than PPO). "
+            "Medians over all seeds, an unsolved run counting as never.",
+            "",
+            "| agent | median env steps to solve | ratio to PPO | median wall s to solve | ratio to PPO | "
+            "targets met |",
+            "|---|---|---|---|---|---|",
+            f"| {BASELINE} | {steps} | 1 | {wall} | 1 | |",
         ]
-        lines.append(
-            f"| {agent} | {_fmt(s['median_steps_all'])} | {steps_ratio} | {_fmt(s['median_wall_all'], 1)} | "
-            f"{wall_ratio} | {', '.join(met) or 'no'} |"
-        )
-    return [*lines, ""]
+        for agent in dts:
+            s = summarize_group(by[(task, agent)])
+            steps_ratio = _ratio(s["median_steps_all"], base["median_steps_all"])
+            wall_ratio = _ratio(s["median_wall_all"], base["median_wall_all"])
+            met = [
+                name
+                for name, r in (("steps", steps_ratio), ("wall time", wall_ratio))
+                if r == "PPO never solved" or (r not in ("-", "never solved") and float(r) <= 1)
+            ]
+            lines.append(
+                f"| {agent} | {_fmt(s['median_steps_all'])} | {steps_ratio} | "
+                f"{_fmt(s['median_wall_all'], 1)} | {wall_ratio} | {', '.join(met) or 'no'} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    plt.close(fig)
 
 
 def plot_profiles(stats: dict, path: Path) -> None:
@@ -106,20 +125,55 @@ def plot_profiles(stats: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
-def write_report(out_dir: Path, rows: list[dict], header: list[str], random_returns: dict, reps: int) -> str:
-    """Write summary.md, stats.json and performance_profile.png into ``out_dir``; returns the markdown."""
+def plot_curves(rows: list[dict], path: Path) -> None:
+    """One panel per env: every run's greedy evaluations against env steps, coloured by agent, and the
+    reward threshold. A run's line ends where it reached the threshold (the bench stops it there)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by = group(rows)
+    tasks = list(dict.fromkeys(t for t, _ in by))
+    agents = list(dict.fromkeys(a for _, a in by))
+    colours = {a: f"C{i}" for i, a in enumerate(agents)}
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        for agent in agents:
+            for i, run in enumerate(by.get((task, agent), [])):
+                steps, returns = zip(*run["curve"], strict=True) if run["curve"] else ((), ())
+                label = f"{agent} ({len(by[(task, agent)])} runs)" if i == 0 else None
+                ax.plot(steps, returns, color=colours[agent], alpha=0.6, lw=1, marker=".", ms=3, label=label)
+        threshold = next((r["threshold"] for (t, _), runs in by.items() if t == task for r in runs), None)
+        if threshold is not None:
+            ax.axhline(threshold, color="k", ls="--", lw=0.8, label="threshold")
+        ax.set_title(task, fontsize=9)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("greedy evaluation, mean return")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def write_report(
+    out_dir: Path, rows: list[dict], header: list[str], random_returns: dict, reps: int, notes: str = ""
+) -> str:
+    """Write summary.md, stats.json, performance_profile.png and curves.png into ``out_dir``; returns the
+    markdown. ``notes`` (hand-written, from the `NOTES` heading on) go at the end of summary.md."""
     tasks = list(dict.fromkeys(task_name(r) for r in rows))
     agents = list(dict.fromkeys(r["agent"] for r in rows))
     scores = normalised_scores(rows, agents, tasks, random_returns)
     stats = aggregate(scores, BASELINE, reps=reps)
     stats["random_returns"] = random_returns
     stats["runs_per_agent"] = {a: int(s.shape[0]) for a, s in scores.items()}
-    (out_dir / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
+    atomic_write(out_dir / "stats.json", lambda tmp: Path(tmp).write_text(json.dumps(stats, indent=1) + "\n"))
     plot_profiles(stats, out_dir / "performance_profile.png")
+    plot_curves(rows, out_dir / "curves.png")
 
     lines = [*header, "", "## Per env and agent", "", *summary_table(rows), ""]
     lines += [
@@ -127,6 +181,7 @@ def write_report(out_dir: Path, rows: list[dict], header: list[str], random_retu
         "and the model, training and the evaluations, one torch thread per run.",
         "",
     ]
+    lines += ["![learning curves](curves.png)", ""]
     lines += against_baseline(rows)
     lines += [
         "## Aggregate over envs (rliable)",
@@ -150,7 +205,9 @@ def write_report(out_dir: Path, rows: list[dict], header: list[str], random_retu
     lines += ["", "![performance profile](performance_profile.png)", ""]
     lines += hyperparameter_notes(rows)
     text = "\n".join(lines) + "\n"
-    (out_dir / "summary.md").write_text(text)
+    if notes:
+        text += "\n" + notes.rstrip("\n") + "\n"
+    atomic_write(out_dir / "summary.md", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return text
 
 
