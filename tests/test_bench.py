@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -232,7 +233,7 @@ def test_report_writes_a_finished_folder_again_keeping_its_header_and_notes(fini
         (lambda d: (d / "runs.jsonl").write_text('{"seed": 0}\n'), "does not hold lightup bench results"),
         (
             lambda d: (d / "runs.jsonl").write_text((d / "runs.jsonl").read_text().splitlines()[0] + "\n"),
-            "holds 1 of the 2 runs its config.json names (an interrupted bench?); rerun the bench",
+            "holds 1 of the 2 runs its config.json names (an interrupted bench?); finish it with --resume",
         ),
     ],
 )
@@ -249,6 +250,68 @@ def test_report_refuses_a_folder_that_is_not_a_finished_bench_in_one_line(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == files  # nothing written
+
+
+def _finished_config(folder, **changes) -> BenchConfig:
+    fields = json.loads((folder / "config.json").read_text())
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    return BenchConfig(**{**fields, "out": str(folder), **changes})
+
+
+def test_resume_runs_only_what_the_folder_lacks(finished_bench, tmp_path):
+    """An interrupted bench (its last row cut short) and then more seeds: the finished runs are kept as they
+    are, the missing ones run, and the summary covers all of them."""
+    import shutil
+
+    from lightup.bench.cli import run_bench
+
+    folder = tmp_path / "copy"
+    shutil.copytree(finished_bench, folder)
+    first, second = (folder / "runs.jsonl").read_text().splitlines()
+    (folder / "runs.jsonl").write_text(first + "\n" + second[:40])  # killed while writing the second row
+    run_bench(_finished_config(folder, resume=True, seeds=3))
+    rows = [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()]
+    assert sorted(r["seed"] for r in rows) == [0, 1, 2]
+    kept, cut = json.loads(first), json.loads(second)  # rows in the order the runs finished
+    assert rows[0] == kept  # kept as it was, not run again
+    again = {r["seed"]: r for r in rows}[cut["seed"]]
+    assert again["worker"] != cut["worker"]  # run again, in this bench's pool
+    assert {k: v for k, v in again.items() if k not in WALL_CLOCK} == {
+        k: v for k, v in cut.items() if k not in WALL_CLOCK
+    }  # and the same run
+    summary = (folder / "summary.md").read_text()
+    assert "| lightup/PressButton-v0 | mlp | " in summary and "mlp 3" in summary
+    assert "Resumed: 2 runs here, 1 kept from before" in summary
+    assert json.loads((folder / "config.json").read_text())["seeds"] == 3
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"budget": 512}, "holds 2 runs these flags do not name (e.g. mlp on lightup/PressButton-v0, seed "),
+        ({"seeds": 1}, "holds 1 runs these flags do not name (e.g. mlp on lightup/PressButton-v0, seed 1"),
+        ({"resume": False}, "already holds bench results; remove it, pick another --out, or add --resume"),
+    ],
+)
+def test_resume_refuses_runs_the_flags_do_not_name(finished_bench, tmp_path, changes, message):
+    import shutil
+
+    from lightup.bench.cli import run_bench
+
+    folder = tmp_path / "copy"
+    shutil.copytree(finished_bench, folder)
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(LightupError, match=re.escape(message)):
+        run_bench(_finished_config(folder, **{"resume": True, **changes}))
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
+
+
+def test_resume_needs_a_folder_with_runs(tmp_path, capsys):
+    argv = ["bench", "--envs", "lightup/PressButton-v0", "--agents", "mlp", "--out", str(tmp_path / "x")]
+    assert lightup_main([*argv, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "holds no runs.jsonl; drop --resume to start a bench there" in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
 
 
 def test_tiny_bench_through_ray_on_loopback(tmp_path):

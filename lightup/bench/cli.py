@@ -19,34 +19,50 @@ from lightup.args import parse_config
 from lightup.bench.config import BenchConfig, split_env
 from lightup.bench.execute import run_local, run_ray
 from lightup.bench.report import NOTES, write_report
-from lightup.bench.runs import random_return
+from lightup.bench.runs import Job, random_return
 from lightup.bench.stats import task_name, task_of
+from lightup.checkpoint import atomic_write
 from lightup.errors import LightupError
 
 
 def run_bench(config: BenchConfig, command: str | None = None) -> Path:
-    """Run every job, streaming rows to runs.jsonl, then write the summary and statistics."""
+    """Run every job (with ``resume``, every job the folder lacks), streaming rows to runs.jsonl, then write
+    the summary and statistics."""
     config.validate()
     out = config.out_dir
+    kept = []
     if (out / "runs.jsonl").exists():
-        raise LightupError(f"{str(out)!r} already holds bench results; remove it or pick another --out")
+        if not config.resume:
+            raise LightupError(
+                f"{str(out)!r} already holds bench results; remove it, pick another --out, or add --resume "
+                "to run only the runs it lacks"
+            )
+        kept = _finished_rows(out, config)
+    elif config.resume:
+        raise LightupError(
+            f"--resume: {str(out)!r} holds no runs.jsonl; drop --resume to start a bench there"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-    jobs = config.jobs()
+    text = json.dumps(dataclasses.asdict(config), indent=2) + "\n"
+    atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    done = {_job_key(row) for row in kept}
+    jobs = [job for job in config.jobs() if _job_key(dataclasses.asdict(job)) not in done]
     log = (lambda *a: None) if config.quiet else (lambda *a: print(*a, flush=True))
-    where = f"Ray ({config.ray})" if config.ray else f"a local pool of {min(config.n_workers, len(jobs))}"
-    log(f"bench: {len(jobs)} runs on {where} -> {out}")
-    results = run_ray(jobs, config.ray) if config.ray else run_local(jobs, config.n_workers)
-    rows, start = [], time.perf_counter()
-    with open(out / "runs.jsonl", "w", encoding="utf-8") as f:
+    pool = min(config.n_workers, max(len(jobs), 1))
+    where = f"Ray ({config.ray})" if config.ray else f"a local pool of {pool}"
+    resumed = f" Resumed: {len(jobs)} runs here, {len(kept)} kept from before (their own times)." * bool(kept)
+    log(f"bench: {len(jobs)} runs on {where} -> {out}{resumed}")
+    results = run_ray(jobs, config.ray) if config.ray and jobs else run_local(jobs, config.n_workers)
+    rows, start = list(kept), time.perf_counter()
+    with open(out / "runs.jsonl", "a" if kept else "w", encoding="utf-8") as f:
         for row in results:
             rows.append(row)
             f.write(json.dumps(row) + "\n")
             f.flush()
             solved = f"solved at {row['solved_at']}" if row["solved_at"] is not None else "not solved"
             log(
-                f"[{len(rows)}/{len(jobs)}] {task_name(row)} {row['agent']} seed {row['seed']}: {solved}, "
-                f"final {row['final_eval']}, {row['wall_s']:.1f}s"
+                f"[{len(rows) - len(kept)}/{len(jobs)}] {task_name(row)} {row['agent']} seed {row['seed']}: "
+                f"{solved}, final {row['final_eval']}, {row['wall_s']:.1f}s"
             )
     elapsed = time.perf_counter() - start
     header = [
@@ -54,7 +70,7 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
         "",
         f"`{command or 'lightup bench ' + shlex.join(_flags(config))}` on {date.today()}, "
         f"{platform.machine()} with {os.cpu_count()} cores, {where}, one torch thread per run; "
-        f"{elapsed:.0f} s in all. Wall times on a shared machine are noisy.",
+        f"{elapsed:.0f} s in all. Wall times on a shared machine are noisy.{resumed}",
         "",
     ]
     text = _render(out, config, rows, header)
@@ -65,6 +81,42 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
 
 def _tasks(config: BenchConfig) -> list[str]:
     return [task_of(*split_env(spec)) for spec in config.envs]
+
+
+JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Job))
+
+
+def _job_key(row: dict) -> str:
+    """What a run was asked to do (its `Job`), comparable between a row read back and a new job."""
+    return json.dumps([row[name] for name in JOB_FIELDS])
+
+
+def _finished_rows(out: Path, config: BenchConfig) -> list[dict]:
+    """The rows of ``out``/runs.jsonl, each one of ``config``'s jobs. A last line cut short (the bench was
+    killed while writing it) is dropped from the file."""
+    path = out / "runs.jsonl"
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()
+        atomic_write(path, lambda tmp: Path(tmp).write_text("".join(lines), encoding="utf-8"))
+    try:
+        rows = [json.loads(line) for line in lines]
+        keys = [_job_key(row) for row in rows]
+    except (json.JSONDecodeError, TypeError, KeyError) as err:
+        raise LightupError(
+            f"{str(path)!r} is not a lightup bench's runs.jsonl ({type(err).__name__}: {err}); "
+            "use another --out"
+        ) from None
+    wanted = {_job_key(dataclasses.asdict(job)) for job in config.jobs()}
+    strays = [row for row, key in zip(rows, keys, strict=True) if key not in wanted]
+    if strays:
+        r = strays[0]
+        raise LightupError(
+            f"--resume: {str(out)!r} holds {len(strays)} runs these flags do not name (e.g. {r['agent']} on "
+            f"{task_name(r)}, seed {r['seed']}, budget {r['budget']:,}); resume with the flags it ran with"
+        )
+    return rows
 
 
 def _render(out: Path, config: BenchConfig, rows: list[dict], header: list[str], notes: str = "") -> str:
@@ -105,18 +157,18 @@ def rerender(folder: Path) -> Path:
         fields = json.loads(paths["config.json"].read_text(encoding="utf-8"))
         config = BenchConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
         rows = [json.loads(line) for line in paths["runs.jsonl"].read_text(encoding="utf-8").splitlines()]
-        found = {(r["env_id"], tuple(r["env_options"]), r["agent"], r["seed"]) for r in rows}
+        found = {_job_key(r) for r in rows}
     except (json.JSONDecodeError, TypeError, KeyError, UnicodeDecodeError) as err:
         raise LightupError(
             f"{str(folder)!r} does not hold lightup bench results ({type(err).__name__}: {err}); "
             "rerun the bench"
         ) from None
     config.validate()
-    expected = {(job.env_id, tuple(job.env_options), job.agent, job.seed) for job in config.jobs()}
+    expected = {_job_key(dataclasses.asdict(job)) for job in config.jobs()}
     if found != expected:
         raise LightupError(
             f"{str(paths['runs.jsonl'])!r} holds {len(found & expected)} of the {len(expected)} runs its "
-            "config.json names (an interrupted bench?); rerun the bench"
+            "config.json names (an interrupted bench?); finish it with --resume"
         )
     summary = paths["summary.md"].read_text(encoding="utf-8")
     head, _, _ = summary.partition("\nSeeds per env: ")

@@ -43,6 +43,9 @@ class BenchConfig:
     """Runs at a time in the local pool (default: one per core)."""
     bootstrap_reps: int = 2000
     """Bootstrap replications of the confidence intervals."""
+    resume: bool = False
+    """Continue the bench in the results folder: keep its finished runs and run only those the flags name and
+    it lacks (after an interruption, or with more --seeds); the other flags must be the ones it ran with."""
     report: MaybeStr = None
     """Run nothing: write a finished results folder's summary, statistics and plots again from its runs.jsonl
     and config.json (after the report changed), keeping summary.md's header and its notes from "## This
