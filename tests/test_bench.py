@@ -253,9 +253,11 @@ def test_report_refuses_a_folder_that_is_not_a_finished_bench_in_one_line(
 
 
 def _finished_config(folder, **changes) -> BenchConfig:
-    fields = json.loads((folder / "config.json").read_text())
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
-    return BenchConfig(**{**fields, "out": str(folder), **changes})
+    import dataclasses
+
+    from lightup.bench.cli import load_config
+
+    return dataclasses.replace(load_config(folder / "config.json"), out=str(folder), **changes)
 
 
 def test_resume_runs_only_what_the_folder_lacks(finished_bench, tmp_path):

@@ -91,23 +91,30 @@ def _job_key(row: dict) -> str:
     return json.dumps([row[name] for name in JOB_FIELDS])
 
 
+def _read_rows(lines: list[str], what: str, todo: str) -> tuple[list[dict], list[str]]:
+    """The rows of runs.jsonl ``lines`` and their `_job_key`s; anything else is a one-line error."""
+    try:
+        rows = [json.loads(line) for line in lines]
+        return rows, [_job_key(row) for row in rows]
+    except (json.JSONDecodeError, TypeError, KeyError) as err:
+        raise LightupError(f"{what} ({type(err).__name__}: {err}); {todo}") from None
+
+
+def load_config(path: Path) -> BenchConfig:
+    """A results folder's config.json as the BenchConfig it was written from (JSON lists back to tuples)."""
+    fields = json.loads(path.read_text(encoding="utf-8"))
+    return BenchConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+
+
 def _finished_rows(out: Path, config: BenchConfig) -> list[dict]:
     """The rows of ``out``/runs.jsonl, each one of ``config``'s jobs. A last line cut short (the bench was
     killed while writing it) is dropped from the file."""
     path = out / "runs.jsonl"
-    text = path.read_text(encoding="utf-8")
-    lines = text.splitlines(keepends=True)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines.pop()
         atomic_write(path, lambda tmp: Path(tmp).write_text("".join(lines), encoding="utf-8"))
-    try:
-        rows = [json.loads(line) for line in lines]
-        keys = [_job_key(row) for row in rows]
-    except (json.JSONDecodeError, TypeError, KeyError) as err:
-        raise LightupError(
-            f"{str(path)!r} is not a lightup bench's runs.jsonl ({type(err).__name__}: {err}); "
-            "use another --out"
-        ) from None
+    rows, keys = _read_rows(lines, f"{str(path)!r} is not a lightup bench's runs.jsonl", "use another --out")
     wanted = {_job_key(dataclasses.asdict(job)) for job in config.jobs()}
     strays = [row for row, key in zip(rows, keys, strict=True) if key not in wanted]
     if strays:
@@ -153,16 +160,14 @@ def rerender(folder: Path) -> Path:
             raise LightupError(
                 f"{str(folder)!r} has no {name}: --report needs the folder of a finished lightup bench run"
             )
+    what = f"{str(folder)!r} does not hold lightup bench results"
     try:
-        fields = json.loads(paths["config.json"].read_text(encoding="utf-8"))
-        config = BenchConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
-        rows = [json.loads(line) for line in paths["runs.jsonl"].read_text(encoding="utf-8").splitlines()]
-        found = {_job_key(r) for r in rows}
-    except (json.JSONDecodeError, TypeError, KeyError, UnicodeDecodeError) as err:
-        raise LightupError(
-            f"{str(folder)!r} does not hold lightup bench results ({type(err).__name__}: {err}); "
-            "rerun the bench"
-        ) from None
+        config = load_config(paths["config.json"])
+        lines = paths["runs.jsonl"].read_text(encoding="utf-8").splitlines()
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
+        raise LightupError(f"{what} ({type(err).__name__}: {err}); rerun the bench") from None
+    rows, keys = _read_rows(lines, what, "rerun the bench")
+    found = set(keys)
     config.validate()
     expected = {_job_key(dataclasses.asdict(job)) for job in config.jobs()}
     if found != expected:
@@ -195,7 +200,6 @@ def main(argv: list[str]) -> int:
         out = rerender(Path(config.report))
         print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
         return 0
-    config.validate()
     out = run_bench(config, "lightup bench " + shlex.join(argv))
     print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
     return 0
