@@ -98,7 +98,8 @@ def test_bench_refuses_to_overwrite_earlier_results(tmp_path, capsys):
     out.mkdir()
     (out / "runs.jsonl").write_text('{"seed": 0}\n')
     assert cli.main(["bench", "--envs", "lightup/PressButton-v0", "--seeds", "1", "--out", str(out)]) == 2
-    assert "already holds bench results; remove it or pick another --out" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already holds bench results; remove it, pick another --out, or add --resume" in err
     assert sorted(p.name for p in out.iterdir()) == ["runs.jsonl"]
     assert (out / "runs.jsonl").read_text() == '{"seed": 0}\n'
 
