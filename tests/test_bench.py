@@ -308,6 +308,40 @@ def test_resume_refuses_runs_the_flags_do_not_name(finished_bench, tmp_path, cha
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
 
 
+def _first_row_with(folder, **fields) -> str:
+    return json.dumps({**json.loads((folder / "runs.jsonl").read_text().splitlines()[0]), **fields})
+
+
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (lambda d: ["not json at all"], "is not a lightup bench's runs.jsonl (JSONDecodeError"),
+        (lambda d: [_first_row_with(d), ""], "is not a lightup bench's runs.jsonl (JSONDecodeError"),
+        (lambda d: ["[0, 1]"], "is not a lightup bench's runs.jsonl (TypeError"),
+        (lambda d: ['{"seed": 0}'], "is not a lightup bench's runs.jsonl (KeyError"),
+        (
+            lambda d: [_first_row_with(d, budget="lots")],
+            "holds 1 runs these flags do not name (e.g. mlp on lightup/PressButton-v0, seed 0, budget lots)",
+        ),
+    ],
+)
+def test_resume_refuses_a_runs_file_with_lines_that_are_not_its_runs_in_one_line(
+    finished_bench, tmp_path, lines, message, capsys
+):
+    """Whole lines that are not rows of this bench (a last line cut short is dropped, not refused)."""
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(finished_bench, folder)
+    (folder / "runs.jsonl").write_text("".join(line + "\n" for line in lines(folder)))
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    argv = ["bench", "--envs", "lightup/PressButton-v0", "--agents", "mlp", "--seeds", "2", "--budget", "256"]
+    assert lightup_main([*argv, "--eval-every", "256", "--out", str(folder), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == files  # nothing written
+
+
 def test_resume_needs_a_folder_with_runs(tmp_path, capsys):
     argv = ["bench", "--envs", "lightup/PressButton-v0", "--agents", "mlp", "--out", str(tmp_path / "x")]
     assert lightup_main([*argv, "--resume"]) == 2

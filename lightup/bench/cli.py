@@ -91,6 +91,11 @@ def _job_key(row: dict) -> str:
     return json.dumps([row[name] for name in JOB_FIELDS])
 
 
+def _thousands(value) -> str:
+    """An int with thousands separators; anything else (a row edited by hand) as it is."""
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def _read_rows(lines: list[str], what: str, todo: str) -> tuple[list[dict], list[str]]:
     """The rows of runs.jsonl ``lines`` and their `_job_key`s; anything else is a one-line error."""
     try:
@@ -121,7 +126,8 @@ def _finished_rows(out: Path, config: BenchConfig) -> list[dict]:
         r = strays[0]
         raise LightupError(
             f"--resume: {str(out)!r} holds {len(strays)} runs these flags do not name (e.g. {r['agent']} on "
-            f"{task_name(r)}, seed {r['seed']}, budget {r['budget']:,}); resume with the flags it ran with"
+            f"{task_name(r)}, seed {r['seed']}, budget {_thousands(r['budget'])}); resume with the flags it "
+            "ran with"
         )
     return rows
 
