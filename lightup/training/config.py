@@ -72,8 +72,9 @@ class TrainConfig:
     (0.99: about the last 100 updates). Rollouts always play the trained weights. 0: no averaging."""
 
     # --- replay and commands ---
-    buffer_capacity: int = 300
-    """Episodes kept."""
+    buffer_capacity: MaybeInt = None
+    """Episodes kept (default per env family: 3000 for the lightup games, whose episodes are a few steps
+    long, else 300)."""
     buffer_steps: MaybeInt = None
     """If set, also drop episodes while the replay holds more than this many steps (AWR keeps 50k): a replay
     as fresh when episodes are long as when they are short. None: episodes are counted only."""
@@ -155,7 +156,6 @@ class TrainConfig:
             "n_head",
             "rollout_steps",
             "batch_size",
-            "buffer_capacity",
             "eval_episodes",
             "checkpoint_every",
             "max_env_errors",
@@ -165,7 +165,16 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise LightupError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
-        maybe = ("total_steps", "eval_every", "n_layer", "n_envs", "context_len", "n_embd", "buffer_steps")
+        maybe = (
+            "total_steps",
+            "eval_every",
+            "n_layer",
+            "n_envs",
+            "context_len",
+            "n_embd",
+            "buffer_steps",
+            "buffer_capacity",
+        )
         for name in maybe:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -249,7 +258,11 @@ class TrainConfig:
 # Defaults per env family, filled into fields left at None. A lightup game's budget is small; CartPole's
 # max_return is its time limit (+1 per step); LunarLander's rewards are scaled so that 200 is about 1.
 FAMILY_DEFAULTS: dict[str, dict] = {
-    "lightup/": {"total_steps": 20_000, "eval_every": 2_000},
+    # 3000 episodes: 300 one-step episodes are less than one round (16 envs x 32 steps), so a policy trained
+    # only on its own latest, nearly greedy presses can stay wrong on one button for good (PressButton size=4:
+    # 2 of 10 seeds stuck at 0.65 and 0.7 with 300, both solved with 3000; RecallButton: 1 of 10, solved
+    # too; 2026-12-04, benchmarks/results/bench_games_20k).
+    "lightup/": {"total_steps": 20_000, "eval_every": 2_000, "buffer_capacity": 3_000},
     # Each CartPole-v1 choice is measured in benchmarks/results/learning_cartpole.md.
     "CartPole-v1": {
         "total_steps": 100_000,
@@ -294,6 +307,7 @@ FAMILY_DEFAULTS: dict[str, dict] = {
     },
 }
 FALLBACK_DEFAULTS = {
+    "buffer_capacity": 300,
     "n_embd": 64,
     "n_envs": 16,
     "context_len": 20,
