@@ -315,25 +315,31 @@ def _first_row_with(folder, **fields) -> str:
 @pytest.mark.parametrize(
     "lines, message",
     [
-        (lambda d: ["not json at all"], "is not a lightup bench's runs.jsonl (JSONDecodeError"),
-        (lambda d: [_first_row_with(d), ""], "is not a lightup bench's runs.jsonl (JSONDecodeError"),
-        (lambda d: ["[0, 1]"], "is not a lightup bench's runs.jsonl (TypeError"),
-        (lambda d: ['{"seed": 0}'], "is not a lightup bench's runs.jsonl (KeyError"),
+        (lambda d: "not json at all\n", "is not a lightup bench's runs.jsonl (JSONDecodeError"),
+        (lambda d: "not json\n" + _first_row_with(d)[:30], "is not a lightup bench's runs.jsonl (JSONDec"),
+        (lambda d: _first_row_with(d) + "\n\n", "is not a lightup bench's runs.jsonl (JSONDecodeError"),
+        (lambda d: "[0, 1]\n", "is not a lightup bench's runs.jsonl (TypeError"),
+        (lambda d: '{"seed": 0}\n', "is not a lightup bench's runs.jsonl (KeyError"),
         (
-            lambda d: [_first_row_with(d, budget="lots")],
+            lambda d: _first_row_with(d, budget="lots") + "\n",
             "holds 1 runs these flags do not name (e.g. mlp on lightup/PressButton-v0, seed *, budget lots)",
+        ),
+        (
+            lambda d: _first_row_with(d, env_options=5) + "\n" + _first_row_with(d)[:30],
+            "holds 1 runs these flags do not name (e.g. mlp on lightup/PressButton-v0, seed *, budget 256)",
         ),
     ],
 )
 def test_resume_refuses_a_runs_file_with_lines_that_are_not_its_runs_in_one_line(
     finished_bench, tmp_path, lines, message, capsys
 ):
-    """Whole lines that are not rows of this bench (a last line cut short is dropped, not refused)."""
+    """Whole lines that are not rows of this bench; a last line cut short (which alone would be dropped) is
+    kept too when the rest is refused."""
     import shutil
 
     folder = tmp_path / "copy"
     shutil.copytree(finished_bench, folder)
-    (folder / "runs.jsonl").write_text("".join(line + "\n" for line in lines(folder)))
+    (folder / "runs.jsonl").write_text(lines(folder))
     files = {p.name: p.read_bytes() for p in folder.iterdir()}
     argv = ["bench", "--envs", "lightup/PressButton-v0", "--agents", "mlp", "--seeds", "2", "--budget", "256"]
     assert lightup_main([*argv, "--eval-every", "256", "--out", str(folder), "--resume", "--quiet"]) == 2

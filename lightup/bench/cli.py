@@ -116,19 +116,24 @@ def _finished_rows(out: Path, config: BenchConfig) -> list[dict]:
     killed while writing it) is dropped from the file."""
     path = out / "runs.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
+    cut = bool(lines) and not lines[-1].endswith("\n")
+    if cut:
         lines.pop()
-        atomic_write(path, lambda tmp: Path(tmp).write_text("".join(lines), encoding="utf-8"))
     rows, keys = _read_rows(lines, f"{str(path)!r} is not a lightup bench's runs.jsonl", "use another --out")
     wanted = {_job_key(dataclasses.asdict(job)) for job in config.jobs()}
     strays = [row for row, key in zip(rows, keys, strict=True) if key not in wanted]
     if strays:
         r = strays[0]
+        try:
+            task = task_name(r)
+        except TypeError:  # a row edited by hand: its env as it was written
+            task = str(r["env_id"])
         raise LightupError(
             f"--resume: {str(out)!r} holds {len(strays)} runs these flags do not name (e.g. {r['agent']} on "
-            f"{task_name(r)}, seed {r['seed']}, budget {_thousands(r['budget'])}); resume with the flags it "
-            "ran with"
+            f"{task}, seed {r['seed']}, budget {_thousands(r['budget'])}); resume with the flags it ran with"
         )
+    if cut:  # only once the rest is known to be this bench's runs: a refused folder is left as it was
+        atomic_write(path, lambda tmp: Path(tmp).write_text("".join(lines), encoding="utf-8"))
     return rows
 
 
