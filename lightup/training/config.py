@@ -261,7 +261,8 @@ FAMILY_DEFAULTS: dict[str, dict] = {
     # 3000 episodes: 300 one-step episodes are less than one round (16 envs x 32 steps), so a policy trained
     # only on its own latest, nearly greedy presses can stay wrong on one button for good (PressButton size=4:
     # 2 of 10 seeds stuck at 0.65 and 0.7 with 300, both solved with 3000; RecallButton: 1 of 10, solved
-    # too; 2026-12-04, benchmarks/results/bench_games_20k).
+    # too; 2026-12-04, benchmarks/results/bench_games_20k). The interleaved layout lost one seed of
+    # RecallButton with it (10 of 10 to 9 of 10, bench_games_20k_interleaved); the doctor keeps 300.
     "lightup/": {"total_steps": 20_000, "eval_every": 2_000, "buffer_capacity": 3_000},
     # Each CartPole-v1 choice is measured in benchmarks/results/learning_cartpole.md.
     "CartPole-v1": {
