@@ -572,6 +572,23 @@ def test_a_checkpoint_from_before_the_policy_baseline_resumes_with_the_value_bas
     assert resumed.config.advantage_baseline == "value" and resumed.value_net[-1].out_features == 1
 
 
+def test_a_checkpoint_from_before_value_hidden_resumes_with_its_128_wide_value_network(tmp_path):
+    """CartPole-v1 now defaults to a value network of width 64; a checkpoint whose config has no value_hidden
+    (written before it existed) was trained with 128 and resumes with it, its weights loaded."""
+    from lightup.checkpoint import load_tensors, save_tensors
+
+    run = tmp_path / "run"
+    trained = Trainer(tiny_config(run, "CartPole-v1", value_hidden=128)).learn(64)
+    path = trained.save_checkpoint()
+    tensors, meta = load_tensors(path)
+    del meta["config"]["value_hidden"]
+    save_tensors(path, tensors, meta)
+    resumed = Trainer.load(run)
+    assert resumed.config.value_hidden == 128 and resumed.value_net[0].out_features == 128
+    assert torch.equal(resumed.value_net[0].weight, trained.value_net[0].weight)
+    assert Trainer(tiny_config(tmp_path / "new", "CartPole-v1")).value_net[0].out_features == 64
+
+
 def test_predict_keeps_its_episodes_when_the_trainer_evaluates_between_calls(tmp_path):
     """predict plays its own copy of the policy: an evaluation between two calls (which restarts the
     trainer's policy caches) leaves the actions of the episodes under way as they would have been."""

@@ -111,6 +111,9 @@ class TrainConfig:
     LunarLander-v3, else 0."""
     advantage_gamma: float = 0.99
     """Discount of the returns that the value of advantage weighting learns and the advantages compare."""
+    value_hidden: MaybeInt = None
+    """Width of the two hidden layers of advantage weighting's value network (default per env family: 64
+    on CartPole-v1, else 128)."""
     advantage_lambda: MaybeFloat = None
     """What the value of advantage weighting learns. 1: the discounted returns received (Monte Carlo; an
     episode a time limit cut counts nothing after the cut). Below 1: TD(lambda) returns, recomputed over the
@@ -174,6 +177,7 @@ class TrainConfig:
             "n_embd",
             "buffer_steps",
             "buffer_capacity",
+            "value_hidden",
         )
         for name in maybe:
             value = getattr(self, name)
@@ -287,6 +291,10 @@ FAMILY_DEFAULTS: dict[str, dict] = {
         # Width 32 on the above: 20 of 20 seeds, median 15,104 env steps against 20,224 at width 64, fewer
         # on 13 seeds, more on 6, at about 0.7 of the wall time per env step (fifth session).
         "n_embd": 32,
+        # A value network of width 64 instead of 128 on the above: 20 of 20 seeds, the same median of 15,104
+        # env steps (fewer on 8 seeds, more on 8), at about 0.84 of the wall time per env step (2026-12-05,
+        # benchmarks/results/bench_CartPole-v1_dt_vs_ppo).
+        "value_hidden": 64,
     },
     # learning_lunar.md, sixth and seventh sessions: one block and K 10 (3 to 4 times the env steps per second
     # of three blocks and K 20), advantage weighting with TD(0.95) values, 4 greedy rollout envs, an entropy
@@ -309,6 +317,7 @@ FAMILY_DEFAULTS: dict[str, dict] = {
 }
 FALLBACK_DEFAULTS = {
     "buffer_capacity": 300,
+    "value_hidden": 128,
     "n_embd": 64,
     "n_envs": 16,
     "context_len": 20,

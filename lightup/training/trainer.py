@@ -182,7 +182,7 @@ class Trainer:
         self.value_net: torch.nn.Module | None = None
         if config.advantage_beta > 0:
             n_out = 1 + self.n_actions if config.advantage_baseline == "policy" else 1
-            self.value_net = build_value_net(obs_dim, n_out).to(self.device)
+            self.value_net = build_value_net(obs_dim, n_out, config.value_hidden).to(self.device)
             self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr, foreach=True)
         value_gamma = config.advantage_gamma if self.value_net is not None else None
         self.buffer = EpisodeBuffer(
@@ -727,6 +727,8 @@ def _config_from_dict(d: dict) -> TrainConfig:
     d = dict(d)
     # Written before the policy baseline existed: such runs used the value baseline, whatever the family.
     d.setdefault("advantage_baseline", "value")
+    # Written before the value network's width was a field: it was 128 everywhere.
+    d.setdefault("value_hidden", 128)
     d["command"] = CommandConfig(**d["command"])
     d["env_options"] = tuple(d["env_options"])
     return TrainConfig(**d)
