@@ -292,8 +292,8 @@ FAMILY_DEFAULTS: dict[str, dict] = {
         # on 13 seeds, more on 6, at about 0.7 of the wall time per env step (fifth session).
         "n_embd": 32,
         # A value network of width 64 instead of 128 on the above: 20 of 20 seeds, the same median of 15,104
-        # env steps (fewer on 8 seeds, more on 8), at about 0.84 of the wall time per env step (2026-12-05,
-        # benchmarks/results/bench_CartPole-v1_dt_vs_ppo).
+        # env steps (fewer on 8 seeds, more on 8), at 0.80 of the wall time per 1,000 env steps (0.52 s
+        # against 0.66; 2026-12-05, benchmarks/results/bench_CartPole-v1_dt_vs_ppo).
         "value_hidden": 64,
     },
     # learning_lunar.md, sixth and seventh sessions: one block and K 10 (3 to 4 times the env steps per second
