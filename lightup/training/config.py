@@ -50,8 +50,8 @@ class TrainConfig:
     rollout_steps: int = 32
     """Env steps per env between two rounds of updates."""
     updates_per_round: MaybeInt = None
-    """Gradient steps after each round of rollouts (default per env family: 24 for CartPole-v1, 64 for
-    LunarLander-v3, else 32)."""
+    """Gradient steps after each round of rollouts (default per env family: 64 for LunarLander-v3, else
+    32)."""
     batch_size: int = 64
     lr: float = 1e-3
     lr_schedule: Literal["constant", "linear"] = "constant"
@@ -278,10 +278,7 @@ FAMILY_DEFAULTS: dict[str, dict] = {
         # weighting's beta 0.5 and 10 steps of context, together: 20 of 20 seeds, median 20,224 env steps
         # against 35,328 before, fewer on 15 seeds, at 0.73 of the wall time per env step (fifth session).
         "n_envs": 8,
-        # 24 updates instead of 32 (with the 64-wide value network below): 20 of 20 seeds, mean env steps
-        # 19,174 against 18,944 (median 17,664 against 15,104; fewer on 9 seeds, more on 8) at about 0.8 of
-        # the wall time to the threshold (2026-12-05, learning_cartpole.md, top section).
-        "updates_per_round": 24,
+        "updates_per_round": 32,
         "context_len": 10,
         # No timestep embedding: 10 of 10 seeds (learning_cartpole.md, 2026-11-27), against 8 of 10 with it.
         "timestep_embedding": False,
