@@ -120,6 +120,15 @@ def test_aggregate_intervals_hold_the_point_and_repeat():
     assert len(a["profile"]["dt-stacked"]["fraction"]) == len(a["profile"]["taus"])
 
 
+def test_performance_profile_is_the_fraction_of_runs_above_each_score():
+    # X's 8 scores: 0 .2 .3 .5 .6 .8 1 1; Y's: .1 .2 .4 .5 .9 .9 .9 .9 (rliable counts scores > tau)
+    taus = np.array([0.0, 0.25, 0.5, 0.85, 1.0])
+    profile = aggregate({"dt-stacked": X, "sb3-ppo": Y}, reps=50, taus=taus)["profile"]
+    assert profile["taus"] == taus.tolist()
+    assert profile["dt-stacked"]["fraction"] == pytest.approx([7 / 8, 6 / 8, 4 / 8, 2 / 8, 0])
+    assert profile["sb3-ppo"]["fraction"] == pytest.approx([1, 6 / 8, 4 / 8, 4 / 8, 0])
+
+
 def _check_results(out, agents, seeds):
     rows = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
     assert sorted((r["agent"], r["seed"]) for r in rows) == sorted(
