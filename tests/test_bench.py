@@ -293,6 +293,7 @@ def test_resume_runs_only_what_the_folder_lacks(finished_bench, tmp_path):
     summary = (folder / "summary.md").read_text()
     assert "| lightup/PressButton-v0 | mlp | " in summary and "mlp 3" in summary
     assert "Resumed: 2 runs here, 1 kept from before" in summary
+    assert summary.endswith("\n## This run\n\nA note by hand.\n")  # the earlier part's note is kept
     assert json.loads((folder / "config.json").read_text())["seeds"] == 3
 
 

@@ -27,10 +27,10 @@ from lightup.errors import LightupError
 
 def run_bench(config: BenchConfig, command: str | None = None) -> Path:
     """Run every job (with ``resume``, every job the folder lacks), streaming rows to runs.jsonl, then write
-    the summary and statistics."""
+    the summary and statistics (with ``resume``, the summary's notes from `NOTES` on are kept)."""
     config.validate()
     out = config.out_dir
-    kept = []
+    kept, notes = [], ""
     if (out / "runs.jsonl").exists():
         if not config.resume:
             raise LightupError(
@@ -38,6 +38,7 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
                 "to run only the runs it lacks"
             )
         kept = _finished_rows(out, config)
+        notes = _notes(out / "summary.md")  # written by hand after the earlier part: kept, as --report does
     elif config.resume:
         raise LightupError(
             f"--resume: {str(out)!r} holds no runs.jsonl; drop --resume to start a bench there"
@@ -73,7 +74,7 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
         f"{elapsed:.0f} s in all. Wall times on a shared machine are noisy.{resumed}",
         "",
     ]
-    text = _render(out, config, rows, header)
+    text = _render(out, config, rows, header, notes)
     log("")
     log(text)
     return out
@@ -188,10 +189,15 @@ def rerender(folder: Path) -> Path:
         )
     summary = paths["summary.md"].read_text(encoding="utf-8")
     head, _, _ = summary.partition("\nSeeds per env: ")
-    at = summary.find(NOTES)
-    notes = summary[at:] if at >= 0 else ""
-    _render(folder, config, rows, head.rstrip("\n").split("\n") + [""], notes)
+    _render(folder, config, rows, head.rstrip("\n").split("\n") + [""], _notes(paths["summary.md"]))
     return folder
+
+
+def _notes(summary: Path) -> str:
+    """A results folder's notes: its summary.md from `NOTES` on ("" when it has none, or no summary.md)."""
+    text = summary.read_text(encoding="utf-8") if summary.is_file() else ""
+    at = text.find(NOTES)
+    return text[at:] if at >= 0 else ""
 
 
 def _flags(config: BenchConfig) -> list[str]:
