@@ -195,7 +195,7 @@ def rerender(folder: Path) -> Path:
 
 def _notes(summary: Path) -> str:
     """A results folder's notes: its summary.md from `NOTES` on ("" when it has none, or no summary.md)."""
-    text = summary.read_text(encoding="utf-8") if summary.is_file() else ""
+    text = summary.read_text(encoding="utf-8", errors="replace") if summary.is_file() else ""
     at = text.find(NOTES)
     return text[at:] if at >= 0 else ""
 

@@ -70,7 +70,7 @@ SMALL = dict(
     buffer_kind="fifo",
     # The games' default replay (3000 episodes) is sized for the trainer's rounds of 16 envs x 32 steps; these
     # rounds are 8 times smaller, and with 3000 the interleaved DT stayed at chance on RecallButton (seed 0,
-    # 12,000 steps, 2026-12-04). The budgets below were measured with 300.
+    # 12,000 steps, 2026-12-05). The budgets below were measured with 300.
     buffer_capacity=300,
 )
 LARGE = (("eval_episodes", 10),)  # CartPole, LunarLander: the trainer's defaults, fewer evaluation episodes
