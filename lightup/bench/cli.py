@@ -38,7 +38,8 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
                 "to run only the runs it lacks"
             )
         kept = _finished_rows(out, config)
-        notes = _notes(out / "summary.md")  # written by hand after the earlier part: kept, as --report does
+        summary = out / "summary.md"  # its notes, written by hand after the earlier part, are kept
+        notes = _notes(summary.read_text(encoding="utf-8", errors="replace")) if summary.is_file() else ""
     elif config.resume:
         raise LightupError(
             f"--resume: {str(out)!r} holds no runs.jsonl; drop --resume to start a bench there"
@@ -189,15 +190,14 @@ def rerender(folder: Path) -> Path:
         )
     summary = paths["summary.md"].read_text(encoding="utf-8")
     head, _, _ = summary.partition("\nSeeds per env: ")
-    _render(folder, config, rows, head.rstrip("\n").split("\n") + [""], _notes(paths["summary.md"]))
+    _render(folder, config, rows, head.rstrip("\n").split("\n") + [""], _notes(summary))
     return folder
 
 
-def _notes(summary: Path) -> str:
-    """A results folder's notes: its summary.md from `NOTES` on ("" when it has none, or no summary.md)."""
-    text = summary.read_text(encoding="utf-8", errors="replace") if summary.is_file() else ""
-    at = text.find(NOTES)
-    return text[at:] if at >= 0 else ""
+def _notes(summary: str) -> str:
+    """A results folder's notes: the text of its summary.md from `NOTES` on ("" when it has none)."""
+    at = summary.find(NOTES)
+    return summary[at:] if at >= 0 else ""
 
 
 def _flags(config: BenchConfig) -> list[str]:
