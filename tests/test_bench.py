@@ -297,6 +297,21 @@ def test_resume_runs_only_what_the_folder_lacks(finished_bench, tmp_path):
     assert json.loads((folder / "config.json").read_text())["seeds"] == 3
 
 
+def test_resume_keeps_notes_whose_bytes_are_not_utf8(finished_bench, tmp_path):
+    """A summary.md edited with another encoding: --resume neither stops on it nor drops the note."""
+    import shutil
+
+    from lightup.bench.cli import run_bench
+
+    folder = tmp_path / "copy"
+    shutil.copytree(finished_bench, folder)
+    with open(folder / "summary.md", "ab") as f:
+        f.write("Seeds 0 and 1, caf\u00e9 au lait.\n".encode("latin-1"))
+    run_bench(_finished_config(folder, resume=True))  # nothing left to run: the summary is written again
+    summary = (folder / "summary.md").read_text()
+    assert summary.endswith("A note by hand.\nSeeds 0 and 1, caf\ufffd au lait.\n")
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [
