@@ -298,7 +298,8 @@ def test_resume_runs_only_what_the_folder_lacks(finished_bench, tmp_path):
 
 
 def test_resume_keeps_notes_whose_bytes_are_not_utf8(finished_bench, tmp_path):
-    """A summary.md edited with another encoding: --resume neither stops on it nor drops the note."""
+    """A summary.md edited with another encoding: --resume and --report neither stop on it nor drop the
+    note."""
     import shutil
 
     from lightup.bench.cli import run_bench
@@ -310,6 +311,10 @@ def test_resume_keeps_notes_whose_bytes_are_not_utf8(finished_bench, tmp_path):
     run_bench(_finished_config(folder, resume=True))  # nothing left to run: the summary is written again
     summary = (folder / "summary.md").read_text()
     assert summary.endswith("A note by hand.\nSeeds 0 and 1, caf\ufffd au lait.\n")
+    with open(folder / "summary.md", "ab") as f:  # and --report, which keeps the header too
+        f.write("caf\u00e9 again.\n".encode("latin-1"))
+    assert lightup_main(["bench", "--report", str(folder), "--quiet"]) == 0
+    assert (folder / "summary.md").read_text().endswith("caf\ufffd au lait.\ncaf\ufffd again.\n")
 
 
 @pytest.mark.parametrize(

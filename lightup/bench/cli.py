@@ -188,7 +188,7 @@ def rerender(folder: Path) -> Path:
             f"{str(paths['runs.jsonl'])!r} holds {len(found & expected)} of the {len(expected)} runs its "
             "config.json names (an interrupted bench?); finish it with --resume"
         )
-    summary = paths["summary.md"].read_text(encoding="utf-8")
+    summary = paths["summary.md"].read_text(encoding="utf-8", errors="replace")  # edited by hand, maybe
     head, _, _ = summary.partition("\nSeeds per env: ")
     _render(folder, config, rows, head.rstrip("\n").split("\n") + [""], _notes(summary))
     return folder
