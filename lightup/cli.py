@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 def _usage() -> str:
-    lines = ["usage: lightup COMMAND [options]   (add --debug to see tracebacks)", "", "commands:"]
+    lines = ["usage: lightup COMMAND [options]   (add --debug to see tracebacks; --version)", "", "commands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, _, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
@@ -41,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0 if argv else 2
+    if argv[0] == "--version":
+        from lightup import __version__
+
+        print(f"lightup {__version__}")
+        return 0
     command, rest = argv[0], argv[1:]
     try:
         if command not in COMMANDS:

@@ -22,9 +22,15 @@ GAMES: list[tuple[str, dict[str, Any]]] = [(env_id, {}) for env_id in GAME_IDS]
 GAMES.insert(1, ("lightup/PressButton-v0", {"size": 4, "game_length": 5, "hard_mode": True}))
 
 
+USAGE = "usage: lightup games\n\nPlay each lightup game with its scripted optimal agent and a random one."
+
+
 def main(argv: list[str]) -> int:
+    if argv in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
     if argv:
-        raise LightupError(f"games takes no arguments, got {' '.join(argv)!r}")
+        raise LightupError(f"games takes no arguments, got {' '.join(argv)!r} (usage: lightup games)")
     table = Table(title=f"lightup games: mean return over {EPISODES} seeded episodes")
     table.add_column("env (options)", no_wrap=True)
     for column in ("optimal", "random", "threshold"):

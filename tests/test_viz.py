@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import gymnasium as gym
 import imageio.v3 as iio
 import matplotlib.image as mpimg
 import numpy as np
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from lightup.cli import main as cli_main
+from lightup.doctor.alarms import check_records, check_run, run_context
 from lightup.envs import make_env
 from lightup.errors import LightupError
 from lightup.models import DecisionTransformer, DTConfig, SequencePolicy
@@ -133,6 +135,105 @@ def test_report_lists_non_finite_values_as_alarms(press_run, tmp_path):
     (run / "metrics.jsonl").write_text(lines + '{"step": 999, "train/loss": "nan"}\n{"step": 10')
     page = write_report(run).read_text()
     assert re.search(r"<td>999</td><td>train/loss</td><td>nan</td>", page)
+
+
+def alarm_rows(page: str) -> list[list[str]]:
+    """The cells of each row of the report's alarms table, unescaped."""
+    table = re.search(r'<table class="alarms">(.*?)</table>', page)
+    assert table, "no alarms table"
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1))
+    return [[html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", r)] for r in rows if "<td>" in r]
+
+
+def test_report_explains_alarms_in_the_doctors_words(press_run, tmp_path):
+    run = tmp_path / "alarm_words"
+    run.mkdir()
+    shutil.copy(press_run / "config.json", run / "config.json")
+    lines = (press_run / "metrics.jsonl").read_text()
+    (run / "metrics.jsonl").write_text(lines + '{"step": 999, "train/loss": "nan"}\n')
+    expected = check_run(run).alarms
+    assert "non-finite" in [a.name for a in expected]
+    rows = alarm_rows(write_report(run, options=FAST).read_text())
+    for alarm in expected:  # every alarm of `lightup doctor --run`, with all its words
+        assert [str(alarm.step), alarm.name, alarm.message, alarm.meaning, alarm.where] in rows
+
+
+def test_report_explains_an_alarm_the_trainer_raised_as_the_doctor_saw_it_then(press_run, tmp_path):
+    """Gradients explode at step 800 (the trainer logs alarm/exploding-gradients), then grow further: the
+    report gives the doctor's words at the moment it was raised, not only over the whole run."""
+    run = tmp_path / "alarm_then"
+    run.mkdir()
+    shutil.copy(press_run / "config.json", run / "config.json")
+    records = [{"step": 100 * i, "train/grad_norm": 1.0} for i in range(1, 8)]
+    records += [{"step": 800, "train/grad_norm": 5000.0}, {"step": 800, "alarm/exploding-gradients": 1.0}]
+    records += [{"step": 900, "train/grad_norm": 90000.0}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    then = [a for a in check_records(records[:8], run_context(run))[0] if a.name == "exploding-gradients"]
+    assert len(then) == 1 and "5e+03" in then[0].message
+    now = [a for a in check_run(run).alarms if a.name == "exploding-gradients"][0]
+    assert now.message != then[0].message  # the whole run says 9e+04
+    rows = alarm_rows(write_report(run, options=FAST).read_text())
+    assert ["800", "exploding-gradients", then[0].message, then[0].meaning, then[0].where] in rows
+    assert [r[1] for r in rows].count("exploding-gradients") == 1
+
+
+def test_report_of_a_quiet_run_has_no_alarms_section(press_run, tmp_path):
+    run = tmp_path / "quiet"
+    run.mkdir()
+    shutil.copy(press_run / "config.json", run / "config.json")
+    records = [{"step": 100 * i, "train/grad_norm": 1.0, "train/loss": 0.5} for i in range(1, 8)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert check_run(run).alarms == []
+    page = write_report(run, options=FAST).read_text()
+    assert "<h2>Alarms</h2>" not in page
+
+
+class _NoFrames(gym.Env):
+    """Box observations, two actions, ten steps; draws nothing. ``modes`` is what its metadata claims."""
+
+    def __init__(self, render_mode=None, modes=()):
+        self.metadata = {"render_modes": list(modes), "render_fps": 4}
+        self.render_mode = render_mode
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.np_random.uniform(-1, 1, 3).astype(np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        obs = self.np_random.uniform(-1, 1, 3).astype(np.float32)
+        return obs, float(action == 1), self.t >= 10, False, {}
+
+
+def _no_frames_claims_rgb(render_mode=None):
+    """Lists rgb_array among its render modes but has no render(): Gymnasium's raises NotImplementedError."""
+    return _NoFrames(render_mode, modes=("rgb_array",))
+
+
+@pytest.mark.parametrize(
+    "env_id, entry_point, why",
+    [
+        ("lightuptest/NoRender-v0", _NoFrames, "draws no rgb_array frames (its render modes: none)"),
+        ("lightuptest/BrokenRender-v0", _no_frames_claims_rgb, "failed to draw a frame (NotImplementedError"),
+    ],
+)
+def test_report_is_written_for_an_env_that_cannot_render(tmp_path, capsys, env_id, entry_point, why):
+    if env_id not in gym.registry:
+        gym.register(id=env_id, entry_point=entry_point, max_episode_steps=20)
+    trainer = Trainer(tiny_config(tmp_path, env_id, n_envs=4, eval_every=64)).learn(128)
+    trainer.close()
+    path = report_after_training(trainer)
+    assert path == trainer.run_dir / "report.html"
+    assert "no report written" not in capsys.readouterr().err
+    page = path.read_text()
+    images = decoded_images(page)
+    assert {"returns", "return_following", "attention"} <= set(images) and "video" not in images
+    assert "<h2>One episode</h2>" in page
+    assert f"No video of the episode: {env_id} {why}" in html.unescape(page)
 
 
 def test_report_of_a_missing_folder_is_a_one_line_error(tmp_path, capsys):

@@ -1,8 +1,11 @@
 """``lightup report RUN_DIR``: one self-contained HTML page per run (images inline, no network needed).
 
-Plots come from the run's ``metrics.jsonl``; with a checkpoint the page adds the return-following curve,
-one greedy episode step by step, its attention map (Decision Transformer) and, for envs that draw
-pictures, a GIF of it. The page is written atomically to ``RUN_DIR/report.html``.
+Plots come from the run's ``metrics.jsonl``, and its alarms are explained in the doctor's words
+(`lightup.doctor.alarms`, as ``lightup doctor --run`` gives them); with a checkpoint the page adds the
+return-following curve, one greedy episode step by step, its attention map (Decision Transformer) and, for
+envs that draw pictures, a GIF of it. A part the env cannot give (a video of an env without ``rgb_array``
+rendering) is left out with a line that says why; the rest of the page is written all the same. The page
+is written atomically to ``RUN_DIR/report.html``.
 """
 
 from __future__ import annotations
@@ -157,9 +160,8 @@ def _policy_sections(trainer, records: list[dict], opts: ReportOptions) -> list[
         sections.append(Section("Return following", body))
     if not opts.episode:
         return sections
-    from lightup.envs import GAME_IDS
-
-    rgb = opts.video and config.env_id not in GAME_IDS and _has_imageio()
+    no_video = _why_no_video(trainer) if opts.video else None
+    rgb = opts.video and no_video is None
     env = make_run_env(trainer, render_mode="rgb_array" if rgb else None)
     try:
         command = float(trainer.eval_target())
@@ -196,23 +198,93 @@ def _policy_sections(trainer, records: list[dict], opts: ReportOptions) -> list[
             body += img_tag(tmp.read_bytes(), "video", "the episode, rendered", mime="image/gif")
         finally:
             tmp.unlink(missing_ok=True)
+    if no_video is not None:
+        body += f"<p>No video of the episode: {html.escape(no_video)}.</p>"
     sections.append(Section("One episode", body))
     return sections
 
 
-def _has_imageio() -> bool:
+def _why_no_video(trainer) -> str | None:
+    """Why the episode cannot be shown as a video (None: it can). The env must list ``rgb_array`` among its
+    render modes and draw one frame after a reset; imageio must be installed."""
+    from lightup.viz.episode import make_run_env
+
     try:
         import imageio  # noqa: F401
     except ImportError:
-        return False
-    return True
+        return 'writing it needs imageio: pip install -e ".[video]"'
+    env = make_run_env(trainer)
+    modes = list(env.metadata.get("render_modes") or [])
+    env.close()
+    if "rgb_array" not in modes:
+        listed = ", ".join(map(str, modes)) or "none"
+        return f"{trainer.config.env_id} draws no rgb_array frames (its render modes: {listed})"
+    env = make_run_env(trainer, render_mode="rgb_array")
+    try:
+        env.reset(seed=0)
+        frame = env.render()
+    except Exception as err:  # any failure of the env's own drawing code only costs the video
+        return f"{trainer.config.env_id} failed to draw a frame ({type(err).__name__}: {err})"
+    finally:
+        env.close()
+    if not (isinstance(frame, np.ndarray) and frame.ndim == 3):
+        return f"{trainer.config.env_id} drew no (H, W, 3) image (got {type(frame).__name__})"
+    return None
+
+
+def _alarms_section(run_dir: Path, records: list[dict]) -> Section | None:
+    """The run's alarms in the doctor's words: each one the trainer raised (``alarm/NAME``) as the doctor saw
+    it then, over the records before it, then any other the doctor finds over the whole run (as ``lightup
+    doctor --run``); below them, the values logged that are not numbers (NaN, infinities, notes)."""
+    from lightup.doctor.alarms import Alarm, check_records, run_context
+    from lightup.viz.plots import alarms as non_numbers
+
+    ctx = run_context(run_dir)
+    found: dict[str, Alarm] = {}
+    for i, record in enumerate(records):
+        for name in [k.removeprefix("alarm/") for k in record if k.startswith("alarm/")]:
+            if name not in found:
+                then = [a for a in check_records(records[:i], ctx)[0] if a.name == name]
+                unseen = "raised while training; not found again over the records before it", "", ""
+                found[name] = then[0] if then else Alarm(name, *unseen, step=record["step"])
+    for alarm in check_records(records, ctx)[0]:
+        found.setdefault(alarm.name, alarm)
+    logged = [(s, k, v) for s, k, v in non_numbers(records) if not k.startswith("alarm/")]
+    if not (found or logged):
+        return None
+    body = ""
+    if found:
+        rows = "".join(
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(str(c))}</td>"
+                for c in ("" if a.step is None else a.step, a.name, a.message, a.meaning, a.where)
+            )
+            + "</tr>"
+            for a in sorted(found.values(), key=lambda a: a.step if a.step is not None else -1)
+        )
+        body += (
+            "<p>What looks wrong in this run, in the words of <code>lightup doctor --run</code>.</p>"
+            '<table class="alarms"><tr><th>step</th><th>alarm</th><th>what was seen</th>'
+            f"<th>what it usually means</th><th>where to look</th></tr>{rows}</table>"
+        )
+    if logged:
+        items = "".join(
+            f"<tr><td>{s}</td><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+            for s, k, v in logged[:200]
+        )
+        body += (
+            "<p>Values logged that are not numbers (NaN, infinities, notes):</p>"
+            f'<table class="values"><tr><th>step</th><th>tag</th><th>value</th></tr>{items}</table>'
+        )
+    return Section("Alarms", body)
 
 
 def build_report(run_dir: str | Path, trainer=None, options: ReportOptions | None = None) -> str:
     """The report's HTML as a string."""
     from lightup.training.logger import read_metrics
     from lightup.training.trainer import CHECKPOINT
-    from lightup.viz.plots import alarms, metric_figures, png_bytes
+    from lightup.viz.plots import metric_figures, png_bytes
 
     opts = options or ReportOptions()
     run_dir = Path(run_dir)
@@ -235,18 +307,9 @@ def build_report(run_dir: str | Path, trainer=None, options: ReportOptions | Non
     figures = metric_figures(records, threshold)
     plots = "".join(img_tag(png_bytes(fig), name, title) for name, (title, fig) in figures.items())
     sections.append(Section("Training", plots or "<p>nothing logged yet</p>"))
-    found = alarms(records)
-    if found:
-        items = "".join(
-            f"<tr><td>{s}</td><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
-            for s, k, v in found[:200]
-        )
-        sections.append(
-            Section(
-                "Alarms",
-                f'<table class="alarms"><tr><th>step</th><th>tag</th><th>value</th></tr>{items}</table>',
-            )
-        )
+    alarm_section = _alarms_section(run_dir, records)
+    if alarm_section is not None:
+        sections.append(alarm_section)
     if trainer is not None:
         sections += _policy_sections(trainer, records, opts)
     else:
