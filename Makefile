@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch; see the README for a GPU build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test lint format bench bench-learning clean chromium
+.PHONY: setup demo test lint format docs bench bench-learning clean chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,10 +40,17 @@ test: setup chromium
 	$(BIN)/ruff format --check lightup tests benchmarks
 	$(BIN)/ruff check lightup tests benchmarks
 	$(BIN)/pytest -q -m "not slow"
+	@# the docs site, built strictly into a temporary folder: a broken link or docstring fails the tests
+	@tmp=$$(mktemp -d) && NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d "$$tmp"; \
+		status=$$?; rm -rf "$$tmp"; exit $$status
 
 lint: setup
 	$(BIN)/ruff format --check lightup tests benchmarks
 	$(BIN)/ruff check lightup tests benchmarks
+
+# The documentation site (mkdocs-material, API reference by mkdocstrings) into site/.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
 
 # Speed benchmarks (a few minutes): rewrite benchmarks/results/kv_cache.md and throughput.md.
 bench: setup
@@ -60,4 +67,4 @@ format: setup
 	$(BIN)/ruff check --fix lightup tests benchmarks
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache
