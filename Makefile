@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build of torch; see the README for a GPU build.
+# The CPU build of torch; see docs/getting-started.md for a GPU build.
 TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: setup demo test lint format docs bench bench-learning clean chromium
