@@ -236,6 +236,17 @@ def test_report_is_written_for_an_env_that_cannot_render(tmp_path, capsys, env_i
     assert f"No video of the episode: {env_id} {why}" in html.unescape(page)
 
 
+def test_report_of_an_env_that_renders_embeds_the_episode_as_a_gif(tmp_path):
+    trainer = Trainer(tiny_config(tmp_path, "CartPole-v1", eval_every=64)).learn(64)
+    trainer.close()
+    page = write_report(trainer.run_dir, options=ReportOptions(follow=False, max_episode_steps=6)).read_text()
+    mime, data = decoded_images(page)["video"]
+    frames = iio.imread(data, index=None, extension=".gif")  # (N, H, W, C)
+    steps = int(re.search(r"in (\d+) steps", page).group(1))
+    assert mime == "image/gif" and frames.shape[0] == steps + 1 and frames.shape[1] > 100
+    assert "No video" not in page
+
+
 def test_report_of_a_missing_folder_is_a_one_line_error(tmp_path, capsys):
     with pytest.raises(LightupError, match="not found"):
         write_report(tmp_path / "nope")
