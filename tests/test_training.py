@@ -627,14 +627,14 @@ def test_predict_plays_the_weights_of_the_latest_training(tmp_path):
     trainer = Trainer(tiny_config(tmp_path / "run", "CartPole-v1")).learn(64)
     obs = np.zeros((2, 4), np.float32)
     trainer.predict(obs, episode_start=np.ones(2, bool))
-    first = trainer._predict_policy
+    first = trainer._predict_agent.policy
     trainer.predict(obs, np.ones(2), episode_start=np.ones(2, bool))
-    assert trainer._predict_policy is first  # no training since: no new copy
+    assert trainer._predict_agent.policy is first  # no training since: no new copy
     trainer.learn(128)
     trainer.predict(obs, np.ones(2), episode_start=np.zeros(2, bool))
-    assert trainer._predict_policy is first  # the episodes under way keep their weights
+    assert trainer._predict_agent.policy is first  # the episodes under way keep their weights
     trainer.predict(obs, episode_start=np.ones(2, bool))
-    copied = trainer._predict_policy.state_dict()
+    copied = trainer._predict_agent.policy.state_dict()
     for k, v in trainer.eval_policy.state_dict().items():
         assert torch.equal(copied[k], v), k
     assert any(not torch.equal(first.state_dict()[k], v) for k, v in copied.items())
@@ -810,10 +810,12 @@ def test_predict_plays_like_evaluation_and_follows_commands(tmp_path):
 def test_alarms_are_raised_while_training(tmp_path, capsys):
     """With the entropy term off, PressButton's policy turns deterministic: the trainer raises the doctor's
     entropy-collapse alarm at an evaluation, logs it once as alarm/entropy-collapse and shows it."""
+    from lightup.doctor.live import AlarmCallback
+    from lightup.training.callbacks import default_callbacks
     from lightup.training.logger import read_metrics
 
     config = small_config(tmp_path, entropy_target=0.0, eval_every=256, lr=3e-3, quiet=False)
-    trainer = Trainer(config).learn(3000)
+    trainer = Trainer(config).learn(3000, callbacks=default_callbacks(config, [AlarmCallback()]))
     tags = [k for r in read_metrics(trainer.run_dir) for k in r if k.startswith("alarm/")]
     assert tags.count("alarm/entropy-collapse") == 1
     assert "alarm at step" in capsys.readouterr().out

@@ -399,9 +399,10 @@ ALLOWED = {
     # The module name comes from the fixed COMMANDS table (`lightup train` -> lightup.training.cli), and a
     # command name not in the table is refused first: never a name from a file or free user input.
     ("lightup/cli.py", "main", "importlib.import_module"),
-    # By design: `lightup doctor --policy mypkg.models:make_policy` imports the user's own module by the
-    # import path they typed on the command line (as `python -m` would); never a name read from a file.
-    ("lightup/doctor/subjects.py", "load_factory", "importlib.import_module"),
+    # By design: `lightup doctor --policy mypkg.models:make_policy` (and `lightup train --policy ...`)
+    # imports the user's own module by the import path they typed on the command line (as `python -m`
+    # would); never a name read from a file (a resumed run's factory must be typed again).
+    ("lightup/models/factory.py", "load_factory", "importlib.import_module"),
     # The entry point of an env already in gymnasium's registry (make_env refuses an unregistered id, such
     # as a "module:Env" path from a checkpoint, before this), i.e. installed code, never a file's string.
     ("lightup/envs/__init__.py", "_option_names", "gymnasium.envs.registration.load_env_creator"),

@@ -137,7 +137,7 @@ def _run_trainer(job: Job) -> dict:
 def random_return(env_id: str, env_options: tuple[str, ...] = (), episodes: int = 20) -> float:
     """Mean return of uniformly random actions on the evaluation seeds: the zero of normalised scores."""
     from lightup.envs import make_env, parse_options
-    from lightup.training.trainer import EVAL_SEED
+    from lightup.training.agent import EVAL_SEED
 
     env = make_env(env_id, **parse_options(list(env_options)))
     # The actions' own stream: seeded like the env, they would copy its draws (a random agent that

@@ -16,7 +16,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from lightup.bench.runs import Job, weights_digest
 from lightup.bench.zoo import hyperparameters
 from lightup.envs import make_env, parse_options, reward_threshold
-from lightup.training.trainer import EVAL_SEED
+from lightup.training.agent import EVAL_SEED
 
 
 def greedy_returns(model, envs: gym.vector.VectorEnv) -> list[float]:

@@ -141,7 +141,8 @@ def _frame(env: gym.Env) -> np.ndarray:
 
 def load_trainer(run_dir: str | Path):
     """A run folder's trainer, from its checkpoint; a missing folder or checkpoint is a one-line error."""
-    from lightup.training.trainer import CHECKPOINT, Trainer
+    from lightup.training.state import CHECKPOINT
+    from lightup.training.trainer import Trainer
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

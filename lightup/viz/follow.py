@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from lightup.models.policy import SequencePolicy
+from lightup.training.envs import make_vector_env
 from lightup.training.replay import Episode
 from lightup.training.rollout import Rollout
-from lightup.training.trainer import make_vector_env
 
 SWEEP_SEED = 2_000_000  # episodes of the sweep use fixed seeds, apart from training's and evaluation's
 
