@@ -174,7 +174,7 @@ def test_value_targets_by_hand_and_after_an_eviction():
 
 
 def test_advantage_weights_by_hand():
-    from lightup.training.trainer import advantage_weights
+    from lightup.training.advantage import advantage_weights
 
     advantages = torch.tensor([[1.0, 3.0, 100.0], [5.0, 0.0, 0.0]])
     mask = torch.tensor([[True, True, False], [True, False, False]])
@@ -437,7 +437,7 @@ def test_the_policy_baseline_s_advantage_is_q_less_the_policy_s_mean_q(tmp_path,
     pi(a' | window) Q(s, a'), from the nets as they were before the step; padded steps are masked."""
     import copy
 
-    import lightup.training.trainer as trainer_module
+    import lightup.training.update as trainer_module
 
     seen = []
     weights = trainer_module.advantage_weights
@@ -469,7 +469,7 @@ def test_the_policy_baseline_s_advantage_is_q_less_the_policy_s_mean_q(tmp_path,
 def test_advantage_weights_multiply_each_step_s_action_loss(tmp_path, monkeypatch, weight):
     """With every weight set to w (and no entropy term), an update's loss is w x the NLL plus the value's
     loss: the weights reach the policy's loss, and only there."""
-    import lightup.training.trainer as trainer_module
+    import lightup.training.update as trainer_module
 
     monkeypatch.setattr(trainer_module, "advantage_weights", lambda adv, mask, beta: weight * mask)
     trainer = Trainer(small_config(tmp_path, advantage_beta=1.0, entropy_target=0.0, updates_per_round=1))

@@ -81,3 +81,35 @@ def call_factory(
 def check_factory(factory: PolicyFactory, spec: str) -> None:
     """Build one policy to fail early, in one line, when the factory breaks the contract."""
     call_factory(factory, 3, 4, True, spec)
+
+
+def resolve_policy(
+    policy: SequencePolicy | PolicyFactory | None,
+    name: str,
+    obs_dim: int,
+    act_dim: int,
+    env_id: str,
+    **dt: Any,
+) -> SequencePolicy:
+    """The policy a trainer trains: ``policy`` itself, built by ``policy`` (a factory), or as ``name`` says
+    (``dt``, ``mlp`` or ``module:factory``); it must fit the env's sizes (discrete actions)."""
+    if policy is None and is_factory_spec(name):
+        policy = load_factory(name)  # named by the user (a flag or a config built in Python)
+    if policy is None:
+        return build_policy(name, obs_dim, act_dim, True, **dt)
+    if not isinstance(policy, SequencePolicy):
+        policy = call_factory(policy, obs_dim, act_dim, True, name if is_factory_spec(name) else "policy")
+    if (policy.obs_dim, policy.act_dim, policy.discrete) != (obs_dim, act_dim, True):
+        raise LightupError(
+            f"the policy reads obs_dim {policy.obs_dim} and has act_dim {policy.act_dim} (discrete "
+            f"{policy.discrete}); {env_id} needs obs_dim {obs_dim} and {act_dim} discrete actions"
+        )
+    return policy
+
+
+def spec_of(policy: SequencePolicy | PolicyFactory) -> str:
+    """``module:qualname`` of a policy's factory (or class): what a run's config records of it."""
+    target = (
+        policy if not isinstance(policy, SequencePolicy) and hasattr(policy, "__qualname__") else type(policy)
+    )
+    return f"{target.__module__}:{target.__qualname__}"

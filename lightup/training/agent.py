@@ -61,6 +61,11 @@ class Agent:
 
     # --- playing ---
 
+    @property
+    def returns_to_go(self) -> np.ndarray:
+        """(n,) float64: each env's return-to-go at its last `act` (unscaled)."""
+        return self._rtg
+
     def reset(self, n: int) -> None:
         """Begin ``n`` fresh episodes."""
         self.n = n

@@ -6,13 +6,18 @@ autoreset); evaluation plays fresh single envs, one per episode, on fixed seeds.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
 import numpy as np
 
 from lightup.envs import make_env
 from lightup.errors import LightupError
+
+if TYPE_CHECKING:
+    from lightup.training.config import TrainConfig
 
 EnvFactory = Callable[[], gym.Env]
 
@@ -46,6 +51,17 @@ def vector_env(make: EnvFactory, n: int) -> gym.vector.VectorEnv:
 def make_vector_env(env_id: str, options: dict, n: int) -> gym.vector.VectorEnv:
     """`vector_env` of a registered id with its options."""
     return vector_env(lambda: make_env(env_id, **options), n)
+
+
+def check_spaces(probe: gym.Env, env_id: str) -> None:
+    """The spaces the trainer plays: discrete actions, flat (Box) observations."""
+    if not isinstance(probe.action_space, gym.spaces.Discrete):
+        raise LightupError(
+            f"{env_id} has a {type(probe.action_space).__name__} action space; the trainer "
+            "supports Discrete action spaces for now: pick a discrete env"
+        )
+    if not isinstance(probe.observation_space, gym.spaces.Box):
+        raise LightupError(f"{env_id} has a non-Box observation space; wrap it to give flat vectors")
 
 
 def env_name(env: gym.Env) -> str:
@@ -101,6 +117,18 @@ class EnvSource:
             self.make_eval = self.make
         self.given = env is not None and not isinstance(env, str)
         """True when the env came from Python (a callable or a vector env), not from an id."""
+
+    def fit_n_envs(self, config: TrainConfig) -> TrainConfig:
+        """``config`` with ``n_envs`` that of the given vector env (a different one set is an error)."""
+        vector = self.vector
+        if vector is None:
+            return config
+        if config.n_envs is not None and config.n_envs != vector.num_envs:
+            raise LightupError(
+                f"--n-envs is {config.n_envs} but the vector env holds {vector.num_envs} envs; leave "
+                "n_envs unset or make them agree"
+            )
+        return dataclasses.replace(config, n_envs=vector.num_envs)
 
     def probe(self) -> gym.Env:
         """One env, to read its spaces and threshold (the caller closes it)."""

@@ -30,19 +30,18 @@ from lightup.checkpoint import atomic_write
 from lightup.envs import parse_options, reward_threshold
 from lightup.errors import LightupError
 from lightup.models import SequencePolicy
-from lightup.models.factory import PolicyFactory, build_policy, call_factory, is_factory_spec, load_factory
-from lightup.training.advantage import advantage_weights, build_value_net
+from lightup.models.factory import PolicyFactory, is_factory_spec, resolve_policy, spec_of
+from lightup.training.advantage import build_value_net
 from lightup.training.agent import AGENT_FILE, EVAL_SEED, Agent, play_episodes
 from lightup.training.callbacks import Callback, default_callbacks
 from lightup.training.commands import propose_target
 from lightup.training.config import TrainConfig, with_env_defaults
-from lightup.training.envs import EnvFactory, EnvSource, env_name
+from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.logger import RunLogger
-from lightup.training.loss import action_log_prob, masked_mean
 from lightup.training.replay import Episode, EpisodeBuffer
-from lightup.training.returns import at_commands
 from lightup.training.rollout import Rollout
 from lightup.training.state import CHECKPOINT, read_checkpoint, restore_state, save_state, unreadable
+from lightup.training.update import UpdateStep
 
 __all__ = ["AGENT_FILE", "CHECKPOINT", "EVAL_SEED", "Trainer", "resolve_device"]
 
@@ -57,19 +56,11 @@ def resolve_device(name: str) -> torch.device:
     )
 
 
-def _spec_of(policy) -> str:
-    """``module:qualname`` of a policy's factory (or class): what a run's config records of it."""
-    target = (
-        type(policy) if isinstance(policy, SequencePolicy) or not hasattr(policy, "__qualname__") else policy
-    )
-    return f"{target.__module__}:{target.__qualname__}"
-
-
 def _appender(episodes: list[Episode]):
     return lambda i, ep: episodes.append(ep)
 
 
-class Trainer:
+class Trainer(UpdateStep):
     """``Trainer(config).learn()``: Stable-Baselines3's shape, for a return-conditioned sequence policy.
 
     ``env``: an env id (default ``config.env_id``), a callable returning a ``gym.Env``, or a Gymnasium
@@ -92,23 +83,8 @@ class Trainer:
         probe = self.env_source.probe()
         if self.env_source.given or isinstance(env, str):
             config = dataclasses.replace(config, env_id=env if isinstance(env, str) else env_name(probe))
-        vector = self.env_source.vector
-        if vector is not None:
-            if config.n_envs is not None and config.n_envs != vector.num_envs:
-                raise LightupError(
-                    f"--n-envs is {config.n_envs} but the vector env holds {vector.num_envs} envs; leave "
-                    "n_envs unset or make them agree"
-                )
-            config = dataclasses.replace(config, n_envs=vector.num_envs)
-        if not isinstance(probe.action_space, gym.spaces.Discrete):
-            raise LightupError(
-                f"{config.env_id} has a {type(probe.action_space).__name__} action space; the trainer "
-                "supports Discrete action spaces for now: pick a discrete env"
-            )
-        if not isinstance(probe.observation_space, gym.spaces.Box):
-            raise LightupError(
-                f"{config.env_id} has a non-Box observation space; wrap it to give flat vectors"
-            )
+        config = self.env_source.fit_n_envs(config)
+        check_spaces(probe, config.env_id)
         self.threshold = reward_threshold(probe)
         config = with_env_defaults(config, getattr(probe.unwrapped, "max_return", None))
         config.validate()  # the values the env family filled in, against the ones given
@@ -121,10 +97,21 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
         self.device = resolve_device(config.device)
-        self.policy = self._build_policy(policy, obs_dim).to(self.device)
+        dt = dict(
+            context_len=config.context_len,
+            n_layer=config.n_layer,
+            n_head=config.n_head,
+            n_embd=config.n_embd,
+            dropout=config.dropout,
+            layout=config.layout,
+            timestep_embedding=config.timestep_embedding,
+            max_episode_len=1024,
+        )
+        built = resolve_policy(policy, config.policy, obs_dim, self.n_actions, config.env_id, **dt)
+        self.policy = built.to(self.device)
         if policy is not None and not is_factory_spec(config.policy):
             # the config names the model trained, so that a resume asks for it again (see `load`)
-            self.config = dataclasses.replace(config, policy=_spec_of(policy))
+            self.config = dataclasses.replace(config, policy=spec_of(policy))
         self._parameters = list(self.policy.parameters())  # listed once: walking the modules costs per update
         # foreach: one kernel call per step for all tensors instead of a Python loop over them; the same
         # arithmetic (bit-identical weights), about 30% less time per step for CartPole's policy on a CPU.
@@ -155,33 +142,6 @@ class Trainer:
         """Set by a callback to stop training after the round."""
         self._stop_requested = False
 
-    def _build_policy(self, policy: SequencePolicy | PolicyFactory | None, obs_dim: int) -> SequencePolicy:
-        """The policy to train: the one given, built by the factory given, or as the config names it."""
-        c, n = self.config, self.n_actions
-        spec = c.policy
-        if policy is None and is_factory_spec(spec):
-            policy = load_factory(spec)  # named by the user (a flag or a config built in Python)
-        if policy is None:
-            dt = dict(
-                context_len=c.context_len,
-                n_layer=c.n_layer,
-                n_head=c.n_head,
-                n_embd=c.n_embd,
-                dropout=c.dropout,
-                layout=c.layout,
-                timestep_embedding=c.timestep_embedding,
-                max_episode_len=1024,
-            )
-            return build_policy(spec, obs_dim, n, True, **dt)
-        if not isinstance(policy, SequencePolicy):
-            policy = call_factory(policy, obs_dim, n, True, spec if is_factory_spec(spec) else "policy")
-        if (policy.obs_dim, policy.act_dim, policy.discrete) != (obs_dim, n, True):
-            raise LightupError(
-                f"the policy reads obs_dim {policy.obs_dim} and has act_dim {policy.act_dim} "
-                f"(discrete {policy.discrete}); {c.env_id} needs obs_dim {obs_dim}, {n} discrete actions"
-            )
-        return policy
-
     # --- commands ---
 
     def _capped(self, target: float) -> float:
@@ -210,9 +170,6 @@ class Trainer:
 
     # --- the loop ---
 
-    def _make_envs(self, n: int) -> gym.vector.VectorEnv:
-        return self.env_source.eval_envs(n)
-
     def _open_run(self) -> None:
         if self.run_dir is None:
             c = self.config
@@ -232,7 +189,7 @@ class Trainer:
     def eval_envs(self) -> gym.vector.VectorEnv:
         """One env per evaluation episode, made on first use and kept (``close()`` frees them)."""
         if getattr(self, "_eval_envs", None) is None:
-            self._eval_envs = self._make_envs(self.config.eval_episodes)
+            self._eval_envs = self.env_source.eval_envs(self.config.eval_episodes)
         return self._eval_envs
 
     def close(self) -> None:
@@ -338,158 +295,11 @@ class Trainer:
     def _request_stop(self, signum, frame) -> None:
         self._stop_requested = True
 
-    def _update(self) -> dict[str, float]:
-        c = self.config
-        self.policy.train()
-        lr = self.learning_rate()
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        totals = {"train/loss": 0.0, "train/nll": 0.0, "train/entropy": 0.0}
-        if self.value_net is not None:
-            totals["train/value_loss"] = 0.0
-            if c.advantage_baseline == "policy":
-                totals["train/q_loss"] = 0.0
-            if c.advantage_lambda < 1 and c.updates_per_round:
-                self.buffer.bootstrap_value_targets(self._values, c.advantage_lambda)
-        target_entropy = self.target_entropy
-        for _ in range(c.updates_per_round):
-            batch = {
-                k: v.to(self.device)
-                for k, v in self.buffer.sample(
-                    c.batch_size,
-                    self.policy.context_len,
-                    self.rng,
-                    c.return_scale,
-                    self.n_actions,
-                    start_returns=c.entropy_at == "commands",
-                ).items()
-            }
-            actions, mask = batch.pop("actions"), batch["mask"]
-            value_targets = batch.pop("value_targets", None)
-            start_returns = batch.pop("start_returns", None)
-            params = self.policy(**batch)
-            if not torch.isfinite(params).all():
-                self._non_finite("policy output", "nan")
-            log_prob, dist = action_log_prob(params, actions, mask, discrete=True)
-            n_real = mask.sum().clamp(min=1)
-            nll = -log_prob.sum() / n_real
-            if start_returns is not None:
-                # entropy_at commands: the policy on the same windows, as a rollout would play them
-                dist = self.policy.distribution(self.policy(**self._at_commands(batch, start_returns)))
-            entropy = (dist.entropy() * mask).sum() / n_real
-            alpha = self.log_alpha.exp().detach() if c.entropy_target > 0 else 0.0
-            if self.value_net is None:
-                loss = nll - alpha * entropy
-            else:
-                out = self.value_net(batch["states"])
-                values = out[..., 0]
-                value_loss = masked_mean((values - value_targets) ** 2, mask)
-                totals["train/value_loss"] += value_loss.item()
-                if c.advantage_baseline == "policy":
-                    q = out[..., 1:]
-                    q_taken = q.gather(-1, actions.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)
-                    q_loss = masked_mean((q_taken - value_targets) ** 2, mask)
-                    totals["train/q_loss"] += q_loss.item()
-                    value_loss = value_loss + q_loss
-                    q = q.detach()
-                    advantages = q_taken.detach() - (params.detach().softmax(-1) * q).sum(-1)
-                else:
-                    advantages = value_targets - values.detach()
-                weights = advantage_weights(advantages, mask, c.advantage_beta)
-                loss = -(weights * log_prob).sum() / n_real - alpha * entropy + value_loss
-            if not torch.isfinite(loss):
-                self._non_finite("loss", loss.item())
-            self.optimizer.zero_grad(set_to_none=True)
-            if self.value_net is not None:
-                self.value_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(self._parameters, c.grad_clip, foreach=True)
-            self.optimizer.step()
-            if self.value_net is not None:
-                self.value_optimizer.step()
-            if c.ema > 0:
-                self._average()
-            if c.entropy_target > 0:
-                # The temperature's loss is alpha * (entropy - target); its gradient in log alpha is the same
-                # product, set here directly rather than through autograd for one scalar.
-                with torch.no_grad():
-                    self.log_alpha.grad = self.log_alpha.exp() * (entropy.detach() - target_entropy)
-                self.alpha_optimizer.step()
-            self.updates += 1
-            totals["train/loss"] += loss.item()
-            totals["train/nll"] += nll.item()
-            totals["train/entropy"] += entropy.item()
-        n = max(c.updates_per_round, 1)
-        out = {k: v / n for k, v in totals.items()}
-        out["train/alpha"] = float(self.log_alpha.detach().exp())
-        out["train/target_entropy"] = target_entropy
-        out["train/learning_rate"] = lr
-        if c.updates_per_round:
-            out["train/grad_norm"] = float(grad_norm)
-        return out
-
-    @torch.no_grad()
-    def _values(self, observations: np.ndarray) -> np.ndarray:
-        """The value net's values of ``observations`` (N, S), in return units (it learns scaled ones)."""
-        values = self.value_net(torch.from_numpy(observations).to(self.device))[:, 0]
-        return values.double().cpu().numpy() * self.config.return_scale
-
-    def _at_commands(self, batch: dict[str, torch.Tensor], start_returns: torch.Tensor) -> dict:
-        """``batch`` with the returns-to-go of each window's episode replayed from a fresh rollout command
-        (`lightup.training.returns.at_commands`; padding stays 0)."""
-        scale, mask = self.config.return_scale, batch["mask"]
-        commands = self.rollout_targets(len(start_returns))
-        commands = torch.as_tensor(commands, dtype=torch.float32, device=start_returns.device)
-        rtg = at_commands(
-            batch["returns_to_go"],
-            batch["timesteps"],
-            start_returns / scale,
-            commands / scale,
-            self.config.gamma,
-        )
-        return dict(batch, returns_to_go=torch.where(mask, rtg, 0.0))
-
-    def _average(self) -> None:
-        """Move the averaged weights toward the trained ones (the first call copies them)."""
-        if self.averaged is None:
-            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-            self.averaged = AveragedModel(self.policy, multi_avg_fn=get_ema_multi_avg_fn(self.config.ema))
-        self.averaged.update_parameters(self.policy)
-
     @property
     def eval_policy(self) -> SequencePolicy:
         """The policy that greedy evaluation, `predict` and the viz tools play: with ``ema``, the averaged
         weights; else (or before the first update) the trained ones."""
         return self.policy if self.averaged is None else self.averaged.module
-
-    def learning_rate(self) -> float:
-        """The learning rate of the next updates: ``lr``, or on the linear schedule ``lr`` falling to
-        ``lr_final_frac * lr`` at ``total_steps`` (from the env steps taken so far)."""
-        c = self.config
-        if c.lr_schedule == "constant":
-            return c.lr
-        return c.lr * (1.0 - (1.0 - c.lr_final_frac) * self._progress())
-
-    def _progress(self) -> float:
-        """The share of ``total_steps`` taken so far, at most 1: where the linear schedules stand."""
-        return min(self.steps / self.config.total_steps, 1.0)
-
-    @property
-    def target_entropy(self) -> float:
-        """The entropy (nats) the learned temperature holds the policy at for the next updates:
-        ``entropy_target`` of the maximum, or on its way to ``entropy_target_final`` at ``total_steps``."""
-        c = self.config
-        share = c.entropy_target
-        if c.entropy_target_final is not None:
-            share += (c.entropy_target_final - share) * self._progress()
-        return share * math.log(self.n_actions)
-
-    def _non_finite(self, what: str, value) -> None:
-        raise LightupError(
-            f"the {what} became {value} at env step {self.steps} (update {self.updates}); the last good "
-            f"checkpoint stays in {self.run_dir}: lower --lr or check the env's observations and rewards"
-        )
 
     @torch.inference_mode()
     def evaluate(self, target: float | None = None) -> dict[str, float]:
@@ -550,13 +360,9 @@ class Trainer:
         deterministic: bool = True,
         target_return: float | None = None,
     ) -> np.ndarray:
-        """Actions (N,) for N envs stepped in lockstep, like Stable-Baselines3's recurrent ``predict``: a thin
-        wrapper over an `Agent` (see `Agent.act`; ``target_return`` defaults to the evaluation command).
-
-        It plays its own copy of `eval_policy`, so training or evaluating between two calls never disturbs the
-        episodes under way; the copy is taken again, after the trainer's updates, when every env starts an
-        episode (or N changes).
-        """
+        """Actions (N,) for N envs in lockstep, like Stable-Baselines3's recurrent ``predict``: `Agent.act` of
+        its own copy of `eval_policy` (taken again after updates when every env starts an episode, so
+        training between two calls never disturbs the episodes under way)."""
         n = len(observations)
         start = np.ones(n, bool) if episode_start is None else np.asarray(episode_start, bool)
         agent = getattr(self, "_predict_agent", None)
