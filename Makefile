@@ -37,13 +37,15 @@ chromium:
 	fi
 
 test: setup chromium
-	$(BIN)/ruff format --check lightup tests benchmarks
-	$(BIN)/ruff check lightup tests benchmarks
+	$(BIN)/ruff format --check lightup tests benchmarks examples
+	$(BIN)/ruff check lightup tests benchmarks examples
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -m "not slow"
 
 lint: setup
-	$(BIN)/ruff format --check lightup tests benchmarks
-	$(BIN)/ruff check lightup tests benchmarks
+	$(BIN)/ruff format --check lightup tests benchmarks examples
+	$(BIN)/ruff check lightup tests benchmarks examples
+	$(BIN)/lint-imports
 
 # Speed benchmarks (a few minutes): rewrite benchmarks/results/kv_cache.md and throughput.md.
 bench: setup
@@ -56,8 +58,8 @@ bench-learning: setup
 	$(BIN)/python benchmarks/learning.py --suite games --seeds 10
 
 format: setup
-	$(BIN)/ruff format lightup tests benchmarks
-	$(BIN)/ruff check --fix lightup tests benchmarks
+	$(BIN)/ruff format lightup tests benchmarks examples
+	$(BIN)/ruff check --fix lightup tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
