@@ -34,7 +34,7 @@ from lightup.models.factory import PolicyFactory, is_factory_spec, resolve_polic
 from lightup.training.advantage import build_value_net
 from lightup.training.agent import AGENT_FILE, EVAL_SEED, Agent, play_episodes
 from lightup.training.callbacks import Callback, default_callbacks
-from lightup.training.commands import propose_target
+from lightup.training.commands import eval_command, rollout_commands
 from lightup.training.config import TrainConfig, with_env_defaults
 from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.logger import RunLogger
@@ -54,10 +54,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(
         "cuda" if name == "auto" and torch.cuda.is_available() else name if name != "auto" else "cpu"
     )
-
-
-def _appender(episodes: list[Episode]):
-    return lambda i, ep: episodes.append(ep)
 
 
 class Trainer(UpdateStep):
@@ -144,29 +140,18 @@ class Trainer(UpdateStep):
 
     # --- commands ---
 
-    def _capped(self, target: float) -> float:
-        return min(target, self.config.max_return) if self.config.max_return is not None else target
-
     def rollout_target(self) -> float:
         return float(self.rollout_targets(1)[0])
 
     def rollout_targets(self, n: int) -> np.ndarray:
         """``n`` draws of the rollout command (float64 (n,)), from the episodes stored now."""
-        returns = self.buffer.start_returns()
-        return np.array(
-            [self._capped(propose_target(self.config.command, returns, self.rng)) for _ in range(n)]
-        )
+        c = self.config
+        return rollout_commands(c.command, c.max_return, self.buffer.start_returns(), self.rng, n)
 
     def eval_target(self) -> float:
         """The command of greedy evaluation (see ``TrainConfig.eval_command``)."""
-        kind, returns = self.config.eval_command, self.buffer.start_returns()
-        if kind == "max" and self.config.max_return is not None:
-            return self.config.max_return
-        if kind == "best" and len(returns):
-            return self._capped(float(returns.max()))
-        # rollout (or nothing stored yet): the rollout command without its random part
-        command = dataclasses.replace(self.config.command, jitter=0.0)
-        return self._capped(propose_target(command, returns, np.random.default_rng(0)))
+        c = self.config
+        return eval_command(c.eval_command, c.command, c.max_return, self.buffer.start_returns())
 
     # --- the loop ---
 
@@ -226,7 +211,10 @@ class Trainer(UpdateStep):
                 # the last round is cut to the steps left: a run ends at its budget (less than n_envs past it)
                 n_steps = min(c.rollout_steps, -(-(total - self.steps) // c.n_envs))
                 stats = rollout.collect(
-                    n_steps, c.temperature, on_episode=_appender(finished), n_greedy=c.greedy_envs
+                    n_steps,
+                    c.temperature,
+                    on_episode=lambda i, ep, kept=finished: kept.append(ep),
+                    n_greedy=c.greedy_envs,
                 )
                 t_rollout = time.perf_counter() - t0
                 for ep in finished:
