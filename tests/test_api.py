@@ -291,3 +291,17 @@ def test_agent_load_of_a_user_policy_needs_the_policy_and_refuses_a_file_that_is
         Agent.load(tmp_path / "bare.safetensors")
     with pytest.raises(LightupError, match="does not fit the given policy"):
         Agent.load(trainer.run_dir / "policy.safetensors", policy=lambda o, a, d: make_policy(o + 1, a, d))
+
+
+def test_a_run_on_an_env_given_in_python_resumes_only_with_the_env_given_again(tmp_path):
+    from lightup.training.trainer import Trainer
+
+    make = lambda: gym.make("lightup/PressButton-v0")  # noqa: E731
+    trainer = Trainer(tiny_config(tmp_path / "run"), env=make).learn(64)
+    assert trainer.config.env_id == "lightup/PressButton-v0"  # the callable's env names the run
+    trainer.config.env_id = "MyEnv"
+    trainer.save_checkpoint()  # as a run on an unregistered env class records itself
+    with pytest.raises(LightupError, match="'MyEnv', not a registered env id.*pass the env again"):
+        Trainer.load(trainer.run_dir)
+    resumed = Trainer.load(trainer.run_dir, env=make).learn(128)
+    assert resumed.steps == 128

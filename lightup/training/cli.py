@@ -41,7 +41,9 @@ def main(argv: list[str]) -> int:
             if not is_factory_spec(spec):
                 raise LightupError(f"--policy with --resume takes a user's module:factory, got {spec!r}")
             policy = load_factory(spec)
-        trainer = Trainer.load(argv[i + 1], policy=policy)
+        # an env id typed again (a module:EnvId path named in the run's files is never imported)
+        env = argv[0] if i != 0 and not argv[0].startswith("-") else None
+        trainer = Trainer.load(argv[i + 1], env=env, policy=policy)
     else:
         trainer = Trainer(parse(argv))
     c = trainer.config

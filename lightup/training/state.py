@@ -10,6 +10,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -21,6 +22,7 @@ from lightup.checkpoint import (
     with_prefix,
 )
 from lightup.errors import LightupError
+from lightup.models.factory import is_factory_spec
 from lightup.training.commands import CommandConfig
 from lightup.training.config import TrainConfig
 from lightup.training.replay import Episode, EpisodeBuffer
@@ -82,6 +84,22 @@ def read_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict, Train
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
         raise unreadable(path, err) from None
     return tensors, meta, dataclasses.replace(config, run_dir=str(run_dir))
+
+
+def check_resumable(run_dir: Path, config: TrainConfig, env_given: bool, policy_given: bool) -> None:
+    """Names read from a run's files are never imported: a user's policy factory, or an env id that is not
+    registered (a ``module:EnvId`` path, or an env given in Python), must be given again."""
+    if not policy_given and is_factory_spec(config.policy):
+        raise LightupError(
+            f"{str(run_dir)!r} trained the user's policy {config.policy!r}, which is never imported from "
+            f"a file: resume with --policy {config.policy} (Trainer.load(run, policy=factory) in Python)"
+        )
+    if not env_given and config.env_id not in gym.registry:
+        how = "pass the id again" if ":" in config.env_id else "pass the env again"
+        raise LightupError(
+            f"{str(run_dir)!r} trained on {config.env_id!r}, not a registered env id (a module named in a "
+            f"file is never imported): {how}, Trainer.load(run, env=...) or lightup train ID --resume RUN"
+        )
 
 
 def unreadable(path: Path, err: Exception) -> LightupError:

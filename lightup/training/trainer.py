@@ -31,6 +31,7 @@ from lightup.envs import parse_options, reward_threshold
 from lightup.errors import LightupError
 from lightup.models import SequencePolicy
 from lightup.models.factory import PolicyFactory, is_factory_spec, resolve_policy, spec_of
+from lightup.training import state
 from lightup.training.advantage import build_value_net
 from lightup.training.agent import AGENT_FILE, EVAL_SEED, Agent, play_episodes
 from lightup.training.callbacks import Callback, default_callbacks
@@ -40,7 +41,7 @@ from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.logger import RunLogger
 from lightup.training.replay import Episode, EpisodeBuffer
 from lightup.training.rollout import Rollout
-from lightup.training.state import CHECKPOINT, read_checkpoint, restore_state, save_state, unreadable
+from lightup.training.state import CHECKPOINT
 from lightup.training.update import UpdateStep
 
 __all__ = ["AGENT_FILE", "CHECKPOINT", "EVAL_SEED", "Trainer", "resolve_device"]
@@ -370,7 +371,7 @@ class Trainer(UpdateStep):
         (``policy.safetensors``) beside it too."""
         self._open_run()
         path = Path(path) if path else self.run_dir / CHECKPOINT
-        save_state(self, path)
+        state.save_state(self, path)
         if path == self.run_dir / CHECKPOINT:
             self.agent(copy_policy=False).save(self.run_dir / AGENT_FILE)
             self.saved_at = self.steps
@@ -389,17 +390,13 @@ class Trainer(UpdateStep):
         A run of a user's policy factory (its config's ``policy`` is ``module:attr``) needs ``policy`` again:
         a module named in a file is never imported. A run on an env given in Python needs ``env`` again."""
         run_dir = Path(run_dir)
-        tensors, meta, config = read_checkpoint(run_dir)
-        if policy is None and is_factory_spec(config.policy):
-            raise LightupError(
-                f"{str(run_dir)!r} trained the user's policy {config.policy!r}, which is never imported from "
-                f"a file: resume with --policy {config.policy} (Trainer.load(run, policy=factory) in Python)"
-            )
+        tensors, meta, config = state.read_checkpoint(run_dir)
+        state.check_resumable(run_dir, config, env_given=env is not None, policy_given=policy is not None)
         try:
             trainer = cls(config, env=env, policy=policy, eval_env=eval_env)
             trainer.run_dir = run_dir
-            restore_state(trainer, tensors, meta)
+            state.restore_state(trainer, tensors, meta)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as err:
-            raise unreadable(run_dir / CHECKPOINT, err) from None
+            raise state.unreadable(run_dir / CHECKPOINT, err) from None
         trainer.saved_at = trainer.steps
         return trainer
