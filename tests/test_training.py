@@ -903,13 +903,18 @@ def test_lunar_lander_defaults_and_the_defaults_that_give_way_to_what_is_chosen(
 
 
 def test_progress_bar_keeps_the_last_return_through_rounds_without_episodes():
-    from lightup.training.trainer import _Progress
+    from types import SimpleNamespace
 
-    bar = _Progress(total=100, done=0)
+    from lightup.training.callbacks import ProgressBar
+
+    bar = ProgressBar()
+    trainer = SimpleNamespace(steps=0, last_eval=None)
+    bar.on_start(trainer, total_steps=100)
     try:
         figures = []
         for metrics in ({}, {"rollout/ep_rew_mean": 12.0}, {}):
-            bar.update(10, metrics, last_eval=None)
+            trainer.steps += 10
+            bar.on_round(trainer, metrics)
             figures.append(bar._progress.tasks[0].fields["figures"])
     finally:
         bar.close()

@@ -228,8 +228,8 @@ def _agent_info(meta: dict, path: Path) -> dict:
         "return_scale": number("return_scale", lambda v: v > 0),
         "gamma": number("gamma", lambda v: 0 < v <= 1),
         "command": number("command", lambda v: True),
-        "obs_dim": int(number("obs_dim", lambda v: v == int(v) and 1 <= v <= 1 << 20)),
-        "act_dim": int(number("act_dim", lambda v: v == int(v) and 1 <= v <= 1 << 20)),
+        "obs_dim": int(number("obs_dim", lambda v: v == int(v) and 1 <= v <= 1 << 16)),
+        "act_dim": int(number("act_dim", lambda v: v == int(v) and 1 <= v <= 1 << 16)),
         "discrete": bool(info.get("discrete", True)),
     }
     for name in ("env_id", "factory"):
