@@ -37,16 +37,18 @@ chromium:
 	fi
 
 test: setup chromium
-	$(BIN)/ruff format --check lightup tests benchmarks
-	$(BIN)/ruff check lightup tests benchmarks
+	$(BIN)/ruff format --check lightup tests benchmarks examples
+	$(BIN)/ruff check lightup tests benchmarks examples
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -m "not slow"
 	@# the docs site, built strictly into a temporary folder: a broken link or docstring fails the tests
 	@tmp=$$(mktemp -d) && NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d "$$tmp"; \
 		status=$$?; rm -rf "$$tmp"; exit $$status
 
 lint: setup
-	$(BIN)/ruff format --check lightup tests benchmarks
-	$(BIN)/ruff check lightup tests benchmarks
+	$(BIN)/ruff format --check lightup tests benchmarks examples
+	$(BIN)/ruff check lightup tests benchmarks examples
+	$(BIN)/lint-imports
 
 # The documentation site (mkdocs-material, API reference by mkdocstrings) into site/.
 docs: setup
@@ -63,8 +65,8 @@ bench-learning: setup
 	$(BIN)/python benchmarks/learning.py --suite games --seeds 10
 
 format: setup
-	$(BIN)/ruff format lightup tests benchmarks
-	$(BIN)/ruff check --fix lightup tests benchmarks
+	$(BIN)/ruff format lightup tests benchmarks examples
+	$(BIN)/ruff check --fix lightup tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) runs site .pytest_cache

@@ -34,10 +34,11 @@ import numpy as np
 import torch
 from timing import clock
 
+from lightup.training.advantage import advantage_weights
 from lightup.training.config import TrainConfig, with_env_defaults
 from lightup.training.loss import action_log_prob
 from lightup.training.rollout import Rollout
-from lightup.training.trainer import Trainer, advantage_weights
+from lightup.training.trainer import Trainer
 
 RESULTS = Path(__file__).parent / "results"
 REPEATS = 5

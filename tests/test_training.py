@@ -174,7 +174,7 @@ def test_value_targets_by_hand_and_after_an_eviction():
 
 
 def test_advantage_weights_by_hand():
-    from lightup.training.trainer import advantage_weights
+    from lightup.training.advantage import advantage_weights
 
     advantages = torch.tensor([[1.0, 3.0, 100.0], [5.0, 0.0, 0.0]])
     mask = torch.tensor([[True, True, False], [True, False, False]])
@@ -437,7 +437,7 @@ def test_the_policy_baseline_s_advantage_is_q_less_the_policy_s_mean_q(tmp_path,
     pi(a' | window) Q(s, a'), from the nets as they were before the step; padded steps are masked."""
     import copy
 
-    import lightup.training.trainer as trainer_module
+    import lightup.training.update as trainer_module
 
     seen = []
     weights = trainer_module.advantage_weights
@@ -469,7 +469,7 @@ def test_the_policy_baseline_s_advantage_is_q_less_the_policy_s_mean_q(tmp_path,
 def test_advantage_weights_multiply_each_step_s_action_loss(tmp_path, monkeypatch, weight):
     """With every weight set to w (and no entropy term), an update's loss is w x the NLL plus the value's
     loss: the weights reach the policy's loss, and only there."""
-    import lightup.training.trainer as trainer_module
+    import lightup.training.update as trainer_module
 
     monkeypatch.setattr(trainer_module, "advantage_weights", lambda adv, mask, beta: weight * mask)
     trainer = Trainer(small_config(tmp_path, advantage_beta=1.0, entropy_target=0.0, updates_per_round=1))
@@ -627,14 +627,14 @@ def test_predict_plays_the_weights_of_the_latest_training(tmp_path):
     trainer = Trainer(tiny_config(tmp_path / "run", "CartPole-v1")).learn(64)
     obs = np.zeros((2, 4), np.float32)
     trainer.predict(obs, episode_start=np.ones(2, bool))
-    first = trainer._predict_policy
+    first = trainer._predict_agent.policy
     trainer.predict(obs, np.ones(2), episode_start=np.ones(2, bool))
-    assert trainer._predict_policy is first  # no training since: no new copy
+    assert trainer._predict_agent.policy is first  # no training since: no new copy
     trainer.learn(128)
     trainer.predict(obs, np.ones(2), episode_start=np.zeros(2, bool))
-    assert trainer._predict_policy is first  # the episodes under way keep their weights
+    assert trainer._predict_agent.policy is first  # the episodes under way keep their weights
     trainer.predict(obs, episode_start=np.ones(2, bool))
-    copied = trainer._predict_policy.state_dict()
+    copied = trainer._predict_agent.policy.state_dict()
     for k, v in trainer.eval_policy.state_dict().items():
         assert torch.equal(copied[k], v), k
     assert any(not torch.equal(first.state_dict()[k], v) for k, v in copied.items())
@@ -810,10 +810,12 @@ def test_predict_plays_like_evaluation_and_follows_commands(tmp_path):
 def test_alarms_are_raised_while_training(tmp_path, capsys):
     """With the entropy term off, PressButton's policy turns deterministic: the trainer raises the doctor's
     entropy-collapse alarm at an evaluation, logs it once as alarm/entropy-collapse and shows it."""
+    from lightup.doctor.live import AlarmCallback
+    from lightup.training.callbacks import default_callbacks
     from lightup.training.logger import read_metrics
 
     config = small_config(tmp_path, entropy_target=0.0, eval_every=256, lr=3e-3, quiet=False)
-    trainer = Trainer(config).learn(3000)
+    trainer = Trainer(config).learn(3000, callbacks=default_callbacks(config, [AlarmCallback()]))
     tags = [k for r in read_metrics(trainer.run_dir) for k in r if k.startswith("alarm/")]
     assert tags.count("alarm/entropy-collapse") == 1
     assert "alarm at step" in capsys.readouterr().out
@@ -901,13 +903,18 @@ def test_lunar_lander_defaults_and_the_defaults_that_give_way_to_what_is_chosen(
 
 
 def test_progress_bar_keeps_the_last_return_through_rounds_without_episodes():
-    from lightup.training.trainer import _Progress
+    from types import SimpleNamespace
 
-    bar = _Progress(total=100, done=0)
+    from lightup.training.callbacks import ProgressBar
+
+    bar = ProgressBar()
+    trainer = SimpleNamespace(steps=0, last_eval=None)
+    bar.on_start(trainer, total_steps=100)
     try:
         figures = []
         for metrics in ({}, {"rollout/ep_rew_mean": 12.0}, {}):
-            bar.update(10, metrics, last_eval=None)
+            trainer.steps += 10
+            bar.on_round(trainer, metrics)
             figures.append(bar._progress.tasks[0].fields["figures"])
     finally:
         bar.close()

@@ -205,6 +205,19 @@ def _api_load_policy(run: Path, policy: Path, tmp: Path) -> None:
     load_policy(policy)
 
 
+def _api_agent_load_file(run: Path, policy: Path, tmp: Path) -> None:
+    from lightup import Agent
+
+    Agent.load(policy)
+
+
+def _api_agent_load_run(run: Path, policy: Path, tmp: Path) -> None:
+    from lightup import Agent
+
+    (run / "policy.safetensors").unlink()  # a run folder without its agent file: read from the checkpoint
+    Agent.load(run)
+
+
 def _bench(run: Path, policy: Path, tmp: Path) -> int:
     # the bench's results folder is `run`: bench refuses one that holds results, and never reads them back
     argv = ["bench", "--envs", "lightup/PressButton-v0", "--agents", "dt-stacked", "--seeds", "1"]
@@ -216,6 +229,8 @@ LOADERS = [
     Loader("load_policy", ("policy.safetensors",), _api_load_policy, command=False),
     Loader("load_weights", ("policy.safetensors",), _api_load_weights, command=False),
     Loader("Trainer.load", (CKPT,), _api_trainer_load, command=False),
+    Loader("Agent.load", ("policy.safetensors",), _api_agent_load_file, command=False),
+    Loader("Agent.load of a run", (CKPT,), _api_agent_load_run, command=False),
     Loader(
         "lightup train --resume",
         (CKPT, CONFIG, METRICS),
@@ -399,9 +414,10 @@ ALLOWED = {
     # The module name comes from the fixed COMMANDS table (`lightup train` -> lightup.training.cli), and a
     # command name not in the table is refused first: never a name from a file or free user input.
     ("lightup/cli.py", "main", "importlib.import_module"),
-    # By design: `lightup doctor --policy mypkg.models:make_policy` imports the user's own module by the
-    # import path they typed on the command line (as `python -m` would); never a name read from a file.
-    ("lightup/doctor/subjects.py", "load_factory", "importlib.import_module"),
+    # By design: `lightup doctor --policy mypkg.models:make_policy` (and `lightup train --policy ...`)
+    # imports the user's own module by the import path they typed on the command line (as `python -m`
+    # would); never a name read from a file (a resumed run's factory must be typed again).
+    ("lightup/models/factory.py", "load_factory", "importlib.import_module"),
     # The entry point of an env already in gymnasium's registry (make_env refuses an unregistered id, such
     # as a "module:Env" path from a checkpoint, before this), i.e. installed code, never a file's string.
     ("lightup/envs/__init__.py", "_option_names", "gymnasium.envs.registration.load_env_creator"),

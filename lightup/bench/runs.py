@@ -13,13 +13,24 @@ import shutil
 import socket
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from lightup.bench.job import Job, weights_digest
 from lightup.errors import LightupError
+
+__all__ = [
+    "AGENTS",
+    "BENCH_EXTRA",
+    "SB3_AGENTS",
+    "TRAINER_AGENTS",
+    "Job",
+    "random_return",
+    "run_job",
+    "weights_digest",
+]
 
 TRAINER_AGENTS: dict[str, dict] = {
     "dt-stacked": {"policy": "dt", "layout": "stacked"},
@@ -29,21 +40,6 @@ TRAINER_AGENTS: dict[str, dict] = {
 SB3_AGENTS: dict[str, str] = {"sb3-ppo": "ppo", "sb3-dqn": "dqn"}
 AGENTS: tuple[str, ...] = (*TRAINER_AGENTS, *SB3_AGENTS)
 BENCH_EXTRA = 'pip install -e ".[bench]"'
-
-
-@dataclass(frozen=True)
-class Job:
-    env_id: str
-    agent: str
-    seed: int
-    budget: int
-    """Env steps at most."""
-    eval_every: int
-    env_options: tuple[str, ...] = ()
-    eval_episodes: int = 20
-    overrides: tuple[tuple[str, Any], ...] = ()
-    """TrainConfig fields set last, as (name, value), for the trainer's agents (the learning benchmark's
-    ``--set``); ``command.NAME`` sets a field of the command."""
 
 
 def run_job(job: Job) -> dict:
@@ -69,20 +65,6 @@ def run_job(job: Job) -> dict:
     row["best_eval"] = max((c[1] for c in curve), default=None)
     row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     return {**asdict(job), **row}
-
-
-def weights_digest(module) -> str:
-    """A short SHA-256 of a torch module's parameters and buffers, by name: equal digests, equal weights
-    (what makes a bench run's determinism checkable without keeping its model)."""
-    import hashlib
-
-    import torch
-
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def _run_trainer(job: Job) -> dict:
@@ -137,20 +119,26 @@ def _run_trainer(job: Job) -> dict:
 def random_return(env_id: str, env_options: tuple[str, ...] = (), episodes: int = 20) -> float:
     """Mean return of uniformly random actions on the evaluation seeds: the zero of normalised scores."""
     from lightup.envs import make_env, parse_options
-    from lightup.training.trainer import EVAL_SEED
+    from lightup.training.agent import EVAL_SEED, play_episodes
 
     env = make_env(env_id, **parse_options(list(env_options)))
     # The actions' own stream: seeded like the env, they would copy its draws (a random agent that
     # always presses the lit button).
     env.action_space.seed(7)
-    returns = []
-    for i in range(episodes):
-        env.reset(seed=EVAL_SEED + i)
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
+    agent = _Random(env.action_space)
+    returns = [play_episodes(agent, env, seed=EVAL_SEED + i)[0] for i in range(episodes)]
     env.close()
     return float(np.mean(returns))
+
+
+class _Random:
+    """Uniformly random actions, as an agent of `play_episodes`."""
+
+    def __init__(self, space):
+        self.space = space
+
+    def reset(self, n: int) -> None:
+        pass
+
+    def act(self, observations, rewards, episode_starts, **_) -> np.ndarray:
+        return np.array([self.space.sample() for _ in range(len(observations))])

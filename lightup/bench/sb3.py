@@ -13,25 +13,28 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
-from lightup.bench.runs import Job, weights_digest
+from lightup.bench.job import Job, weights_digest
 from lightup.bench.zoo import hyperparameters
 from lightup.envs import make_env, parse_options, reward_threshold
-from lightup.training.trainer import EVAL_SEED
+from lightup.training.agent import EVAL_SEED, play_episodes
+
+
+class _Greedy:
+    """An SB3 model as an agent of `play_episodes`: its deterministic ``predict``."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def reset(self, n: int) -> None:
+        pass
+
+    def act(self, observations, rewards, episode_starts, **_) -> np.ndarray:
+        return self.model.predict(observations, deterministic=True)[0]
 
 
 def greedy_returns(model, envs: gym.vector.VectorEnv) -> list[float]:
     """One greedy episode per env, reset with the trainer's evaluation seeds ``EVAL_SEED + i``."""
-    obs, _ = envs.reset(seed=[EVAL_SEED + i for i in range(envs.num_envs)])
-    totals = np.zeros(envs.num_envs)
-    returns: dict[int, float] = {}
-    while len(returns) < envs.num_envs:
-        actions, _ = model.predict(obs, deterministic=True)
-        obs, rewards, terminated, truncated, _ = envs.step(actions)
-        totals += rewards
-        for i in np.flatnonzero(terminated | truncated):
-            returns.setdefault(int(i), float(totals[i]))
-            totals[i] = 0.0
-    return [returns[i] for i in range(envs.num_envs)]
+    return play_episodes(_Greedy(model), envs, seed=EVAL_SEED)
 
 
 class GreedyEvalCallback(BaseCallback):

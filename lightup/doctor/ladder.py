@@ -293,14 +293,12 @@ def train_seed(
     (command-follow: +1 when commanded +1 and -1 when commanded -1)."""
     from lightup.training.trainer import Trainer
 
-    trainer = Trainer(rung_config(rung, seed, run_dir, subject.train_overrides, reference))
+    # The subject's own model, handed to the trainer: it trains with exactly the trainer's optimiser and
+    # gradient clipping (the reference is the trainer's own --policy mlp).
+    config = rung_config(rung, seed, run_dir, subject.train_overrides, reference)
+    policy = None if reference else lambda obs_dim, act_dim, discrete: build(subject, seed, obs_dim, act_dim)
+    trainer = Trainer(config, policy=policy)
     try:
-        if not reference:
-            # The subject's own model, built as the trainer builds its own: same seed, same optimiser.
-            c = trainer.config
-            policy = build(subject, seed, trainer.policy.obs_dim, trainer.n_actions).to(trainer.device)
-            trainer.policy = policy
-            trainer.optimizer = torch.optim.AdamW(policy.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         trainer.learn(rung.budget)
         if rung.name == "command-follow":
             up, down = trainer.evaluate(1.0)["eval/mean_reward"], trainer.evaluate(-1.0)["eval/mean_reward"]

@@ -24,6 +24,9 @@ def parse(argv: list[str]) -> TrainConfig:
 
 
 def main(argv: list[str]) -> int:
+    from lightup.doctor.live import AlarmCallback
+    from lightup.models.factory import is_factory_spec, load_factory
+    from lightup.training.callbacks import default_callbacks
     from lightup.training.trainer import Trainer
 
     argv = list(argv)
@@ -31,10 +34,20 @@ def main(argv: list[str]) -> int:
         i = argv.index("--resume")
         if i + 1 >= len(argv):
             raise LightupError("--resume needs a run folder: lightup train --resume runs/NAME")
-        trainer = Trainer.load(argv[i + 1])
-        trainer.learn()
+        policy = None
+        if "--policy" in argv:  # a user's factory, typed again: the run's config never imports one
+            j = argv.index("--policy")
+            spec = argv[j + 1] if j + 1 < len(argv) else ""
+            if not is_factory_spec(spec):
+                raise LightupError(f"--policy with --resume takes a user's module:factory, got {spec!r}")
+            policy = load_factory(spec)
+        # an env id typed again (a module:EnvId path named in the run's files is never imported)
+        env = argv[0] if i != 0 and not argv[0].startswith("-") else None
+        trainer = Trainer.load(argv[i + 1], env=env, policy=policy)
     else:
-        trainer = Trainer(parse(argv)).learn()
+        trainer = Trainer(parse(argv))
+    c = trainer.config
+    trainer.learn(callbacks=default_callbacks(c, [AlarmCallback(show=not c.quiet)]))
     from lightup.viz import report_after_training
 
     report = report_after_training(trainer)  # never raises: a failed report costs only the report

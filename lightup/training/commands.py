@@ -6,6 +6,7 @@ caps it at the env's highest possible return when that is known.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -42,3 +43,27 @@ def propose_target(config: CommandConfig, returns: np.ndarray, rng: np.random.Ge
         return float(target - rng.uniform(0.0, config.jitter) * abs(target))
     top = np.sort(returns)[-config.k :]
     return float(top.mean() + top.std())
+
+
+def capped(target: float, max_return: float | None) -> float:
+    """``target``, at most the env's highest possible return when that is known."""
+    return min(target, max_return) if max_return is not None else target
+
+
+def rollout_commands(
+    config: CommandConfig, max_return: float | None, returns: np.ndarray, rng: np.random.Generator, n: int
+) -> np.ndarray:
+    """``n`` draws of the rollout command (float64 (n,)) from the returns of the stored episodes."""
+    return np.array([capped(propose_target(config, returns, rng), max_return) for _ in range(n)])
+
+
+def eval_command(kind: str, config: CommandConfig, max_return: float | None, returns: np.ndarray) -> float:
+    """The command of greedy evaluation (``TrainConfig.eval_command``): ``max`` (the env's highest return),
+    ``best`` (the best stored return), or ``rollout`` (the rollout command without its random part)."""
+    if kind == "max" and max_return is not None:
+        return max_return
+    if kind == "best" and len(returns):
+        return capped(float(returns.max()), max_return)
+    # rollout (or nothing stored yet)
+    command = dataclasses.replace(config, jitter=0.0)
+    return capped(propose_target(command, returns, np.random.default_rng(0)), max_return)

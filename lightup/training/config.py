@@ -27,8 +27,9 @@ class TrainConfig:
     """Env steps to train for (default per env family)."""
 
     # --- the policy ---
-    policy: Literal["dt", "mlp"] = "dt"
-    """dt: the Decision Transformer; mlp: the reference ReturnConditionedMLP."""
+    policy: Annotated[str, tyro.conf.arg(metavar="{dt,mlp,MODULE:FACTORY}")] = "dt"
+    """dt: the Decision Transformer; mlp: the reference ReturnConditionedMLP; module:factory: your own
+    SequencePolicy, built by factory(obs_dim, act_dim, discrete) (give it again with --resume)."""
     layout: Literal["stacked", "interleaved"] = "stacked"
     context_len: MaybeInt = None
     """K: steps of history the policy sees (default per env family: 10 for CartPole-v1 and LunarLander-v3,
@@ -246,6 +247,10 @@ class TrainConfig:
             raise LightupError(f"--return-scale must be > 0, got {self.return_scale!r}")
         if self.n_embd is not None and self.n_embd % self.n_head:
             raise LightupError(f"--n-embd ({self.n_embd}) must be divisible by --n-head ({self.n_head})")
+        if not isinstance(self.policy, str) or not (
+            self.policy in ("dt", "mlp") or all(self.policy.partition(":")[::2]) and ":" in self.policy
+        ):
+            raise LightupError(f"--policy must be dt, mlp or module:factory, got {self.policy!r}")
         if self.command.k < 1:
             raise LightupError(f"--command.k must be >= 1, got {self.command.k}")
         # The command line checks choices; a config built in Python or read from a file is checked here.

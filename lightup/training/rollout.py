@@ -52,7 +52,7 @@ def categorical_stats(log_probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 def check_shape(obs: np.ndarray, n: int, obs_dim: int, env_id: str) -> None:
     """The policy reads ``obs_dim`` values per observation (each env's own shape is checked where the envs
-    are made, by `lightup.training.trainer.make_vector_env`)."""
+    are made, by `lightup.training.envs.vector_env`)."""
     if obs.size != n * obs_dim:
         raise LightupError(
             f"env {env_id} gives observations of shape {obs.shape[1:]}, but the policy reads {obs_dim} "

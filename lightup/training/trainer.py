@@ -19,42 +19,32 @@ import math
 import signal
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import Tensor
 
-from lightup.checkpoint import (
-    atomic_write,
-    flatten_optimizer,
-    load_tensors,
-    save_tensors,
-    unflatten_optimizer,
-    with_prefix,
-)
-from lightup.envs import make_env, parse_options, reward_threshold
+from lightup.checkpoint import atomic_write
+from lightup.envs import parse_options, reward_threshold
 from lightup.errors import LightupError
-from lightup.models import (
-    DecisionTransformer,
-    DTConfig,
-    MLPConfig,
-    ReturnConditionedMLP,
-    SequencePolicy,
-    greedy_action,
-)
-from lightup.training.commands import CommandConfig, propose_target
+from lightup.models import SequencePolicy
+from lightup.models.factory import PolicyFactory, is_factory_spec, resolve_policy, spec_of
+from lightup.training import state
+from lightup.training.advantage import build_value_net
+from lightup.training.agent import AGENT_FILE, EVAL_SEED, Agent, play_episodes
+from lightup.training.callbacks import Callback, default_callbacks
+from lightup.training.commands import eval_command, rollout_commands
 from lightup.training.config import TrainConfig, with_env_defaults
-from lightup.training.logger import RunLogger, read_metrics
-from lightup.training.loss import action_log_prob, masked_mean
+from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
+from lightup.training.logger import RunLogger
 from lightup.training.replay import Episode, EpisodeBuffer
-from lightup.training.returns import at_commands, next_return_to_go
 from lightup.training.rollout import Rollout
+from lightup.training.state import CHECKPOINT
+from lightup.training.update import UpdateStep
 
-CHECKPOINT = "checkpoint.safetensors"
-RUN_FORMAT = "lightup-run/1"
-EVAL_SEED = 1_000_000  # evaluation episodes use fixed seeds, never those of training
+__all__ = ["AGENT_FILE", "CHECKPOINT", "EVAL_SEED", "Trainer", "resolve_device"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -67,94 +57,31 @@ def resolve_device(name: str) -> torch.device:
     )
 
 
-def build_policy(config: TrainConfig, obs_dim: int, act_dim: int, discrete: bool) -> SequencePolicy:
-    if config.policy == "mlp":
-        return ReturnConditionedMLP(MLPConfig(obs_dim=obs_dim, act_dim=act_dim, discrete=discrete))
-    return DecisionTransformer(
-        DTConfig(
-            obs_dim=obs_dim,
-            act_dim=act_dim,
-            discrete=discrete,
-            context_len=config.context_len,
-            n_layer=config.n_layer,
-            n_head=config.n_head,
-            n_embd=config.n_embd,
-            dropout=config.dropout,
-            layout=config.layout,
-            timestep_embedding=config.timestep_embedding,
-            max_episode_len=1024,
-        )
-    )
+class Trainer(UpdateStep):
+    """``Trainer(config).learn()``: Stable-Baselines3's shape, for a return-conditioned sequence policy.
 
+    ``env``: an env id (default ``config.env_id``), a callable returning a ``gym.Env``, or a Gymnasium
+    ``VectorEnv`` (see `lightup.training.envs.EnvSource`; ``eval_env`` makes the evaluation envs of one
+    that has no ``env_fns``). ``policy``: a `SequencePolicy`, a factory ``(obs_dim, act_dim, discrete) ->
+    SequencePolicy``, or None for ``config.policy`` (``dt``, ``mlp`` or a factory's ``module:attr``). The
+    optimiser and the gradient clipping act on that policy's parameters.
+    """
 
-def build_value_net(obs_dim: int, n_out: int = 1, hidden: int = 128) -> torch.nn.Module:
-    """The values of a state for advantage weighting: an MLP from the observation to ``n_out`` numbers (the
-    state's value, then Q(s, a) of each action when the baseline is the policy's)."""
-    return torch.nn.Sequential(
-        torch.nn.Linear(obs_dim, hidden),
-        torch.nn.ReLU(),
-        torch.nn.Linear(hidden, hidden),
-        torch.nn.ReLU(),
-        torch.nn.Linear(hidden, n_out),
-    )
-
-
-def advantage_weights(advantages: Tensor, mask: Tensor, beta: float, max_weight: float = 20.0) -> Tensor:
-    """AWR's weights exp(A / beta) (B, T), with A normalised to mean 0 and std 1 over the real steps and the
-    weights capped at ``max_weight`` (Peng et al. 2019 cap at 20); 0 at padded steps."""
-    n = mask.sum().clamp(min=1)
-    mean = (advantages * mask).sum() / n
-    std = (((advantages - mean) ** 2 * mask).sum() / n).sqrt()
-    normalised = (advantages - mean) / (std + 1e-8)
-    return torch.exp(normalised / beta).clamp(max=max_weight) * mask
-
-
-def _appender(episodes: list[Episode]):
-    return lambda i, ep: episodes.append(ep)
-
-
-class _CheckedObservations(gym.ObservationWrapper):
-    """Turns an observation that breaks the env's own observation space's shape into a one-line error."""
-
-    def __init__(self, env: gym.Env):
-        super().__init__(env)
-        self._shape = env.observation_space.shape  # read once: the wrappers' property chain costs more
-
-    def observation(self, obs):
-        shape = self._shape
-        if np.shape(obs) != shape:
-            raise LightupError(
-                f"env {self.spec.id if self.spec else '?'} returned an observation of shape {np.shape(obs)}, "
-                f"not the {shape} of its observation_space; fix the env or its observation_space"
-            )
-        return obs
-
-
-def make_vector_env(env_id: str, options: dict, n: int) -> gym.vector.VectorEnv:
-    """``n`` copies of an env in lockstep, as every rollout here plays them: reset in the step that ends an
-    episode, and each observation checked against its env's observation space."""
-    return gym.vector.SyncVectorEnv(
-        [lambda: _CheckedObservations(make_env(env_id, **options)) for _ in range(n)],
-        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
-    )
-
-
-class Trainer:
-    """``Trainer(config).learn()``: Stable-Baselines3's shape, for a return-conditioned sequence policy."""
-
-    def __init__(self, config: TrainConfig):
+    def __init__(
+        self,
+        config: TrainConfig,
+        env: str | EnvFactory | gym.vector.VectorEnv | None = None,
+        policy: SequencePolicy | PolicyFactory | None = None,
+        eval_env: EnvFactory | None = None,
+    ):
         config.validate()
         self.options = parse_options(list(config.env_options))
-        probe = make_env(config.env_id, **self.options)
-        if not isinstance(probe.action_space, gym.spaces.Discrete):
-            raise LightupError(
-                f"{config.env_id} has a {type(probe.action_space).__name__} action space; the trainer "
-                "supports Discrete action spaces for now: pick a discrete env"
-            )
-        if not isinstance(probe.observation_space, gym.spaces.Box):
-            raise LightupError(
-                f"{config.env_id} has a non-Box observation space; wrap it to give flat vectors"
-            )
+        self.env_source = EnvSource(env, config.env_id, self.options, eval_env)
+        probe = self.env_source.probe()
+        if self.env_source.given or isinstance(env, str):
+            config = dataclasses.replace(config, env_id=env if isinstance(env, str) else env_name(probe))
+        config = self.env_source.fit_n_envs(config)
+        check_spaces(probe, config.env_id)
         self.threshold = reward_threshold(probe)
         config = with_env_defaults(config, getattr(probe.unwrapped, "max_return", None))
         config.validate()  # the values the env family filled in, against the ones given
@@ -167,7 +94,21 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
         self.device = resolve_device(config.device)
-        self.policy = build_policy(config, obs_dim, self.n_actions, True).to(self.device)
+        dt = dict(
+            context_len=config.context_len,
+            n_layer=config.n_layer,
+            n_head=config.n_head,
+            n_embd=config.n_embd,
+            dropout=config.dropout,
+            layout=config.layout,
+            timestep_embedding=config.timestep_embedding,
+            max_episode_len=1024,
+        )
+        built = resolve_policy(policy, config.policy, obs_dim, self.n_actions, config.env_id, **dt)
+        self.policy = built.to(self.device)
+        if policy is not None and not is_factory_spec(config.policy):
+            # the config names the model trained, so that a resume asks for it again (see `load`)
+            self.config = dataclasses.replace(config, policy=spec_of(policy))
         self._parameters = list(self.policy.parameters())  # listed once: walking the modules costs per update
         # foreach: one kernel call per step for all tensors instead of a Python loop over them; the same
         # arithmetic (bit-identical weights), about 30% less time per step for CartPole's policy on a CPU.
@@ -192,39 +133,28 @@ class Trainer:
         self.solved_at: int | None = None
         self.last_eval: float | None = None
         self.run_dir: Path | None = None
+        self.saved_at: int | None = None
+        """The env step of the last checkpoint this trainer saved."""
+        self.stop_training = False
+        """Set by a callback to stop training after the round."""
         self._stop_requested = False
-        self._alarms: set[str] = set()
 
     # --- commands ---
-
-    def _capped(self, target: float) -> float:
-        return min(target, self.config.max_return) if self.config.max_return is not None else target
 
     def rollout_target(self) -> float:
         return float(self.rollout_targets(1)[0])
 
     def rollout_targets(self, n: int) -> np.ndarray:
         """``n`` draws of the rollout command (float64 (n,)), from the episodes stored now."""
-        returns = self.buffer.start_returns()
-        return np.array(
-            [self._capped(propose_target(self.config.command, returns, self.rng)) for _ in range(n)]
-        )
+        c = self.config
+        return rollout_commands(c.command, c.max_return, self.buffer.start_returns(), self.rng, n)
 
     def eval_target(self) -> float:
         """The command of greedy evaluation (see ``TrainConfig.eval_command``)."""
-        kind, returns = self.config.eval_command, self.buffer.start_returns()
-        if kind == "max" and self.config.max_return is not None:
-            return self.config.max_return
-        if kind == "best" and len(returns):
-            return self._capped(float(returns.max()))
-        # rollout (or nothing stored yet): the rollout command without its random part
-        command = dataclasses.replace(self.config.command, jitter=0.0)
-        return self._capped(propose_target(command, returns, np.random.default_rng(0)))
+        c = self.config
+        return eval_command(c.eval_command, c.command, c.max_return, self.buffer.start_returns())
 
     # --- the loop ---
-
-    def _make_envs(self, n: int) -> gym.vector.VectorEnv:
-        return make_vector_env(self.config.env_id, self.options, n)
 
     def _open_run(self) -> None:
         if self.run_dir is None:
@@ -245,7 +175,7 @@ class Trainer:
     def eval_envs(self) -> gym.vector.VectorEnv:
         """One env per evaluation episode, made on first use and kept (``close()`` frees them)."""
         if getattr(self, "_eval_envs", None) is None:
-            self._eval_envs = self._make_envs(self.config.eval_episodes)
+            self._eval_envs = self.env_source.eval_envs(self.config.eval_episodes)
         return self._eval_envs
 
     def close(self) -> None:
@@ -256,21 +186,25 @@ class Trainer:
     def _round_seed(self) -> int:
         return self.config.seed * 100_003 + self.rounds * 1_009
 
-    def learn(self, total_steps: int | None = None) -> Trainer:
+    def learn(self, total_steps: int | None = None, callbacks: Sequence[Callback] | None = None) -> Trainer:
+        """Train until ``total_steps`` env steps (default ``config.total_steps``) or until a callback stops
+        it. ``callbacks`` (see `lightup.training.callbacks`): default `default_callbacks` of the config
+        (progress bar, stop at the threshold, checkpoints); a list given replaces them."""
         c = self.config
         total = total_steps if total_steps is not None else c.total_steps
+        callbacks = default_callbacks(c) if callbacks is None else list(callbacks)
         self._open_run()
         self.logger = RunLogger(self.run_dir, tensorboard=c.tensorboard)
-        envs = self._make_envs(c.n_envs)
+        envs = self.env_source.rollout_envs(c.n_envs)
         rollout = Rollout(envs, self.policy, c.env_id, c.return_scale, c.gamma, self.device)
         rollout.on_env_error = self._env_error
         rollout.start(self._round_seed(), self.rollout_target)
         old_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         next_eval = (self.steps // c.eval_every + 1) * c.eval_every
-        next_ckpt = (self.steps // c.checkpoint_every + 1) * c.checkpoint_every
-        progress = None if c.quiet else _Progress(total, self.steps)
-        saved_at = -1
+        self.stop_training = False
         try:
+            for callback in callbacks:
+                callback.on_start(self, total)
             while self.steps < total and not self._stop_requested:
                 t0 = time.perf_counter()
                 finished: list[Episode] = []
@@ -278,7 +212,10 @@ class Trainer:
                 # the last round is cut to the steps left: a run ends at its budget (less than n_envs past it)
                 n_steps = min(c.rollout_steps, -(-(total - self.steps) // c.n_envs))
                 stats = rollout.collect(
-                    n_steps, c.temperature, on_episode=_appender(finished), n_greedy=c.greedy_envs
+                    n_steps,
+                    c.temperature,
+                    on_episode=lambda i, ep, kept=finished: kept.append(ep),
+                    n_greedy=c.greedy_envs,
                 )
                 t_rollout = time.perf_counter() - t0
                 for ep in finished:
@@ -308,29 +245,27 @@ class Trainer:
                     metrics.update(self.evaluate())
                     next_eval = (self.steps // c.eval_every + 1) * c.eval_every
                 self.logger.log(self.steps, metrics)
-                if "eval/mean_reward" in metrics:
-                    self._raise_alarms(progress is not None)
-                if progress:
-                    progress.update(self.steps, metrics, self.last_eval)
-                if c.stop_at_threshold and self.solved_at is not None:
+                # every hook runs (no short cut), then any False stops training after the round
+                answers = (
+                    [cb.on_eval(self, metrics) for cb in callbacks] if "eval/mean_reward" in metrics else []
+                )
+                answers += [cb.on_round(self, metrics) for cb in callbacks]
+                if self.stop_training or any(a is False for a in answers):
                     break
-                if self.steps >= next_ckpt:
-                    self.save_checkpoint()
-                    saved_at = self.steps
-                    next_ckpt = (self.steps // c.checkpoint_every + 1) * c.checkpoint_every
+                if self.saved_at == self.steps:  # a checkpoint (a callback's) was saved after this round
                     if self.steps < total:  # a resumed run starts from here: draw no random numbers before
                         rollout.start(self._round_seed(), self.rollout_target)
                 else:
                     rollout.refresh()
-            if saved_at != self.steps:
-                self.save_checkpoint()
+            for callback in callbacks:
+                callback.on_end(self)
         finally:
             for s, h in old_handlers.items():
                 signal.signal(s, h)
-            if progress:
-                progress.close()
+            for callback in callbacks:
+                callback.close()
             self.logger.close()
-            envs.close()
+            self.env_source.close_rollout_envs(envs)
         return self
 
     def _env_error(self, err: Exception, in_a_row: int) -> None:
@@ -346,177 +281,14 @@ class Trainer:
                 f"{str(err).splitlines()[0] if str(err) else ''}); tracebacks in {log}, checkpoint saved"
             )
 
-    def _raise_alarms(self, show: bool) -> None:
-        """At each evaluation, the doctor's training alarms over the metrics so far (read back from the run's
-        metrics file, so nothing grows in memory): each new one is logged as ``alarm/NAME`` and shown."""
-        from lightup.doctor.alarms import Context, check_records
-
-        n = self.n_actions
-        ctx = Context(max_entropy=math.log(n) if n > 1 else None, threshold=self.threshold)
-        alarms, _ = check_records(read_metrics(self.run_dir), ctx)
-        for alarm in alarms:
-            if alarm.name in self._alarms:
-                continue
-            self._alarms.add(alarm.name)
-            self.logger.log(self.steps, {f"alarm/{alarm.name}": 1.0})
-            if show:
-                print(f"alarm at step {self.steps}: {alarm.message}. {alarm.meaning}. Look at: {alarm.where}")
-
     def _request_stop(self, signum, frame) -> None:
         self._stop_requested = True
-
-    def _update(self) -> dict[str, float]:
-        c = self.config
-        self.policy.train()
-        lr = self.learning_rate()
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        totals = {"train/loss": 0.0, "train/nll": 0.0, "train/entropy": 0.0}
-        if self.value_net is not None:
-            totals["train/value_loss"] = 0.0
-            if c.advantage_baseline == "policy":
-                totals["train/q_loss"] = 0.0
-            if c.advantage_lambda < 1 and c.updates_per_round:
-                self.buffer.bootstrap_value_targets(self._values, c.advantage_lambda)
-        target_entropy = self.target_entropy
-        for _ in range(c.updates_per_round):
-            batch = {
-                k: v.to(self.device)
-                for k, v in self.buffer.sample(
-                    c.batch_size,
-                    self.policy.context_len,
-                    self.rng,
-                    c.return_scale,
-                    self.n_actions,
-                    start_returns=c.entropy_at == "commands",
-                ).items()
-            }
-            actions, mask = batch.pop("actions"), batch["mask"]
-            value_targets = batch.pop("value_targets", None)
-            start_returns = batch.pop("start_returns", None)
-            params = self.policy(**batch)
-            if not torch.isfinite(params).all():
-                self._non_finite("policy output", "nan")
-            log_prob, dist = action_log_prob(params, actions, mask, discrete=True)
-            n_real = mask.sum().clamp(min=1)
-            nll = -log_prob.sum() / n_real
-            if start_returns is not None:
-                # entropy_at commands: the policy on the same windows, as a rollout would play them
-                dist = self.policy.distribution(self.policy(**self._at_commands(batch, start_returns)))
-            entropy = (dist.entropy() * mask).sum() / n_real
-            alpha = self.log_alpha.exp().detach() if c.entropy_target > 0 else 0.0
-            if self.value_net is None:
-                loss = nll - alpha * entropy
-            else:
-                out = self.value_net(batch["states"])
-                values = out[..., 0]
-                value_loss = masked_mean((values - value_targets) ** 2, mask)
-                totals["train/value_loss"] += value_loss.item()
-                if c.advantage_baseline == "policy":
-                    q = out[..., 1:]
-                    q_taken = q.gather(-1, actions.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)
-                    q_loss = masked_mean((q_taken - value_targets) ** 2, mask)
-                    totals["train/q_loss"] += q_loss.item()
-                    value_loss = value_loss + q_loss
-                    q = q.detach()
-                    advantages = q_taken.detach() - (params.detach().softmax(-1) * q).sum(-1)
-                else:
-                    advantages = value_targets - values.detach()
-                weights = advantage_weights(advantages, mask, c.advantage_beta)
-                loss = -(weights * log_prob).sum() / n_real - alpha * entropy + value_loss
-            if not torch.isfinite(loss):
-                self._non_finite("loss", loss.item())
-            self.optimizer.zero_grad(set_to_none=True)
-            if self.value_net is not None:
-                self.value_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(self._parameters, c.grad_clip, foreach=True)
-            self.optimizer.step()
-            if self.value_net is not None:
-                self.value_optimizer.step()
-            if c.ema > 0:
-                self._average()
-            if c.entropy_target > 0:
-                # The temperature's loss is alpha * (entropy - target); its gradient in log alpha is the same
-                # product, set here directly rather than through autograd for one scalar.
-                with torch.no_grad():
-                    self.log_alpha.grad = self.log_alpha.exp() * (entropy.detach() - target_entropy)
-                self.alpha_optimizer.step()
-            self.updates += 1
-            totals["train/loss"] += loss.item()
-            totals["train/nll"] += nll.item()
-            totals["train/entropy"] += entropy.item()
-        n = max(c.updates_per_round, 1)
-        out = {k: v / n for k, v in totals.items()}
-        out["train/alpha"] = float(self.log_alpha.detach().exp())
-        out["train/target_entropy"] = target_entropy
-        out["train/learning_rate"] = lr
-        if c.updates_per_round:
-            out["train/grad_norm"] = float(grad_norm)
-        return out
-
-    @torch.no_grad()
-    def _values(self, observations: np.ndarray) -> np.ndarray:
-        """The value net's values of ``observations`` (N, S), in return units (it learns scaled ones)."""
-        values = self.value_net(torch.from_numpy(observations).to(self.device))[:, 0]
-        return values.double().cpu().numpy() * self.config.return_scale
-
-    def _at_commands(self, batch: dict[str, torch.Tensor], start_returns: torch.Tensor) -> dict:
-        """``batch`` with the returns-to-go of each window's episode replayed from a fresh rollout command
-        (`lightup.training.returns.at_commands`; padding stays 0)."""
-        scale, mask = self.config.return_scale, batch["mask"]
-        commands = self.rollout_targets(len(start_returns))
-        commands = torch.as_tensor(commands, dtype=torch.float32, device=start_returns.device)
-        rtg = at_commands(
-            batch["returns_to_go"],
-            batch["timesteps"],
-            start_returns / scale,
-            commands / scale,
-            self.config.gamma,
-        )
-        return dict(batch, returns_to_go=torch.where(mask, rtg, 0.0))
-
-    def _average(self) -> None:
-        """Move the averaged weights toward the trained ones (the first call copies them)."""
-        if self.averaged is None:
-            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-            self.averaged = AveragedModel(self.policy, multi_avg_fn=get_ema_multi_avg_fn(self.config.ema))
-        self.averaged.update_parameters(self.policy)
 
     @property
     def eval_policy(self) -> SequencePolicy:
         """The policy that greedy evaluation, `predict` and the viz tools play: with ``ema``, the averaged
         weights; else (or before the first update) the trained ones."""
         return self.policy if self.averaged is None else self.averaged.module
-
-    def learning_rate(self) -> float:
-        """The learning rate of the next updates: ``lr``, or on the linear schedule ``lr`` falling to
-        ``lr_final_frac * lr`` at ``total_steps`` (from the env steps taken so far)."""
-        c = self.config
-        if c.lr_schedule == "constant":
-            return c.lr
-        return c.lr * (1.0 - (1.0 - c.lr_final_frac) * self._progress())
-
-    def _progress(self) -> float:
-        """The share of ``total_steps`` taken so far, at most 1: where the linear schedules stand."""
-        return min(self.steps / self.config.total_steps, 1.0)
-
-    @property
-    def target_entropy(self) -> float:
-        """The entropy (nats) the learned temperature holds the policy at for the next updates:
-        ``entropy_target`` of the maximum, or on its way to ``entropy_target_final`` at ``total_steps``."""
-        c = self.config
-        share = c.entropy_target
-        if c.entropy_target_final is not None:
-            share += (c.entropy_target_final - share) * self._progress()
-        return share * math.log(self.n_actions)
-
-    def _non_finite(self, what: str, value) -> None:
-        raise LightupError(
-            f"the {what} became {value} at env step {self.steps} (update {self.updates}); the last good "
-            f"checkpoint stays in {self.run_dir}: lower --lr or check the env's observations and rewards"
-        )
 
     @torch.inference_mode()
     def evaluate(self, target: float | None = None) -> dict[str, float]:
@@ -541,20 +313,25 @@ class Trainer:
         greedy: bool = True,
         policy: SequencePolicy | None = None,
     ) -> list[float]:
-        """Play one episode in each of ``envs`` at a commanded return (``policy``: default `eval_policy`);
-        returns their returns."""
+        """Play one episode in each of ``envs`` at a commanded return (``policy``: default `eval_policy`) on
+        the evaluation seeds; returns their returns."""
+        agent = self.agent(self.eval_policy if policy is None else policy, copy_policy=False)
+        return play_episodes(agent, envs, command=target, seed=EVAL_SEED, deterministic=greedy)
+
+    def agent(self, policy: SequencePolicy | None = None, copy_policy: bool = True) -> Agent:
+        """The trained policy alone (`eval_policy`, copied unless ``copy_policy`` is False) with its command
+        defaults: what `policy.safetensors` holds."""
+        policy = self.eval_policy if policy is None else policy
         c = self.config
-        policy = (self.eval_policy if policy is None else policy).eval()
-        rollout = Rollout(envs, policy, c.env_id, c.return_scale, c.gamma, self.device)
-        rollout.start(EVAL_SEED, lambda: target)
-        returns: dict[int, float] = {}
-
-        def keep_first(i: int, ep: Episode) -> None:
-            returns.setdefault(i, ep.ret)
-
-        while len(returns) < envs.num_envs:
-            rollout.collect(1, greedy=greedy, on_episode=keep_first)
-        return [returns[i] for i in range(envs.num_envs)]
+        return Agent(
+            copy.deepcopy(policy) if copy_policy else policy,
+            c.return_scale,
+            c.gamma,
+            self.eval_target(),
+            None if self.env_source.given else c.env_id,
+            c.env_options,
+            c.policy if is_factory_spec(c.policy) else None,
+        )
 
     def evaluate_commands(self, targets: list[float]) -> list[dict[str, float]]:
         """Greedy evaluation at each commanded return: does asking for more give more?"""
@@ -564,7 +341,6 @@ class Trainer:
             rows.append({"command": target, "mean": float(np.mean(returns)), "std": float(np.std(returns))})
         return rows
 
-    @torch.inference_mode()
     def predict(
         self,
         observations: np.ndarray,
@@ -573,224 +349,54 @@ class Trainer:
         deterministic: bool = True,
         target_return: float | None = None,
     ) -> np.ndarray:
-        """Actions (N,) for N envs stepped in lockstep, like Stable-Baselines3's recurrent ``predict``.
-
-        Call it once per env step with the observations (N, S), the rewards the previous actions earned, and
-        ``episode_start`` True where an episode begins (all True on the first call). Each env's command starts
-        at ``target_return`` (default: the evaluation command) and is decremented by its rewards (divided by
-        gamma below 1, as in rollouts).
-
-        It plays its own copy of `eval_policy`, so training or evaluating between two calls never disturbs the
-        episodes under way; the copy is taken again, after the trainer's updates, when every env starts an
-        episode (or N changes).
-        """
-        obs = np.asarray(observations, dtype=np.float32).reshape(len(observations), -1)
-        n = len(obs)
+        """Actions (N,) for N envs in lockstep, like Stable-Baselines3's recurrent ``predict``: `Agent.act` of
+        its own copy of `eval_policy` (taken again after updates when every env starts an episode, so
+        training between two calls never disturbs the episodes under way)."""
+        n = len(observations)
         start = np.ones(n, bool) if episode_start is None else np.asarray(episode_start, bool)
-        if getattr(self, "_predict_n", None) != n or start.all():
-            if getattr(self, "_predict_updates", None) != self.updates:
-                self._predict_policy = copy.deepcopy(self.eval_policy).eval()
+        agent = getattr(self, "_predict_agent", None)
+        if agent is None or agent.n != n or start.all():
+            if agent is None or getattr(self, "_predict_updates", None) != self.updates:
+                self._predict_agent = agent = self.agent()
                 self._predict_updates = self.updates
-            self._predict_policy.begin(n)
-            self._predict_n, start = n, np.ones(n, bool)
-            self._predict_rtg, self._predict_t = np.zeros(n), np.zeros(n, np.int64)
-            self._predict_prev = np.full(n, self.n_actions)
+            agent.reset(n)
+            start = np.ones(n, bool)
         target = self.eval_target() if target_return is None else target_return
-        rewards = np.zeros(n) if last_rewards is None else np.asarray(last_rewards, np.float64)
-        rtg = next_return_to_go(self._predict_rtg, rewards, self.config.gamma)
-        self._predict_rtg = np.where(start, target, rtg)
-        self._predict_t = np.where(start, 0, self._predict_t + 1)
-        self._predict_prev = np.where(start, self.n_actions, self._predict_prev)
-        policy = self._predict_policy
-        policy.reset(torch.as_tensor(start, device=self.device))
-        params = policy.push(
-            torch.as_tensor(
-                self._predict_rtg / self.config.return_scale, dtype=torch.float32, device=self.device
-            ),
-            torch.as_tensor(obs, device=self.device),
-            torch.as_tensor(self._predict_prev, device=self.device),
-            torch.as_tensor(self._predict_t, device=self.device),
-        )
-        actions = greedy_action(params, True) if deterministic else policy.distribution(params).sample()
-        self._predict_prev = actions.cpu().numpy()
-        return self._predict_prev.copy()
+        return agent.act(observations, last_rewards, start, command=target, deterministic=deterministic)
 
     # --- checkpoints ---
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path:
+        """The whole training state (`lightup.training.state`); in the run folder, the agent file
+        (``policy.safetensors``) beside it too."""
         self._open_run()
         path = Path(path) if path else self.run_dir / CHECKPOINT
-        tensors = {f"model.{k}": v for k, v in self.policy.state_dict().items()}
-        opt_tensors, opt_rest = flatten_optimizer(self.optimizer.state_dict())
-        alpha_tensors, alpha_rest = flatten_optimizer(self.alpha_optimizer.state_dict())
-        tensors.update(opt_tensors)
-        tensors.update({f"alpha.{k}": v for k, v in alpha_tensors.items()})
-        if self.averaged is not None:
-            tensors.update({f"averaged.{k}": v for k, v in self.averaged.state_dict().items()})
-        if self.value_net is not None:
-            tensors.update({f"value.{k}": v for k, v in self.value_net.state_dict().items()})
-            value_tensors, value_rest = flatten_optimizer(self.value_optimizer.state_dict())
-            tensors.update({f"value_opt.{k}": v for k, v in value_tensors.items()})
-        tensors["log_alpha"] = self.log_alpha.detach()
-        tensors["rng.torch"] = torch.get_rng_state()
-        tensors.update(_buffer_tensors(self.buffer))
-        meta = {
-            "format": RUN_FORMAT,
-            "config": dataclasses.asdict(self.config),
-            "counters": {
-                "steps": self.steps,
-                "rounds": self.rounds,
-                "updates": self.updates,
-                "episodes": self.episodes,
-                "solved_at": self.solved_at,
-            },
-            "buffer_commanded": [e.commanded for e in self.buffer.episodes],
-            "optimizer": opt_rest,
-            "alpha_optimizer": alpha_rest,
-            "value_optimizer": value_rest if self.value_net is not None else None,
-            "rng_numpy": self.rng.bit_generator.state,
-        }
-        save_tensors(path, tensors, meta)
+        state.save_state(self, path)
+        if path == self.run_dir / CHECKPOINT:
+            self.agent(copy_policy=False).save(self.run_dir / AGENT_FILE)
+            self.saved_at = self.steps
         return path
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> Trainer:
-        """Rebuild a trainer from a run folder's checkpoint: weights, optimizer, replay, random states."""
+    def load(
+        cls,
+        run_dir: str | Path,
+        env: str | EnvFactory | gym.vector.VectorEnv | None = None,
+        policy: SequencePolicy | PolicyFactory | None = None,
+        eval_env: EnvFactory | None = None,
+    ) -> Trainer:
+        """Rebuild a trainer from a run folder's checkpoint: weights, optimizer, replay, random states.
+
+        A run of a user's policy factory (its config's ``policy`` is ``module:attr``) needs ``policy`` again:
+        a module named in a file is never imported. A run on an env given in Python needs ``env`` again."""
         run_dir = Path(run_dir)
-        if not run_dir.is_dir():
-            raise LightupError(
-                f"run folder {str(run_dir)!r} not found; pass a folder made by `lightup train`"
-            )
-        path = run_dir / CHECKPOINT
-        tensors, meta = load_tensors(path)
-        if meta.get("format") != RUN_FORMAT:
-            raise LightupError(f"{str(path)!r} is not a lightup training checkpoint")
-        # The metadata is JSON from a file, so it may be anything: whatever does not fit what `save` writes
-        # is a one-line error (it is only ever read as data: no name in it is imported or called).
+        tensors, meta, config = state.read_checkpoint(run_dir)
+        state.check_resumable(run_dir, config, env_given=env is not None, policy_given=policy is not None)
         try:
-            config = _config_from_dict(meta["config"])
-            config.validate()
-            config = dataclasses.replace(config, run_dir=str(run_dir))
-            trainer = cls(config)
+            trainer = cls(config, env=env, policy=policy, eval_env=eval_env)
             trainer.run_dir = run_dir
-            trainer._restore(tensors, meta)
+            state.restore_state(trainer, tensors, meta)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise LightupError(
-                f"{str(path)!r} holds a training state this version cannot read ({type(err).__name__}: "
-                f"{reason}); use a checkpoint written by lightup"
-            ) from None
+            raise state.unreadable(run_dir / CHECKPOINT, err) from None
+        trainer.saved_at = trainer.steps
         return trainer
-
-    def _restore(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-        """Load a checkpoint's weights, optimizers, replay and random states into this fresh trainer."""
-        state = with_prefix(tensors, "model.")
-        try:
-            self.policy.load_state_dict(state)
-        except RuntimeError as err:
-            raise LightupError(f"checkpoint does not fit its config ({str(err).splitlines()[0]})") from None
-        averaged = with_prefix(tensors, "averaged.")
-        if self.config.ema > 0 and meta["counters"]["updates"] > 0:
-            self._average()  # made as at the first update, then overwritten
-            self.averaged.load_state_dict(averaged)
-        elif averaged:
-            raise LightupError(
-                "checkpoint holds averaged weights but its config has ema 0 (an altered file); use a "
-                "checkpoint written by lightup"
-            )
-        self.optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
-        alpha = with_prefix(tensors, "alpha.")
-        self.alpha_optimizer.load_state_dict(unflatten_optimizer(alpha, meta["alpha_optimizer"]))
-        value = with_prefix(tensors, "value.")
-        if self.value_net is not None:
-            self.value_net.load_state_dict(value)
-            value_opt = with_prefix(tensors, "value_opt.")
-            self.value_optimizer.load_state_dict(unflatten_optimizer(value_opt, meta["value_optimizer"]))
-        elif value:
-            raise LightupError(
-                "checkpoint holds a value network but its config has advantage_beta 0 (an altered file); use "
-                "a checkpoint written by lightup"
-            )
-        with torch.no_grad():
-            self.log_alpha.copy_(tensors["log_alpha"])
-        torch.set_rng_state(tensors["rng.torch"])
-        self.rng.bit_generator.state = meta["rng_numpy"]
-        for ep in _buffer_episodes(tensors, meta["buffer_commanded"], self.config.gamma):
-            self.buffer.add(ep)
-        counters = meta["counters"]
-        self.steps, self.rounds = counters["steps"], counters["rounds"]
-        self.updates, self.episodes = counters["updates"], counters["episodes"]
-        self.solved_at = counters["solved_at"]
-
-
-def _config_from_dict(d: dict) -> TrainConfig:
-    d = dict(d)
-    # Written before the policy baseline existed: such runs used the value baseline, whatever the family.
-    d.setdefault("advantage_baseline", "value")
-    # Written before the value network's width was a field: it was 128 everywhere.
-    d.setdefault("value_hidden", 128)
-    d["command"] = CommandConfig(**d["command"])
-    d["env_options"] = tuple(d["env_options"])
-    return TrainConfig(**d)
-
-
-def _buffer_tensors(buffer: EpisodeBuffer) -> dict[str, torch.Tensor]:
-    if not buffer.episodes:
-        return {}
-    eps = buffer.episodes
-    return {
-        "buffer.observations": torch.from_numpy(np.concatenate([e.observations for e in eps])),
-        "buffer.actions": torch.from_numpy(np.concatenate([e.actions for e in eps])),
-        "buffer.rewards": torch.from_numpy(np.concatenate([e.rewards for e in eps])),
-        "buffer.lengths": torch.tensor([e.length for e in eps]),
-        "buffer.terminated": torch.tensor([e.terminated for e in eps]),
-    }
-
-
-def _buffer_episodes(tensors: dict, commanded: list[float], gamma: float) -> list[Episode]:
-    if "buffer.lengths" not in tensors:
-        return []
-    ends = np.cumsum(tensors["buffer.lengths"].numpy())
-    out = []
-    for i, end in enumerate(ends):
-        start = end - int(tensors["buffer.lengths"][i])
-        out.append(
-            Episode(
-                tensors["buffer.observations"][start:end].numpy(),
-                tensors["buffer.actions"][start:end].numpy(),
-                tensors["buffer.rewards"][start:end].numpy(),
-                bool(tensors["buffer.terminated"][i]),
-                gamma=gamma,
-                commanded=commanded[i],
-            )
-        )
-    return out
-
-
-class _Progress:
-    """A rich progress bar with the key figures."""
-
-    def __init__(self, total: int, done: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[figures]}"),
-        )
-        self._task = self._progress.add_task("train", total=total, completed=done, figures="")
-        self._return: float | None = None
-        self._progress.start()
-
-    def update(self, steps: int, metrics: dict, last_eval: float | None) -> None:
-        # A round in which no episode ended (long episodes, few envs) keeps the last mean return shown.
-        self._return = metrics.get("rollout/ep_rew_mean", self._return)
-        figures = "return -" if self._return is None else f"return {self._return:.1f}"
-        if last_eval is not None:
-            figures += f"  eval {last_eval:.1f}"
-        self._progress.update(self._task, completed=steps, figures=figures)
-
-    def close(self) -> None:
-        self._progress.stop()

@@ -18,7 +18,7 @@ import torch
 
 from lightup.errors import LightupError
 from lightup.models.policy import SequencePolicy
-from lightup.training.returns import next_return_to_go
+from lightup.training.agent import Agent, play_episodes
 
 
 @dataclass
@@ -71,7 +71,6 @@ def describe(env: gym.Env, obs: np.ndarray) -> str:
     return play_describe(env, obs)
 
 
-@torch.inference_mode()
 def play_episode(
     policy: SequencePolicy,
     env: gym.Env,
@@ -87,47 +86,49 @@ def play_episode(
     short (the last step is then marked truncated). Sampling draws from a generator seeded with ``seed``."""
     if not policy.discrete:
         raise LightupError("the inspector shows discrete policies only (action probabilities per button)")
-    device = next(policy.parameters()).device
-    generator = torch.Generator(device=device)
+    generator = torch.Generator(device=next(policy.parameters()).device)
     generator.manual_seed(0 if seed is None else seed)
-    policy.eval()
-    policy.begin(1)
-    obs, _ = env.reset(seed=seed)
+    agent = Agent(policy, return_scale, gamma, command)
     record = EpisodeRecord(command=command, return_scale=return_scale, start_action=policy.start_action)
-    if render:
-        record.frames.append(_frame(env))
-    rtg, prev, t = float(command), policy.start_action, 0
-    while True:
-        flat = np.asarray(obs, dtype=np.float32).reshape(-1)
-        text = describe(env, obs)  # before stepping: the games describe their current state
-        params = policy.push(
-            torch.tensor([rtg / return_scale], dtype=torch.float32, device=device),
-            torch.as_tensor(flat[None], device=device),
-            torch.tensor([prev], dtype=torch.long, device=device),
-            torch.tensor([t], dtype=torch.long, device=device),
-        )  # (1, A)
-        probs = torch.softmax(params[0].float(), dim=-1)
-        action = int(probs.argmax()) if greedy else int(torch.multinomial(probs, 1, generator=generator))
-        obs, reward, terminated, truncated, _ = env.step(action)
-        cut = max_steps is not None and t + 1 >= max_steps
+    seen: dict = {}
+
+    def before_step(obs: np.ndarray, actions: np.ndarray) -> None:
+        if render and not record.frames:
+            record.frames.append(_frame(env))
+        seen["obs"] = np.asarray(obs[0], dtype=np.float32).reshape(-1)
+        seen["text"] = describe(env, obs[0])  # before stepping: the games describe their current state
+        seen["rtg"] = float(agent.returns_to_go[0])
+        seen["probs"] = torch.softmax(agent.last_params[0].float(), dim=-1).cpu().numpy()
+        seen["action"] = int(actions[0])
+
+    def after_step(obs, rewards, terminated, truncated) -> None:
         record.steps.append(
             Step(
-                t=t,
-                observation=flat,
-                description=text,
-                return_to_go=rtg,
-                probs=probs.cpu().numpy(),
-                action=action,
-                reward=float(reward),
-                terminated=bool(terminated),
-                truncated=bool(truncated) or (cut and not terminated),
+                t=len(record.steps),
+                observation=seen["obs"],
+                description=seen["text"],
+                return_to_go=seen["rtg"],
+                probs=seen["probs"],
+                action=seen["action"],
+                reward=float(rewards[0]),
+                terminated=bool(terminated[0]),
+                truncated=bool(truncated[0]),
             )
         )
         if render:
             record.frames.append(_frame(env))
-        if terminated or truncated or cut:
-            return record
-        rtg, prev, t = next_return_to_go(rtg, float(reward), gamma), action, t + 1
+
+    play_episodes(
+        agent,
+        env,
+        seed=seed,
+        deterministic=greedy,
+        generator=generator,
+        max_steps=max_steps,
+        before_step=before_step,
+        after_step=after_step,
+    )
+    return record
 
 
 def _frame(env: gym.Env) -> np.ndarray:
@@ -141,7 +142,8 @@ def _frame(env: gym.Env) -> np.ndarray:
 
 def load_trainer(run_dir: str | Path):
     """A run folder's trainer, from its checkpoint; a missing folder or checkpoint is a one-line error."""
-    from lightup.training.trainer import CHECKPOINT, Trainer
+    from lightup.training.state import CHECKPOINT
+    from lightup.training.trainer import Trainer
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

@@ -10,9 +10,8 @@ import numpy as np
 import torch
 
 from lightup.models.policy import SequencePolicy
-from lightup.training.replay import Episode
-from lightup.training.rollout import Rollout
-from lightup.training.trainer import make_vector_env
+from lightup.training.agent import Agent, play_episodes
+from lightup.training.envs import make_vector_env
 
 SWEEP_SEED = 2_000_000  # episodes of the sweep use fixed seeds, apart from training's and evaluation's
 
@@ -40,23 +39,12 @@ def return_following(
 ) -> list[dict[str, float]]:
     """Per command, the mean and std of the return of ``episodes`` episodes (played in lockstep, on the same
     seeds for every command, exactly as training rollouts feed the policy)."""
-    device = next(policy.parameters()).device
-    options = env_options or {}
-    envs = make_vector_env(env_id, options, episodes)
-    policy.eval()
+    envs = make_vector_env(env_id, env_options or {}, episodes)
+    agent = Agent(policy, return_scale, gamma)
     out = []
     try:
         for command in commands:
-            rollout = Rollout(envs, policy, env_id, return_scale, gamma, device)
-            rollout.start(seed, lambda c=command: c)
-            returns: dict[int, float] = {}
-
-            def keep_first(i: int, ep: Episode, returns=returns) -> None:
-                returns.setdefault(i, ep.ret)
-
-            while len(returns) < episodes:
-                rollout.collect(1, greedy=greedy, on_episode=keep_first)
-            achieved = np.array([returns[i] for i in range(episodes)])
+            achieved = np.array(play_episodes(agent, envs, command=command, seed=seed, deterministic=greedy))
             out.append(
                 {"command": float(command), "mean": float(achieved.mean()), "std": float(achieved.std())}
             )

@@ -283,7 +283,7 @@ def _alarms_section(run_dir: Path, records: list[dict]) -> Section | None:
 def build_report(run_dir: str | Path, trainer=None, options: ReportOptions | None = None) -> str:
     """The report's HTML as a string."""
     from lightup.training.logger import read_metrics
-    from lightup.training.trainer import CHECKPOINT
+    from lightup.training.state import CHECKPOINT
     from lightup.viz.plots import metric_figures, png_bytes
 
     opts = options or ReportOptions()

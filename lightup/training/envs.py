@@ -1,0 +1,150 @@
+"""The trainer's envs: from an id, a callable returning a `gym.Env`, or a Gymnasium `VectorEnv`.
+
+Rollouts play N envs in lockstep that reset in the step that ends an episode (Gymnasium's ``SAME_STEP``
+autoreset); evaluation plays fresh single envs, one per episode, on fixed seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import gymnasium as gym
+import numpy as np
+
+from lightup.envs import make_env
+from lightup.errors import LightupError
+
+if TYPE_CHECKING:
+    from lightup.training.config import TrainConfig
+
+EnvFactory = Callable[[], gym.Env]
+
+
+class CheckedObservations(gym.ObservationWrapper):
+    """Turns an observation that breaks the env's own observation space's shape into a one-line error."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self._shape = env.observation_space.shape  # read once: the wrappers' property chain costs more
+
+    def observation(self, obs):
+        shape = self._shape
+        if np.shape(obs) != shape:
+            raise LightupError(
+                f"env {self.spec.id if self.spec else '?'} returned an observation of shape {np.shape(obs)}, "
+                f"not the {shape} of its observation_space; fix the env or its observation_space"
+            )
+        return obs
+
+
+def vector_env(make: EnvFactory, n: int) -> gym.vector.VectorEnv:
+    """``n`` copies of an env in lockstep, as every rollout here plays them: reset in the step that ends an
+    episode, and each observation checked against its env's observation space."""
+    return gym.vector.SyncVectorEnv(
+        [lambda: CheckedObservations(make()) for _ in range(n)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+
+
+def make_vector_env(env_id: str, options: dict, n: int) -> gym.vector.VectorEnv:
+    """`vector_env` of a registered id with its options."""
+    return vector_env(lambda: make_env(env_id, **options), n)
+
+
+def check_spaces(probe: gym.Env, env_id: str) -> None:
+    """The spaces the trainer plays: discrete actions, flat (Box) observations."""
+    if not isinstance(probe.action_space, gym.spaces.Discrete):
+        raise LightupError(
+            f"{env_id} has a {type(probe.action_space).__name__} action space; the trainer "
+            "supports Discrete action spaces for now: pick a discrete env"
+        )
+    if not isinstance(probe.observation_space, gym.spaces.Box):
+        raise LightupError(f"{env_id} has a non-Box observation space; wrap it to give flat vectors")
+
+
+def env_name(env: gym.Env) -> str:
+    """An env's id if it is registered, else its class name (for run folders and messages)."""
+    return env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+
+
+class EnvSource:
+    """Where a trainer's envs come from.
+
+    - ``env`` None or an id (``module:EnvId`` too): made by `lightup.envs.make_env` with ``options``;
+    - a callable returning a ``gym.Env``: called once per env;
+    - a ``gym.vector.VectorEnv`` (SAME_STEP autoreset): rollouts play it as it is; evaluation makes single
+      envs with ``eval_env``, else with the vector env's own ``env_fns`` (Sync and Async vector envs).
+    """
+
+    def __init__(
+        self,
+        env: str | EnvFactory | gym.vector.VectorEnv | None,
+        env_id: str,
+        options: dict,
+        eval_env: EnvFactory | None = None,
+    ):
+        self.vector: gym.vector.VectorEnv | None = None
+        if env is None or isinstance(env, str):
+            env_id = env_id if env is None else env
+            self.make: EnvFactory = lambda: make_env(env_id, **options)
+        elif isinstance(env, gym.vector.VectorEnv):
+            mode = env.metadata.get("autoreset_mode")
+            if mode is not None and mode != gym.vector.AutoresetMode.SAME_STEP:
+                raise LightupError(
+                    f"the vector env resets with {mode}; the trainer plays envs that reset in the step that "
+                    "ends an episode: make it with autoreset_mode=gym.vector.AutoresetMode.SAME_STEP"
+                )
+            fns = getattr(env, "env_fns", None)
+            make = eval_env or (fns[0] if fns else None)
+            if make is None:
+                raise LightupError(
+                    f"cannot make single evaluation envs from a {type(env).__name__}: pass eval_env=, a "
+                    "callable returning one gym.Env"
+                )
+            self.vector, self.make = env, make
+        elif callable(env):
+            self.make = env
+        else:
+            raise LightupError(
+                f"env must be an env id, a callable returning a gym.Env or a gym.vector.VectorEnv, not a "
+                f"{type(env).__name__}"
+            )
+        if eval_env is not None and self.vector is None:
+            self.make_eval: EnvFactory = eval_env
+        else:
+            self.make_eval = self.make
+        self.given = env is not None and not isinstance(env, str)
+        """True when the env came from Python (a callable or a vector env), not from an id."""
+
+    def fit_n_envs(self, config: TrainConfig) -> TrainConfig:
+        """``config`` with ``n_envs`` that of the given vector env (a different one set is an error)."""
+        vector = self.vector
+        if vector is None:
+            return config
+        if config.n_envs is not None and config.n_envs != vector.num_envs:
+            raise LightupError(
+                f"--n-envs is {config.n_envs} but the vector env holds {vector.num_envs} envs; leave "
+                "n_envs unset or make them agree"
+            )
+        return dataclasses.replace(config, n_envs=vector.num_envs)
+
+    def probe(self) -> gym.Env:
+        """One env, to read its spaces and threshold (the caller closes it)."""
+        env = self.make()
+        if not isinstance(env, gym.Env):
+            raise LightupError(f"the env callable returned a {type(env).__name__}, not a gym.Env")
+        return env
+
+    def rollout_envs(self, n: int) -> gym.vector.VectorEnv:
+        """The envs rollouts play: the given vector env, or ``n`` fresh ones."""
+        return self.vector if self.vector is not None else vector_env(self.make, n)
+
+    def eval_envs(self, n: int) -> gym.vector.VectorEnv:
+        return vector_env(self.make_eval, n)
+
+    def close_rollout_envs(self, envs: gym.vector.VectorEnv) -> None:
+        """Close envs made here; a vector env the caller gave stays open (it is theirs)."""
+        if envs is not self.vector:
+            envs.close()

@@ -1,0 +1,195 @@
+"""A trainer's whole state in one checkpoint file: weights, optimisers, replay, counters and random states.
+
+Read back only as data (`lightup.checkpoint`): no name in a checkpoint is ever imported or called. A run
+whose config names a user's policy factory (``module:attr``) resumes only when the factory is given again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from lightup.checkpoint import (
+    flatten_optimizer,
+    load_tensors,
+    save_tensors,
+    unflatten_optimizer,
+    with_prefix,
+)
+from lightup.errors import LightupError
+from lightup.models.factory import is_factory_spec
+from lightup.training.commands import CommandConfig
+from lightup.training.config import TrainConfig
+from lightup.training.replay import Episode, EpisodeBuffer
+
+if TYPE_CHECKING:
+    from lightup.training.trainer import Trainer
+
+CHECKPOINT = "checkpoint.safetensors"
+RUN_FORMAT = "lightup-run/1"
+
+
+def save_state(trainer: Trainer, path: Path) -> None:
+    tensors = {f"model.{k}": v for k, v in trainer.policy.state_dict().items()}
+    opt_tensors, opt_rest = flatten_optimizer(trainer.optimizer.state_dict())
+    alpha_tensors, alpha_rest = flatten_optimizer(trainer.alpha_optimizer.state_dict())
+    tensors.update(opt_tensors)
+    tensors.update({f"alpha.{k}": v for k, v in alpha_tensors.items()})
+    if trainer.averaged is not None:
+        tensors.update({f"averaged.{k}": v for k, v in trainer.averaged.state_dict().items()})
+    if trainer.value_net is not None:
+        tensors.update({f"value.{k}": v for k, v in trainer.value_net.state_dict().items()})
+        value_tensors, value_rest = flatten_optimizer(trainer.value_optimizer.state_dict())
+        tensors.update({f"value_opt.{k}": v for k, v in value_tensors.items()})
+    tensors["log_alpha"] = trainer.log_alpha.detach()
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors.update(buffer_tensors(trainer.buffer))
+    meta = {
+        "format": RUN_FORMAT,
+        "config": dataclasses.asdict(trainer.config),
+        "counters": {
+            "steps": trainer.steps,
+            "rounds": trainer.rounds,
+            "updates": trainer.updates,
+            "episodes": trainer.episodes,
+            "solved_at": trainer.solved_at,
+        },
+        "buffer_commanded": [e.commanded for e in trainer.buffer.episodes],
+        "optimizer": opt_rest,
+        "alpha_optimizer": alpha_rest,
+        "value_optimizer": value_rest if trainer.value_net is not None else None,
+        "rng_numpy": trainer.rng.bit_generator.state,
+    }
+    save_tensors(path, tensors, meta)
+
+
+def read_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict, TrainConfig]:
+    """A run folder's checkpoint: (tensors, metadata, its config checked and pointed at ``run_dir``)."""
+    if not run_dir.is_dir():
+        raise LightupError(f"run folder {str(run_dir)!r} not found; pass a folder made by `lightup train`")
+    path = run_dir / CHECKPOINT
+    tensors, meta = load_tensors(path)
+    if meta.get("format") != RUN_FORMAT:
+        raise LightupError(f"{str(path)!r} is not a lightup training checkpoint")
+    # The metadata is JSON from a file, so it may be anything: whatever does not fit what `save_state`
+    # writes is a one-line error (it is only ever read as data: no name in it is imported or called).
+    try:
+        config = config_from_dict(meta["config"])
+        config.validate()
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise unreadable(path, err) from None
+    return tensors, meta, dataclasses.replace(config, run_dir=str(run_dir))
+
+
+def check_resumable(run_dir: Path, config: TrainConfig, env_given: bool, policy_given: bool) -> None:
+    """Names read from a run's files are never imported: a user's policy factory, or an env id that is not
+    registered (a ``module:EnvId`` path, or an env given in Python), must be given again."""
+    if not policy_given and is_factory_spec(config.policy):
+        raise LightupError(
+            f"{str(run_dir)!r} trained the user's policy {config.policy!r}, which is never imported from "
+            f"a file: resume with --policy {config.policy} (Trainer.load(run, policy=factory) in Python)"
+        )
+    if not env_given and config.env_id not in gym.registry:
+        how = "pass the id again" if ":" in config.env_id else "pass the env again"
+        raise LightupError(
+            f"{str(run_dir)!r} trained on {config.env_id!r}, not a registered env id (a module named in a "
+            f"file is never imported): {how}, Trainer.load(run, env=...) or lightup train ID --resume RUN"
+        )
+
+
+def unreadable(path: Path, err: Exception) -> LightupError:
+    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return LightupError(
+        f"{str(path)!r} holds a training state this version cannot read ({type(err).__name__}: {reason}); "
+        "use a checkpoint written by lightup"
+    )
+
+
+def restore_state(trainer: Trainer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Load a checkpoint's weights, optimizers, replay and random states into a fresh trainer."""
+    state = with_prefix(tensors, "model.")
+    try:
+        trainer.policy.load_state_dict(state)
+    except RuntimeError as err:
+        raise LightupError(f"checkpoint does not fit its config ({str(err).splitlines()[0]})") from None
+    averaged = with_prefix(tensors, "averaged.")
+    if trainer.config.ema > 0 and meta["counters"]["updates"] > 0:
+        trainer._average()  # made as at the first update, then overwritten
+        trainer.averaged.load_state_dict(averaged)
+    elif averaged:
+        raise LightupError(
+            "checkpoint holds averaged weights but its config has ema 0 (an altered file); use a "
+            "checkpoint written by lightup"
+        )
+    trainer.optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+    alpha = with_prefix(tensors, "alpha.")
+    trainer.alpha_optimizer.load_state_dict(unflatten_optimizer(alpha, meta["alpha_optimizer"]))
+    value = with_prefix(tensors, "value.")
+    if trainer.value_net is not None:
+        trainer.value_net.load_state_dict(value)
+        value_opt = with_prefix(tensors, "value_opt.")
+        trainer.value_optimizer.load_state_dict(unflatten_optimizer(value_opt, meta["value_optimizer"]))
+    elif value:
+        raise LightupError(
+            "checkpoint holds a value network but its config has advantage_beta 0 (an altered file); use "
+            "a checkpoint written by lightup"
+        )
+    with torch.no_grad():
+        trainer.log_alpha.copy_(tensors["log_alpha"])
+    torch.set_rng_state(tensors["rng.torch"])
+    trainer.rng.bit_generator.state = meta["rng_numpy"]
+    for ep in buffer_episodes(tensors, meta["buffer_commanded"], trainer.config.gamma):
+        trainer.buffer.add(ep)
+    counters = meta["counters"]
+    trainer.steps, trainer.rounds = counters["steps"], counters["rounds"]
+    trainer.updates, trainer.episodes = counters["updates"], counters["episodes"]
+    trainer.solved_at = counters["solved_at"]
+
+
+def config_from_dict(d: dict) -> TrainConfig:
+    d = dict(d)
+    # Written before the policy baseline existed: such runs used the value baseline, whatever the family.
+    d.setdefault("advantage_baseline", "value")
+    # Written before the value network's width was a field: it was 128 everywhere.
+    d.setdefault("value_hidden", 128)
+    d["command"] = CommandConfig(**d["command"])
+    d["env_options"] = tuple(d["env_options"])
+    return TrainConfig(**d)
+
+
+def buffer_tensors(buffer: EpisodeBuffer) -> dict[str, torch.Tensor]:
+    if not buffer.episodes:
+        return {}
+    eps = buffer.episodes
+    return {
+        "buffer.observations": torch.from_numpy(np.concatenate([e.observations for e in eps])),
+        "buffer.actions": torch.from_numpy(np.concatenate([e.actions for e in eps])),
+        "buffer.rewards": torch.from_numpy(np.concatenate([e.rewards for e in eps])),
+        "buffer.lengths": torch.tensor([e.length for e in eps]),
+        "buffer.terminated": torch.tensor([e.terminated for e in eps]),
+    }
+
+
+def buffer_episodes(tensors: dict, commanded: list[float], gamma: float) -> list[Episode]:
+    if "buffer.lengths" not in tensors:
+        return []
+    ends = np.cumsum(tensors["buffer.lengths"].numpy())
+    out = []
+    for i, end in enumerate(ends):
+        start = end - int(tensors["buffer.lengths"][i])
+        out.append(
+            Episode(
+                tensors["buffer.observations"][start:end].numpy(),
+                tensors["buffer.actions"][start:end].numpy(),
+                tensors["buffer.rewards"][start:end].numpy(),
+                bool(tensors["buffer.terminated"][i]),
+                gamma=gamma,
+                commanded=commanded[i],
+            )
+        )
+    return out

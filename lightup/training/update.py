@@ -1,0 +1,171 @@
+"""The update step of the online trainer: gradient steps on windows from the replay buffer.
+
+Each step fits the policy to the actions of the stored episodes at their hindsight returns-to-go (their
+negative log-likelihood, advantage-weighted when ``advantage_beta`` is above 0), less an entropy term whose
+weight (the temperature alpha) is learned to hold the policy's entropy at a target (Online DT, Zheng et al.
+2022). `UpdateStep` holds these methods for `lightup.training.trainer.Trainer`, which owns the state.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from lightup.errors import LightupError
+from lightup.training.advantage import advantage_weights
+from lightup.training.loss import action_log_prob, masked_mean
+from lightup.training.returns import at_commands
+
+
+class UpdateStep:
+    """The trainer's update step (mixed into `Trainer`: it reads the trainer's policy, optimisers, buffer
+    and config)."""
+
+    def _update(self) -> dict[str, float]:
+        c = self.config
+        self.policy.train()
+        lr = self.learning_rate()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        totals = {"train/loss": 0.0, "train/nll": 0.0, "train/entropy": 0.0}
+        if self.value_net is not None:
+            totals["train/value_loss"] = 0.0
+            if c.advantage_baseline == "policy":
+                totals["train/q_loss"] = 0.0
+            if c.advantage_lambda < 1 and c.updates_per_round:
+                self.buffer.bootstrap_value_targets(self._values, c.advantage_lambda)
+        target_entropy = self.target_entropy
+        for _ in range(c.updates_per_round):
+            batch = {
+                k: v.to(self.device)
+                for k, v in self.buffer.sample(
+                    c.batch_size,
+                    self.policy.context_len,
+                    self.rng,
+                    c.return_scale,
+                    self.n_actions,
+                    start_returns=c.entropy_at == "commands",
+                ).items()
+            }
+            actions, mask = batch.pop("actions"), batch["mask"]
+            value_targets = batch.pop("value_targets", None)
+            start_returns = batch.pop("start_returns", None)
+            params = self.policy(**batch)
+            if not torch.isfinite(params).all():
+                self._non_finite("policy output", "nan")
+            log_prob, dist = action_log_prob(params, actions, mask, discrete=True)
+            n_real = mask.sum().clamp(min=1)
+            nll = -log_prob.sum() / n_real
+            if start_returns is not None:
+                # entropy_at commands: the policy on the same windows, as a rollout would play them
+                dist = self.policy.distribution(self.policy(**self._at_commands(batch, start_returns)))
+            entropy = (dist.entropy() * mask).sum() / n_real
+            alpha = self.log_alpha.exp().detach() if c.entropy_target > 0 else 0.0
+            if self.value_net is None:
+                loss = nll - alpha * entropy
+            else:
+                out = self.value_net(batch["states"])
+                values = out[..., 0]
+                value_loss = masked_mean((values - value_targets) ** 2, mask)
+                totals["train/value_loss"] += value_loss.item()
+                if c.advantage_baseline == "policy":
+                    q = out[..., 1:]
+                    q_taken = q.gather(-1, actions.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)
+                    q_loss = masked_mean((q_taken - value_targets) ** 2, mask)
+                    totals["train/q_loss"] += q_loss.item()
+                    value_loss = value_loss + q_loss
+                    q = q.detach()
+                    advantages = q_taken.detach() - (params.detach().softmax(-1) * q).sum(-1)
+                else:
+                    advantages = value_targets - values.detach()
+                weights = advantage_weights(advantages, mask, c.advantage_beta)
+                loss = -(weights * log_prob).sum() / n_real - alpha * entropy + value_loss
+            if not torch.isfinite(loss):
+                self._non_finite("loss", loss.item())
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.value_net is not None:
+                self.value_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(self._parameters, c.grad_clip, foreach=True)
+            self.optimizer.step()
+            if self.value_net is not None:
+                self.value_optimizer.step()
+            if c.ema > 0:
+                self._average()
+            if c.entropy_target > 0:
+                # The temperature's loss is alpha * (entropy - target); its gradient in log alpha is the same
+                # product, set here directly rather than through autograd for one scalar.
+                with torch.no_grad():
+                    self.log_alpha.grad = self.log_alpha.exp() * (entropy.detach() - target_entropy)
+                self.alpha_optimizer.step()
+            self.updates += 1
+            totals["train/loss"] += loss.item()
+            totals["train/nll"] += nll.item()
+            totals["train/entropy"] += entropy.item()
+        n = max(c.updates_per_round, 1)
+        out = {k: v / n for k, v in totals.items()}
+        out["train/alpha"] = float(self.log_alpha.detach().exp())
+        out["train/target_entropy"] = target_entropy
+        out["train/learning_rate"] = lr
+        if c.updates_per_round:
+            out["train/grad_norm"] = float(grad_norm)
+        return out
+
+    @torch.no_grad()
+    def _values(self, observations: np.ndarray) -> np.ndarray:
+        """The value net's values of ``observations`` (N, S), in return units (it learns scaled ones)."""
+        values = self.value_net(torch.from_numpy(observations).to(self.device))[:, 0]
+        return values.double().cpu().numpy() * self.config.return_scale
+
+    def _at_commands(self, batch: dict[str, torch.Tensor], start_returns: torch.Tensor) -> dict:
+        """``batch`` with the returns-to-go of each window's episode replayed from a fresh rollout command
+        (`lightup.training.returns.at_commands`; padding stays 0)."""
+        scale, mask = self.config.return_scale, batch["mask"]
+        commands = self.rollout_targets(len(start_returns))
+        commands = torch.as_tensor(commands, dtype=torch.float32, device=start_returns.device)
+        rtg = at_commands(
+            batch["returns_to_go"],
+            batch["timesteps"],
+            start_returns / scale,
+            commands / scale,
+            self.config.gamma,
+        )
+        return dict(batch, returns_to_go=torch.where(mask, rtg, 0.0))
+
+    def _average(self) -> None:
+        """Move the averaged weights toward the trained ones (the first call copies them)."""
+        if self.averaged is None:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.averaged = AveragedModel(self.policy, multi_avg_fn=get_ema_multi_avg_fn(self.config.ema))
+        self.averaged.update_parameters(self.policy)
+
+    def learning_rate(self) -> float:
+        """The learning rate of the next updates: ``lr``, or on the linear schedule ``lr`` falling to
+        ``lr_final_frac * lr`` at ``total_steps`` (from the env steps taken so far)."""
+        c = self.config
+        if c.lr_schedule == "constant":
+            return c.lr
+        return c.lr * (1.0 - (1.0 - c.lr_final_frac) * self._progress())
+
+    def _progress(self) -> float:
+        """The share of ``total_steps`` taken so far, at most 1: where the linear schedules stand."""
+        return min(self.steps / self.config.total_steps, 1.0)
+
+    @property
+    def target_entropy(self) -> float:
+        """The entropy (nats) the learned temperature holds the policy at for the next updates:
+        ``entropy_target`` of the maximum, or on its way to ``entropy_target_final`` at ``total_steps``."""
+        c = self.config
+        share = c.entropy_target
+        if c.entropy_target_final is not None:
+            share += (c.entropy_target_final - share) * self._progress()
+        return share * math.log(self.n_actions)
+
+    def _non_finite(self, what: str, value) -> None:
+        raise LightupError(
+            f"the {what} became {value} at env step {self.steps} (update {self.updates}); the last good "
+            f"checkpoint stays in {self.run_dir}: lower --lr or check the env's observations and rewards"
+        )
