@@ -23,6 +23,7 @@ from lightup.bench.runs import Job, random_return
 from lightup.bench.stats import task_name, task_of
 from lightup.checkpoint import atomic_write
 from lightup.errors import LightupError
+from lightup.jsonfile import line_record, read_json, read_lines
 
 
 def run_bench(config: BenchConfig, command: str | None = None) -> Path:
@@ -101,15 +102,17 @@ def _thousands(value) -> str:
 def _read_rows(lines: list[str], what: str, todo: str) -> tuple[list[dict], list[str]]:
     """The rows of runs.jsonl ``lines`` and their `_job_key`s; anything else is a one-line error."""
     try:
-        rows = [json.loads(line) for line in lines]
+        rows = [line_record(line, what) for line in lines]
         return rows, [_job_key(row) for row in rows]
-    except (json.JSONDecodeError, TypeError, KeyError) as err:
+    except (TypeError, KeyError) as err:
         raise LightupError(f"{what} ({type(err).__name__}: {err}); {todo}") from None
 
 
 def load_config(path: Path) -> BenchConfig:
     """A results folder's config.json as the BenchConfig it was written from (JSON lists back to tuples)."""
-    fields = json.loads(path.read_text(encoding="utf-8"))
+    fields = read_json(path)
+    if not isinstance(fields, dict):
+        raise TypeError(f"{str(path)!r} is not a JSON object")
     return BenchConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
 
 
@@ -117,7 +120,7 @@ def _finished_rows(out: Path, config: BenchConfig) -> list[dict]:
     """The rows of ``out``/runs.jsonl, each one of ``config``'s jobs. A last line cut short (the bench was
     killed while writing it) is dropped from the file."""
     path = out / "runs.jsonl"
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = [line for _, line in read_lines(path)]
     cut = bool(lines) and not lines[-1].endswith("\n")
     if cut:
         lines.pop()
@@ -176,8 +179,8 @@ def rerender(folder: Path) -> Path:
     what = f"{str(folder)!r} does not hold lightup bench results"
     try:
         config = load_config(paths["config.json"])
-        lines = paths["runs.jsonl"].read_text(encoding="utf-8").splitlines()
-    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
+        lines = [line.rstrip("\n") for _, line in read_lines(paths["runs.jsonl"])]
+    except TypeError as err:
         raise LightupError(f"{what} ({type(err).__name__}: {err}); rerun the bench") from None
     rows, keys = _read_rows(lines, what, "rerun the bench")
     found = set(keys)

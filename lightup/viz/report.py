@@ -70,9 +70,13 @@ def _read_config(path: Path) -> tuple[dict, str]:
     (binary, corrupt or hostile) is only reported as unreadable: a config is shown, never interpreted."""
     if not path.is_file():
         return {}, "no config.json"
+    from lightup.jsonfile import JsonLimitError, read_json
+
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        config = read_json(path)
+    except JsonLimitError:
+        raise
+    except LightupError:
         config = None
     if not isinstance(config, dict):
         return {}, "config.json is not a readable JSON object: not shown"
