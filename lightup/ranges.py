@@ -197,6 +197,6 @@ def check_memory(n_layer: int, n_embd: int, n_head: int, context_len: int, batch
     if need > have:
         raise LightupError(
             f"{where}--n-layer {n_layer}, --n-embd {n_embd}, --n-head {n_head}, --context-len {context_len} "
-            f"and --batch-size {batch_size} need about {need / 2**30:,.0f} GiB for one update, more than this "
-            f"machine's {have / 2**30:,.0f} GiB; make some of them smaller"
+            f"and --batch-size {batch_size} need about {need / 2**30:,.0f} GiB for one update, more than "
+            f"this machine's {have / 2**30:,.0f} GiB; make some of them smaller"
         )
