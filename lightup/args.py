@@ -28,7 +28,10 @@ def parse_config(cls: type[T], argv: list[str], command: str) -> T:
     and points at ``lightup COMMAND --help``."""
     prog = f"lightup {command}"
     if any(a in ("-h", "--help") for a in argv):
-        return tyro.cli(cls, args=["--help"], prog=prog)  # prints the help and exits 0
+        from lightup.ranges import ranges_help
+
+        # prints the help, with the range of every number, and exits 0
+        return tyro.cli(cls, args=["--help"], prog=prog, description=ranges_help(cls))
     named = flag_names(argv)
     twice = next((name for name in named if named.count(name) > 1), None)
     if twice is not None:

@@ -22,6 +22,14 @@ class JsonLimitError(LightupError):
     skipped or shown as unreadable."""
 
 
+class JsonSyntaxError(LightupError):
+    """A document that is not JSON; ``reason`` is the parser's word for it."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 MAX_DEPTH = 64  # lightup writes at most 4 levels (a config's command, an optimizer's param groups)
 MiB = 2**20
 MAX_FILE_BYTES = 16 * MiB  # a config.json, a bench's config.json: a few KiB as written
@@ -59,7 +67,7 @@ def loads(text: str | bytes, what: str, max_bytes: int = MAX_FILE_BYTES) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError) as err:  # ValueError: not JSON, or an integer of 4300+ digits
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise LightupError(f"{what} is not valid JSON ({reason})") from None
+        raise JsonSyntaxError(f"{what} is not valid JSON ({reason})", reason) from None
 
 
 def read_json(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> Any:

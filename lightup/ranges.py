@@ -148,6 +148,13 @@ def check(name: str, value: Any, flag: str | None = None, where: str = "") -> An
     raise LightupError(f"{where}{flag} must be {allowed}, got {value!r}")
 
 
+def check_args(args: Any, names: tuple[str, ...]) -> None:
+    """`check` the named attributes of parsed arguments (an argparse namespace) that are not None."""
+    for name in names:
+        if getattr(args, name) is not None:
+            check(name, getattr(args, name))
+
+
 def _plain(hint: Any) -> Any:
     return typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
 
@@ -175,6 +182,40 @@ def check_config(obj: Any, prefix: str = "", where: str = "") -> None:
             continue
         assert field.name in RANGES, f"{type(obj).__name__}.{field.name} has no range in lightup.ranges"
         check(field.name, value, "--" + prefix + field.name.replace("_", "-"), where)
+
+
+def ranges_help(cls: type) -> str:
+    """The ranges of a config class's numbers, for its ``--help``: ``--seed 0 to 4294967295; ...``."""
+    parts = []
+
+    def walk(cls: type, prefix: str) -> None:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        for field in dataclasses.fields(cls):
+            hint = hints[field.name]
+            if dataclasses.is_dataclass(_plain(hint)):
+                walk(_plain(hint), f"{prefix}{field.name}.")
+            elif _number_kind(hint) is not None and field.name in RANGES:
+                allowed = RANGES[field.name]
+                text = str(allowed).removeprefix("an integer from ").removeprefix("a finite number ")
+                parts.append(f"--{prefix}{field.name.replace('_', '-')} {text}")
+
+    walk(cls, "")
+    return "Ranges: " + "; ".join(parts) + "."
+
+
+# A checkpoint's counters -> their ranges.
+COUNTERS = {"steps": "steps", "rounds": "rounds", "updates": "updates", "episodes": "episodes_seen"}
+
+
+def check_counters(counters: Any, where: str = "") -> None:
+    """A checkpoint's counters (steps, rounds, updates, episodes, solved_at), each in its range: a crafted
+    file cannot make a resumed run train a million steps more or fewer."""
+    if not isinstance(counters, dict):
+        raise LightupError(f"{where}counters must be a JSON object, got {type(counters).__name__}")
+    for key, name in COUNTERS.items():
+        check(name, counters.get(key), f"counter {key!r}", where)
+    if counters.get("solved_at") is not None:
+        check("solved_at", counters["solved_at"], "counter 'solved_at'", where)
 
 
 def physical_memory() -> int:

@@ -23,7 +23,8 @@ from lightup.bench.runs import Job, random_return
 from lightup.bench.stats import task_name, task_of
 from lightup.checkpoint import atomic_write
 from lightup.errors import LightupError
-from lightup.jsonfile import line_record, read_json, read_lines
+from lightup.jsonfile import JsonSyntaxError, line_record, read_json, read_lines
+from lightup.outputs import check_folder, folder_kind, mark, refuse_kind
 
 
 def run_bench(config: BenchConfig, command: str | None = None) -> Path:
@@ -31,6 +32,13 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
     the summary and statistics (with ``resume``, the summary's notes from `NOTES` on are kept)."""
     config.validate()
     out = config.out_dir
+    check_folder(out, "--out")  # before any run
+    refuse_kind(out, "bench", "--out")
+    if out.is_dir() and folder_kind(out) is None and any(out.iterdir()):
+        raise LightupError(
+            f"--out {str(out)!r} holds files that are not a lightup bench's results; pick an empty or a new "
+            "--out"
+        )
     kept, notes = [], ""
     if (out / "runs.jsonl").exists():
         if not config.resume:
@@ -46,6 +54,7 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
             f"--resume: {str(out)!r} holds no runs.jsonl; drop --resume to start a bench there"
         )
     out.mkdir(parents=True, exist_ok=True)
+    mark(out, "bench")
     text = json.dumps(dataclasses.asdict(config), indent=2) + "\n"
     atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     done = {_job_key(row) for row in kept}
@@ -104,6 +113,8 @@ def _read_rows(lines: list[str], what: str, todo: str) -> tuple[list[dict], list
     try:
         rows = [line_record(line, what) for line in lines]
         return rows, [_job_key(row) for row in rows]
+    except JsonSyntaxError as err:
+        raise LightupError(f"{what} (JSONDecodeError: {err.reason}); {todo}") from None
     except (TypeError, KeyError) as err:
         raise LightupError(f"{what} ({type(err).__name__}: {err}); {todo}") from None
 
@@ -170,6 +181,7 @@ def rerender(folder: Path) -> Path:
     """Write a finished results folder's report again from its runs.jsonl and config.json (the report's code
     changed, the runs did not): summary.md's first lines (the run's command, machine and time) and its notes
     from `NOTES` on are kept; everything between is computed afresh."""
+    refuse_kind(folder, "bench", "--report")
     paths = {name: folder / name for name in ("runs.jsonl", "config.json", "summary.md")}
     for name, path in paths.items():
         if not path.is_file():
@@ -180,6 +192,8 @@ def rerender(folder: Path) -> Path:
     try:
         config = load_config(paths["config.json"])
         lines = [line.rstrip("\n") for _, line in read_lines(paths["runs.jsonl"])]
+    except JsonSyntaxError as err:
+        raise LightupError(f"{what} (JSONDecodeError: {err.reason}); rerun the bench") from None
     except TypeError as err:
         raise LightupError(f"{what} ({type(err).__name__}: {err}); rerun the bench") from None
     rows, keys = _read_rows(lines, what, "rerun the bench")

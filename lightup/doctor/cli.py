@@ -14,6 +14,8 @@ from typing import Literal
 
 from lightup.args import MaybeStr, parse_config
 from lightup.errors import LightupError
+from lightup.outputs import check_folder, folder_kind, refuse_kind
+from lightup.ranges import check_config
 
 
 @dataclass
@@ -50,6 +52,7 @@ class DoctorConfig:
 
 def parse(argv: list[str]) -> DoctorConfig:
     config = parse_config(DoctorConfig, argv, "doctor")
+    check_config(config)  # every count, budget and rate in its range (lightup.ranges)
     from lightup.doctor.ladder import RUNG_NAMES
 
     unknown = [r for r in config.rungs if r not in RUNG_NAMES]
@@ -60,18 +63,20 @@ def parse(argv: list[str]) -> DoctorConfig:
     bad = [a for a in config.agent if a not in PEERS]
     if bad:
         raise LightupError(f"unknown agent {bad[0]!r}; choose from: {', '.join(PEERS)}")
-    if config.env_budget < 1:
-        raise LightupError(f"--env-budget must be >= 1, got {config.env_budget}")
+    if config.out is not None:  # checked before the first check runs
+        check_folder(config.out, "--out")
+        kind = folder_kind(config.out)
+        if kind is not None:
+            raise LightupError(
+                f"--out {config.out!r} is a {kind} folder; the doctor writes doctor.json, doctor.html and "
+                "its rung runs into a folder of its own: pick another --out"
+            )
+    if config.run is not None:
+        refuse_kind(config.run, "run", "--run")
     from lightup.doctor.ladder import env_rung
 
     for env_id in config.env:  # fail now, not after the static checks
         env_rung(env_id, config.env_budget)
-    if config.seeds < 1:
-        raise LightupError(f"--seeds must be >= 1, got {config.seeds}")
-    if not 0 < config.lr < 1:
-        raise LightupError(f"--lr is out of range: {config.lr!r}")
-    if config.threads < 1:
-        raise LightupError(f"--threads must be >= 1, got {config.threads}")
     return config
 
 

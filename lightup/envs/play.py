@@ -10,6 +10,7 @@ import numpy as np
 
 from lightup.envs import GAME_IDS, make_env, parse_options
 from lightup.errors import LightupError
+from lightup.ranges import check_args
 
 USAGE = "lightup play ENV_ID [key=value ...] [--seed N]"
 
@@ -41,6 +42,7 @@ def main(argv: list[str]) -> int:
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
 
+    check_args(args, ("seed",))
     env = make_env(args.env_id, **parse_options(args.options))
     if not isinstance(env.action_space, gym.spaces.Discrete):
         raise LightupError(

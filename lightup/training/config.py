@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Literal
 
 import tyro
 
 from lightup.args import MaybeBool, MaybeFloat, MaybeInt, MaybeStr, choices, may_be_none
 from lightup.errors import LightupError
+from lightup.jsonfile import read_json
+from lightup.outputs import check_folder, folder_kind, refuse_kind
 from lightup.ranges import check_config, check_memory
 from lightup.training.commands import CommandConfig
 
@@ -208,6 +211,24 @@ class TrainConfig:
                 if str(value) not in allowed or isinstance(value, bool) != (allowed == ["True", "False"]):
                     flag = "--" + prefix + name.replace("_", "-")
                     raise LightupError(f"{where}{flag} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def check_run_dir(run_dir: str | Path) -> None:
+    """``run_dir`` can take a training run: a folder that can be written (or made), not a bench's results,
+    and holding no config.json that a run did not write."""
+    check_folder(run_dir, "--run-dir")
+    refuse_kind(run_dir, "run", "--run-dir")
+    config = Path(run_dir) / "config.json"
+    if config.exists() and folder_kind(run_dir) is None:
+        try:
+            fields = read_json(config)
+        except LightupError:
+            fields = None
+        if not isinstance(fields, dict) or not {"env_id", "policy", "context_len"} <= set(fields):
+            raise LightupError(
+                f"--run-dir {str(run_dir)!r} holds a config.json that `lightup train` did not write; pick "
+                "another --run-dir"
+            )
 
 
 # Defaults per env family, filled into fields left at None. A lightup game's budget is small; CartPole's

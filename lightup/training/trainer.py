@@ -44,8 +44,10 @@ from lightup.models import (
     SequencePolicy,
     greedy_action,
 )
+from lightup.outputs import mark
+from lightup.ranges import check_counters
 from lightup.training.commands import CommandConfig, propose_target
-from lightup.training.config import TrainConfig, with_env_defaults
+from lightup.training.config import TrainConfig, check_run_dir, with_env_defaults
 from lightup.training.logger import RunLogger, read_metrics
 from lightup.training.loss import action_log_prob, masked_mean
 from lightup.training.replay import Episode, EpisodeBuffer
@@ -231,12 +233,14 @@ class Trainer:
             c = self.config
             name = f"{c.env_id.replace('/', '_')}__{c.exp_name}__{c.seed}__{int(time.time())}"
             run_dir = Path(c.run_dir) if c.run_dir else Path(c.run_root) / name
+            check_run_dir(run_dir)  # a folder train may write in, not a bench's: before anything is written
             if (run_dir / CHECKPOINT).exists() or (run_dir / "metrics.jsonl").exists():
                 raise LightupError(
                     f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} "
                     "or pick another --run-dir"
                 )
             run_dir.mkdir(parents=True, exist_ok=True)
+            mark(run_dir, "run")
             self.run_dir = run_dir
             text = json.dumps(dataclasses.asdict(self.config), indent=2)
             atomic_write(self.run_dir / "config.json", lambda tmp: Path(tmp).write_text(text))
@@ -654,8 +658,9 @@ class Trainer:
         return path
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> Trainer:
-        """Rebuild a trainer from a run folder's checkpoint: weights, optimizer, replay, random states."""
+    def load(cls, run_dir: str | Path, overrides: dict | None = None) -> Trainer:
+        """Rebuild a trainer from a run folder's checkpoint: weights, optimizer, replay, random states.
+        ``overrides``: config fields that may change on resume (the budget, the device, output)."""
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise LightupError(
@@ -669,8 +674,11 @@ class Trainer:
         # is a one-line error (it is only ever read as data: no name in it is imported or called).
         try:
             config = _config_from_dict(meta["config"])
-            config.validate()
-            config = dataclasses.replace(config, run_dir=str(run_dir))
+            config.validate(
+                where=f"{str(path)!r}: "
+            )  # the file's numbers in their ranges, before any allocation
+            check_counters(meta["counters"], where=f"{str(path)!r}: ")
+            config = dataclasses.replace(config, run_dir=str(run_dir), **(overrides or {}))
             trainer = cls(config)
             trainer.run_dir = run_dir
             trainer._restore(tensors, meta)

@@ -14,6 +14,7 @@ import torch
 
 from lightup.errors import LightupError
 from lightup.models.policy import SequencePolicy
+from lightup.ranges import check_args
 from lightup.training.returns import commanded_returns_to_go
 from lightup.viz.episode import EpisodeRecord, Step, load_trainer, make_run_env, play_episode
 
@@ -171,8 +172,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
-    if args.max_steps is not None and args.max_steps < 1:
-        raise LightupError(f"--max-steps must be >= 1, got {args.max_steps}")
+    check_args(args, ("command", "seed", "episode", "max_steps"))
     record = inspect_run(args.run_dir, args.command, args.seed, not args.sample, args.episode, args.max_steps)
     from rich.console import Console
 
