@@ -229,11 +229,11 @@ def physical_memory() -> int:
 def check_memory(n_layer: int, n_embd: int, n_head: int, context_len: int, batch_size: int, where="") -> None:
     """Refuse a model whose weights (with gradients and Adam's two moments) or one update's activations
     would not fit in this machine's memory: each size is in range, but their product may not be. A rough
-    upper estimate (three tokens per step, about 16 floats per token and layer, and each head's attention
-    matrix), enough to tell an hour of swapping or an out-of-memory kill from a run."""
+    upper estimate (three tokens per step, about 16 floats per token and layer, and one attention matrix per
+    head and layer), enough to tell an hour of swapping or an out-of-memory kill from a run."""
     tokens = 3 * context_len
     weights = 4 * 4 * 12 * n_layer * n_embd**2
-    activations = 4 * batch_size * n_layer * (16 * tokens * n_embd + 3 * n_head * tokens**2)
+    activations = 4 * batch_size * n_layer * (16 * tokens * n_embd + n_head * tokens**2)
     need, have = weights + activations, physical_memory()
     if need > have:
         raise LightupError(
