@@ -400,6 +400,13 @@ CASES += [
         plain_file("f"),
     ),
     Case(
+        "doctor --out holding someone's doctor.json",
+        ("doctor", "--static-only", "--out", "{tmp}"),
+        2,
+        "add --force",
+        plain_file("doctor.json", "mine"),
+    ),
+    Case(
         "doctor --run a bench folder",
         ("doctor", "--run", "{tmp}/results"),
         2,

@@ -14,7 +14,7 @@ from typing import Literal
 
 from lightup.args import MaybeStr, parse_config
 from lightup.errors import LightupError
-from lightup.outputs import check_folder, folder_kind, refuse_kind
+from lightup.outputs import check_file, check_folder, folder_kind, refuse_kind, starts_with
 from lightup.ranges import check_config
 
 
@@ -36,7 +36,9 @@ class DoctorConfig:
     lr: float = 1e-3
     """Learning rate of the overfitting checks and of every rung (the trainer's --lr)."""
     out: MaybeStr = None
-    """Folder for doctor.json, doctor.html and the rung runs."""
+    """Folder for doctor.json, doctor.html and the rung runs (an earlier doctor's report is replaced)."""
+    force: bool = False
+    """Replace doctor.json and doctor.html in --out even if the doctor did not write them."""
     run: MaybeStr = None
     """Summarise the training alarms of a run folder instead (a folder made by `lightup train`)."""
     env: tuple[str, ...] = ()
@@ -71,6 +73,10 @@ def parse(argv: list[str]) -> DoctorConfig:
                 f"--out {config.out!r} is a {kind} folder; the doctor writes doctor.json, doctor.html and "
                 "its rung runs into a folder of its own: pick another --out"
             )
+        # an earlier doctor's report there is rewritten; a file of the same name that is not one, never
+        out = Path(config.out)
+        check_file(out / "doctor.json", "--out", config.force, own=starts_with(b'{\n  "config": {'))
+        check_file(out / "doctor.html", "--out", config.force, own=starts_with(DOCTOR_HTML.encode()))
     if config.run is not None:
         refuse_kind(config.run, "run", "--run")
     from lightup.doctor.ladder import env_rung
@@ -199,11 +205,14 @@ def write_report(report: dict, out: Path) -> None:
     atomic_write(out / "doctor.html", lambda tmp: Path(tmp).write_text(page))
 
 
+DOCTOR_HTML = "<!doctype html><html><head><meta charset='utf-8'><title>lightup doctor</title>"
+
+
 def to_html(report: dict) -> str:
     """A plain page: one table per subject for the static checks and one for the ladder."""
     esc = html.escape
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>lightup doctor</title>",
+        DOCTOR_HTML,
         "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px;vertical-align:top}"
         "table{border-collapse:collapse;margin-bottom:1em}.fail{color:#b00;font-weight:bold}"
         ".pass{color:#070}</style></head><body><h1>lightup doctor</h1>",
