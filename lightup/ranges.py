@@ -40,7 +40,7 @@ class Range:
     def holds(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, int if self.integer else int | float):
             return False
-        if not self.integer and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             return False
         above = value > self.low if self.low_open else value >= self.low
         below = value < self.high if self.high_open else value <= self.high
@@ -184,6 +184,16 @@ def check_config(obj: Any, prefix: str = "", where: str = "") -> None:
         check(field.name, value, "--" + prefix + field.name.replace("_", "-"), where)
 
 
+def _range_text(name: str, flag: str) -> str:
+    text = str(RANGES[name]).removeprefix("an integer from ").removeprefix("a finite number ")
+    return f"{flag} {text}"
+
+
+def flags_help(names: tuple[str, ...]) -> str:
+    """The ranges of the named flags of a command, for its ``--help``."""
+    return "Ranges: " + "; ".join(_range_text(n, "--" + n.replace("_", "-")) for n in names) + "."
+
+
 def ranges_help(cls: type) -> str:
     """The ranges of a config class's numbers, for its ``--help``: ``--seed 0 to 4294967295; ...``."""
     parts = []
@@ -195,9 +205,7 @@ def ranges_help(cls: type) -> str:
             if dataclasses.is_dataclass(_plain(hint)):
                 walk(_plain(hint), f"{prefix}{field.name}.")
             elif _number_kind(hint) is not None and field.name in RANGES:
-                allowed = RANGES[field.name]
-                text = str(allowed).removeprefix("an integer from ").removeprefix("a finite number ")
-                parts.append(f"--{prefix}{field.name.replace('_', '-')} {text}")
+                parts.append(_range_text(field.name, f"--{prefix}{field.name.replace('_', '-')}"))
 
     walk(cls, "")
     return "Ranges: " + "; ".join(parts) + "."

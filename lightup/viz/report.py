@@ -21,7 +21,7 @@ import numpy as np
 from lightup.checkpoint import atomic_write
 from lightup.errors import LightupError
 from lightup.outputs import check_file, refuse_kind, starts_with
-from lightup.ranges import check_config
+from lightup.ranges import check_config, flags_help
 
 USAGE = (
     "lightup report RUN_DIR [--out FILE] [--force] [--commands N] [--episodes-per-command N] [--low R] "
@@ -328,6 +328,7 @@ def main(argv: list[str]) -> int:
         prog="lightup report",
         usage=USAGE,
         description="Write a run's report.html: config, plots, return following, one episode.",
+        epilog=flags_help(("commands", "episodes_per_command", "low", "high")),
     )
     parser.add_argument("run_dir")
     parser.add_argument(

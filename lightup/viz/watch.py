@@ -15,9 +15,10 @@ import numpy as np
 
 from lightup.errors import LightupError
 from lightup.outputs import check_file
-from lightup.ranges import check, check_args
+from lightup.ranges import check, check_args, flags_help
 from lightup.viz.episode import load_trainer, make_run_env, play_episode
 
+NUMBERS = ("episodes", "fps", "max_steps", "command", "seed")  # flags checked against lightup.ranges
 USAGE = (
     "lightup watch RUN_DIR [--episodes N] [--out FILE.gif|.mp4] [--force] [--command R] [--seed S] "
     "[--max-steps N] [--fps N]"
@@ -159,7 +160,10 @@ def watch(
 
 def main(argv: list[str]) -> int:
     parser = ArgumentParser(
-        prog="lightup watch", usage=USAGE, description="Render episodes of a run's policy to a GIF or an MP4."
+        prog="lightup watch",
+        usage=USAGE,
+        description="Render episodes of a run's policy to a GIF or an MP4.",
+        epilog=flags_help(NUMBERS),
     )
     parser.add_argument("run_dir")
     parser.add_argument("--episodes", type=int, default=1)
@@ -173,7 +177,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
-    check_args(args, ("episodes", "fps", "max_steps", "command", "seed"))
+    check_args(args, NUMBERS)
     check("seed", args.seed + args.episodes - 1, "--seed (plus --episodes - 1: one seed an episode)")
     path, n, returns = watch(
         args.run_dir,
