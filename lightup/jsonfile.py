@@ -74,6 +74,8 @@ def read_json(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> Any:
     """A JSON file, read within the caps (its size is checked before it is read)."""
     path = Path(path)
     what = repr(str(path))
+    if path.exists() and not path.is_file():  # a FIFO or a device would block or never end
+        raise LightupError(f"{what} is not a regular file; pass the file lightup wrote")
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -89,6 +91,8 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     line cut short (no newline at the end) is given as it is."""
     path = Path(path)
     what = repr(str(path))
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise LightupError(f"{what} is not a regular file; pass the file lightup wrote")
     if path.stat().st_size > MAX_LINES_BYTES:
         raise JsonLimitError(
             f"{what} holds more than the {MAX_LINES_BYTES:,} bytes allowed for a .jsonl file"

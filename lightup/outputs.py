@@ -19,6 +19,7 @@ from lightup.errors import LightupError
 RUN_MARKER = "lightup-run"
 BENCH_MARKER = "lightup-bench"
 FolderKind = Literal["run", "bench"]
+NAME_MAX = 255
 
 
 def folder_kind(path: str | Path) -> FolderKind | None:
@@ -65,6 +66,7 @@ def check_folder(path: str | Path, flag: str, given: str | Path | None = None) -
     ``given`` to it (default ``path``) otherwise."""
     path = Path(path)
     shown = str(given if given is not None else path)
+    _check_names(path, flag, shown)
     if path.exists() and not path.is_dir():
         if given is not None:
             raise LightupError(f"{flag} {shown!r} cannot be made: {str(path)!r} is a file, not a folder")
@@ -85,12 +87,24 @@ def check_folder(path: str | Path, flag: str, given: str | Path | None = None) -
         ) from None
 
 
+def _check_names(path: Path, flag: str, shown: str) -> None:
+    """Each name in ``path`` fits the file system (255 bytes on Linux and macOS): a longer one, e.g. a run
+    name from a long --exp-name, would fail only when written."""
+    for part in path.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise LightupError(
+                f"{flag} {shown[:80]!r}... has a name of {len(os.fsencode(part))} bytes; names are at most "
+                f"{NAME_MAX}"
+            )
+
+
 def check_file(
     path: str | Path, flag: str, force: bool = False, own: Callable[[Path], bool] | None = None
 ) -> None:
     """``path`` can be written as a new file, or replaces one that ``own(path)`` says this command made
     (or any file, with ``force``). A one-line error naming ``flag`` (and ``--force``) otherwise."""
     path = Path(path)
+    _check_names(path, flag, str(path))
     if path.is_dir():
         raise LightupError(f"{flag} {str(path)!r} is a folder; give the path of a file")
     if path.exists() or path.is_symlink():

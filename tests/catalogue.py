@@ -724,6 +724,19 @@ def deep_runs_line(tmp: Path, base: Path) -> None:
         f.write(DEEP + "\n")
 
 
+def fifo_in_bench(name: str) -> Setup:
+    """A bench folder whose ``name`` is a named pipe: reading it would wait for a writer for ever."""
+
+    def setup(tmp: Path, base: Path) -> None:
+        import os
+
+        bench_folder(tmp, base)
+        (tmp / "results" / name).unlink()
+        os.mkfifo(tmp / "results" / name)
+
+    return setup
+
+
 def old_folders(tmp: Path, base: Path) -> None:
     """An empty folder, a truncated checkpoint and a safetensors file that is not a lightup checkpoint."""
     import torch
@@ -736,7 +749,44 @@ def old_folders(tmp: Path, base: Path) -> None:
     save_file({"weight": torch.zeros(2)}, str(tmp / "foreign" / "checkpoint.safetensors"))
 
 
+LONG = "a" * 300  # a file name longer than any file system takes
 CASES += [
+    Case("train: a run name of 300+ bytes", (*T[:2], "--exp-name", LONG), 2, "names are at most 255"),
+    Case(
+        "train --run-dir a name of 300 bytes", (*T[:2], "--run-dir", "{tmp}/" + LONG), 2, "names are at most"
+    ),
+    Case(
+        "report --out a name of 300 bytes",
+        ("report", "{run}", "--out", "{tmp}/" + LONG + ".html"),
+        2,
+        "names are at most 255",
+        run_copy,
+    ),
+    Case(
+        "bench --report: config.json a named pipe",
+        ("bench", "--report", "{tmp}/results"),
+        2,
+        "has no config.json",
+        fifo_in_bench("config.json"),
+    ),
+    Case(
+        "bench --resume: runs.jsonl a named pipe",
+        (
+            "bench",
+            "--envs",
+            "lightup/PressButton-v0",
+            "--agents",
+            "mlp",
+            "--seeds",
+            "1",
+            "--resume",
+            "--out",
+            "{tmp}/results",
+        ),
+        2,
+        "is not a regular file",
+        fifo_in_bench("runs.jsonl"),
+    ),
     Case(
         "bench --report: a runs.jsonl line 100k deep",
         ("bench", "--report", "{tmp}/results"),

@@ -19,11 +19,15 @@ def base_run(tmp_path_factory) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file and folder under ``root``: a hash of each file's bytes, "dir" for each folder."""
+    """Every file and folder under ``root``: a hash of each file's bytes, "dir" for each folder, "other"
+    for anything else (a FIFO, which reading would block on)."""
     out = {}
     for path in sorted(root.rglob("*")):
         rel = str(path.relative_to(root))
-        out[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+        if path.is_dir():
+            out[rel] = "dir"
+        else:
+            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "other"
     return out
 
 

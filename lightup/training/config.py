@@ -213,11 +213,11 @@ class TrainConfig:
                     raise LightupError(f"{where}{flag} must be one of {', '.join(allowed)}, got {value!r}")
 
 
-def check_run_dir(run_dir: str | Path) -> None:
+def check_run_dir(run_dir: str | Path, flag: str = "--run-dir") -> None:
     """``run_dir`` can take a training run: a folder that can be written (or made), not a bench's results,
-    and holding no config.json that a run did not write."""
-    check_folder(run_dir, "--run-dir")
-    refuse_kind(run_dir, "run", "--run-dir")
+    and holding no config.json that a run did not write. Errors name ``flag``, the flag that chose it."""
+    check_folder(run_dir, flag)
+    refuse_kind(run_dir, "run", flag)
     config = Path(run_dir) / "config.json"
     if config.exists() and folder_kind(run_dir) is None:
         try:
@@ -226,8 +226,8 @@ def check_run_dir(run_dir: str | Path) -> None:
             fields = None
         if not isinstance(fields, dict) or not {"env_id", "policy", "context_len"} <= set(fields):
             raise LightupError(
-                f"--run-dir {str(run_dir)!r} holds a config.json that `lightup train` did not write; pick "
-                "another --run-dir"
+                f"{flag} {str(run_dir)!r} holds a config.json that `lightup train` did not write; pick "
+                f"another {flag}"
             )
 
 

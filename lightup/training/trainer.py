@@ -233,7 +233,8 @@ class Trainer:
             c = self.config
             name = f"{c.env_id.replace('/', '_')}__{c.exp_name}__{c.seed}__{int(time.time())}"
             run_dir = Path(c.run_dir) if c.run_dir else Path(c.run_root) / name
-            check_run_dir(run_dir)  # a folder train may write in, not a bench's: before anything is written
+            # a folder train may write in, not a bench's: checked before anything is written
+            check_run_dir(run_dir, "--run-dir" if c.run_dir else "--run-root (and --exp-name)")
             if (run_dir / CHECKPOINT).exists() or (run_dir / "metrics.jsonl").exists():
                 raise LightupError(
                     f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} "
