@@ -94,6 +94,29 @@ def crafted(change: Callable[[dict], object] | None = None, raw: str | None = No
     return setup
 
 
+def crafted_tensors(change: Callable[[dict, dict], None]) -> Setup:
+    """A copy of the run whose checkpoint's tensors and metadata are changed in place by ``change``."""
+
+    def setup(tmp: Path, base: Path) -> None:
+        from safetensors.torch import save_file
+
+        from lightup.checkpoint import load_tensors
+
+        run_copy(tmp, base)
+        path = tmp / "run" / "checkpoint.safetensors"
+        tensors, meta = load_tensors(path)
+        change(tensors, meta)
+        save_file(
+            {k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={"lightup": json.dumps(meta)}
+        )
+
+    return setup
+
+
+def _set(name: str, make: Callable) -> Callable[[dict, dict], None]:
+    return lambda tensors, meta: tensors.__setitem__(name, make(tensors[name]))
+
+
 def with_config(**fields) -> Callable[[dict], dict]:
     return lambda meta: dict(meta, config=dict(meta["config"], **fields))
 
@@ -749,6 +772,58 @@ def old_folders(tmp: Path, base: Path) -> None:
     save_file({"weight": torch.zeros(2)}, str(tmp / "foreign" / "checkpoint.safetensors"))
 
 
+R = ("train", "--resume", "{run}")
+CASES += [
+    Case(
+        "resume: replay episodes longer than its steps",
+        R,
+        2,
+        "disagree with its",
+        crafted_tensors(_set("buffer.lengths", lambda t: t * 1000)),
+    ),
+    Case(
+        "resume: replay episodes of length 0",
+        R,
+        2,
+        "episode lengths are not all at least 1",
+        crafted_tensors(_set("buffer.lengths", lambda t: t * 0)),
+    ),
+    Case(
+        "resume: replay actions beyond the buttons",
+        R,
+        2,
+        "actions go outside the env's 2 buttons",
+        crafted_tensors(_set("buffer.actions", lambda t: t + 10**6)),
+    ),
+    Case(
+        "inspect: replay observations NaN",
+        ("inspect", "{run}"),
+        2,
+        "not all finite",
+        crafted_tensors(_set("buffer.observations", lambda t: t * float("nan"))),
+    ),
+    Case(
+        "resume: replay commands not numbers",
+        R,
+        2,
+        "commands hold 'x'",
+        crafted_tensors(lambda t, m: m.__setitem__("buffer_commanded", ["x"] * len(m["buffer_commanded"]))),
+    ),
+    Case(
+        "resume: part of a replay",
+        R,
+        2,
+        "buffer.rewards missing",
+        crafted_tensors(lambda t, m: t.pop("buffer.rewards")),
+    ),
+    Case(
+        "resume: a torch random state cut short",
+        R,
+        2,
+        "holds a training state this version cannot read",
+        crafted_tensors(_set("rng.torch", lambda t: t[:3])),
+    ),
+]
 LONG = "a" * 300  # a file name longer than any file system takes
 CASES += [
     Case("train: a run name of 300+ bytes", (*T[:2], "--exp-name", LONG), 2, "names are at most 255"),

@@ -53,6 +53,7 @@ from lightup.training.loss import action_log_prob, masked_mean
 from lightup.training.replay import Episode, EpisodeBuffer
 from lightup.training.returns import at_commands, next_return_to_go
 from lightup.training.rollout import Rollout
+from lightup.training.state_checks import check_buffer
 
 CHECKPOINT = "checkpoint.safetensors"
 RUN_FORMAT = "lightup-run/1"
@@ -682,6 +683,8 @@ class Trainer:
             config = dataclasses.replace(config, run_dir=str(run_dir), **(overrides or {}))
             trainer = cls(config)
             trainer.run_dir = run_dir
+            obs_dim, commanded = trainer.policy.obs_dim, meta["buffer_commanded"]
+            check_buffer(tensors, commanded, obs_dim, trainer.n_actions, where=f"{str(path)!r} ")
             trainer._restore(tensors, meta)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as err:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
