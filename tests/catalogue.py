@@ -242,6 +242,24 @@ CASES += [
         2,
         "invalid choice 'diagonal' for argument '--layout'",
     ),
+    Case(
+        "doctor --layout with no layout",
+        ("doctor", "--static-only", "--layout"),
+        2,
+        "--layout needs at least one",
+    ),
+    Case(
+        "train --exp-name with a path",
+        (*T[:2], "--exp-name", "../../elsewhere"),
+        2,
+        "--exp-name must be a plain",
+    ),
+    Case(
+        "bench --name with a path",
+        ("bench", "--envs", "lightup/PressButton-v0", "--name", "../x"),
+        2,
+        "--name must be a plain name",
+    ),
     Case("games with an argument", ("games", "--fast"), 2, "games takes no arguments"),
     # output paths, per writing command
     Case(

@@ -64,6 +64,10 @@ class BenchConfig:
     def validate(self) -> None:
         """Check the flags, the env ids and the extras; a bad one is a one-line LightupError."""
         check_config(self)  # every count and budget in its range (lightup.ranges)
+        if self.name is not None and ("/" in self.name or "\\" in self.name or self.name in (".", "..")):
+            raise LightupError(
+                f"--name must be a plain name (a part of the results folder's), got {self.name!r}"
+            )
         if not self.envs or not self.agents:
             raise LightupError("--envs and --agents each need at least one name")
         for agent in self.agents:

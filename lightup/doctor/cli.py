@@ -55,6 +55,8 @@ class DoctorConfig:
 def parse(argv: list[str]) -> DoctorConfig:
     config = parse_config(DoctorConfig, argv, "doctor")
     check_config(config)  # every count, budget and rate in its range (lightup.ranges)
+    if config.policy is None and not config.layout:
+        raise LightupError("--layout needs at least one of stacked, interleaved (or give --policy)")
     from lightup.doctor.ladder import RUNG_NAMES
 
     unknown = [r for r in config.rungs if r not in RUNG_NAMES]

@@ -173,6 +173,10 @@ class TrainConfig:
             isinstance(o, str) for o in self.env_options
         ):
             raise LightupError(f"{where}--env-options must be name=value strings, got {self.env_options!r}")
+        if "/" in self.exp_name or "\\" in self.exp_name or self.exp_name in (".", ".."):
+            raise LightupError(
+                f"{where}--exp-name must be a plain name (a part of the run folder's), got {self.exp_name!r}"
+            )
         greedy = self.greedy_envs
         # Fields left at None: the trainer checks again once the env family's defaults are filled in.
         if greedy is not None and self.n_envs is not None and greedy > self.n_envs:
