@@ -22,16 +22,16 @@ MaybeBool = Annotated[bool | None, tyro.conf.arg(metavar="{True,False}")]
 MaybeStr = Annotated[str | None, tyro.conf.arg(metavar="STR")]
 
 
-def parse_config(cls: type[T], argv: list[str], command: str) -> T:
+def parse_config(cls: type[T], argv: list[str], command: str, note: str = "") -> T:
     """Parse ``argv`` into ``cls`` with tyro; ``--help`` prints the help and exits, and anything tyro
     rejects becomes a one-line LightupError that names the flag at fault (with tyro's "did you mean")
-    and points at ``lightup COMMAND --help``."""
+    and points at ``lightup COMMAND --help``. ``note`` opens the help, before the ranges of the numbers."""
     prog = f"lightup {command}"
     if any(a in ("-h", "--help") for a in argv):
         from lightup.ranges import ranges_help
 
         # prints the help, with the range of every number, and exits 0
-        return tyro.cli(cls, args=["--help"], prog=prog, description=ranges_help(cls))
+        return tyro.cli(cls, args=["--help"], prog=prog, description=f"{note} {ranges_help(cls)}".strip())
     named = flag_names(argv)
     twice = next((name for name in named if named.count(name) > 1), None)
     if twice is not None:

@@ -16,7 +16,7 @@ def parse(argv: list[str]) -> TrainConfig:
     env_id = None
     if argv and not argv[0].startswith("-"):
         env_id = argv.pop(0)
-    config = parse_config(TrainConfig, argv, "train")
+    config = parse_config(TrainConfig, argv, "train", RESUME_NOTE)
     if env_id is not None:
         config = dataclasses.replace(config, env_id=env_id)
     config.validate()
@@ -32,6 +32,13 @@ RESUMABLE = (
     "quiet",
     "tensorboard",
     "max_env_errors",
+)
+
+
+RESUME_NOTE = (
+    "`lightup train --resume RUN_DIR` continues a run from its checkpoint; with it, only "
+    + ", ".join("--" + name.replace("_", "-") for name in RESUMABLE)
+    + " may be given (the run keeps the rest of the config it started with)."
 )
 
 
@@ -51,7 +58,9 @@ def parse_resume(argv: list[str]) -> tuple[str, dict]:
         raise LightupError(
             f"env id {rest[0]!r} given with --resume: a resumed run keeps the env it started with; drop it"
         )
-    config = parse_config(TrainConfig, rest, "train")  # an unknown flag or a value not of its type
+    config = parse_config(
+        TrainConfig, rest, "train", RESUME_NOTE
+    )  # an unknown flag or a value not of its type
     names = [name.replace("-", "_") for name in flag_names(rest)]
     refused = [name for name in names if name not in RESUMABLE]
     if refused:
