@@ -9,6 +9,7 @@ The tables below give each case as (argv, says[, setup[, name]]); the name defau
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 from typing import NamedTuple
@@ -26,6 +27,7 @@ from catalogue_setups import (
     make_base_run,
     old_folders,
     plain_file,
+    read_only,
     run_copy,
     run_file,
     set_tensor,
@@ -305,6 +307,12 @@ ROWS: list[tuple] = [
     ("watch {tmp}/missing", "run folder '{tmp}/missing' not found"),
 ]
 # fmt: on
+if os.geteuid() != 0:  # root writes in a read-only folder: there /proc stands for the unwritable place
+    ROWS += [
+        ("train lightup/PressButton-v0 --run-dir {tmp}/ro/run", "'{tmp}/ro' is not writable", read_only),
+        ("report {run} --out {tmp}/ro/r.html", "'{tmp}/ro' is not writable", both(run_copy, read_only)),
+        (f"{B} --seeds 1 --out {{tmp}}/ro/res", "'{tmp}/ro' is not writable", read_only),
+    ]
 
 
 def _case(argv: str, says: str, setup: Setup | None = None, name: str | None = None) -> Case:

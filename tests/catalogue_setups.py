@@ -134,6 +134,12 @@ def fifo_in_bench(name: str) -> Setup:
     return setup
 
 
+def read_only(tmp: Path, base: Path) -> None:
+    """A folder nobody but root may write in."""
+    (tmp / "ro").mkdir()
+    (tmp / "ro").chmod(0o500)
+
+
 def old_folders(tmp: Path, base: Path) -> None:
     """An empty folder, a truncated checkpoint and a safetensors file that is not a lightup checkpoint."""
     import torch

@@ -174,6 +174,22 @@ def test_output_checks_make_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_unwritable_folder_is_named_before_anything_is_written(tmp_path, monkeypatch):
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(
+        tempfile, "mkstemp", refuse
+    )  # what a read-only folder does for a user who is not root
+    with pytest.raises(
+        LightupError, match=rf"--out '{tmp_path}/ro/r.html' cannot be written: '{tmp_path}' is not"
+    ):
+        check_file(tmp_path / "ro" / "r.html", "--out")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_train_and_bench_mark_their_folders(run, tmp_path):
     assert (run / "lightup-run").is_file() and folder_kind(run) == "run"
     from lightup.bench.cli import main as bench_main
