@@ -22,35 +22,69 @@ MaybeBool = Annotated[bool | None, tyro.conf.arg(metavar="{True,False}")]
 MaybeStr = Annotated[str | None, tyro.conf.arg(metavar="STR")]
 
 
-def parse_config(cls: type[T], argv: list[str], command: str) -> T:
+def parse_config(cls: type[T], argv: list[str], command: str, note: str = "") -> T:
     """Parse ``argv`` into ``cls`` with tyro; ``--help`` prints the help and exits, and anything tyro
-    rejects becomes a one-line LightupError that points at ``lightup COMMAND --help``."""
+    rejects becomes a one-line LightupError that names the flag at fault (with tyro's "did you mean")
+    and points at ``lightup COMMAND --help``. ``note`` opens the help, before the ranges of the numbers."""
     prog = f"lightup {command}"
     if any(a in ("-h", "--help") for a in argv):
-        return tyro.cli(cls, args=["--help"], prog=prog)  # prints the help and exits 0
+        from lightup.ranges import ranges_help
+
+        # prints the help, with the range of every number, and exits 0
+        return tyro.cli(cls, args=["--help"], prog=prog, description=f"{note} {ranges_help(cls)}".strip())
+    named = flag_names(argv)
+    twice = next((name for name in named if named.count(name) > 1), None)
+    if twice is not None:
+        raise LightupError(f"--{twice} is given twice to `{prog}`; give it once (see `{prog} --help`)")
     printed = io.StringIO()
     try:
         with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
-            return tyro.cli(cls, args=list(argv), prog=prog, console_outputs=False)
+            return tyro.cli(cls, args=list(argv), prog=prog, console_outputs=True)
     except SystemExit:
-        reason = _first_error_line(printed.getvalue()) or _bad_choice(cls, argv)
+        text = printed.getvalue()
+        reason = (_bad_choice(cls, argv) if "invalid choice" in text else "") or _error_text(text)
         raise LightupError(
             f"bad arguments to `{prog}`{': ' + reason if reason else ''} (see `{prog} --help`): "
             + " ".join(argv)
         ) from None
 
 
-def _first_error_line(text: str) -> str:
-    """What went wrong, from tyro's error box, on one line without the box drawing. For a field that may be
-    None (its env family's default), the reason the value is not of the field's own type."""
-    lines = [line.strip(" │╭╮╰╯─\t").lstrip("- ") for line in text.splitlines()]
-    skip = ("value error", "usage", "parsing error", "for full helptext")
-    first = next((line for line in lines if line and not line.lower().startswith(skip)), "")
+def flag_names(argv: list[str]) -> list[str]:
+    """The field names that ``argv``'s flags set, in order: ``--n-envs 4`` and ``--n-envs=4`` give
+    n-envs, and ``--no-quiet`` gives quiet (tyro's negated boolean)."""
+    names = []
+    for arg in argv:
+        if arg.startswith("--") and len(arg) > 2:
+            name = arg[2:].split("=", 1)[0]
+            names.append(name.removeprefix("no-").replace("_", "-"))
+    return names
+
+
+def _error_text(text: str) -> str:
+    """What went wrong, from tyro's error box, on one line without the box drawing: the box's first
+    section (its lines unwrapped), and tyro's suggestion if it made one. For a field that may be None (its
+    env family's default), the reason the value is not of the field's own type."""
+    lines = [line.strip(" │╭╮╰╯─\t") for line in text.splitlines()]
+    sections: list[list[str]] = [[]]
+    for line in lines[1:]:  # the first line is the box's title
+        if line and set(line) <= set("-━─"):
+            sections.append([])
+        elif line:
+            sections[-1].append(line.lstrip("- ") if line.startswith("- ") else line)
+    body = [s for s in sections if s]
+    if not body:
+        return ""
+    first = " ".join(body[0][:1] + [x for x in body[0][1:] if not x.startswith(("Got errors", "<class"))])
+    first = first.split(" Got errors:")[0].strip()
     if "no type matching" in first:
-        own = [line.split(">: ", 1)[1] for line in lines if line.startswith("<class '") and ">: " in line]
+        own = [line.split(">: ", 1)[1] for line in body[0] if line.startswith("<class '") and ">: " in line]
         own = [reason for reason in own if "does not match choices ('None',)" not in reason]
         if own:
-            return f"{first.split(': ', 1)[0]}: {own[0]}"
+            first = f"{first.split(': ', 1)[0]}: {own[0]}"
+    for section in body[1:]:
+        if section[0].lower().startswith("perhaps you meant") and len(section) > 1:
+            first += f"; did you mean {section[1]}?"
+            break
     return first
 
 
@@ -88,6 +122,8 @@ def _bad_choice(cls: type, argv: list[str]) -> str:
             is_class = dataclasses.is_dataclass(hint)
             hint = (typing.get_type_hints(hint, include_extras=True) if is_class else {}).get(name)
         allowed = choices(hint)
+        if _unannotated(hint) is bool:
+            continue  # a plain boolean flag takes no value: --quiet, --no-quiet
         if allowed is not None and value not in allowed:
             return f"{flag} must be one of {', '.join(allowed)}, got {value!r}"
     return ""

@@ -19,8 +19,10 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from lightup.errors import LightupError
+from lightup.jsonfile import MiB, loads
 
 META_KEY = "lightup"
+MAX_META_BYTES = 64 * MiB  # the replay's commands and the optimizers' settings: under 1 MiB as written
 
 
 def atomic_write(path: str | Path, write: Any) -> None:
@@ -62,10 +64,7 @@ def load_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
         ) from None
     if META_KEY not in header:
         raise LightupError(f"{str(path)!r} is a safetensors file but not a lightup checkpoint (no metadata)")
-    try:
-        meta = json.loads(header[META_KEY])
-    except json.JSONDecodeError:
-        raise LightupError(f"{str(path)!r} has corrupt lightup metadata; use another checkpoint") from None
+    meta = loads(header[META_KEY], f"the metadata of {str(path)!r}", MAX_META_BYTES)
     if not isinstance(meta, dict):
         raise LightupError(
             f"{str(path)!r} has lightup metadata that is not a JSON object; use another checkpoint"

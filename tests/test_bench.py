@@ -417,7 +417,7 @@ def test_tiny_bench_through_ray_on_loopback(tmp_path):
     [
         (["--envs", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
         (["--agents", "ppo"], "unknown agent 'ppo'; choose from: dt-stacked"),
-        (["--seeds", "0"], "--seeds must be an integer >= 1"),
+        (["--seeds", "0"], "--seeds must be an integer from 1 to 10000, got 0"),
         (["--envs", "Pendulum-v1"], "Box action space"),
         (["--agent-seeds", "sb3-dqn=2"], "--agent-seeds 'sb3-dqn=2' must look like AGENT=N"),
         (["--envs", "lightup/PressButton-v0,size"], "option 'size' must look like name=value"),
@@ -525,9 +525,9 @@ def test_learning_benchmark_refuses_a_bad_override_in_one_line_before_any_run(mo
         ("no_such_field=1", "no field 'no_such_field'"),
         ("command.no_such_field=1", "no field 'command.no_such_field'"),
         ("command.kind=median", "command.kind must be one of"),
-        ("command.k=0", "command.k must be >= 1"),
-        ("updates_per_round=-1", "updates-per-round must be an integer >= 0"),
-        ("lr=2", "lr is out of range"),
+        ("command.k=0", "command.k must be an integer from 1 to"),
+        ("updates_per_round=-1", "updates-per-round must be an integer from 0 to"),
+        ("lr=2", "lr must be a finite number > 0 and < 1, got 2"),
     ]:
         with pytest.raises(SystemExit, match=message) as err:
             learning.parse_override(bad)

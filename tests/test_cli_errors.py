@@ -10,7 +10,7 @@ from lightup.envs import GAME_IDS
     "argv, expected",
     [
         (["play", "Nope-v0"], ["unknown env id 'Nope-v0'", *GAME_IDS, "CartPole-v1"]),
-        (["play", "lightup/PressButton-v0", "size=0"], ["size must be an integer >= 2, got 0"]),
+        (["play", "lightup/PressButton-v0", "size=0"], ["size must be an integer from 2 to 1024, got 0"]),
         (
             ["play", "lightup/RecallButton-v0", "delay=-1"],
             ["delay must be an integer from 0 to 1021, got -1"],

@@ -132,7 +132,7 @@ def test_make_env_accepts_gymnasium_ids_and_their_options():
          "options: size, game_length, hard_mode, fixed_light, end_on_miss"),
         ("lightup/Gamble-v0", {"size": 2}, "valid options: (none)"),
         ("CartPole-v1", {"size": 2}, "valid options: sutton_barto_reward"),
-        ("lightup/PressButton-v0", {"size": 0}, "size must be an integer >= 2, got 0"),
+        ("lightup/PressButton-v0", {"size": 0}, "size must be an integer from 2 to 1024, got 0"),
         ("lightup/PressButton-v0", {"render_mode": "human"}, "render_mode must be None or 'ansi'"),
     ],
 )  # fmt: skip
@@ -147,15 +147,15 @@ def test_make_env_errors_are_one_line(env_id, options, message):
 @pytest.mark.parametrize(
     "cls, kwargs, message",
     [
-        (PressButtonEnv, {"size": 1}, "size must be an integer >= 2, got 1"),
-        (PressButtonEnv, {"size": 2.0}, "size must be an integer >= 2, got 2.0"),
-        (PressButtonEnv, {"size": True}, "size must be an integer >= 2, got True"),
+        (PressButtonEnv, {"size": 1}, "size must be an integer from 2 to 1024, got 1"),
+        (PressButtonEnv, {"size": 2.0}, "size must be an integer from 2 to 1024, got 2.0"),
+        (PressButtonEnv, {"size": True}, "size must be an integer from 2 to 1024, got True"),
         (PressButtonEnv, {"game_length": 0}, "game_length must be an integer from 1 to 1023, got 0"),
         (PressButtonEnv, {"game_length": 1024}, "game_length must be an integer from 1 to 1023, got 1024"),
         (PressButtonEnv, {"hard_mode": "yes"}, "hard_mode must be true or false, got 'yes'"),
         (PressButtonEnv, {"end_on_miss": 1}, "end_on_miss must be true or false, got 1"),
         (RecallButtonEnv, {"delay": -1}, "delay must be an integer from 0 to 1021, got -1"),
-        (RecallButtonEnv, {"size": 0}, "size must be an integer >= 2, got 0"),
+        (RecallButtonEnv, {"size": 0}, "size must be an integer from 2 to 1024, got 0"),
     ],
 )
 def test_bad_arguments_raise_lightup_error_with_valid_range(cls, kwargs, message):

@@ -23,6 +23,8 @@ from lightup.bench.runs import Job, random_return
 from lightup.bench.stats import task_name, task_of
 from lightup.checkpoint import atomic_write
 from lightup.errors import LightupError
+from lightup.jsonfile import JsonSyntaxError, line_record, read_json, read_lines
+from lightup.outputs import check_folder, folder_kind, mark, refuse_kind
 
 
 def run_bench(config: BenchConfig, command: str | None = None) -> Path:
@@ -30,6 +32,13 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
     the summary and statistics (with ``resume``, the summary's notes from `NOTES` on are kept)."""
     config.validate()
     out = config.out_dir
+    check_folder(out, "--out")  # before any run
+    refuse_kind(out, "bench", "--out")
+    if out.is_dir() and folder_kind(out) is None and any(out.iterdir()):
+        raise LightupError(
+            f"--out {str(out)!r} holds files that are not a lightup bench's results; pick an empty or a new "
+            "--out"
+        )
     kept, notes = [], ""
     if (out / "runs.jsonl").exists():
         if not config.resume:
@@ -45,6 +54,7 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
             f"--resume: {str(out)!r} holds no runs.jsonl; drop --resume to start a bench there"
         )
     out.mkdir(parents=True, exist_ok=True)
+    mark(out, "bench")
     text = json.dumps(dataclasses.asdict(config), indent=2) + "\n"
     atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     done = {_job_key(row) for row in kept}
@@ -101,15 +111,19 @@ def _thousands(value) -> str:
 def _read_rows(lines: list[str], what: str, todo: str) -> tuple[list[dict], list[str]]:
     """The rows of runs.jsonl ``lines`` and their `_job_key`s; anything else is a one-line error."""
     try:
-        rows = [json.loads(line) for line in lines]
+        rows = [line_record(line, what) for line in lines]
         return rows, [_job_key(row) for row in rows]
-    except (json.JSONDecodeError, TypeError, KeyError) as err:
+    except JsonSyntaxError as err:
+        raise LightupError(f"{what} (JSONDecodeError: {err.reason}); {todo}") from None
+    except (TypeError, KeyError) as err:
         raise LightupError(f"{what} ({type(err).__name__}: {err}); {todo}") from None
 
 
 def load_config(path: Path) -> BenchConfig:
     """A results folder's config.json as the BenchConfig it was written from (JSON lists back to tuples)."""
-    fields = json.loads(path.read_text(encoding="utf-8"))
+    fields = read_json(path)
+    if not isinstance(fields, dict):
+        raise TypeError(f"{str(path)!r} is not a JSON object")
     return BenchConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
 
 
@@ -117,7 +131,7 @@ def _finished_rows(out: Path, config: BenchConfig) -> list[dict]:
     """The rows of ``out``/runs.jsonl, each one of ``config``'s jobs. A last line cut short (the bench was
     killed while writing it) is dropped from the file."""
     path = out / "runs.jsonl"
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = [line for _, line in read_lines(path)]
     cut = bool(lines) and not lines[-1].endswith("\n")
     if cut:
         lines.pop()
@@ -167,6 +181,7 @@ def rerender(folder: Path) -> Path:
     """Write a finished results folder's report again from its runs.jsonl and config.json (the report's code
     changed, the runs did not): summary.md's first lines (the run's command, machine and time) and its notes
     from `NOTES` on are kept; everything between is computed afresh."""
+    refuse_kind(folder, "bench", "--report")
     paths = {name: folder / name for name in ("runs.jsonl", "config.json", "summary.md")}
     for name, path in paths.items():
         if not path.is_file():
@@ -176,8 +191,10 @@ def rerender(folder: Path) -> Path:
     what = f"{str(folder)!r} does not hold lightup bench results"
     try:
         config = load_config(paths["config.json"])
-        lines = paths["runs.jsonl"].read_text(encoding="utf-8").splitlines()
-    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
+        lines = [line.rstrip("\n") for _, line in read_lines(paths["runs.jsonl"])]
+    except JsonSyntaxError as err:
+        raise LightupError(f"{what} (JSONDecodeError: {err.reason}); rerun the bench") from None
+    except TypeError as err:
         raise LightupError(f"{what} ({type(err).__name__}: {err}); rerun the bench") from None
     rows, keys = _read_rows(lines, what, "rerun the bench")
     found = set(keys)

@@ -11,6 +11,7 @@ from pathlib import Path
 from lightup.args import MaybeInt, MaybeStr
 from lightup.bench.runs import AGENTS, BENCH_EXTRA, SB3_AGENTS, Job
 from lightup.errors import LightupError
+from lightup.ranges import check, check_config
 from lightup.training.config import FALLBACK_DEFAULTS, FAMILY_DEFAULTS
 
 RESULTS = Path("benchmarks") / "results"
@@ -33,6 +34,7 @@ class BenchConfig:
     eval_every: MaybeInt = None
     """Env steps between greedy evaluations (default: games 2k, CartPole-v1 5k, LunarLander-v3 50k)."""
     eval_episodes: int = 20
+    """Greedy evaluation episodes (1 to 1024)."""
     name: MaybeStr = None
     """Results go to benchmarks/results/bench_{name} (default: from the env ids)."""
     out: MaybeStr = None
@@ -61,10 +63,11 @@ class BenchConfig:
 
     def validate(self) -> None:
         """Check the flags, the env ids and the extras; a bad one is a one-line LightupError."""
-        for name in ("seeds", "eval_episodes", "bootstrap_reps", "budget", "eval_every", "workers"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise LightupError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+        check_config(self)  # every count and budget in its range (lightup.ranges)
+        if self.name is not None and ("/" in self.name or "\\" in self.name or self.name in (".", "..")):
+            raise LightupError(
+                f"--name must be a plain name (a part of the results folder's), got {self.name!r}"
+            )
         if not self.envs or not self.agents:
             raise LightupError("--envs and --agents each need at least one name")
         for agent in self.agents:
@@ -105,7 +108,7 @@ class BenchConfig:
                 raise LightupError(
                     f"--agent-seeds {pair!r} must look like AGENT=N with N >= 1 and AGENT one of --agents"
                 )
-            out[agent] = int(count)
+            out[agent] = check("seeds", int(count), f"--agent-seeds {agent}=N")
         return out
 
     def budget_of(self, spec: str) -> tuple[int, int]:

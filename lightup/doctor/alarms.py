@@ -11,7 +11,6 @@ trainer provides it and is skipped otherwise.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -254,9 +253,13 @@ def check_records(records: list[dict], ctx: Context | None = None) -> tuple[list
 
 def run_context(run_dir: Path) -> Context:
     """The number of actions and the reward threshold of a run's env, from its config.json."""
+    from lightup.jsonfile import JsonLimitError, read_json
+
     try:
-        config = json.loads((run_dir / "config.json").read_text())
-    except (OSError, ValueError):  # binary or corrupt: judge without it (the file is data, never run)
+        config = read_json(run_dir / "config.json")
+    except JsonLimitError:
+        raise
+    except LightupError:  # missing, binary or corrupt: judge without it (the file is data, never run)
         return Context()
     if not isinstance(config, dict):
         return Context()

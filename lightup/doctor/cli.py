@@ -14,6 +14,8 @@ from typing import Literal
 
 from lightup.args import MaybeStr, parse_config
 from lightup.errors import LightupError
+from lightup.outputs import check_file, check_folder, folder_kind, refuse_kind, starts_with
+from lightup.ranges import check_config
 
 
 @dataclass
@@ -34,7 +36,9 @@ class DoctorConfig:
     lr: float = 1e-3
     """Learning rate of the overfitting checks and of every rung (the trainer's --lr)."""
     out: MaybeStr = None
-    """Folder for doctor.json, doctor.html and the rung runs."""
+    """Folder for doctor.json, doctor.html and the rung runs (an earlier doctor's report is replaced)."""
+    force: bool = False
+    """Replace doctor.json and doctor.html in --out even if the doctor did not write them."""
     run: MaybeStr = None
     """Summarise the training alarms of a run folder instead (a folder made by `lightup train`)."""
     env: tuple[str, ...] = ()
@@ -50,6 +54,9 @@ class DoctorConfig:
 
 def parse(argv: list[str]) -> DoctorConfig:
     config = parse_config(DoctorConfig, argv, "doctor")
+    check_config(config)  # every count, budget and rate in its range (lightup.ranges)
+    if config.policy is None and not config.layout:
+        raise LightupError("--layout needs at least one of stacked, interleaved (or give --policy)")
     from lightup.doctor.ladder import RUNG_NAMES
 
     unknown = [r for r in config.rungs if r not in RUNG_NAMES]
@@ -60,18 +67,24 @@ def parse(argv: list[str]) -> DoctorConfig:
     bad = [a for a in config.agent if a not in PEERS]
     if bad:
         raise LightupError(f"unknown agent {bad[0]!r}; choose from: {', '.join(PEERS)}")
-    if config.env_budget < 1:
-        raise LightupError(f"--env-budget must be >= 1, got {config.env_budget}")
+    if config.out is not None:  # checked before the first check runs
+        check_folder(config.out, "--out")
+        kind = folder_kind(config.out)
+        if kind is not None:
+            raise LightupError(
+                f"--out {config.out!r} is a {kind} folder; the doctor writes doctor.json, doctor.html and "
+                "its rung runs into a folder of its own: pick another --out"
+            )
+        # an earlier doctor's report there is rewritten; a file of the same name that is not one, never
+        out = Path(config.out)
+        check_file(out / "doctor.json", "--out", config.force, own=starts_with(b'{\n  "config": {'))
+        check_file(out / "doctor.html", "--out", config.force, own=starts_with(DOCTOR_HTML.encode()))
+    if config.run is not None:
+        refuse_kind(config.run, "run", "--run")
     from lightup.doctor.ladder import env_rung
 
     for env_id in config.env:  # fail now, not after the static checks
         env_rung(env_id, config.env_budget)
-    if config.seeds < 1:
-        raise LightupError(f"--seeds must be >= 1, got {config.seeds}")
-    if not 0 < config.lr < 1:
-        raise LightupError(f"--lr is out of range: {config.lr!r}")
-    if config.threads < 1:
-        raise LightupError(f"--threads must be >= 1, got {config.threads}")
     return config
 
 
@@ -194,11 +207,14 @@ def write_report(report: dict, out: Path) -> None:
     atomic_write(out / "doctor.html", lambda tmp: Path(tmp).write_text(page))
 
 
+DOCTOR_HTML = "<!doctype html><html><head><meta charset='utf-8'><title>lightup doctor</title>"
+
+
 def to_html(report: dict) -> str:
     """A plain page: one table per subject for the static checks and one for the ladder."""
     esc = html.escape
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>lightup doctor</title>",
+        DOCTOR_HTML,
         "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px;vertical-align:top}"
         "table{border-collapse:collapse;margin-bottom:1em}.fail{color:#b00;font-weight:bold}"
         ".pass{color:#070}</style></head><body><h1>lightup doctor</h1>",

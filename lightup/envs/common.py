@@ -12,6 +12,8 @@ from lightup.errors import LightupError
 # one step shorter, so the last step is never both terminated and truncated, nor silently cut short.
 MAX_EPISODE_STEPS = 1024
 MAX_GAME_STEPS = MAX_EPISODE_STEPS - 1
+# Buttons of a game at most: its observation, its action head and a policy's embedding grow with it.
+MAX_BUTTONS = 1024
 
 # metadata shared by all games; render_fps only keeps Gymnasium's render checker quiet.
 METADATA = {"render_modes": ["ansi"], "render_fps": 4}

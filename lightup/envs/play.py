@@ -10,6 +10,7 @@ import numpy as np
 
 from lightup.envs import GAME_IDS, make_env, parse_options
 from lightup.errors import LightupError
+from lightup.ranges import check_args, flags_help
 
 USAGE = "lightup play ENV_ID [key=value ...] [--seed N]"
 
@@ -30,7 +31,12 @@ def describe(env: gym.Env, obs: np.ndarray) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = ArgumentParser(prog="lightup play", usage=USAGE, description="Play a game, one press per line.")
+    parser = ArgumentParser(
+        prog="lightup play",
+        usage=USAGE,
+        description="Play a game, one press per line.",
+        epilog=flags_help(("seed",)),
+    )
     parser.add_argument("env_id", help=f"a game id ({', '.join(GAME_IDS)}) or any Gymnasium id")
     parser.add_argument(
         "options", nargs="*", default=[], help="game options as name=value, e.g. size=4 hard_mode=true"
@@ -41,6 +47,7 @@ def main(argv: list[str]) -> int:
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
 
+    check_args(args, ("seed",))
     env = make_env(args.env_id, **parse_options(args.options))
     if not isinstance(env.action_space, gym.spaces.Discrete):
         raise LightupError(

@@ -8,7 +8,15 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from lightup.envs.common import MAX_GAME_STEPS, METADATA, check_bool, check_int, check_render_mode, one_hot
+from lightup.envs.common import (
+    MAX_BUTTONS,
+    MAX_GAME_STEPS,
+    METADATA,
+    check_bool,
+    check_int,
+    check_render_mode,
+    one_hot,
+)
 
 
 class PressButtonEnv(gym.Env):
@@ -37,7 +45,7 @@ class PressButtonEnv(gym.Env):
     Never truncated: `game_length <= 1023` stays under the registered 1024-step safety cap.
 
     ## Arguments
-    - `size=2`: number of buttons, an integer >= 2.
+    - `size=2`: number of buttons, an integer from 2 to 1024.
     - `game_length=1`: presses per episode, an integer from 1 to 1023.
     - `hard_mode=False`: the right button is `(lit + t) % size`; needs `game_length >= 2` to differ from
       normal mode.
@@ -68,7 +76,7 @@ class PressButtonEnv(gym.Env):
         end_on_miss: bool = False,
         render_mode: str | None = None,
     ):
-        self.size = check_int("size", size, 2)
+        self.size = check_int("size", size, 2, MAX_BUTTONS)
         self.game_length = check_int("game_length", game_length, 1, MAX_GAME_STEPS)
         self.hard_mode = check_bool("hard_mode", hard_mode)
         self.fixed_light = check_bool("fixed_light", fixed_light)

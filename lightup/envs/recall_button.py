@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from lightup.envs.common import MAX_GAME_STEPS, METADATA, check_int, check_render_mode, one_hot
+from lightup.envs.common import MAX_BUTTONS, MAX_GAME_STEPS, METADATA, check_int, check_render_mode, one_hot
 
 
 class RecallButtonEnv(gym.Env):
@@ -37,7 +37,7 @@ class RecallButtonEnv(gym.Env):
     `delay <= 1021` stays under the registered 1024-step safety cap.
 
     ## Arguments
-    - `size=2`: number of buttons, an integer >= 2.
+    - `size=2`: number of buttons, an integer from 2 to 1024.
     - `delay=1`: blank steps between the light and the cue, an integer from 0 to 1021.
 
     ## Optimal and Random Returns
@@ -53,7 +53,7 @@ class RecallButtonEnv(gym.Env):
     metadata = METADATA
 
     def __init__(self, size: int = 2, delay: int = 1, render_mode: str | None = None):
-        self.size = check_int("size", size, 2)
+        self.size = check_int("size", size, 2, MAX_BUTTONS)
         self.delay = check_int("delay", delay, 0, MAX_GAME_STEPS - 2)
         self.render_mode = check_render_mode(render_mode)
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Literal
 
 import tyro
 
 from lightup.args import MaybeBool, MaybeFloat, MaybeInt, MaybeStr, choices, may_be_none
 from lightup.errors import LightupError
+from lightup.jsonfile import read_json
+from lightup.outputs import check_folder, folder_kind, refuse_kind
+from lightup.ranges import check_config, check_memory
 from lightup.training.commands import CommandConfig
 
 
@@ -154,105 +157,60 @@ class TrainConfig:
     quiet: bool = False
     tensorboard: bool = True
 
-    def validate(self) -> None:
-        """Check ranges; a bad value is a one-line LightupError."""
-        positive = (
-            "n_head",
-            "rollout_steps",
-            "batch_size",
-            "eval_episodes",
-            "checkpoint_every",
-            "max_env_errors",
-            "threads",
-        )
-        for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise LightupError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
-        maybe = (
-            "total_steps",
-            "eval_every",
-            "n_layer",
-            "n_envs",
-            "context_len",
-            "n_embd",
-            "buffer_steps",
-            "buffer_capacity",
-            "value_hidden",
-        )
-        for name in maybe:
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise LightupError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
-        greedy = self.greedy_envs
-        if greedy is not None and (isinstance(greedy, bool) or not isinstance(greedy, int)):
-            raise LightupError(f"--greedy-envs must be an integer, got {greedy!r}")
-        # Fields left at None: the trainer checks again once the env family's defaults are filled in.
-        if greedy is not None and greedy < 0:
-            raise LightupError(f"--greedy-envs must be >= 0, got {greedy}")
-        if greedy is not None and self.n_envs is not None and greedy > self.n_envs:
-            raise LightupError(f"--greedy-envs must be from 0 to --n-envs ({self.n_envs}), got {greedy}")
-        value = self.updates_per_round
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise LightupError(f"--updates-per-round must be an integer >= 0, got {value!r}")
-        ranges = {  # each number's allowed range; None: left to the env family's default
-            "lr": lambda v: 0 < v < 1,
-            "lr_final_frac": lambda v: 0 <= v <= 1,
-            "temperature": lambda v: 0 < v <= 100,
-            "ema": lambda v: 0 <= v < 1,
-            "gamma": lambda v: 0 < v <= 1,
-            "dropout": lambda v: 0 <= v < 1,
-            "weight_decay": lambda v: v >= 0,
-            "grad_clip": lambda v: v > 0,
-            "entropy_target": lambda v: 0 <= v <= 1,
-            "init_alpha": lambda v: v > 0,
-            "alpha_lr": lambda v: v >= 0,
-            "advantage_gamma": lambda v: 0 < v <= 1,
-            "advantage_lambda": lambda v: 0 <= v <= 1,
-        }
-        for name, ok in ranges.items():
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise LightupError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
-            if not ok(value) or not math.isfinite(value):
-                raise LightupError(f"--{name.replace('_', '-')} is out of range: {value!r}")
-        beta = self.advantage_beta
-        if beta is not None and (
-            isinstance(beta, bool) or not isinstance(beta, int | float) or not 0 <= beta < math.inf
+    def validate(self, where: str = "") -> None:
+        """Check every field against its range (lightup.ranges, shared with the files that hold a config);
+        a bad value is a one-line LightupError naming its flag, after ``where`` (a file) if given."""
+        check_config(self, where=where)
+        for prefix, obj in (("", self), ("command.", self.command)):
+            for name, hint in typing.get_type_hints(type(obj), include_extras=True).items():
+                value = getattr(obj, name)
+                if hint in (str, MaybeStr) and not (
+                    isinstance(value, str) or (value is None and may_be_none(hint))
+                ):
+                    raise LightupError(
+                        f"{where}--{prefix}{name.replace('_', '-')} must be a string, got {value!r}"
+                    )
+        if not isinstance(self.env_options, tuple | list) or not all(
+            isinstance(o, str) for o in self.env_options
         ):
-            raise LightupError(f"--advantage-beta must be a number >= 0 (0: off), got {beta!r}")
+            raise LightupError(f"{where}--env-options must be name=value strings, got {self.env_options!r}")
+        if "/" in self.exp_name or "\\" in self.exp_name or self.exp_name in (".", ".."):
+            raise LightupError(
+                f"{where}--exp-name must be a plain name (a part of the run folder's), got {self.exp_name!r}"
+            )
+        greedy = self.greedy_envs
+        # Fields left at None: the trainer checks again once the env family's defaults are filled in.
+        if greedy is not None and self.n_envs is not None and greedy > self.n_envs:
+            raise LightupError(
+                f"{where}--greedy-envs must be from 0 to --n-envs ({self.n_envs}), got {greedy}"
+            )
+        if None not in (self.n_layer, self.n_embd, self.context_len):
+            check_memory(self.n_layer, self.n_embd, self.n_head, self.context_len, self.batch_size, where)
+        beta = self.advantage_beta
         if beta == 0 and self.advantage_lambda is not None and self.advantage_lambda < 1:
             raise LightupError(
-                f"--advantage-lambda {self.advantage_lambda} needs advantage weighting: set --advantage-beta "
-                "above 0, or leave --advantage-lambda at 1"
+                f"{where}--advantage-lambda {self.advantage_lambda} needs advantage weighting: set "
+                "--advantage-beta above 0, or leave --advantage-lambda at 1"
             )
         if beta == 0 and self.advantage_baseline == "policy":
             raise LightupError(
-                "--advantage-baseline policy needs advantage weighting: set --advantage-beta above 0, or "
-                "leave --advantage-baseline at value"
+                f"{where}--advantage-baseline policy needs advantage weighting: set --advantage-beta above "
+                "0, or leave --advantage-baseline at value"
             )
         final = self.entropy_target_final
-        if final is not None and (
-            isinstance(final, bool) or not isinstance(final, int | float) or not 0 <= final <= 1
-        ):
-            raise LightupError(f"--entropy-target-final must be from 0 to 1, got {final!r}")
         if final is not None and self.entropy_target == 0:
             raise LightupError(
-                "--entropy-target-final needs the entropy term: set --entropy-target above 0, or leave "
-                "--entropy-target-final unset"
+                f"{where}--entropy-target-final needs the entropy term: set --entropy-target above 0, or "
+                "leave --entropy-target-final unset"
             )
-        if self.return_scale is not None and not self.return_scale > 0:
-            raise LightupError(f"--return-scale must be > 0, got {self.return_scale!r}")
         if self.n_embd is not None and self.n_embd % self.n_head:
-            raise LightupError(f"--n-embd ({self.n_embd}) must be divisible by --n-head ({self.n_head})")
+            raise LightupError(
+                f"{where}--n-embd ({self.n_embd}) must be divisible by --n-head ({self.n_head})"
+            )
         if not isinstance(self.policy, str) or not (
             self.policy in ("dt", "mlp") or all(self.policy.partition(":")[::2]) and ":" in self.policy
         ):
-            raise LightupError(f"--policy must be dt, mlp or module:factory, got {self.policy!r}")
-        if self.command.k < 1:
-            raise LightupError(f"--command.k must be >= 1, got {self.command.k}")
+            raise LightupError(f"{where}--policy must be dt, mlp or module:factory, got {self.policy!r}")
         # The command line checks choices; a config built in Python or read from a file is checked here.
         for prefix, obj in (("", self), ("command.", self.command)):
             for name, hint in typing.get_type_hints(type(obj), include_extras=True).items():
@@ -261,7 +219,25 @@ class TrainConfig:
                     continue  # not a choice, or one left to its env family's default (checked once filled in)
                 if str(value) not in allowed or isinstance(value, bool) != (allowed == ["True", "False"]):
                     flag = "--" + prefix + name.replace("_", "-")
-                    raise LightupError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
+                    raise LightupError(f"{where}{flag} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def check_run_dir(run_dir: str | Path, flag: str = "--run-dir") -> None:
+    """``run_dir`` can take a training run: a folder that can be written (or made), not a bench's results,
+    and holding no config.json that a run did not write. Errors name ``flag``, the flag that chose it."""
+    check_folder(run_dir, flag)
+    refuse_kind(run_dir, "run", flag)
+    config = Path(run_dir) / "config.json"
+    if config.exists() and folder_kind(run_dir) is None:
+        try:
+            fields = read_json(config)
+        except LightupError:
+            fields = None
+        if not isinstance(fields, dict) or not {"env_id", "policy", "context_len"} <= set(fields):
+            raise LightupError(
+                f"{flag} {str(run_dir)!r} holds a config.json that `lightup train` did not write; pick "
+                f"another {flag}"
+            )
 
 
 # Defaults per env family, filled into fields left at None. A lightup game's budget is small; CartPole's

@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+from lightup.errors import LightupError
+
 
 class RunLogger:
     """Writes each record as one JSON line (flushed, so a killed run keeps every finished line) and mirrors
@@ -42,14 +44,18 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
 
     The file is data, never code: a line that is not a JSON object with an integer ``step`` (binary bytes,
     a list, a string) is skipped like a torn line, so a damaged or hostile file cannot crash a reader."""
+    from lightup.jsonfile import JsonLimitError, line_record, read_lines
+
     records = []
-    with open(Path(run_dir) / "metrics.jsonl", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            step = record.get("step") if isinstance(record, dict) else None
-            if isinstance(step, int) and not isinstance(step, bool):
-                records.append(record)
+    path = Path(run_dir) / "metrics.jsonl"
+    for number, line in read_lines(path):  # a line or a file past the caps is a one-line error
+        try:
+            record = line_record(line, f"{str(path)!r} line {number}")
+        except JsonLimitError:
+            raise
+        except LightupError:
+            continue
+        step = record.get("step") if isinstance(record, dict) else None
+        if isinstance(step, int) and not isinstance(step, bool):
+            records.append(record)
     return records

@@ -80,7 +80,7 @@ def read_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict, Train
     # writes is a one-line error (it is only ever read as data: no name in it is imported or called).
     try:
         config = config_from_dict(meta["config"])
-        config.validate()
+        config.validate(where=f"{str(path)!r}: ")  # the file's numbers in their ranges, before any allocation
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
         raise unreadable(path, err) from None
     return tensors, meta, dataclasses.replace(config, run_dir=str(run_dir))

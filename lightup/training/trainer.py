@@ -31,17 +31,20 @@ from lightup.envs import parse_options, reward_threshold
 from lightup.errors import LightupError
 from lightup.models import SequencePolicy
 from lightup.models.factory import PolicyFactory, is_factory_spec, resolve_policy, spec_of
+from lightup.outputs import mark
+from lightup.ranges import check_counters
 from lightup.training import state
 from lightup.training.advantage import build_value_net
 from lightup.training.agent import AGENT_FILE, EVAL_SEED, Agent, play_episodes
 from lightup.training.callbacks import Callback, default_callbacks
 from lightup.training.commands import eval_command, rollout_commands
-from lightup.training.config import TrainConfig, with_env_defaults
+from lightup.training.config import TrainConfig, check_run_dir, with_env_defaults
 from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.logger import RunLogger
 from lightup.training.replay import Episode, EpisodeBuffer
 from lightup.training.rollout import Rollout
 from lightup.training.state import CHECKPOINT
+from lightup.training.state_checks import check_buffer
 from lightup.training.update import UpdateStep
 
 __all__ = ["AGENT_FILE", "CHECKPOINT", "EVAL_SEED", "Trainer", "resolve_device"]
@@ -161,12 +164,15 @@ class Trainer(UpdateStep):
             c = self.config
             name = f"{c.env_id.replace('/', '_')}__{c.exp_name}__{c.seed}__{int(time.time())}"
             run_dir = Path(c.run_dir) if c.run_dir else Path(c.run_root) / name
+            # a folder train may write in, not a bench's: checked before anything is written
+            check_run_dir(run_dir, "--run-dir" if c.run_dir else "--run-root (and --exp-name)")
             if (run_dir / CHECKPOINT).exists() or (run_dir / "metrics.jsonl").exists():
                 raise LightupError(
                     f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} "
                     "or pick another --run-dir"
                 )
             run_dir.mkdir(parents=True, exist_ok=True)
+            mark(run_dir, "run")
             self.run_dir = run_dir
             text = json.dumps(dataclasses.asdict(self.config), indent=2)
             atomic_write(self.run_dir / "config.json", lambda tmp: Path(tmp).write_text(text))
@@ -384,17 +390,28 @@ class Trainer(UpdateStep):
         env: str | EnvFactory | gym.vector.VectorEnv | None = None,
         policy: SequencePolicy | PolicyFactory | None = None,
         eval_env: EnvFactory | None = None,
+        overrides: dict | None = None,
     ) -> Trainer:
         """Rebuild a trainer from a run folder's checkpoint: weights, optimizer, replay, random states.
 
         A run of a user's policy factory (its config's ``policy`` is ``module:attr``) needs ``policy`` again:
-        a module named in a file is never imported. A run on an env given in Python needs ``env`` again."""
+        a module named in a file is never imported. A run on an env given in Python needs ``env`` again.
+        ``overrides``: config fields that may change on resume (the budget, the device, output)."""
         run_dir = Path(run_dir)
         tensors, meta, config = state.read_checkpoint(run_dir)
         state.check_resumable(run_dir, config, env_given=env is not None, policy_given=policy is not None)
+        if isinstance(env, str) and env != config.env_id:
+            raise LightupError(
+                f"{str(run_dir)!r} trained on {config.env_id!r}, not {env!r}: a resumed run keeps its env"
+            )
         try:
+            path = run_dir / CHECKPOINT
+            check_counters(meta["counters"], where=f"{str(path)!r}: ")
+            config = dataclasses.replace(config, **(overrides or {}))
             trainer = cls(config, env=env, policy=policy, eval_env=eval_env)
             trainer.run_dir = run_dir
+            obs_dim, commanded = trainer.policy.obs_dim, meta["buffer_commanded"]
+            check_buffer(tensors, commanded, obs_dim, trainer.n_actions, where=f"{str(path)!r} ")
             state.restore_state(trainer, tensors, meta)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as err:
             raise state.unreadable(run_dir / CHECKPOINT, err) from None

@@ -18,6 +18,7 @@ import torch
 
 from lightup.errors import LightupError
 from lightup.models.policy import SequencePolicy
+from lightup.outputs import refuse_kind
 from lightup.training.agent import Agent, play_episodes
 
 
@@ -148,6 +149,7 @@ def load_trainer(run_dir: str | Path):
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise LightupError(f"run folder {str(run_dir)!r} not found; pass a folder made by `lightup train`")
+    refuse_kind(run_dir, "run", "RUN_DIR")
     if not (run_dir / CHECKPOINT).is_file():
         raise LightupError(
             f"{str(run_dir)!r} has no {CHECKPOINT} yet: a run writes it at its first checkpoint and at its "

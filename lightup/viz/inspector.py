@@ -14,9 +14,11 @@ import torch
 
 from lightup.errors import LightupError
 from lightup.models.policy import SequencePolicy
+from lightup.ranges import check_args, flags_help
 from lightup.training.returns import commanded_returns_to_go
 from lightup.viz.episode import EpisodeRecord, Step, load_trainer, make_run_env, play_episode
 
+NUMBERS = ("command", "seed", "episode", "max_steps")  # flags checked against lightup.ranges
 USAGE = "lightup inspect RUN_DIR [--command R] [--seed S] [--sample] [--episode N] [--max-steps N]"
 
 
@@ -160,6 +162,7 @@ def main(argv: list[str]) -> int:
         prog="lightup inspect",
         usage=USAGE,
         description="One episode of a run's policy, step by step, as a table.",
+        epilog=flags_help(NUMBERS),
     )
     parser.add_argument("run_dir")
     parser.add_argument("--command", type=float, default=None, help="return to command (default: eval's)")
@@ -171,8 +174,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
-    if args.max_steps is not None and args.max_steps < 1:
-        raise LightupError(f"--max-steps must be >= 1, got {args.max_steps}")
+    check_args(args, NUMBERS)
     record = inspect_run(args.run_dir, args.command, args.seed, not args.sample, args.episode, args.max_steps)
     from rich.console import Console
 

@@ -23,10 +23,12 @@ import numpy as np
 
 from lightup.checkpoint import atomic_write
 from lightup.errors import LightupError
+from lightup.outputs import check_file, refuse_kind, starts_with
+from lightup.ranges import check_config, flags_help
 
 USAGE = (
-    "lightup report RUN_DIR [--out FILE] [--commands N] [--episodes-per-command N] [--low R] [--high R] "
-    "[--no-follow] [--no-video]"
+    "lightup report RUN_DIR [--out FILE] [--force] [--commands N] [--episodes-per-command N] [--low R] "
+    "[--high R] [--no-follow] [--no-video]"
 )
 
 
@@ -52,6 +54,12 @@ class ReportOptions:
     max_episode_steps: int = 150
     """The shown episode is cut after this many steps (keeps the page small and quick to make)."""
 
+    def validate(self) -> None:
+        """Every count and command in its range (lightup.ranges), and --low not above --high."""
+        check_config(self)
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise LightupError(f"--low ({self.low:g}) must not be above --high ({self.high:g})")
+
 
 @dataclass
 class Section:
@@ -73,9 +81,13 @@ def _read_config(path: Path) -> tuple[dict, str]:
     (binary, corrupt or hostile) is only reported as unreadable: a config is shown, never interpreted."""
     if not path.is_file():
         return {}, "no config.json"
+    from lightup.jsonfile import JsonLimitError, read_json
+
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        config = read_json(path)
+    except JsonLimitError:
+        raise
+    except LightupError:
         config = None
     if not isinstance(config, dict):
         return {}, "config.json is not a readable JSON object: not shown"
@@ -120,7 +132,12 @@ def _sweep_range(buffer_returns: np.ndarray, records: list[dict], opts: ReportOp
         _, seen = series(records, "rollout/ep_rew_mean")
         seen = seen[np.isfinite(seen)]
         low, high = (float(seen.min()), float(seen.max())) if len(seen) else (0.0, 1.0)
-    return (low if opts.low is None else opts.low), (high if opts.high is None else opts.high)
+    low, high = (low if opts.low is None else opts.low), (high if opts.high is None else opts.high)
+    if low > high:  # one end given, beyond the other end seen in the run
+        raise LightupError(
+            f"the sweep's lowest command {low:g} is above its highest {high:g}: give --low and --high both"
+        )
+    return low, high
 
 
 def _policy_sections(trainer, records: list[dict], opts: ReportOptions) -> list[Section]:
@@ -287,9 +304,11 @@ def build_report(run_dir: str | Path, trainer=None, options: ReportOptions | Non
     from lightup.viz.plots import metric_figures, png_bytes
 
     opts = options or ReportOptions()
+    opts.validate()
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise LightupError(f"run folder {str(run_dir)!r} not found; pass a folder made by `lightup train`")
+    refuse_kind(run_dir, "run", "RUN_DIR")
     if not (run_dir / "metrics.jsonl").is_file():
         raise LightupError(
             f"{str(run_dir)!r} has no metrics.jsonl: pass a run folder made by `lightup train`"
@@ -351,10 +370,18 @@ table.config th {{ background: #f5f5f5; }}
 """
 
 
-def write_report(run_dir: str | Path, trainer=None, options: ReportOptions | None = None, out=None) -> Path:
-    """Build the report and write it atomically (default ``RUN_DIR/report.html``); returns its path."""
-    text = build_report(run_dir, trainer, options)
+# The first bytes of every report: a file that starts so is an earlier report, rewritten without --force.
+SIGNATURE = b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n<title>lightup report: '
+
+
+def write_report(
+    run_dir: str | Path, trainer=None, options: ReportOptions | None = None, out=None, force: bool = False
+) -> Path:
+    """Build the report and write it atomically (default ``RUN_DIR/report.html``); returns its path. An
+    existing file at ``out`` is replaced only if it is an earlier report, or with ``force``."""
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
+    check_file(path, "--out", force, own=starts_with(SIGNATURE))  # before any work
+    text = build_report(run_dir, trainer, options)
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
 
@@ -364,9 +391,15 @@ def main(argv: list[str]) -> int:
         prog="lightup report",
         usage=USAGE,
         description="Write a run's report.html: config, plots, return following, one episode.",
+        epilog=flags_help(("commands", "episodes_per_command", "low", "high")),
     )
     parser.add_argument("run_dir")
-    parser.add_argument("--out", default=None, help="where to write the page (default: RUN_DIR/report.html)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="where to write the page (default: RUN_DIR/report.html); an earlier report there is replaced",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite --out even if it is not a report")
     parser.add_argument("--commands", type=int, default=7, help="commands in the return-following sweep")
     parser.add_argument("--episodes-per-command", type=int, default=3)
     parser.add_argument("--low", type=float, default=None, help="lowest command (default: lowest seen)")
@@ -377,8 +410,6 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
-    if args.commands < 1 or args.episodes_per_command < 1:
-        raise LightupError("--commands and --episodes-per-command must be >= 1")
     opts = ReportOptions(
         follow=not args.no_follow,
         commands=args.commands,
@@ -387,5 +418,6 @@ def main(argv: list[str]) -> int:
         high=args.high,
         video=not args.no_video,
     )
-    print(f"wrote {write_report(args.run_dir, options=opts, out=args.out)}")
+    opts.validate()
+    print(f"wrote {write_report(args.run_dir, options=opts, out=args.out, force=args.force)}")
     return 0

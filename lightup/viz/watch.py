@@ -14,9 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from lightup.errors import LightupError
+from lightup.outputs import check_file
+from lightup.ranges import check, check_args, flags_help
 from lightup.viz.episode import load_trainer, make_run_env, play_episode
 
-USAGE = "lightup watch RUN_DIR [--episodes N] [--out FILE.gif|.mp4] [--command R] [--seed S] [--max-steps N]"
+NUMBERS = ("episodes", "fps", "max_steps", "command", "seed")  # flags checked against lightup.ranges
+USAGE = (
+    "lightup watch RUN_DIR [--episodes N] [--out FILE.gif|.mp4] [--force] [--command R] [--seed S] "
+    "[--max-steps N] [--fps N]"
+)
 FORMATS = (".gif", ".mp4")
 
 
@@ -137,11 +143,15 @@ def watch(
     max_steps: int | None = None,
     fps: int = 30,
     trainer=None,
+    force: bool = False,
 ) -> tuple[Path, int, list[float]]:
-    """Render and write the video; returns (path, frames written, episode returns)."""
-    out = Path(out) if out is not None else Path(run_dir) / "episodes.gif"
+    """Render and write the video; returns (path, frames written, episode returns). An existing file at
+    ``out`` is replaced only if it is the run's own RUN_DIR/episodes.gif, or with ``force``."""
+    default = Path(run_dir) / "episodes.gif"
+    out = Path(out) if out is not None else default
     if out.suffix.lower() not in FORMATS:
         raise LightupError(f"--out must end in .gif or .mp4, got {str(out)!r}")
+    check_file(out, "--out", force, own=lambda path: path.resolve() == default.resolve())
     _imageio()  # fail before rolling out when the extra is missing
     trainer = trainer or load_trainer(run_dir)
     frames, returns = render_episodes(trainer, episodes, command, seed, max_steps)
@@ -150,7 +160,10 @@ def watch(
 
 def main(argv: list[str]) -> int:
     parser = ArgumentParser(
-        prog="lightup watch", usage=USAGE, description="Render episodes of a run's policy to a GIF or an MP4."
+        prog="lightup watch",
+        usage=USAGE,
+        description="Render episodes of a run's policy to a GIF or an MP4.",
+        epilog=flags_help(NUMBERS),
     )
     parser.add_argument("run_dir")
     parser.add_argument("--episodes", type=int, default=1)
@@ -159,16 +172,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-steps", type=int, default=None, help="cut each episode after this many steps")
     parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
-    for name in ("episodes", "fps", "max_steps"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise LightupError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    check_args(args, NUMBERS)
+    check("seed", args.seed + args.episodes - 1, "--seed (plus --episodes - 1: one seed an episode)")
     path, n, returns = watch(
-        args.run_dir, args.out, args.episodes, args.command, args.seed, args.max_steps, args.fps
+        args.run_dir,
+        args.out,
+        args.episodes,
+        args.command,
+        args.seed,
+        args.max_steps,
+        args.fps,
+        force=args.force,
     )
     print(f"wrote {path}: {n} frames, returns {', '.join(f'{r:g}' for r in returns)}")
     return 0

@@ -1,0 +1,76 @@
+"""Checks of the replay a checkpoint file holds, before a trainer is rebuilt from it.
+
+A checkpoint is a file a user may hand us: its replay tensors may disagree with each other or with the env
+(an episode longer than the observations stored, an action no button has, a NaN reward). Each such file is
+a one-line LightupError naming it, never an assertion deep in the replay or an index error mid-training.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from lightup.errors import LightupError
+
+BUFFER = ("buffer.observations", "buffer.actions", "buffer.rewards", "buffer.lengths", "buffer.terminated")
+
+
+def check_buffer(
+    tensors: dict[str, torch.Tensor], commanded: Any, obs_dim: int, n_actions: int, where: str
+) -> None:
+    """The replay tensors of a checkpoint (see ``_buffer_tensors`` in the trainer) fit each other, the
+    commands stored beside them and the env (``obs_dim`` numbers an observation, ``n_actions`` buttons)."""
+    present = [name for name in BUFFER if name in tensors]
+    if not present:
+        if commanded not in ([], None):
+            raise LightupError(f"{where}holds commands for a replay it does not hold")
+        return
+    if len(present) < len(BUFFER):
+        missing = sorted(set(BUFFER) - set(present))
+        raise LightupError(f"{where}holds part of a replay: {', '.join(missing)} missing")
+    obs, actions, rewards = (
+        tensors["buffer.observations"],
+        tensors["buffer.actions"],
+        tensors["buffer.rewards"],
+    )
+    lengths, terminated = tensors["buffer.lengths"], tensors["buffer.terminated"]
+
+    def bad(what: str) -> LightupError:
+        return LightupError(f"{where}holds a replay whose {what}; use a checkpoint written by lightup")
+
+    if lengths.ndim != 1 or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+        raise bad("episode lengths are not a list of integers")
+    if len(lengths) == 0 or int(lengths.min()) < 1:
+        raise bad("episode lengths are not all at least 1")
+    steps = int(lengths.sum())
+    if obs.ndim != 2 or obs.shape[1] != obs_dim:
+        raise bad(f"observations are of shape {tuple(obs.shape)}, not (steps, {obs_dim}) as its env's")
+    if not (len(obs) == len(actions) == len(rewards) == steps):
+        raise bad(
+            f"{len(lengths)} episodes of {steps} steps in all disagree with its {len(obs)} observations, "
+            f"{len(actions)} actions and {len(rewards)} rewards"
+        )
+    if terminated.ndim != 1 or len(terminated) != len(lengths):
+        raise bad(f"{len(terminated)} end flags disagree with its {len(lengths)} episodes")
+    if actions.ndim != 1 or actions.dtype.is_floating_point or actions.dtype == torch.bool:
+        raise bad("actions are not a list of integers")
+    if steps and (int(actions.min()) < 0 or int(actions.max()) >= n_actions):
+        raise bad(f"actions go outside the env's {n_actions} buttons (0 to {n_actions - 1})")
+    if not (bool(torch.isfinite(obs).all()) and bool(torch.isfinite(rewards.double()).all())):
+        raise bad("observations or rewards are not all finite")
+    if not isinstance(commanded, list) or len(commanded) != len(lengths):
+        raise bad(f"commands ({_count(commanded)}) disagree with its {len(lengths)} episodes")
+    for value in commanded:  # NaN: an episode played with no command
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and math.isinf(value))
+            or (isinstance(value, int) and abs(value) > 10**12)
+        ):
+            raise bad(f"commands hold {value!r}, not a number")
+
+
+def _count(value: Any) -> str:
+    return f"{len(value)}" if isinstance(value, list) else type(value).__name__
