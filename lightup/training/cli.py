@@ -44,8 +44,8 @@ RESUME_NOTE = (
 
 def parse_resume(argv: list[str]) -> tuple[str, dict, str | None, str | None]:
     """``--resume RUN_DIR`` and the flags given with it -> (run folder, the config fields they set, a
-    ``module:EnvId`` and a user's ``--policy module:factory`` typed again, else None). A flag that would change
-    what the run learns with (its env, model, learning rate ...) is refused by name."""
+    ``module:EnvId`` and a user's ``--policy module:factory`` typed again, else None). A flag that would
+    change what the run learns with (its env, model, learning rate ...) is refused by name."""
     i = next(i for i, a in enumerate(argv) if a == "--resume" or a.startswith("--resume="))
     if argv[i].startswith("--resume="):
         run_dir, rest = argv[i].split("=", 1)[1], argv[:i] + argv[i + 1 :]
@@ -59,9 +59,11 @@ def parse_resume(argv: list[str]) -> tuple[str, dict, str | None, str | None]:
     if rest and not rest[0].startswith("-"):
         if ":" not in rest[0]:
             raise LightupError(
-                f"env id {rest[0]!r} given with --resume: a resumed run keeps the env it started with; drop it"
+                f"env id {rest[0]!r} given with --resume: a resumed run keeps the env it started with; "
+                "drop it"
             )
-        env, rest = rest[0], rest[1:]  # a module:EnvId typed again: a module named in a file is never imported
+        # a module:EnvId typed again: a module named in a file is never imported
+        env, rest = rest[0], rest[1:]
     config = parse_config(
         TrainConfig, rest, "train", RESUME_NOTE
     )  # an unknown flag or a value not of its type
@@ -72,7 +74,8 @@ def parse_resume(argv: list[str]) -> tuple[str, dict, str | None, str | None]:
     if "policy" in names:  # a user's factory typed again: the run's config never imports one
         if not is_factory_spec(config.policy):
             raise LightupError(
-                f"--policy with --resume takes the run's own module:factory, typed again; got {config.policy!r}"
+                "--policy with --resume takes the run's own module:factory, typed again; got "
+                f"{config.policy!r}"
             )
         policy, names = config.policy, [name for name in names if name != "policy"]
     refused = [name for name in names if name not in RESUMABLE]
