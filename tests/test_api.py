@@ -305,3 +305,20 @@ def test_a_run_on_an_env_given_in_python_resumes_only_with_the_env_given_again(t
         Trainer.load(trainer.run_dir)
     resumed = Trainer.load(trainer.run_dir, env=make).learn(128)
     assert resumed.steps == 128
+
+
+def test_an_async_vector_env_trains_the_same_run_as_the_id(tmp_path):
+    """Seed 0, 64 env steps of CartPole: an AsyncVectorEnv (SAME_STEP) in place of the id, same weights; its
+    evaluation envs come from its env_fns."""
+    from lightup.training.trainer import Trainer
+
+    vector = gym.vector.AsyncVectorEnv(
+        [lambda: gym.make("CartPole-v1") for _ in range(4)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+    )
+    try:
+        run = Trainer(tiny_config(tmp_path / "async", "CartPole-v1", n_envs=None), env=vector).learn(64)
+    finally:
+        vector.close()
+    base = Trainer(tiny_config(tmp_path / "id", "CartPole-v1")).learn(64)
+    assert run.steps == base.steps == 64 and run.last_eval == base.last_eval
+    assert _same_weights(run.policy, base.policy)
