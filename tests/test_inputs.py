@@ -220,8 +220,8 @@ def test_resume_applies_the_budget_and_the_output_flags(run, tmp_path):
     from lightup.training.trainer import Trainer
 
     copy = _copy(run, tmp_path)
-    run_dir, overrides = parse_resume(["--resume", str(copy), "--total-steps", "128", "--no-tensorboard"])
-    assert (run_dir, overrides) == (str(copy), {"total_steps": 128, "tensorboard": False})
+    parsed = parse_resume(["--resume", str(copy), "--total-steps", "128", "--no-tensorboard"])
+    assert parsed == (str(copy), {"total_steps": 128, "tensorboard": False}, None, None)
     assert cli.main(["train", "--resume", str(copy), "--total-steps", "128", "--quiet"]) == 0
     trainer = Trainer.load(copy)
     assert trainer.steps == 128 and trainer.config.total_steps == 128
