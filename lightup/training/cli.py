@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from pathlib import Path
 
 from lightup.args import parse_config
 from lightup.errors import LightupError
@@ -23,7 +24,26 @@ def parse(argv: list[str]) -> TrainConfig:
     return config
 
 
+def resume(run_dir: Path):
+    """The trainer of a run folder, from its checkpoint; or, for a run stopped before its first checkpoint,
+    a fresh one from its config.json (said on stderr)."""
+    from lightup.training import recovery
+    from lightup.training.trainer import CHECKPOINT, Trainer
+
+    if run_dir.is_dir() and not (run_dir / CHECKPOINT).exists() and (run_dir / recovery.CONFIG).is_file():
+        trainer = Trainer(recovery.read_run_config(run_dir))
+        trainer.run_dir = run_dir
+        print(
+            f"note: {run_dir} has no checkpoint (the run stopped before its first); starting it again from "
+            "its config.json",
+            file=sys.stderr,
+        )
+        return trainer
+    return Trainer.load(run_dir)
+
+
 def main(argv: list[str]) -> int:
+    from lightup.training import recovery
     from lightup.training.trainer import Trainer
 
     argv = list(argv)
@@ -31,10 +51,16 @@ def main(argv: list[str]) -> int:
         i = argv.index("--resume")
         if i + 1 >= len(argv):
             raise LightupError("--resume needs a run folder: lightup train --resume runs/NAME")
-        trainer = Trainer.load(argv[i + 1])
+        trainer = resume(Path(argv[i + 1]))
         trainer.learn()
     else:
         trainer = Trainer(parse(argv)).learn()
+    if trainer.interrupted_by is not None:
+        line = recovery.interrupted_line(
+            trainer.interrupted_by, trainer.steps, trainer.run_dir, trainer.checkpoint_step
+        )
+        print(line, file=sys.stderr)
+        return recovery.exit_code(trainer.interrupted_by)
     from lightup.viz import report_after_training
 
     report = report_after_training(trainer)  # never raises: a failed report costs only the report

@@ -7,7 +7,9 @@ learned to hold the policy's entropy at a target (Online DT, Zheng et al. 2022).
 checkpoints fall on round boundaries.
 
 Resuming is exact on CPU: at each checkpoint the envs are reset with seeds derived from the round, in the
-uninterrupted run as in the resumed one, so episodes in flight never need to be saved.
+uninterrupted run as in the resumed one, so episodes in flight never need to be saved. A run stopped between
+two checkpoints (a signal, a full disk, an env that keeps raising) therefore resumes from the last one
+(`lightup.training.recovery`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import dataclasses
 import json
 import math
 import signal
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -44,6 +47,7 @@ from lightup.models import (
     SequencePolicy,
     greedy_action,
 )
+from lightup.training import recovery
 from lightup.training.commands import CommandConfig, propose_target
 from lightup.training.config import TrainConfig, with_env_defaults
 from lightup.training.logger import RunLogger, read_metrics
@@ -192,8 +196,12 @@ class Trainer:
         self.solved_at: int | None = None
         self.last_eval: float | None = None
         self.run_dir: Path | None = None
-        self._stop_requested = False
+        self._stop_requested, self._stop_signal = False, None
         self._alarms: set[str] = set()
+        self.interrupted_by: int | None = None
+        """The signal (SIGINT, SIGTERM) that stopped the last `learn` before its budget, if one did."""
+        self.checkpoint_step: int | None = None
+        """The step of the checkpoint in the run folder: where a resumed run goes on from."""
 
     # --- commands ---
 
@@ -231,10 +239,16 @@ class Trainer:
             c = self.config
             name = f"{c.env_id.replace('/', '_')}__{c.exp_name}__{c.seed}__{int(time.time())}"
             run_dir = Path(c.run_dir) if c.run_dir else Path(c.run_root) / name
-            if (run_dir / CHECKPOINT).exists() or (run_dir / "metrics.jsonl").exists():
+            if (run_dir / CHECKPOINT).exists():
                 raise LightupError(
                     f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} "
                     "or pick another --run-dir"
+                )
+            if (run_dir / "metrics.jsonl").exists():  # a run stopped before its first checkpoint: nothing
+                print(  # to resume, so the folder is reused (`learn` drops the old metrics)
+                    f"note: {run_dir} holds a run stopped before its first checkpoint; starting a new run "
+                    "there (its metrics are replaced)",
+                    file=sys.stderr,
                 )
             run_dir.mkdir(parents=True, exist_ok=True)
             self.run_dir = run_dir
@@ -260,12 +274,21 @@ class Trainer:
         c = self.config
         total = total_steps if total_steps is not None else c.total_steps
         self._open_run()
-        self.logger = RunLogger(self.run_dir, tensorboard=c.tensorboard)
+        # Starting again in a folder: no leftovers of a stop, no metrics past the step resumed from.
+        resuming = (self.run_dir / "metrics.jsonl").exists()
+        logged = recovery.prepare_folder(self.run_dir, self.steps, (CHECKPOINT, "config.json"))
+        self._alarms |= logged.alarms
+        self.last_eval = self.last_eval if self.last_eval is not None else logged.last_eval
+        purge = self.steps + 1 if resuming else None
+        self.logger = RunLogger(self.run_dir, tensorboard=c.tensorboard, purge_step=purge)
         envs = self._make_envs(c.n_envs)
         rollout = Rollout(envs, self.policy, c.env_id, c.return_scale, c.gamma, self.device)
         rollout.on_env_error = self._env_error
         rollout.start(self._round_seed(), self.rollout_target)
-        old_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._stop_requested, self._stop_signal, self.interrupted_by = False, None, None
+        old_handlers = self._old_handlers = {}  # filled one by one: a signal may come in between
+        for s in (signal.SIGINT, signal.SIGTERM):
+            old_handlers[s] = signal.signal(s, self._request_stop)
         next_eval = (self.steps // c.eval_every + 1) * c.eval_every
         next_ckpt = (self.steps // c.checkpoint_every + 1) * c.checkpoint_every
         progress = None if c.quiet else _Progress(total, self.steps)
@@ -313,6 +336,7 @@ class Trainer:
                 if progress:
                     progress.update(self.steps, metrics, self.last_eval)
                 if c.stop_at_threshold and self.solved_at is not None:
+                    self._stop_requested = False  # solved: the run ends as at its budget
                     break
                 if self.steps >= next_ckpt:
                     self.save_checkpoint()
@@ -322,7 +346,11 @@ class Trainer:
                         rollout.start(self._round_seed(), self.rollout_target)
                 else:
                     rollout.refresh()
-            if saved_at != self.steps:
+            if self._stop_requested and self.steps < total:
+                # Stopped by a signal between checkpoints: the last periodic checkpoint, where the envs were
+                # re-seeded, stays the one to resume from (one written here would resume inexactly).
+                self.interrupted_by = self._stop_signal
+            elif saved_at != self.steps:
                 self.save_checkpoint()
         finally:
             for s, h in old_handlers.items():
@@ -339,11 +367,11 @@ class Trainer:
         with open(log, "a", encoding="utf-8") as f:
             f.write(f"--- env step {self.steps}, failure {in_a_row} in a row\n")
             f.write("".join(traceback.format_exception(err)))
-        if in_a_row >= self.config.max_env_errors:
-            self.save_checkpoint()
+        if in_a_row >= self.config.max_env_errors:  # no checkpoint here: it would not resume exactly
             raise LightupError(
                 f"env {self.config.env_id} raised {in_a_row} times in a row (last: {type(err).__name__}: "
-                f"{str(err).splitlines()[0] if str(err) else ''}); tracebacks in {log}, checkpoint saved"
+                f"{str(err).splitlines()[0] if str(err) else ''}); tracebacks in {log}; "
+                + recovery.resume_hint(self.run_dir, self.checkpoint_step)
             )
 
     def _raise_alarms(self, show: bool) -> None:
@@ -363,7 +391,11 @@ class Trainer:
                 print(f"alarm at step {self.steps}: {alarm.message}. {alarm.meaning}. Look at: {alarm.where}")
 
     def _request_stop(self, signum, frame) -> None:
-        self._stop_requested = True
+        """The first SIGINT or SIGTERM ends the run after its round; a second one acts as it would without
+        lightup (stops at once): nothing is lost, since a stop writes no checkpoint."""
+        self._stop_requested, self._stop_signal = True, signum
+        if self._old_handlers.get(signum) is not None:
+            signal.signal(signum, self._old_handlers[signum])
 
     def _update(self) -> dict[str, float]:
         c = self.config
@@ -650,7 +682,19 @@ class Trainer:
             "value_optimizer": value_rest if self.value_net is not None else None,
             "rng_numpy": self.rng.bit_generator.state,
         }
-        save_tensors(path, tensors, meta)
+        try:
+            save_tensors(path, tensors, meta)
+        except OSError as err:  # a full disk, a folder gone: the write left the old file as it was
+            kept = "no checkpoint was written there"
+            if path.exists():
+                at = f" (step {self.checkpoint_step})" if path == self.run_dir / CHECKPOINT else ""
+                kept = f"the checkpoint already there{at} is intact"
+            raise LightupError(
+                f"could not write the checkpoint {str(path)!r} ({err.strerror or err}); {kept}: free space "
+                f"and resume with lightup train --resume {self.run_dir}"
+            ) from None
+        if path == self.run_dir / CHECKPOINT:
+            self.checkpoint_step = self.steps
         return path
 
     @classmethod
@@ -674,6 +718,7 @@ class Trainer:
             trainer = cls(config)
             trainer.run_dir = run_dir
             trainer._restore(tensors, meta)
+            trainer.checkpoint_step = trainer.steps
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as err:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise LightupError(
