@@ -1,0 +1,237 @@
+"""Reliability: stop training runs at random moments and count exact resumes; run the bad-input catalogue.
+
+(a) Runs of tests/interrupts.py's tiny config are stopped by SIGKILL, SIGINT and SIGTERM at random moments
+(a random logged step, then a random delay; the moments come from ``--seed``), resumed with
+``lightup train --resume``, and compared with an uninterrupted run: a trial is exact when every checkpoint
+tensor, the checkpoint's counters and random states, and every metrics record (less the wall-clock time/
+figures) are equal. SIGINT and SIGTERM must also exit 130 and 143 with one line saying where to resume.
+
+(b) Each case of the catalogue module ``tests/catalogue.py`` (a list ``CASES`` of (name, argv,
+expected_exit); an optional ``prepare(root)`` makes the folders its ``{root}`` arguments name), plus those
+of ``tests/bad_inputs_catalogue.py`` where that file exists in the same shape, runs as ``lightup ARGV`` in
+a fresh sandbox folder and is counted as a clean error (the expected code and one ``error:`` line), a
+traceback, a hang (past ``--timeout``), a silent accept (exit 0 where an error was expected), another
+wrong exit, and separately whether it changed any file in its sandbox.
+
+    nice -n 10 python benchmarks/reliability.py          # writes benchmarks/results/reliability.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import os
+import platform
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from interrupts import TOTAL, differences, last_logged_step, lightup, train_argv  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+# each signal with the exit code it must give (a SIGKILLed process reports -9)
+SIGNALS = {
+    "SIGKILL": (signal.SIGKILL, -signal.SIGKILL),
+    "SIGINT": (signal.SIGINT, 130),
+    "SIGTERM": (signal.SIGTERM, 143),
+}
+
+
+def stop_and_resume(run: Path, sig: signal.Signals, step: int, delay: float) -> dict:
+    """One trial: start a run, stop it with ``sig`` once it has logged ``step`` and ``delay`` seconds more,
+    resume it to its budget. Returns what happened."""
+    proc = lightup(train_argv(run))
+    while last_logged_step(run) < step and proc.poll() is None:
+        time.sleep(0.01)
+    time.sleep(delay)
+    if proc.poll() is not None:
+        return {"ended_first": True}
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=300)
+    lines = err.strip().splitlines()
+    said = bool(lines) and "interrupted at step" in lines[-1] and f"--resume {run}" in lines[-1]
+    stopped_at = last_logged_step(run)
+    resumed = lightup(["train", "--resume", str(run)])
+    _, resume_err = resumed.communicate(timeout=600)
+    diff = differences(Path(run.parent / "reference"), run) if resumed.returncode == 0 else ["resume failed"]
+    return {
+        "ended_first": False,
+        "code": proc.returncode,
+        "said": said,
+        "stopped_at": stopped_at,
+        "resume_code": resumed.returncode,
+        "exact": not diff,
+        "diff": diff[:3] or resume_err.strip().splitlines()[-1:],
+    }
+
+
+def signal_trials(trials: int, seed: int, work: Path) -> dict[str, list[dict]]:
+    rng = random.Random(seed)
+    reference = work / "reference"
+    proc = lightup(train_argv(reference))
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    results: dict[str, list[dict]] = {name: [] for name in SIGNALS}
+    for i in range(trials):
+        for name, (sig, _) in SIGNALS.items():
+            # a random moment: after a random logged step (before the last round), then a random delay, so
+            # the signal lands mid-rollout, mid-update, mid-evaluation or mid-write
+            step, delay = rng.randrange(32, TOTAL - 256), rng.uniform(0.0, 0.2)
+            run = work / f"{name}_{i}"
+            result = stop_and_resume(run, sig, step, delay)
+            result.update(step=step, delay=round(delay, 3))
+            results[name].append(result)
+            print(f"{name} trial {i}: {result}", flush=True)
+            if result.get("exact"):  # keep the disk small: only folders that show a problem stay
+                for p in sorted(run.rglob("*"), reverse=True):
+                    p.unlink() if p.is_file() else p.rmdir()
+                run.rmdir()
+    return results
+
+
+def load_cases() -> tuple[list[tuple[str, list[str], int]], list]:
+    """The cases of tests/catalogue.py and, where it exists in the same shape, tests/bad_inputs_catalogue.py;
+    and the modules' ``prepare`` functions."""
+    cases, prepares = [], []
+    for module_name in ("catalogue", "bad_inputs_catalogue"):
+        if not (ROOT / "tests" / f"{module_name}.py").exists():
+            continue
+        module = importlib.import_module(module_name)
+        shaped = [c for c in getattr(module, "CASES", []) if isinstance(c, tuple | list) and len(c) == 3]
+        cases += [(str(name), [str(a) for a in argv], int(code)) for name, argv, code in shaped]
+        if hasattr(module, "prepare"):
+            prepares.append(module.prepare)
+    return cases, prepares
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` by its path, with a hash of its bytes."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def run_case(argv: list[str], expected: int, prepares: list, timeout: float) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for prepare in prepares:
+            prepare(root)
+        before = snapshot(root)
+        argv = [a.replace("{root}", str(root)) for a in argv]
+        cmd = [sys.executable, "-m", "lightup.cli", *argv]
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        try:
+            done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            return {"kind": "hang", "changed": snapshot(root) != before, "line": f"over {timeout} s"}
+        lines = done.stderr.strip().splitlines()
+        if "Traceback (most recent call last)" in done.stderr:
+            kind = "traceback"
+        elif done.returncode == 0 and expected != 0:
+            kind = "silent accept"
+        elif done.returncode == expected and len(lines) == 1 and lines[0].startswith("error: "):
+            kind = "clean error"
+        else:
+            kind = "other"
+        line = lines[-1] if lines else f"(exit {done.returncode}, nothing on stderr)"
+        return {"kind": kind, "code": done.returncode, "changed": snapshot(root) != before, "line": line}
+
+
+def commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + (
+        " (with uncommitted changes)" if git("status", "--porcelain") else ""
+    )
+
+
+def report(
+    args, signals: dict[str, list[dict]], cases: list[tuple], outcomes: list[dict], seconds: float
+) -> str:
+    lines = [
+        "# Reliability: exact resume after every kind of stop, and the bad-input catalogue",
+        "",
+        f"Command: `nice -n 10 python benchmarks/reliability.py --trials {args.trials} --seed {args.seed} "
+        f"--timeout {args.timeout:g}`  ",
+        f"Commit: {commit()}  ",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared), Python "
+        f"{platform.python_version()}, torch {torch.__version__}, {platform.system()} {platform.release()}; "
+        f"{seconds / 60:.1f} min wall  ",
+        f"Training config: tests/interrupts.py (lightup/PressButton-v0, {TOTAL} steps, a checkpoint every "
+        "512, seed 3), stopped at random moments from `--seed`.",
+        "",
+        "## (a) Stopped at a random moment and resumed with `lightup train --resume`",
+        "",
+        "| signal | trials | resumed exactly | expected exit code | said where to resume "
+        "| ended before the signal |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, results in signals.items():
+        tried = [r for r in results if not r["ended_first"]]
+        code = SIGNALS[name][1]
+        said = "-" if name == "SIGKILL" else str(sum(r["said"] for r in tried))
+        lines.append(
+            f"| {name} | {len(tried)} | {sum(r['exact'] for r in tried)} | "
+            f"{sum(r['code'] == code for r in tried)} ({code}) | {said} | {len(results) - len(tried)} |"
+        )
+    bad = [(n, r) for n, rs in signals.items() for r in rs if not r["ended_first"] and not r["exact"]]
+    lines += [f"- not exact: {n} at step {r['stopped_at']}: {r['diff']}" for n, r in bad]
+    kinds = ["clean error", "traceback", "hang", "silent accept", "other"]
+    counts = {k: sum(o["kind"] == k for o in outcomes) for k in kinds}
+    changed = sum(o["changed"] for o in outcomes)
+    lines += [
+        "",
+        "## (b) Bad-input catalogue (tests/catalogue.py, plus tests/bad_inputs_catalogue.py where present)",
+        "",
+        "| cases tried | clean errors | tracebacks (target 0) | hangs (target 0) | silent accepts (target 0) "
+        "| other wrong exits | files changed (target 0) |",
+        "|---|---|---|---|---|---|---|",
+        f"| {len(outcomes)} | {counts['clean error']} | {counts['traceback']} | {counts['hang']} | "
+        f"{counts['silent accept']} | {counts['other']} | {changed} |",
+        "",
+    ]
+    for (name, argv, expected), o in zip(cases, outcomes, strict=True):
+        if o["kind"] != "clean error" or o["changed"]:
+            what = o["kind"] + (", files changed" if o["changed"] else "")
+            lines.append(
+                f"- {name} (`lightup {' '.join(argv)}`, expected {expected}): {what}: {o['line'][:160]}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=20, help="trials per signal")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random moments")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a catalogue case hangs")
+    parser.add_argument("--out", type=Path, default=RESULTS / "reliability.md")
+    args = parser.parse_args()
+    os.environ["PYTHONPATH"] = str(ROOT)  # the children run this checkout's lightup
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        signals = signal_trials(args.trials, args.seed, Path(tmp))
+    cases, prepares = load_cases()
+    outcomes = []
+    for name, argv, expected in cases:
+        outcomes.append(run_case(argv, expected, prepares, args.timeout))
+        print(f"case {name}: {outcomes[-1]}", flush=True)
+    text = report(args, signals, cases, outcomes, time.perf_counter() - start)
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
