@@ -9,7 +9,7 @@ import signal
 
 import gymnasium as gym
 import pytest
-from interrupts import CHECKPOINT_EVERY, TOTAL, differences, lightup, train_argv, wait_for_step
+from interrupts import TOTAL, differences, lightup, train_argv, wait_for_step
 
 from lightup import cli
 from lightup.training.logger import read_metrics
@@ -48,8 +48,8 @@ def test_a_signal_between_checkpoints_says_so_exits_and_resumes_to_the_uninterru
     match = re.fullmatch(pattern, line)
     assert match, line
     stopped, kept = int(match[1]), int(match[2])
-    assert STOP_AFTER <= stopped < TOTAL and kept == stopped // CHECKPOINT_EVERY * CHECKPOINT_EVERY
-    assert max(r["step"] for r in read_metrics(run)) == stopped  # logged past the checkpoint: cut on resume
+    assert STOP_AFTER <= stopped < TOTAL and kept == stopped  # nothing lost: saved where it stopped
+    assert max(r["step"] for r in read_metrics(run)) == stopped
     resume(run)
     assert differences(reference, run) == []
 
@@ -142,21 +142,14 @@ def test_an_env_that_keeps_raising_stops_at_the_last_checkpoint_and_resumes_exac
     assert differences(tmp_path / "whole", run) == []
 
 
-def test_sigint_before_the_first_checkpoint_exits_130_and_resume_starts_the_run_again(reference, tmp_path):
+def test_a_run_killed_before_its_first_checkpoint_starts_again_with_resume(reference, tmp_path):
     """Killed before its first checkpoint, a folder holds config.json and metrics: --resume starts it again
     from its config.json (saying so), its old metrics dropped, and ends as the uninterrupted run."""
     run = tmp_path / "run"
     proc = lightup(train_argv(run))
     wait_for_step(proc, run, 64)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    line = err.strip().splitlines()[-1]
-    assert re.fullmatch(
-        rf"SIGINT: interrupted at step \d+; no checkpoint yet: lightup train --resume {re.escape(str(run))} "
-        "starts it again",
-        line,
-    ), line
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
     assert not (run / "checkpoint.safetensors").exists() and read_metrics(run)
     proc = lightup(["train", "--resume", str(run)])
     _, err = proc.communicate(timeout=300)

@@ -1,11 +1,13 @@
 """Stopping a run and starting it again in its folder, so that the resumed run equals one that never stopped.
 
-A run can only resume where its envs were last re-seeded: the state of an env in mid-episode cannot be
-saved without pickling it, and loading a file must never run code. Envs are re-seeded at each periodic
-checkpoint, so every stop (SIGINT, SIGTERM, SIGKILL, a full disk, an env that keeps raising) leaves the last
-periodic checkpoint as the place to resume from, and writes no other: what it loses is the steps since that
-checkpoint (at most ``checkpoint_every``). Before the resumed run logs, its folder is cleaned: temporary
-files of a write cut short are removed and metrics.jsonl is cut back to the checkpoint's step.
+Envs are re-seeded at each periodic checkpoint, so a run resumed from one replays what the uninterrupted run
+did. A run stopped by SIGINT or SIGTERM between two checkpoints writes one where it stopped, holding the
+episodes under way and the actions its envs took since their seeded reset (`Rollout.state`): the state of an
+env in mid-episode cannot be saved without pickling it, and loading must never run code, so the resumed run
+resets the envs on those seeds and replays those actions. Nothing is lost. The other stops (SIGKILL, a full
+disk, an env that keeps raising) resume from the last checkpoint written, losing the steps since (at most
+``checkpoint_every``). Before a run starts again in its folder, the folder is cleaned: temporary files of a
+write cut short are removed and metrics.jsonl is cut back to the checkpoint's step.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ learned to hold the policy's entropy at a target (Online DT, Zheng et al. 2022).
 checkpoints fall on round boundaries.
 
 Resuming is exact on CPU: at each checkpoint the envs are reset with seeds derived from the round, in the
-uninterrupted run as in the resumed one, so episodes in flight never need to be saved. A run stopped between
-two checkpoints (a signal, a full disk, an env that keeps raising) therefore resumes from the last one
-(`lightup.training.recovery`).
+uninterrupted run as in the resumed one, so episodes in flight never need to be saved. A run stopped by a
+signal between two checkpoints saves them (`Rollout.state`) with the actions that bring its envs back; other
+stops resume from the last checkpoint (`lightup.training.recovery`).
 """
 
 from __future__ import annotations
@@ -202,6 +202,7 @@ class Trainer:
         """The signal (SIGINT, SIGTERM) that stopped the last `learn` before its budget, if one did."""
         self.checkpoint_step: int | None = None
         """The step of the checkpoint in the run folder: where a resumed run goes on from."""
+        self._rollout_state: dict[str, np.ndarray] | None = None  # a stopped run's, from its checkpoint
 
     # --- commands ---
 
@@ -284,7 +285,7 @@ class Trainer:
         envs = self._make_envs(c.n_envs)
         rollout = Rollout(envs, self.policy, c.env_id, c.return_scale, c.gamma, self.device)
         rollout.on_env_error = self._env_error
-        rollout.start(self._round_seed(), self.rollout_target)
+        self._start_rollout(rollout)
         self._stop_requested, self._stop_signal, self.interrupted_by = False, None, None
         old_handlers = self._old_handlers = {}  # filled one by one: a signal may come in between
         for s in (signal.SIGINT, signal.SIGTERM):
@@ -347,9 +348,10 @@ class Trainer:
                 else:
                     rollout.refresh()
             if self._stop_requested and self.steps < total:
-                # Stopped by a signal between checkpoints: the last periodic checkpoint, where the envs were
-                # re-seeded, stays the one to resume from (one written here would resume inexactly).
                 self.interrupted_by = self._stop_signal
+                state = rollout.state() if saved_at != self.steps else None
+                if state is not None:  # else the last checkpoint, where the envs were re-seeded, stays
+                    self.save_checkpoint(rollout_state=state)
             elif saved_at != self.steps:
                 self.save_checkpoint()
         finally:
@@ -360,6 +362,19 @@ class Trainer:
             self.logger.close()
             envs.close()
         return self
+
+    def _start_rollout(self, rollout: Rollout) -> None:
+        """Start the rollout on the round's seeds, or where a checkpoint written at a stop left it."""
+        state, self._rollout_state = self._rollout_state, None
+        if state is not None and not rollout.restore(state, self.rollout_target):
+            print(
+                f"note: the envs of {self.config.env_id} did not come back to where the run stopped from "
+                "their seeds and actions; their episodes under way start again (not bit for bit)",
+                file=sys.stderr,
+            )
+            state = None
+        if state is None:
+            rollout.start(self._round_seed(), self.rollout_target)
 
     def _env_error(self, err: Exception, in_a_row: int) -> None:
         """An env raised during a rollout: log the traceback in the run folder; stop if it keeps failing."""
@@ -649,10 +664,13 @@ class Trainer:
 
     # --- checkpoints ---
 
-    def save_checkpoint(self, path: str | Path | None = None) -> Path:
+    def save_checkpoint(self, path: str | Path | None = None, rollout_state: dict | None = None) -> Path:
+        """Write the whole training state; with ``rollout_state`` (at a stop between two checkpoints), the
+        rollout's too, which a resumed run goes on from instead of re-seeding its envs."""
         self._open_run()
         path = Path(path) if path else self.run_dir / CHECKPOINT
         tensors = {f"model.{k}": v for k, v in self.policy.state_dict().items()}
+        tensors.update({f"rollout.{k}": torch.from_numpy(v) for k, v in (rollout_state or {}).items()})
         opt_tensors, opt_rest = flatten_optimizer(self.optimizer.state_dict())
         alpha_tensors, alpha_rest = flatten_optimizer(self.alpha_optimizer.state_dict())
         tensors.update(opt_tensors)
@@ -719,6 +737,8 @@ class Trainer:
             trainer.run_dir = run_dir
             trainer._restore(tensors, meta)
             trainer.checkpoint_step = trainer.steps
+            rollout = with_prefix(tensors, "rollout.")
+            trainer._rollout_state = {k: v.numpy() for k, v in rollout.items()} if rollout else None
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as err:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise LightupError(
