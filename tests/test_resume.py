@@ -4,6 +4,7 @@ equals the run that never stopped: every checkpoint tensor and every metrics rec
 from __future__ import annotations
 
 import errno
+import os
 import re
 import signal
 
@@ -212,3 +213,95 @@ def test_a_stopped_run_resumes_once_its_config_json_is_unreadable_only_with_a_on
     assert cli.main(["train", "--resume", str(run)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "config.json' is not a config lightup train wrote" in lines[0], lines
+
+
+class Interrupting(gym.Wrapper):
+    """PressButton that sends its own process SIGINT at the ``AT["step"]``-th step of all its copies (a
+    Ctrl-C tied to the run, not to the clock); with ``AT["drift"]``, a reset ignores the seed it is given
+    (an env that does not replay from its seed)."""
+
+    AT: dict = {"step": None, "taken": 0, "drift": False, "resets": 0}
+
+    def reset(self, *, seed=None, options=None):
+        self.AT["resets"] += 1
+        if self.AT["drift"] and seed is not None:
+            seed += self.AT["resets"]
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        self.AT["taken"] += 1
+        if self.AT["taken"] == self.AT["step"]:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().step(action)
+
+
+def interrupting_argv(run, total: int = 1536) -> list[str]:
+    from lightup.envs import make_env
+
+    env_id = "test/Interrupting-v0"
+    if env_id not in gym.registry:
+        gym.register(env_id, entry_point=lambda **kw: Interrupting(make_env("lightup/PressButton-v0", **kw)))
+    return [env_id if a == "lightup/PressButton-v0" else a for a in train_argv(run, total=total)]
+
+
+def interrupted_run(run, capsys, **at) -> str:
+    """Run the interrupting env's config until its own SIGINT; returns the last line on stderr."""
+    Interrupting.AT.update({"step": None, "taken": 0, "drift": False, "resets": 0, **at})
+    assert cli.main(interrupting_argv(run)) == 130
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_stop_with_more_actions_than_are_kept_resumes_from_the_last_periodic_checkpoint(
+    tmp_path, capsys, monkeypatch
+):
+    """Past the replay limit, a stop writes no checkpoint (the envs could not be brought back): the periodic
+    one stays, and the run resumes from it exactly."""
+    import lightup.training.rollout
+
+    Interrupting.AT.update(step=None, taken=0, drift=False)
+    assert cli.main(interrupting_argv(tmp_path / "whole")) == 0
+    monkeypatch.setattr(lightup.training.rollout, "REPLAY_LIMIT", 64)
+    line = interrupted_run(tmp_path / "run", capsys, step=STOP_AFTER)
+    assert re.fullmatch(r"SIGINT: interrupted at step \d+; checkpoint at step 512; resume with .*", line), (
+        line
+    )
+    monkeypatch.undo()
+    Interrupting.AT.update(step=None)
+    assert cli.main(["train", "--resume", str(tmp_path / "run")]) == 0
+    assert differences(tmp_path / "whole", tmp_path / "run") == []
+
+
+def test_envs_that_do_not_replay_from_their_seed_start_again_and_say_so(tmp_path, capsys):
+    run = tmp_path / "run"
+    line = interrupted_run(run, capsys, step=STOP_AFTER, drift=True)
+    stopped = int(re.search(r"interrupted at step (\d+)", line)[1])
+    Interrupting.AT.update(step=None)
+    assert cli.main(["train", "--resume", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "did not come back to where the run stopped from their seeds and actions" in err
+    steps = [r["step"] for r in read_metrics(run)]
+    assert steps == sorted(steps) and steps[-1] == 1536 and stopped in steps
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "message"),
+    [
+        ("t", lambda v: v[:-1], "the checkpoint's rollout.t does not fit 4 envs"),
+        ("played", lambda v: v.float(), "the checkpoint's rollout.played does not fit 4 envs"),
+        ("t", lambda v: v + 10**9, "the checkpoint's rollout state is out of range"),
+    ],
+)
+def test_an_altered_rollout_state_is_a_one_line_error(tmp_path, capsys, name, change, message):
+    from lightup.checkpoint import load_tensors, save_tensors
+
+    run = tmp_path / "run"
+    interrupted_run(run, capsys, step=STOP_AFTER)
+    path = run / "checkpoint.safetensors"
+    tensors, meta = load_tensors(path)
+    tensors[f"rollout.{name}"] = change(tensors[f"rollout.{name}"])
+    save_tensors(path, tensors, meta)
+    before = path.read_bytes()
+    assert cli.main(["train", "--resume", str(run)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert path.read_bytes() == before
