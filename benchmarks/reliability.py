@@ -24,11 +24,13 @@ import importlib
 import os
 import platform
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -37,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from interrupts import TOTAL, differences, last_logged_step, lightup, train_argv  # noqa: E402
+
+from lightup.checkpoint import load_tensors  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 # each signal with the exit code it must give (a SIGKILLed process reports -9)
@@ -61,6 +65,8 @@ def stop_and_resume(run: Path, sig: signal.Signals, step: int, delay: float) -> 
     lines = err.strip().splitlines()
     said = bool(lines) and "interrupted at step" in lines[-1] and f"--resume {run}" in lines[-1]
     stopped_at = last_logged_step(run)
+    checkpoint = run / "checkpoint.safetensors"
+    kept = load_tensors(checkpoint)[1]["counters"]["steps"] if checkpoint.exists() else 0
     resumed = lightup(["train", "--resume", str(run)])
     _, resume_err = resumed.communicate(timeout=600)
     diff = differences(Path(run.parent / "reference"), run) if resumed.returncode == 0 else ["resume failed"]
@@ -69,34 +75,39 @@ def stop_and_resume(run: Path, sig: signal.Signals, step: int, delay: float) -> 
         "code": proc.returncode,
         "said": said,
         "stopped_at": stopped_at,
+        "lost": stopped_at - kept,  # steps logged that the resumed run had to take again
         "resume_code": resumed.returncode,
         "exact": not diff,
         "diff": diff[:3] or resume_err.strip().splitlines()[-1:],
     }
 
 
-def signal_trials(trials: int, seed: int, work: Path) -> dict[str, list[dict]]:
+def signal_trials(trials: int, seed: int, jobs: int, work: Path) -> dict[str, list[dict]]:
     rng = random.Random(seed)
     reference = work / "reference"
     proc = lightup(train_argv(reference))
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
-    results: dict[str, list[dict]] = {name: [] for name in SIGNALS}
-    for i in range(trials):
-        for name, (sig, _) in SIGNALS.items():
-            # a random moment: after a random logged step (before the last round), then a random delay, so
-            # the signal lands mid-rollout, mid-update, mid-evaluation or mid-write
-            step, delay = rng.randrange(32, TOTAL - 256), rng.uniform(0.0, 0.2)
-            run = work / f"{name}_{i}"
-            result = stop_and_resume(run, sig, step, delay)
-            result.update(step=step, delay=round(delay, 3))
-            results[name].append(result)
-            print(f"{name} trial {i}: {result}", flush=True)
-            if result.get("exact"):  # keep the disk small: only folders that show a problem stay
-                for p in sorted(run.rglob("*"), reverse=True):
-                    p.unlink() if p.is_file() else p.rmdir()
-                run.rmdir()
-    return results
+    # a random moment: after a random logged step (before the last round), then a random delay, so the
+    # signal lands mid-rollout, mid-update, mid-evaluation or mid-write; all drawn first, in a fixed order
+    plan = [
+        (name, i, rng.randrange(32, TOTAL - 256), rng.uniform(0.0, 0.2))
+        for i in range(trials)
+        for name in SIGNALS
+    ]
+
+    def trial(name: str, i: int, step: int, delay: float) -> dict:
+        run = work / f"{name}_{i}"
+        result = stop_and_resume(run, SIGNALS[name][0], step, delay)
+        result.update(step=step, delay=round(delay, 3))
+        print(f"{name} trial {i}: {result}", flush=True)
+        if result.get("exact"):  # keep the disk small: only folders that show a problem stay
+            shutil.rmtree(run)
+        return result
+
+    with ThreadPoolExecutor(jobs) as pool:
+        done = list(pool.map(lambda p: trial(*p), plan))
+    return {name: [r for (n, *_), r in zip(plan, done, strict=True) if n == name] for name in SIGNALS}
 
 
 def load_cases() -> tuple[list[tuple[str, list[str], int]], list]:
@@ -165,7 +176,7 @@ def report(
         "# Reliability: exact resume after every kind of stop, and the bad-input catalogue",
         "",
         f"Command: `nice -n 10 python benchmarks/reliability.py --trials {args.trials} --seed {args.seed} "
-        f"--timeout {args.timeout:g}`  ",
+        f"--jobs {args.jobs} --timeout {args.timeout:g}`  ",
         f"Commit: {commit()}  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared), Python "
         f"{platform.python_version()}, torch {torch.__version__}, {platform.system()} {platform.release()}; "
@@ -176,17 +187,27 @@ def report(
         "## (a) Stopped at a random moment and resumed with `lightup train --resume`",
         "",
         "| signal | trials | resumed exactly | expected exit code | said where to resume "
-        "| ended before the signal |",
-        "|---|---|---|---|---|---|",
+        "| steps lost (mean / max) | ended before the signal |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, results in signals.items():
         tried = [r for r in results if not r["ended_first"]]
         code = SIGNALS[name][1]
         said = "-" if name == "SIGKILL" else str(sum(r["said"] for r in tried))
+        lost = [r["lost"] for r in tried]
         lines.append(
             f"| {name} | {len(tried)} | {sum(r['exact'] for r in tried)} | "
-            f"{sum(r['code'] == code for r in tried)} ({code}) | {said} | {len(results) - len(tried)} |"
+            f"{sum(r['code'] == code for r in tried)} ({code}) | {said} | "
+            f"{sum(lost) / max(len(lost), 1):.0f} / {max(lost, default=0)} | "
+            f"{len(results) - len(tried)} |"
         )
+    lines += [
+        "",
+        "Steps lost: steps the run had logged when it stopped, less the step of the checkpoint it resumed "
+        "from. SIGINT and SIGTERM write a checkpoint where they stop (with the episodes under way and the "
+        "actions that bring the envs back), so they lose nothing; SIGKILL resumes from the last periodic "
+        "checkpoint (every 512 steps here).",
+    ]
     bad = [(n, r) for n, rs in signals.items() for r in rs if not r["ended_first"] and not r["exact"]]
     lines += [f"- not exact: {n} at step {r['stopped_at']}: {r['diff']}" for n, r in bad]
     kinds = ["clean error", "traceback", "hang", "silent accept", "other"]
@@ -216,13 +237,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20, help="trials per signal")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random moments")
+    parser.add_argument("--jobs", type=int, default=2, help="trials run side by side")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a catalogue case hangs")
     parser.add_argument("--out", type=Path, default=RESULTS / "reliability.md")
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = str(ROOT)  # the children run this checkout's lightup
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        signals = signal_trials(args.trials, args.seed, Path(tmp))
+        signals = signal_trials(args.trials, args.seed, args.jobs, Path(tmp))
     cases, prepares = load_cases()
     outcomes = []
     for name, argv, expected in cases:
