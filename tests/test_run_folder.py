@@ -74,3 +74,27 @@ def test_atomic_write_names_its_temporary_file_as_remove_stale_temps_finds_it(tm
     seen[0].write_bytes(b"left by a kill")  # as if the process had died before cleaning up
     assert remove_stale_temps(tmp_path, ("config.json",)) == seen
     assert not list(tmp_path.iterdir())
+
+
+def test_tensorboard_shows_no_step_twice_after_a_resume_from_an_earlier_checkpoint(tmp_path, monkeypatch):
+    """Killed after logging past its checkpoint (steps 544 to 768 logged, the checkpoint at 512), the run
+    resumes from 512: TensorBoard hides the events the killed run logged after 512 (purge_step)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tiny import tiny_config
+
+    from lightup.training.trainer import Trainer
+
+    run = tmp_path / "run"
+    trainer = Trainer(tiny_config(run, tensorboard=True, checkpoint_every=512))
+    save = trainer.save_checkpoint
+    monkeypatch.setattr(
+        trainer, "save_checkpoint", lambda *a, **k: None if trainer.steps > 512 else save(*a, **k)
+    )
+    trainer.learn(768)  # as if killed at 768: only the checkpoint of 512 was written
+    monkeypatch.undo()
+    Trainer.load(run).learn(1024)
+    events = EventAccumulator(str(run))
+    events.Reload()
+    steps = [e.step for e in events.Scalars("rollout/buffer_best_return")]
+    assert steps == list(range(32, 1025, 32))
+    assert [r["step"] for r in read_metrics(run) if "rollout/buffer_best_return" in r] == steps
