@@ -406,8 +406,8 @@ class Trainer:
                 print(f"alarm at step {self.steps}: {alarm.message}. {alarm.meaning}. Look at: {alarm.where}")
 
     def _request_stop(self, signum, frame) -> None:
-        """The first SIGINT or SIGTERM ends the run after its round; a second one acts as it would without
-        lightup (stops at once): nothing is lost, since a stop writes no checkpoint."""
+        """The first SIGINT or SIGTERM ends the run after its round (with a checkpoint there); a second one
+        acts as it would without lightup and stops it at once (it then resumes from its last checkpoint)."""
         self._stop_requested, self._stop_signal = True, signum
         if self._old_handlers.get(signum) is not None:
             signal.signal(signum, self._old_handlers[signum])
