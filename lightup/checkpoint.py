@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,17 @@ from lightup.jsonfile import MiB, loads
 
 META_KEY = "lightup"
 MAX_META_BYTES = 64 * MiB  # the replay's commands and the optimizers' settings: under 1 MiB as written
+TEMP_SUFFIX = ".tmp"
 
 
 def atomic_write(path: str | Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` and rename the result over ``path``; on any failure ``path`` is untouched."""
+    """Call ``write(tmp_path)`` and rename the result over ``path``; on any failure ``path`` is untouched.
+
+    The temporary file is ``.{name}.{random}.tmp`` beside ``path``; one left by a kill mid-write is removed
+    by `remove_stale_temps` when its folder's run starts again."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
@@ -39,6 +44,20 @@ def atomic_write(path: str | Path, write: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temps(folder: str | Path, names: tuple[str, ...]) -> list[Path]:
+    """Delete the temporary files that `atomic_write` left in ``folder`` for the files ``names`` when a kill
+    stopped it mid-write (only one process writes a run folder, so none is in use); returns them."""
+    stale = [
+        p
+        for name in names
+        for p in Path(folder).glob(f".{glob_escape(name)}.*{TEMP_SUFFIX}")
+        if p.is_file() and not p.is_symlink()
+    ]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def save_tensors(path: str | Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:

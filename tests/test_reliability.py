@@ -60,14 +60,19 @@ def test_an_env_that_raises_now_and_then_loses_episodes_not_the_run(tmp_path):
     assert Trainer.load(trainer.run_dir).steps == trainer.steps
 
 
-def test_an_env_that_keeps_raising_stops_the_run_with_a_checkpoint(tmp_path):
+def test_an_env_that_keeps_raising_stops_the_run_saying_where_it_can_start_again(tmp_path):
+    """It raised before the first checkpoint, so none is written (one written mid-interval would not resume
+    exactly: tests/test_resume.py); the message says the folder starts again with --resume."""
     with pytest.raises(
         LightupError, match=r"raised 3 times in a row .*RuntimeError: the button fell off"
     ) as e:
         Trainer(config(tmp_path, register("Broken", fail_rate=1.0), max_env_errors=3)).learn(800)
     assert "\n" not in str(e.value)
+    assert str(e.value).endswith(
+        f"no checkpoint yet: lightup train --resume {tmp_path / 'run'} starts it again"
+    )
     assert (tmp_path / "run" / "env_errors.log").read_text().count("Traceback") == 3
-    Trainer.load(tmp_path / "run")  # the checkpoint it left loads
+    assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
 
 
 @pytest.mark.parametrize(

@@ -93,6 +93,8 @@ def _run_trainer(job: Job) -> dict:
         config = with_overrides(TrainConfig(**fields), dict(job.overrides))
         trainer = Trainer(config)
         trainer.learn()
+        if trainer.interrupted_by is not None:  # Ctrl-C stopped the run short: stop here too
+            raise KeyboardInterrupt
         # The trainer stops at the evaluation that reached the threshold: the time so far is the time to it.
         wall_to_solve = time.perf_counter() - start if trainer.solved_at is not None else None
         evals = [r for r in read_metrics(tmp / "run") if "eval/mean_reward" in r]

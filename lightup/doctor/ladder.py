@@ -300,6 +300,8 @@ def train_seed(
     trainer = Trainer(config, policy=policy)
     try:
         trainer.learn(rung.budget)
+        if trainer.interrupted_by is not None:  # Ctrl-C stopped the run short: stop here too
+            raise KeyboardInterrupt
         if rung.name == "command-follow":
             up, down = trainer.evaluate(1.0)["eval/mean_reward"], trainer.evaluate(-1.0)["eval/mean_reward"]
             return up >= 0.9 and down <= -0.9, f"commanded +1 got {up:+.2f}, commanded -1 got {down:+.2f}"

@@ -17,6 +17,9 @@ class AlarmCallback(Callback):
         self.show = show
         self.raised: set[str] = set()
 
+    def on_start(self, trainer, total_steps: int) -> None:
+        self.raised |= trainer.logged_alarms  # a resumed run's, already in its metrics
+
     def on_eval(self, trainer, metrics: dict[str, float]) -> None:
         n = trainer.n_actions
         ctx = Context(max_entropy=math.log(n) if n > 1 else None, threshold=trainer.threshold)

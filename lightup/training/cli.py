@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from pathlib import Path
 
 from lightup.args import flag_names, parse_config
 from lightup.errors import LightupError
@@ -89,9 +90,31 @@ def parse_resume(argv: list[str]) -> tuple[str, dict, str | None, str | None]:
     return run_dir, {name: getattr(config, name) for name in names}, env, policy
 
 
+def resume(run_dir: Path, env=None, policy=None, overrides: dict | None = None):
+    """The trainer of a run folder, from its checkpoint; or, for a run stopped before its first checkpoint,
+    a fresh one from its config.json (said on stderr). ``env``, ``policy``: typed again (see `parse_resume`);
+    ``overrides``: the config fields given with ``--resume``."""
+    from lightup.training import recovery, state
+    from lightup.training.trainer import CHECKPOINT, Trainer
+
+    if run_dir.is_dir() and not (run_dir / CHECKPOINT).exists() and (run_dir / recovery.CONFIG).is_file():
+        config = recovery.read_run_config(run_dir)
+        state.check_resumable(run_dir, config, env_given=env is not None, policy_given=policy is not None)
+        trainer = Trainer(dataclasses.replace(config, **(overrides or {})), env=env, policy=policy)
+        trainer.run_dir = run_dir
+        print(
+            f"note: {run_dir} has no checkpoint (the run stopped before its first); starting it again from "
+            "its config.json",
+            file=sys.stderr,
+        )
+        return trainer
+    return Trainer.load(run_dir, env=env, policy=policy, overrides=overrides)
+
+
 def main(argv: list[str]) -> int:
     from lightup.doctor.live import AlarmCallback
     from lightup.models.factory import load_factory
+    from lightup.training import recovery
     from lightup.training.callbacks import default_callbacks
     from lightup.training.trainer import Trainer
 
@@ -99,11 +122,17 @@ def main(argv: list[str]) -> int:
     if any(a == "--resume" or a.startswith("--resume=") for a in argv):
         run_dir, overrides, env, spec = parse_resume(argv)
         policy = load_factory(spec) if spec is not None else None
-        trainer = Trainer.load(run_dir, env=env, policy=policy, overrides=overrides)
+        trainer = resume(Path(run_dir), env, policy, overrides)
     else:
         trainer = Trainer(parse(argv))
     c = trainer.config
     trainer.learn(callbacks=default_callbacks(c, [AlarmCallback(show=not c.quiet)]))
+    if trainer.interrupted_by is not None:
+        line = recovery.interrupted_line(
+            trainer.interrupted_by, trainer.steps, trainer.run_dir, trainer.saved_at
+        )
+        print(line, file=sys.stderr)
+        return recovery.exit_code(trainer.interrupted_by)
     from lightup.viz import report_after_training
 
     report = report_after_training(trainer)  # never raises: a failed report costs only the report

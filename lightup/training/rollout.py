@@ -50,6 +50,10 @@ def categorical_stats(log_probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return entropy, probs.max(dim=-1).values
 
 
+REPLAY_LIMIT = 1 << 22
+"""Env steps (of all envs together) whose actions a rollout keeps to replay (at most 32 MiB of int64)."""
+
+
 def check_shape(obs: np.ndarray, n: int, obs_dim: int, env_id: str) -> None:
     """The policy reads ``obs_dim`` values per observation (each env's own shape is checked where the envs
     are made, by `lightup.training.envs.vector_env`)."""
@@ -103,6 +107,11 @@ class Rollout:
         """Steps of each env's episode so far; the next step is written at index ``t``."""
         self._alloc(256)
         self.policy.begin(self.n)
+        self._played: np.ndarray | None = np.zeros((16, *self._action_shape()), self._action_dtype())
+        """The actions (N,) of each step since the envs were reset on ``seed``, in the first ``_n_played``
+        rows: replaying them brings the envs back to where they are (`state`, `restore`); None once past
+        ``REPLAY_LIMIT``."""
+        self._n_played = 0
 
     def _alloc(self, capacity: int) -> None:
         """The episodes under way, one row per env, as arrays (a step is a few vectorized writes, not a
@@ -210,6 +219,8 @@ class Rollout:
                 self._restart()  # the ongoing episodes are dropped
                 continue
             self.errors_in_a_row = 0
+            if self._played is not None:
+                self._keep_played(actions_np)
             check_finite("reward", rewards, self.env_id)
             check_finite("observation", obs, self.env_id)
             check_shape(obs, self.n, self.policy.obs_dim, self.env_id)
@@ -236,6 +247,113 @@ class Rollout:
             stats.entropy += float(entropy.mean(-1).sum())
             stats.max_prob += float(max_prob.mean(-1).sum())
         return stats
+
+    def _action_shape(self) -> tuple[int, ...]:
+        """The shape of one step's actions of all envs: (N,) discrete, (N, A) continuous."""
+        return (self.n,) if self.discrete else (self.n, self.policy.act_dim)
+
+    def _action_dtype(self) -> type:
+        return np.int64 if self.discrete else np.float32
+
+    def _keep_played(self, actions: np.ndarray) -> None:
+        if self._n_played == len(self._played):  # full: double it, or give up past the limit
+            if 2 * len(self._played) * self.n > REPLAY_LIMIT:
+                self._played = None
+                return
+            self._played = np.concatenate([self._played, np.zeros_like(self._played)])
+        self._played[self._n_played] = actions
+        self._n_played += 1
+
+    def state(self) -> dict[str, np.ndarray] | None:
+        """Everything this rollout holds between two `collect` calls, as arrays to save: the episodes under
+        way, and the seed and actions that bring the envs back to where they are (an env's own state cannot
+        be saved without pickling it). None if more actions were played than are kept."""
+        if self._played is None:
+            return None
+        m = int(self.t.max())
+        return {
+            "seed": np.array([self.seed], np.int64),
+            "played": self._played[: self._n_played],
+            "obs": self.obs,
+            "rtg": self.rtg,
+            "t": self.t,
+            "errors_in_a_row": np.array([self.errors_in_a_row], np.int64),
+            "obs_buf": self._obs_buf[:, :m],
+            "act_buf": self._act_buf[:, :m],
+            "rew_buf": self._rew_buf[:, :m],
+            "rtg_buf": self._rtg_buf[:, :m],
+        }
+
+    def restore(self, state: dict[str, np.ndarray], command: Callable[[], float]) -> bool:
+        """Go on from a `state`: reset the envs on its seed and replay its actions, then take its episodes
+        under way and rebuild the policy's cache from them. Draws no command. False, with the envs to be
+        started again, if the envs do not come back to the observations saved (an env that does not play
+        the same from the same seed and actions, or that raises)."""
+        self._check(state)
+        seed = int(state["seed"][0])
+        try:
+            obs, _ = self.envs.reset(seed=[seed + i for i in range(self.n)])
+            for actions in state["played"]:
+                obs, *_ = self.envs.step(actions)
+        except Exception:  # an env that raises on the way back: started again by the caller
+            return False
+        obs = obs.reshape(self.n, -1).astype(np.float32)
+        if not np.array_equal(obs, state["obs"]):
+            return False
+        self.seed, self.command = seed, command
+        self.obs, self.rtg, self.t = state["obs"].copy(), state["rtg"].copy(), state["t"].copy()
+        self.errors_in_a_row = int(state["errors_in_a_row"][0])
+        m, capacity = state["obs_buf"].shape[1], 256
+        while capacity <= m:
+            capacity *= 2
+        self._obs_buf = None
+        self._alloc(capacity)
+        for buf, saved in zip(
+            (self._obs_buf, self._act_buf, self._rew_buf, self._rtg_buf),
+            (state["obs_buf"], state["act_buf"], state["rew_buf"], state["rtg_buf"]),
+            strict=True,
+        ):
+            buf[:, :m] = saved
+        played = state["played"]
+        self._played = np.concatenate([played, np.zeros((16, *self._action_shape()), played.dtype)])
+        self._n_played = len(played)
+        self.refresh()
+        return True
+
+    def _check(self, state: dict[str, np.ndarray]) -> None:
+        """A state read from a file fits these envs and this policy, or a one-line error."""
+        n, s = self.n, self.policy.obs_dim
+        m = (
+            state["obs_buf"].shape[1]
+            if state.get("obs_buf") is not None and state["obs_buf"].ndim == 3
+            else -1
+        )
+        act = self._action_shape()[1:]
+        shapes = {
+            "seed": ((1,), np.int64),
+            "played": ((len(state.get("played", ())), n, *act), self._action_dtype()),
+            "obs": ((n, s), np.float32),
+            "rtg": ((n,), np.float64),
+            "t": ((n,), np.int64),
+            "errors_in_a_row": ((1,), np.int64),
+            "obs_buf": ((n, m, s), np.float32),
+            "act_buf": ((n, m, *act), self._action_dtype()),
+            "rew_buf": ((n, m), np.float64),
+            "rtg_buf": ((n, m), np.float64),
+        }
+        for name, (shape, dtype) in shapes.items():
+            value = state.get(name)
+            if not isinstance(value, np.ndarray) or value.shape != shape or value.dtype != dtype:
+                raise LightupError(
+                    f"the checkpoint's rollout.{name} does not fit {n} envs of this policy (an altered "
+                    "file); use a checkpoint written by lightup"
+                )
+        t = state["t"]
+        if len(state["played"]) * n > REPLAY_LIMIT or t.min() < 0 or t.max() != m:
+            raise LightupError(
+                "the checkpoint's rollout state is out of range (an altered file); use a checkpoint written "
+                "by lightup"
+            )
 
     def _episode(self, i: int, length: int, terminated: bool) -> Episode:
         """Env ``i``'s episode of ``length`` steps, copied out of the rows."""

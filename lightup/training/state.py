@@ -34,8 +34,11 @@ CHECKPOINT = "checkpoint.safetensors"
 RUN_FORMAT = "lightup-run/1"
 
 
-def save_state(trainer: Trainer, path: Path) -> None:
+def save_state(trainer: Trainer, path: Path, rollout_state: dict[str, np.ndarray] | None = None) -> None:
+    """Write the trainer's whole state to ``path``; ``rollout_state``: the rollout's at a stop (see
+    `lightup.training.rollout.Rollout.state`)."""
     tensors = {f"model.{k}": v for k, v in trainer.policy.state_dict().items()}
+    tensors.update({f"rollout.{k}": torch.from_numpy(v) for k, v in (rollout_state or {}).items()})
     opt_tensors, opt_rest = flatten_optimizer(trainer.optimizer.state_dict())
     alpha_tensors, alpha_rest = flatten_optimizer(trainer.alpha_optimizer.state_dict())
     tensors.update(opt_tensors)

@@ -7,7 +7,9 @@ learned to hold the policy's entropy at a target (Online DT, Zheng et al. 2022).
 checkpoints fall on round boundaries.
 
 Resuming is exact on CPU: at each checkpoint the envs are reset with seeds derived from the round, in the
-uninterrupted run as in the resumed one, so episodes in flight never need to be saved.
+uninterrupted run as in the resumed one, so episodes in flight never need to be saved. A run stopped by a
+signal between two checkpoints saves them (`Rollout.state`) with the actions that bring its envs back; other
+stops resume from the last checkpoint (`lightup.training.recovery`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import dataclasses
 import json
 import math
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Sequence
@@ -26,14 +29,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lightup.checkpoint import atomic_write
+from lightup.checkpoint import atomic_write, with_prefix
 from lightup.envs import parse_options, reward_threshold
 from lightup.errors import LightupError
 from lightup.models import SequencePolicy
 from lightup.models.factory import PolicyFactory, is_factory_spec, resolve_policy, spec_of
 from lightup.outputs import mark
 from lightup.ranges import check_counters
-from lightup.training import state
+from lightup.training import recovery, state
 from lightup.training.advantage import build_value_net
 from lightup.training.agent import AGENT_FILE, EVAL_SEED, Agent, play_episodes
 from lightup.training.callbacks import Callback, default_callbacks
@@ -137,10 +140,16 @@ class Trainer(UpdateStep):
         self.last_eval: float | None = None
         self.run_dir: Path | None = None
         self.saved_at: int | None = None
-        """The env step of the last checkpoint this trainer saved."""
+        """The env step of the checkpoint in the run folder: the last one saved, or the one loaded; where a
+        resumed run goes on from."""
         self.stop_training = False
         """Set by a callback to stop training after the round."""
-        self._stop_requested = False
+        self._stop_requested, self._stop_signal = False, None
+        self.interrupted_by: int | None = None
+        """The signal (SIGINT, SIGTERM) that stopped the last `learn` before its budget, if one did."""
+        self.logged_alarms: set[str] = set()
+        """The alarms the run folder's metrics already hold (a resumed run's), so none is logged twice."""
+        self._rollout_state: dict[str, np.ndarray] | None = None  # a stopped run's, from its checkpoint
 
     # --- commands ---
 
@@ -166,10 +175,16 @@ class Trainer(UpdateStep):
             run_dir = Path(c.run_dir) if c.run_dir else Path(c.run_root) / name
             # a folder train may write in, not a bench's: checked before anything is written
             check_run_dir(run_dir, "--run-dir" if c.run_dir else "--run-root (and --exp-name)")
-            if (run_dir / CHECKPOINT).exists() or (run_dir / "metrics.jsonl").exists():
+            if (run_dir / CHECKPOINT).exists():
                 raise LightupError(
                     f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} "
                     "or pick another --run-dir"
+                )
+            if (run_dir / "metrics.jsonl").exists():  # a run stopped before its first checkpoint: nothing
+                print(  # to resume, so the folder is reused (`learn` drops the old metrics)
+                    f"note: {run_dir} holds a run stopped before its first checkpoint; starting a new run "
+                    "there (its metrics are replaced)",
+                    file=sys.stderr,
                 )
             run_dir.mkdir(parents=True, exist_ok=True)
             mark(run_dir, "run")
@@ -200,12 +215,21 @@ class Trainer(UpdateStep):
         total = total_steps if total_steps is not None else c.total_steps
         callbacks = default_callbacks(c) if callbacks is None else list(callbacks)
         self._open_run()
-        self.logger = RunLogger(self.run_dir, tensorboard=c.tensorboard)
+        # Starting again in a folder: no leftovers of a stop, no metrics past the step resumed from.
+        resuming = (self.run_dir / "metrics.jsonl").exists()
+        logged = recovery.prepare_folder(self.run_dir, self.steps, (CHECKPOINT, "config.json"))
+        self.logged_alarms |= logged.alarms
+        self.last_eval = self.last_eval if self.last_eval is not None else logged.last_eval
+        purge = self.steps + 1 if resuming else None
+        self.logger = RunLogger(self.run_dir, tensorboard=c.tensorboard, purge_step=purge)
         envs = self.env_source.rollout_envs(c.n_envs)
         rollout = Rollout(envs, self.policy, c.env_id, c.return_scale, c.gamma, self.device)
         rollout.on_env_error = self._env_error
-        rollout.start(self._round_seed(), self.rollout_target)
-        old_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._start_rollout(rollout)
+        self._stop_requested, self._stop_signal, self.interrupted_by = False, None, None
+        old_handlers = self._old_handlers = {}  # filled one by one: a signal may come in between
+        for s in (signal.SIGINT, signal.SIGTERM):
+            old_handlers[s] = signal.signal(s, self._request_stop)
         next_eval = (self.steps // c.eval_every + 1) * c.eval_every
         self.stop_training = False
         try:
@@ -257,14 +281,21 @@ class Trainer(UpdateStep):
                 )
                 answers += [cb.on_round(self, metrics) for cb in callbacks]
                 if self.stop_training or any(a is False for a in answers):
+                    self._stop_requested = False  # a callback's stop ends the run as its budget would
                     break
                 if self.saved_at == self.steps:  # a checkpoint (a callback's) was saved after this round
                     if self.steps < total:  # a resumed run starts from here: draw no random numbers before
                         rollout.start(self._round_seed(), self.rollout_target)
                 else:
                     rollout.refresh()
-            for callback in callbacks:
-                callback.on_end(self)
+            if self._stop_requested and self.steps < total:
+                self.interrupted_by = self._stop_signal
+                state = rollout.state() if self.saved_at != self.steps else None
+                if state is not None:  # else the last checkpoint, where the envs were re-seeded, stays
+                    self.save_checkpoint(rollout_state=state)
+            else:
+                for callback in callbacks:
+                    callback.on_end(self)
         finally:
             for s, h in old_handlers.items():
                 signal.signal(s, h)
@@ -274,21 +305,38 @@ class Trainer(UpdateStep):
             self.env_source.close_rollout_envs(envs)
         return self
 
+    def _start_rollout(self, rollout: Rollout) -> None:
+        """Start the rollout on the round's seeds, or where a checkpoint written at a stop left it."""
+        state, self._rollout_state = self._rollout_state, None
+        if state is not None and not rollout.restore(state, self.rollout_target):
+            print(
+                f"note: the envs of {self.config.env_id} did not come back to where the run stopped from "
+                "their seeds and actions; their episodes under way start again (not bit for bit)",
+                file=sys.stderr,
+            )
+            state = None
+        if state is None:
+            rollout.start(self._round_seed(), self.rollout_target)
+
     def _env_error(self, err: Exception, in_a_row: int) -> None:
         """An env raised during a rollout: log the traceback in the run folder; stop if it keeps failing."""
         log = self.run_dir / "env_errors.log"
         with open(log, "a", encoding="utf-8") as f:
             f.write(f"--- env step {self.steps}, failure {in_a_row} in a row\n")
             f.write("".join(traceback.format_exception(err)))
-        if in_a_row >= self.config.max_env_errors:
-            self.save_checkpoint()
+        if in_a_row >= self.config.max_env_errors:  # no checkpoint here: it would not resume exactly
             raise LightupError(
                 f"env {self.config.env_id} raised {in_a_row} times in a row (last: {type(err).__name__}: "
-                f"{str(err).splitlines()[0] if str(err) else ''}); tracebacks in {log}, checkpoint saved"
+                f"{str(err).splitlines()[0] if str(err) else ''}); tracebacks in {log}; "
+                + recovery.resume_hint(self.run_dir, self.saved_at)
             )
 
     def _request_stop(self, signum, frame) -> None:
-        self._stop_requested = True
+        """The first SIGINT or SIGTERM ends the run after its round (with a checkpoint there); a second one
+        acts as it would without lightup and stops it at once (it then resumes from its last checkpoint)."""
+        self._stop_requested, self._stop_signal = True, signum
+        if self._old_handlers.get(signum) is not None:
+            signal.signal(signum, self._old_handlers[signum])
 
     @property
     def eval_policy(self) -> SequencePolicy:
@@ -372,14 +420,26 @@ class Trainer(UpdateStep):
 
     # --- checkpoints ---
 
-    def save_checkpoint(self, path: str | Path | None = None) -> Path:
+    def save_checkpoint(self, path: str | Path | None = None, rollout_state: dict | None = None) -> Path:
         """The whole training state (`lightup.training.state`); in the run folder, the agent file
-        (``policy.safetensors``) beside it too."""
+        (``policy.safetensors``) beside it too. With ``rollout_state`` (at a stop between two checkpoints),
+        the rollout's too, which a resumed run goes on from instead of re-seeding its envs."""
         self._open_run()
         path = Path(path) if path else self.run_dir / CHECKPOINT
-        state.save_state(self, path)
+        try:
+            state.save_state(self, path, rollout_state)
+            if path == self.run_dir / CHECKPOINT:
+                self.agent(copy_policy=False).save(self.run_dir / AGENT_FILE)
+        except OSError as err:  # a full disk, a folder gone: the write left the old file as it was
+            kept = "no checkpoint was written there"
+            if path.exists():
+                at = f" (step {self.saved_at})" if path == self.run_dir / CHECKPOINT else ""
+                kept = f"the checkpoint already there{at} is intact"
+            raise LightupError(
+                f"could not write the checkpoint {str(path)!r} ({err.strerror or err}); {kept}: free space "
+                f"and resume with lightup train --resume {self.run_dir}"
+            ) from None
         if path == self.run_dir / CHECKPOINT:
-            self.agent(copy_policy=False).save(self.run_dir / AGENT_FILE)
             self.saved_at = self.steps
         return path
 
@@ -413,6 +473,8 @@ class Trainer(UpdateStep):
             obs_dim, commanded = trainer.policy.obs_dim, meta["buffer_commanded"]
             check_buffer(tensors, commanded, obs_dim, trainer.n_actions, where=f"{str(path)!r} ")
             state.restore_state(trainer, tensors, meta)
+            rollout = with_prefix(tensors, "rollout.")
+            trainer._rollout_state = {k: v.numpy() for k, v in rollout.items()} if rollout else None
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as err:
             raise state.unreadable(run_dir / CHECKPOINT, err) from None
         trainer.saved_at = trainer.steps
