@@ -174,7 +174,7 @@ def report(
         f"Command: `nice -n 10 python benchmarks/reliability.py --trials {args.trials} --seed {args.seed} "
         f"--jobs {args.jobs} --timeout {args.timeout:g}"
         + (
-            f" --only {args.only}`; the other part is from the run before, its command and commit in git log  "
+            f" --only {args.only}`; the other part is from the run before (see git log)  "
             if args.only
             else "`  "
         ),
