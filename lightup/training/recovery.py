@@ -13,7 +13,6 @@ write cut short are removed and metrics.jsonl is cut back to the checkpoint's st
 from __future__ import annotations
 
 import dataclasses
-import json
 import signal
 from pathlib import Path
 
@@ -56,15 +55,14 @@ def prepare_folder(run_dir: Path, step: int, names: tuple[str, ...]) -> Logged:
 
 def read_run_config(run_dir: Path) -> TrainConfig:
     """The config a run folder's config.json holds, to start a run that left no checkpoint again."""
-    from lightup.training.trainer import _config_from_dict
+    from lightup.jsonfile import read_json
+    from lightup.training.state import config_from_dict
 
     path = run_dir / CONFIG
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ValueError(f"larger than {MAX_CONFIG_BYTES} bytes")
-        config = _config_from_dict(json.loads(path.read_bytes()))
-        config.validate()
-    except (OSError, ValueError, RecursionError, KeyError, TypeError, AttributeError) as err:
+        config = config_from_dict(read_json(path, MAX_CONFIG_BYTES))  # size and depth capped
+        config.validate(where=f"{str(path)!r}: ")
+    except (LightupError, OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise LightupError(
             f"{str(path)!r} is not a config lightup train wrote ({reason}); start a new run with --run-dir"
