@@ -228,15 +228,37 @@ def test_commands_by_hand():
     assert propose_target(CommandConfig(kind="fixed", value=7.0), returns, rng) == 7.0
     assert propose_target(CommandConfig(kind="topk", k=2), returns, rng) == pytest.approx(3.5 + 0.5)
     no_jitter = CommandConfig(kind="best", margin=0.05, offset=1.0, jitter=0.0)
-    assert propose_target(no_jitter, returns, rng) == pytest.approx(4 * 1.05 + 1)
+    assert propose_target(no_jitter, returns, rng) == pytest.approx(4 + 0.05 * (4 - 1) + 1)
     jittered = [
         propose_target(CommandConfig(kind="best", margin=0.05, offset=1.0, jitter=0.1), returns, rng)
         for _ in range(200)
     ]
-    assert min(jittered) >= 5.2 * 0.9 and max(jittered) <= 5.2 and np.std(jittered) > 0
+    # 5.15 less up to a tenth of its 4.15 above the worst return
+    assert min(jittered) >= 5.15 - 0.415 and max(jittered) <= 5.15 and np.std(jittered) > 0
     assert propose_target(CommandConfig(kind="topk", value=2.5), np.array([]), rng) == 2.5
+    # From a worst return of 0, best is the best x (1 + margin) + offset, less a share of the target.
+    from_zero = CommandConfig(kind="best", margin=0.2, offset=5.0, jitter=0.0)
+    assert propose_target(from_zero, np.array([0.0, 50.0, 100.0]), rng) == pytest.approx(125.0)
+
+
+def test_commands_move_above_a_negative_best_by_the_spread_of_returns():
+    rng = np.random.default_rng(0)
     negative = CommandConfig(kind="best", margin=0.2, offset=0.0, jitter=0.0)
     assert propose_target(negative, np.array([-100.0, -50.0]), rng) == pytest.approx(-40.0)
+    # best -500 among returns down to -1000: up by 0.2 of the spread of 500 and the offset 5, not by 0.2 x 500
+    returns = np.array([-1000.0, -700.0, -500.0])
+    above = CommandConfig(kind="best", margin=0.2, offset=5.0, jitter=0.0)
+    assert propose_target(above, returns, rng) == pytest.approx(-395.0)
+    # the same returns shifted by a constant give the same command, shifted
+    assert propose_target(above, returns + 1000.0, rng) == pytest.approx(605.0)
+    # a narrow spread far from 0 asks for a small step, as it would near 0 (|best| would ask for 100)
+    assert propose_target(above, np.array([-510.0, -500.0]), rng) == pytest.approx(-500 + 2 + 5)
+    jittered = CommandConfig(kind="best", margin=0.2, offset=5.0, jitter=0.2)
+    draws = np.array([propose_target(jittered, returns, rng) for _ in range(500)])
+    # -395 less up to 0.2 of its 605 above the worst return; on average above the best
+    assert draws.min() >= -395.0 - 121.0 and draws.max() <= -395.0 and draws.mean() > -500.0
+    topk = CommandConfig(kind="topk", k=2)
+    assert propose_target(topk, returns, rng) == pytest.approx(-600.0 + 100.0)  # mean -600, std 100
 
 
 # --- the trainer end to end (small models, fixed seeds and budgets) ---
