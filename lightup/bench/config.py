@@ -129,8 +129,8 @@ def split_env(spec: str) -> tuple[str, tuple[str, ...]]:
 
 
 def check_env(env_id: str, options: tuple[str, ...] = ()) -> None:
-    """The env exists, takes these options, has a discrete action space and flat observations (what every
-    agent here needs)."""
+    """The env exists, takes these options and has a discrete action space (what every agent here needs;
+    `make_env` adapts its observations to flat vectors or says why it cannot)."""
     import gymnasium as gym
 
     from lightup.envs import make_env, parse_options
@@ -147,7 +147,5 @@ def check_env(env_id: str, options: tuple[str, ...] = ()) -> None:
                 f"{env_id} has a {type(env.action_space).__name__} action space; the bench agents need a "
                 "Discrete one"
             )
-        if not isinstance(env.observation_space, gym.spaces.Box):
-            raise LightupError(f"{env_id} has a non-Box observation space; wrap it to give flat vectors")
     finally:
         env.close()

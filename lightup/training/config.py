@@ -21,6 +21,9 @@ class TrainConfig:
     """A lightup game (lightup/PressButton-v0, ...) or any Gymnasium id with a discrete action space."""
     env_options: tuple[str, ...] = ()
     """Options of the env as key=value, e.g. size=4 game_length=5."""
+    obs_adapters: Annotated[tuple[str, ...] | None, tyro.conf.Suppress] = None
+    """Filled in by the trainer, not a flag: the observation adapters applied to the env
+    (`lightup.envs.adapters`), so that a run read back rebuilds the same pipeline."""
     exp_name: str = "dt"
     seed: int = 1
     total_steps: MaybeInt = None
@@ -242,6 +245,11 @@ class TrainConfig:
                 "--entropy-target-final needs the entropy term: set --entropy-target above 0, or leave "
                 "--entropy-target-final unset"
             )
+        adapters = self.obs_adapters
+        if adapters is not None and not (
+            isinstance(adapters, tuple) and all(isinstance(a, str) for a in adapters)
+        ):
+            raise LightupError(f"obs_adapters must be a list of adapter names, got {adapters!r}")
         if self.return_scale is not None and not self.return_scale > 0:
             raise LightupError(f"--return-scale must be > 0, got {self.return_scale!r}")
         if self.n_embd is not None and self.n_embd % self.n_head:

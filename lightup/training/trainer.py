@@ -34,7 +34,7 @@ from lightup.checkpoint import (
     unflatten_optimizer,
     with_prefix,
 )
-from lightup.envs import make_env, parse_options, reward_threshold
+from lightup.envs import adapters_of, check_env_module_trusted, make_env, parse_options, reward_threshold
 from lightup.errors import LightupError
 from lightup.models import (
     DecisionTransformer,
@@ -145,16 +145,13 @@ class Trainer:
     def __init__(self, config: TrainConfig):
         config.validate()
         self.options = parse_options(list(config.env_options))
-        probe = make_env(config.env_id, **self.options)
+        probe = make_env(config.env_id, adapters=config.obs_adapters, **self.options)
         if not isinstance(probe.action_space, gym.spaces.Discrete):
             raise LightupError(
                 f"{config.env_id} has a {type(probe.action_space).__name__} action space; the trainer "
                 "supports Discrete action spaces for now: pick a discrete env"
             )
-        if not isinstance(probe.observation_space, gym.spaces.Box):
-            raise LightupError(
-                f"{config.env_id} has a non-Box observation space; wrap it to give flat vectors"
-            )
+        config = dataclasses.replace(config, obs_adapters=adapters_of(probe))
         self.threshold = reward_threshold(probe)
         config = with_env_defaults(config, getattr(probe.unwrapped, "max_return", None))
         config.validate()  # the values the env family filled in, against the ones given
@@ -671,6 +668,7 @@ class Trainer:
             config = _config_from_dict(meta["config"])
             config.validate()
             config = dataclasses.replace(config, run_dir=str(run_dir))
+            check_env_module_trusted(config.env_id)
             trainer = cls(config)
             trainer.run_dir = run_dir
             trainer._restore(tensors, meta)
@@ -731,6 +729,9 @@ def _config_from_dict(d: dict) -> TrainConfig:
     d.setdefault("value_hidden", 128)
     d["command"] = CommandConfig(**d["command"])
     d["env_options"] = tuple(d["env_options"])
+    # Written before observations were adapted: such runs took Box observations only, which need none.
+    adapters = d.get("obs_adapters", ())
+    d["obs_adapters"] = None if adapters is None else tuple(adapters)
     return TrainConfig(**d)
 
 
