@@ -177,3 +177,15 @@ def test_a_users_module_env_trains_from_the_cli_and_is_not_imported_from_the_run
     assert "LIGHTUP_ENV_MODULES=user_envs" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     trusted = _cli(["train", "--resume", str(run)], tmp_path, LIGHTUP_ENV_MODULES="user_envs")
     assert trusted.returncode == 0, trusted.stderr
+
+
+def test_a_users_module_env_benches_from_the_cli_and_its_report_imports_it_only_when_trusted(tmp_path):
+    out = tmp_path / "bench"
+    args = ["bench", "--envs", "user_envs:UserCorridor-v0", "--agents", "dt-stacked", "--seeds", "1"]
+    done = _cli([*args, "--budget", "64", "--eval-every", "64", "--out", str(out), "--quiet"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "user_envs:UserCorridor-v0" in (out / "summary.md").read_text()
+    refused = _cli(["bench", "--report", str(out)], tmp_path)
+    assert refused.returncode == 2 and "LIGHTUP_ENV_MODULES=user_envs" in refused.stderr
+    trusted = _cli(["bench", "--report", str(out)], tmp_path, LIGHTUP_ENV_MODULES="user_envs")
+    assert trusted.returncode == 0, trusted.stderr

@@ -181,6 +181,11 @@ def rerender(folder: Path) -> Path:
         raise LightupError(f"{what} ({type(err).__name__}: {err}); rerun the bench") from None
     rows, keys = _read_rows(lines, what, "rerun the bench")
     found = set(keys)
+    from lightup.envs import check_env_module_trusted
+
+    for spec in config.envs:  # a module:EnvId read from the file is imported only when the user trusts it
+        if isinstance(spec, str):  # anything else is refused by validate
+            check_env_module_trusted(split_env(spec)[0])
     config.validate()
     expected = {_job_key(dataclasses.asdict(job)) for job in config.jobs()}
     if found != expected:

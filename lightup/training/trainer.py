@@ -226,7 +226,9 @@ class Trainer:
     def _open_run(self) -> None:
         if self.run_dir is None:
             c = self.config
-            name = f"{c.env_id.replace('/', '_')}__{c.exp_name}__{c.seed}__{int(time.time())}"
+            name = (
+                f"{c.env_id.replace('/', '_').replace(':', '_')}__{c.exp_name}__{c.seed}__{int(time.time())}"
+            )
             run_dir = Path(c.run_dir) if c.run_dir else Path(c.run_root) / name
             if (run_dir / CHECKPOINT).exists() or (run_dir / "metrics.jsonl").exists():
                 raise LightupError(
