@@ -11,7 +11,7 @@ from pathlib import Path
 from lightup.args import MaybeInt, MaybeStr
 from lightup.bench.runs import AGENTS, BENCH_EXTRA, SB3_AGENTS, Job
 from lightup.errors import LightupError
-from lightup.training.config import FALLBACK_DEFAULTS, FAMILY_DEFAULTS
+from lightup.training.recipe import DEFAULTS, EVALUATIONS_PER_RUN
 
 RESULTS = Path("benchmarks") / "results"
 
@@ -109,12 +109,9 @@ class BenchConfig:
         return out
 
     def budget_of(self, spec: str) -> tuple[int, int]:
-        """(budget, eval_every) of an env: the flags, else the trainer's defaults for its family."""
-        env_id = split_env(spec)[0]
-        family = "lightup/" if env_id.startswith("lightup/") else env_id
-        defaults = dict(FALLBACK_DEFAULTS, **FAMILY_DEFAULTS.get(family, {}))
-        budget = self.budget or defaults["total_steps"]
-        eval_every = min(self.eval_every or defaults["eval_every"], budget)
+        """(budget, eval_every) of an env: the flags, else the default recipe's (the same for every env)."""
+        budget = self.budget or DEFAULTS["total_steps"]
+        eval_every = min(self.eval_every or max(budget // EVALUATIONS_PER_RUN, 1), budget)
         return budget, eval_every
 
     @property

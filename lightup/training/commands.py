@@ -21,8 +21,8 @@ class CommandConfig:
     """fixed: always ``value``; best: the best return seen, raised by ``margin`` of the returns' spread (best
     less worst) + offset, less a random share of the way up from the worst (with a worst return of 0: the
     best x (1 + margin) + offset, the best finding of the day this project started); topk: mean + std of the
-    top-k returns (Upside-Down RL, Srivastava et al. 2019). Default per env family: topk on LunarLander-v3,
-    else best."""
+    top-k returns (Upside-Down RL, Srivastava et al. 2019). Default: the recipe's
+    (lightup/training/recipe.py)."""
     value: float = 0.0
     """The target of ``fixed``, and the target of the others before any episode is stored."""
     margin: float = 0.2
@@ -36,7 +36,7 @@ class CommandConfig:
 
 def propose_target(config: CommandConfig, returns: np.ndarray, rng: np.random.Generator) -> float:
     """A target return from the returns of stored episodes (any order). ``config.kind`` must be set (the
-    trainer fills in its env family's default)."""
+    trainer fills in the recipe's default)."""
     if config.kind == "fixed" or len(returns) == 0:
         return float(config.value)
     if config.kind == "best":

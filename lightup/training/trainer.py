@@ -45,9 +45,10 @@ from lightup.models import (
     greedy_action,
 )
 from lightup.training.commands import CommandConfig, propose_target
-from lightup.training.config import TrainConfig, with_env_defaults
+from lightup.training.config import TrainConfig
 from lightup.training.logger import RunLogger, read_metrics
 from lightup.training.loss import action_log_prob, masked_mean
+from lightup.training.recipe import random_return_scale, with_env_defaults
 from lightup.training.replay import Episode, EpisodeBuffer
 from lightup.training.returns import at_commands, next_return_to_go
 from lightup.training.rollout import Rollout
@@ -153,8 +154,9 @@ class Trainer:
             )
         config = dataclasses.replace(config, obs_adapters=adapters_of(probe))
         self.threshold = reward_threshold(probe)
-        config = with_env_defaults(config, getattr(probe.unwrapped, "max_return", None))
-        config.validate()  # the values the env family filled in, against the ones given
+        max_return = getattr(probe.unwrapped, "max_return", None)
+        config = with_env_defaults(config, max_return, lambda: random_return_scale(probe, config.seed))
+        config.validate()  # the values the recipe filled in, against the ones given
         self.config = config
         obs_dim = int(np.prod(probe.observation_space.shape))
         self.n_actions = int(probe.action_space.n)
