@@ -88,9 +88,14 @@ def _tasks(config: BenchConfig) -> list[str]:
 JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Job))
 
 
+# Fields added to Job later, with the value every row written before them ran with.
+_LATER_JOB_FIELDS = {"solved_at_return": None}
+
+
 def _job_key(row: dict) -> str:
     """What a run was asked to do (its `Job`), comparable between a row read back and a new job."""
-    return json.dumps([row[name] for name in JOB_FIELDS])
+    later = {k: v for k, v in _LATER_JOB_FIELDS.items() if k not in row}
+    return json.dumps([{**later, **row}[name] for name in JOB_FIELDS])
 
 
 def _thousands(value) -> str:
@@ -217,7 +222,7 @@ def _flags(config: BenchConfig) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    config = parse_config(BenchConfig, argv, "bench")
+    config = parse_config(BenchConfig, argv, "bench").with_suite()
     if config.report is not None:
         out = rerender(Path(config.report))
         print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
