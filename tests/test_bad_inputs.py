@@ -48,11 +48,14 @@ CATALOGUE = [
     (["train", "--buffer-steps", "0"], "--buffer-steps must be an integer >= 1, got 0"),
     (["train", "--buffer-capacity", "0"], "--buffer-capacity must be an integer >= 1, got 0"),
     (["train", "--value-hidden", "0"], "--value-hidden must be an integer >= 1, got 0"),
-    (["train", "LunarLander-v3", "--greedy-envs", "17"], "--greedy-envs must be from 0 to --n-envs (16)"),
-    (["train", "lightup/PressButton-v0", "--advantage-lambda", "0.9"], "needs advantage weighting"),
+    (["train", "LunarLander-v3", "--greedy-envs", "9"], "--greedy-envs must be from 0 to --n-envs (8)"),
+    (
+        ["train", "lightup/PressButton-v0", "--advantage-beta", "0", "--advantage-lambda", "0.9"],
+        "needs advantage weighting",
+    ),
     (["train", "--advantage-baseline", "q"], "--advantage-baseline must be one of value, policy, got 'q'"),
     (
-        ["train", "lightup/PressButton-v0", "--advantage-baseline", "policy"],
+        ["train", "lightup/PressButton-v0", "--advantage-beta", "0", "--advantage-baseline", "policy"],
         "policy needs advantage weighting",
     ),
     (["train", "--return-scale", "0"], "--return-scale must be > 0"),
