@@ -989,6 +989,16 @@ def test_the_return_scale_is_the_largest_absolute_return_of_random_episodes():
     assert random_return_scale(Fixed([0.0, 0.0]), seed=0) == 1.0  # no reward seen: unit scale
     assert random_return_scale(Fixed([2.0] * 10), seed=0, max_steps=3) == 6.0  # cut at max_steps
 
+    class Raising(Fixed):
+        def step(self, action):
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls > 3:  # in the second episode
+                raise RuntimeError("the env broke")
+            return super().step(action)
+
+    # the episodes finished before the env raised count; its errors are left to the trainer
+    assert random_return_scale(Raising([1.5, -4.0]), seed=0) == 2.5
+
 
 def test_progress_bar_keeps_the_last_return_through_rounds_without_episodes():
     from lightup.training.trainer import _Progress

@@ -402,9 +402,13 @@ ALLOWED = {
     # By design: `lightup doctor --policy mypkg.models:make_policy` imports the user's own module by the
     # import path they typed on the command line (as `python -m` would); never a name read from a file.
     ("lightup/doctor/subjects.py", "load_factory", "importlib.import_module"),
-    # The entry point of an env already in gymnasium's registry (make_env refuses an unregistered id, such
-    # as a "module:Env" path from a checkpoint, before this), i.e. installed code, never a file's string.
+    # The entry point of an env already in gymnasium's registry (make_env refuses an unregistered id before
+    # this), i.e. installed code, never a file's string.
     ("lightup/envs/__init__.py", "_option_names", "gymnasium.envs.registration.load_env_creator"),
+    # The module of a "module:EnvId" id, as gymnasium.make imports it: typed by the user. An id read from a
+    # file (a run's config or checkpoint, a bench's config.json) passes check_env_module_trusted first, which
+    # refuses a module not already imported unless the user lists it in LIGHTUP_ENV_MODULES.
+    ("lightup/envs/__init__.py", "make_env", "importlib.import_module"),
 }
 
 

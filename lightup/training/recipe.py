@@ -112,18 +112,23 @@ EVALUATIONS_PER_RUN = 20  # the default cadence: eval_every = total_steps / 20
 def random_return_scale(env: gym.Env, seed: int, episodes: int = 16, max_steps: int = 20_000) -> float:
     """The largest absolute return of ``episodes`` episodes of uniformly random actions (at most ``max_steps``
     steps in all; an episode cut there counts its return so far), or 1 if all are 0: the unit in which the
-    policy reads returns-to-go. Seeded, and drawing from no generator of the trainer's."""
+    policy reads returns-to-go. Seeded, and drawing from no generator of the trainer's. An env that raises
+    ends the probe with the episodes finished so far: its errors are the trainer's to handle
+    (``max_env_errors``)."""
     env.action_space.seed(seed)
-    returns, steps = [], 0
-    for i in range(episodes):
-        env.reset(seed=seed + i)
-        total, done = 0.0, False
-        while not done and steps < max_steps:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total, steps, done = total + float(reward), steps + 1, terminated or truncated
-        returns.append(total)
-        if steps >= max_steps:
-            break
+    returns, steps = [0.0], 0
+    try:
+        for i in range(episodes):
+            env.reset(seed=seed + i)
+            total, done = 0.0, False
+            while not done and steps < max_steps:
+                _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+                total, steps, done = total + float(reward), steps + 1, terminated or truncated
+            returns.append(total)
+            if steps >= max_steps:
+                break
+    except Exception:  # noqa: BLE001 (any error of the env's own)
+        pass
     largest = float(np.max(np.abs(returns)))
     return largest if np.isfinite(largest) and largest > 0 else 1.0
 
