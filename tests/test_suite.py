@@ -58,4 +58,5 @@ def test_a_tiny_suite_runs_end_to_end_beside_both_peers(tmp_path, monkeypatch):
     assert set(stats["probability_of_improvement"]) == {"dt-stacked > sb3-ppo", "dt-stacked > sb3-dqn"}
     summary = (out / "summary.md").read_text()
     assert "## Aggregate over envs (rliable)" in summary and "## Return following" in summary
+    assert "where it sets its own: FrozenLake-v1 30 episodes, threshold -1.0." in summary
     assert "| lightup/PressButton-v0 size=4 | dt-stacked | 1 |" in summary.split("## Return following")[1]

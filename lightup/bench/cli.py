@@ -21,6 +21,7 @@ from lightup.bench.execute import run_local, run_ray
 from lightup.bench.report import NOTES, write_report
 from lightup.bench.runs import Job, random_return
 from lightup.bench.stats import task_name, task_of
+from lightup.bench.suites import SUITES
 from lightup.checkpoint import atomic_write
 from lightup.errors import LightupError
 
@@ -163,9 +164,22 @@ def _render(out: Path, config: BenchConfig, rows: list[dict], header: list[str],
         f"Seeds per env: {seeds}. Budget in env steps: {budgets}. Every agent is evaluated "
         f"the same way: greedy, {config.eval_episodes} episodes on fixed seeds (the trainer's), every "
         "eval_every env steps and at the budget; a run stops at the first evaluation whose mean reaches the "
-        "env's reward threshold.",
+        "env's reward threshold." + _suite_note(config),
     ]
     return write_report(out, rows, header, random_returns, config.bootstrap_reps, notes)
+
+
+def _suite_note(config: BenchConfig) -> str:
+    """The header's sentence on a suite's own evaluation episodes and thresholds ("" without a suite)."""
+    if not config.suite:
+        return ""
+    own = [
+        f"{e.spec} {max(config.eval_episodes, e.eval_episodes or 0)} episodes"
+        + (f", threshold {e.threshold}" if e.threshold is not None else "")
+        for e in SUITES[config.suite]
+        if e.eval_episodes or e.threshold is not None
+    ]
+    return f" Suite {config.suite} (lightup/bench/suites.py), where it sets its own: {'; '.join(own)}."
 
 
 def rerender(folder: Path) -> Path:
