@@ -1,8 +1,9 @@
 """The learning benchmark: env steps and wall time to the reward threshold, over many seeds.
 
 Each run is a run of `lightup bench` (`lightup.bench.runs.run_job`): it trains from scratch with the trainer's
-defaults for its env family (plus ``--set`` overrides), evaluates greedily on 20 fixed-seed episodes every
-``eval_every`` env steps, and stops at the threshold. Runs go to a local process pool, one torch thread each.
+default recipe (plus ``--set`` overrides, e.g. ``--set preset=cartpole``), evaluates greedily on 20 fixed-seed
+episodes every ``eval_every`` env steps, and stops at the threshold. Runs go to a local process pool, one
+torch thread each.
 
     python benchmarks/learning.py --suite games --seeds 10          # the diagnostic games
     python benchmarks/learning.py --suite cartpole --seeds 10        # CartPole-v1, 100k steps
@@ -67,7 +68,7 @@ def run_one(job: tuple[Case, str, int, dict]) -> dict:
 
     case, agent, seed, overrides = job
     overrides = {**case.flags, **overrides}
-    _, eval_every = BenchConfig(budget=case.budget).budget_of(case.env_id)  # the env family's default
+    _, eval_every = BenchConfig(budget=case.budget).budget_of(case.env_id)  # a twentieth of the budget
     row = run_job(
         Job(
             case.env_id,

@@ -441,10 +441,11 @@ def test_a_missing_extra_says_what_to_install(monkeypatch):
         BenchConfig(envs=("CartPole-v1",), agents=("sb3-ppo",)).validate()
 
 
-def test_default_budgets_follow_the_trainer():
+def test_default_budgets_follow_the_trainers_recipe():
     config = BenchConfig()
     assert config.budget_of("CartPole-v1") == (100_000, 5_000)
-    assert config.budget_of("lightup/PressButton-v0") == (20_000, 2_000)
+    assert config.budget_of("lightup/PressButton-v0") == (100_000, 5_000)  # one recipe, whatever the env
+    assert BenchConfig(budget=20_000).budget_of("CartPole-v1") == (20_000, 1_000)
     assert len(config.jobs()) == 10 * 2 * 3
     fewer = BenchConfig(envs=("CartPole-v1",), agents=("sb3-ppo", "sb3-dqn"), agent_seeds=("sb3-dqn=3",))
     assert [j.agent for j in fewer.jobs()].count("sb3-dqn") == 3
@@ -501,14 +502,27 @@ def test_learning_benchmark_runs_are_the_bench_runs_with_its_overrides_on_top(mo
     from lightup.bench.runs import Job, run_job
 
     learning = _learning_benchmark(monkeypatch)
-    case = learning.Case("tiny", "lightup/PressButton-v0", 1024)
+    # a game no run solves within the budget: each ends at it, after the commands differ
+    case = learning.Case(
+        "tiny", "lightup/PressButton-v0", 1024, ("size=4", "game_length=5", "hard_mode=true")
+    )
     trained = learning.run_one((case, "dt-stacked", 0, {}))
     frozen = learning.run_one((case, "dt-stacked", 0, {"updates_per_round": 0}))
     assert (trained["case"], trained["overrides"]) == ("tiny", {})
     assert frozen["overrides"] == {"updates_per_round": 0}
-    assert trained["steps"] == frozen["steps"] == 1024
+    assert frozen["steps"] == 1024 and trained["steps"] <= 1024  # trained may stop at the threshold
     assert frozen["weights_sha256"] != trained["weights_sha256"]  # the override reached the trainer
-    bench = run_job(Job("lightup/PressButton-v0", "dt-stacked", 0, 1024, 1024))
+    eval_every = BenchConfig(budget=1024).budget_of("lightup/PressButton-v0")[1]
+    bench = run_job(
+        Job(
+            "lightup/PressButton-v0",
+            "dt-stacked",
+            0,
+            1024,
+            eval_every,
+            ("size=4", "game_length=5", "hard_mode=true"),
+        )
+    )
     assert bench["weights_sha256"] == trained["weights_sha256"]  # the bench's run, weight for weight
     fixed = learning.run_one((case, "dt-stacked", 0, {"command.kind": "fixed", "command.value": 0.0}))
     assert fixed["overrides"] == {"command.kind": "fixed", "command.value": 0.0}

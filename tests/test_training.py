@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -228,15 +229,37 @@ def test_commands_by_hand():
     assert propose_target(CommandConfig(kind="fixed", value=7.0), returns, rng) == 7.0
     assert propose_target(CommandConfig(kind="topk", k=2), returns, rng) == pytest.approx(3.5 + 0.5)
     no_jitter = CommandConfig(kind="best", margin=0.05, offset=1.0, jitter=0.0)
-    assert propose_target(no_jitter, returns, rng) == pytest.approx(4 * 1.05 + 1)
+    assert propose_target(no_jitter, returns, rng) == pytest.approx(4 + 0.05 * (4 - 1) + 1)
     jittered = [
         propose_target(CommandConfig(kind="best", margin=0.05, offset=1.0, jitter=0.1), returns, rng)
         for _ in range(200)
     ]
-    assert min(jittered) >= 5.2 * 0.9 and max(jittered) <= 5.2 and np.std(jittered) > 0
+    # 5.15 less up to a tenth of its 4.15 above the worst return
+    assert min(jittered) >= 5.15 - 0.415 and max(jittered) <= 5.15 and np.std(jittered) > 0
     assert propose_target(CommandConfig(kind="topk", value=2.5), np.array([]), rng) == 2.5
+    # From a worst return of 0, best is the best x (1 + margin) + offset, less a share of the target.
+    from_zero = CommandConfig(kind="best", margin=0.2, offset=5.0, jitter=0.0)
+    assert propose_target(from_zero, np.array([0.0, 50.0, 100.0]), rng) == pytest.approx(125.0)
+
+
+def test_commands_move_above_a_negative_best_by_the_spread_of_returns():
+    rng = np.random.default_rng(0)
     negative = CommandConfig(kind="best", margin=0.2, offset=0.0, jitter=0.0)
     assert propose_target(negative, np.array([-100.0, -50.0]), rng) == pytest.approx(-40.0)
+    # best -500 among returns down to -1000: up by 0.2 of the spread of 500 and the offset 5, not by 0.2 x 500
+    returns = np.array([-1000.0, -700.0, -500.0])
+    above = CommandConfig(kind="best", margin=0.2, offset=5.0, jitter=0.0)
+    assert propose_target(above, returns, rng) == pytest.approx(-395.0)
+    # the same returns shifted by a constant give the same command, shifted
+    assert propose_target(above, returns + 1000.0, rng) == pytest.approx(605.0)
+    # a narrow spread far from 0 asks for a small step, as it would near 0 (|best| would ask for 100)
+    assert propose_target(above, np.array([-510.0, -500.0]), rng) == pytest.approx(-500 + 2 + 5)
+    jittered = CommandConfig(kind="best", margin=0.2, offset=5.0, jitter=0.2)
+    draws = np.array([propose_target(jittered, returns, rng) for _ in range(500)])
+    # -395 less up to 0.2 of its 605 above the worst return; on average above the best
+    assert draws.min() >= -395.0 - 121.0 and draws.max() <= -395.0 and draws.mean() > -500.0
+    topk = CommandConfig(kind="topk", k=2)
+    assert propose_target(topk, returns, rng) == pytest.approx(-600.0 + 100.0)  # mean -600, std 100
 
 
 # --- the trainer end to end (small models, fixed seeds and budgets) ---
@@ -273,7 +296,10 @@ def test_trainer_solves_press_button(tmp_path, policy):
 
 def test_trainer_follows_commands_on_the_command_probe(tmp_path):
     """Seed 0, 2000 env steps: commanded +1 picks the +1 action, commanded -1 picks the -1 action."""
-    trainer = Trainer(small_config(tmp_path, "lightup/CommandFollow-v0")).learn(2000)
+    # Plain return-conditioned imitation: advantage weighting (the default recipe's) favours the better action
+    # at every command, so a low command is no longer followed on this probe.
+    config = small_config(tmp_path, "lightup/CommandFollow-v0", advantage_beta=0.0)
+    trainer = Trainer(config).learn(2000)
     assert trainer.evaluate(1.0)["eval/mean_reward"] == 1.0
     assert trainer.evaluate(-1.0)["eval/mean_reward"] == -1.0
 
@@ -617,7 +643,7 @@ def test_predict_keeps_its_episodes_when_the_trainer_evaluates_between_calls(tmp
 
 
 def test_the_timestep_embedding_can_be_switched_off(tmp_path):
-    with_time = Trainer(tiny_config(tmp_path / "on")).policy
+    with_time = Trainer(tiny_config(tmp_path / "on", timestep_embedding=True)).policy
     without = Trainer(tiny_config(tmp_path / "off", timestep_embedding=False)).policy
     assert with_time.embed_timestep is not None and without.embed_timestep is None
 
@@ -758,7 +784,7 @@ def test_bad_config_values_are_one_line_errors(tmp_path, bad):
 def test_predict_plays_like_evaluation_and_follows_commands(tmp_path):
     from lightup.envs import make_env
 
-    trainer = Trainer(small_config(tmp_path, "lightup/CommandFollow-v0")).learn(2000)
+    trainer = Trainer(small_config(tmp_path, "lightup/CommandFollow-v0", advantage_beta=0.0)).learn(2000)
     envs = [make_env("lightup/CommandFollow-v0") for _ in range(4)]
     for target, expected in ((1.0, 1.0), (-1.0, -1.0)):
         obs = np.stack([e.reset(seed=i)[0] for i, e in enumerate(envs)])
@@ -794,63 +820,81 @@ def test_overrides_set_fields_and_the_commands_fields_by_name():
         with_overrides(TrainConfig(), {"command.nope": 1})
 
 
-def test_env_family_defaults_fill_only_what_is_left_unset():
-    from lightup.training.config import with_env_defaults
+def test_the_default_recipe_is_the_same_for_every_env_and_fills_only_what_is_left_unset():
+    from lightup.training.recipe import with_env_defaults
 
-    cartpole = with_env_defaults(TrainConfig(env_id="CartPole-v1"), None)
-    assert (cartpole.total_steps, cartpole.updates_per_round, cartpole.max_return) == (100_000, 32, 500.0)
-    assert (cartpole.timestep_embedding, cartpole.n_layer, cartpole.advantage_beta) == (False, 1, 0.5)
-    assert (cartpole.n_envs, cartpole.context_len, cartpole.n_embd) == (8, 10, 32)
-    game = with_env_defaults(TrainConfig(env_id="lightup/PressButton-v0"), 1.0)
-    assert (game.total_steps, game.updates_per_round, game.return_scale) == (20_000, 32, 1.0)
-    assert (game.timestep_embedding, game.n_layer, game.advantage_beta) == (True, 3, 0.0)
-    assert (game.n_envs, game.context_len, game.n_embd) == (16, 20, 64)
-    other = with_env_defaults(TrainConfig(env_id="Acrobot-v1"), None)
-    assert (other.total_steps, other.updates_per_round, other.timestep_embedding, other.n_layer) == (
-        100_000,
-        32,
-        True,
-        3,
-    )
-    chosen = with_env_defaults(
-        TrainConfig(
-            env_id="CartPole-v1", updates_per_round=0, total_steps=512, timestep_embedding=True, n_layer=2
-        ),
-        None,
-    )
-    assert with_env_defaults(TrainConfig(env_id="CartPole-v1", advantage_beta=0.0), None).advantage_beta == 0
-    for env_id in ("CartPole-v1", "lightup/PressButton-v0", "Acrobot-v1"):
-        c = with_env_defaults(TrainConfig(env_id=env_id), None)
+    for env_id in ("CartPole-v1", "lightup/PressButton-v0", "Acrobot-v1", "my_module:MyEnv-v0"):
+        c = with_env_defaults(TrainConfig(env_id=env_id), None, lambda: 42.0)
+        assert (c.total_steps, c.eval_every, c.return_scale, c.max_return) == (100_000, 5_000, 42.0, None)
+        assert (c.n_envs, c.updates_per_round, c.context_len, c.n_layer, c.n_embd) == (8, 32, 10, 1, 32)
+        assert (c.timestep_embedding, c.advantage_beta, c.value_hidden, c.buffer_capacity) == (
+            False,
+            0.5,
+            64,
+            300,
+        )
         assert (c.entropy_target, c.entropy_target_final, c.greedy_envs) == (0.15, None, 0)
         assert (c.advantage_lambda, c.command.kind, c.advantage_baseline) == (1.0, "best", "value")
-    assert with_env_defaults(TrainConfig(env_id="CartPole-v1", n_envs=16), None).n_envs == 16
+    # what the env declares: its highest return caps commands and scales returns-to-go
+    declared = with_env_defaults(TrainConfig(env_id="lightup/PressButton-v0"), 5.0, lambda: 1 / 0)
+    assert (declared.max_return, declared.return_scale) == (5.0, 5.0)
+    # the evaluation cadence follows the budget
+    assert with_env_defaults(TrainConfig(total_steps=2_000), None, lambda: 1.0).eval_every == 100
+    chosen = with_env_defaults(
+        TrainConfig(
+            updates_per_round=0, total_steps=512, timestep_embedding=True, n_layer=2, return_scale=3.0
+        ),
+        None,
+        lambda: 1 / 0,  # a scale given is not derived
+    )
     assert (chosen.total_steps, chosen.updates_per_round, chosen.timestep_embedding, chosen.n_layer) == (
         512,
         0,
         True,
         2,
     )
+    assert chosen.return_scale == 3.0
+    off = with_env_defaults(TrainConfig(advantage_beta=0.0), None, lambda: 1.0)
+    assert (off.advantage_beta, off.advantage_lambda, off.advantage_baseline) == (0.0, 1.0, "value")
 
 
-def test_lunar_lander_defaults_and_the_defaults_that_give_way_to_what_is_chosen():
-    from lightup.training.config import with_env_defaults
+def test_presets_are_the_measured_recipes_of_named_envs():
+    from lightup.training.recipe import with_env_defaults
 
-    lunar = with_env_defaults(TrainConfig(env_id="LunarLander-v3"), None)
+    cartpole = with_env_defaults(TrainConfig(preset="cartpole"), None, lambda: 1 / 0)
+    assert (cartpole.total_steps, cartpole.updates_per_round, cartpole.max_return) == (100_000, 32, 500.0)
+    assert (cartpole.timestep_embedding, cartpole.n_layer, cartpole.advantage_beta) == (False, 1, 0.5)
+    assert (cartpole.n_envs, cartpole.context_len, cartpole.n_embd, cartpole.return_scale) == (
+        8,
+        10,
+        32,
+        100.0,
+    )
+    game = with_env_defaults(TrainConfig(env_id="lightup/PressButton-v0", preset="games"), 1.0)
+    assert (game.total_steps, game.eval_every, game.buffer_capacity, game.return_scale) == (
+        20_000,
+        2_000,
+        3_000,
+        1.0,
+    )
+    assert (game.timestep_embedding, game.n_layer, game.advantage_beta) == (True, 3, 0.0)
+    assert (game.n_envs, game.context_len, game.n_embd) == (16, 20, 64)
+    lunar = with_env_defaults(TrainConfig(env_id="LunarLander-v3", preset="lunarlander"), None)
     lunar.validate()
     assert (lunar.n_layer, lunar.context_len, lunar.updates_per_round, lunar.n_envs) == (1, 10, 64, 16)
     assert (lunar.advantage_beta, lunar.advantage_lambda, lunar.greedy_envs) == (1.0, 0.95, 4)
     assert (lunar.entropy_target, lunar.entropy_target_final, lunar.command.kind) == (0.5, 0.1, "topk")
-    assert lunar.advantage_baseline == "policy"
-    # Chosen values stay; a default that needs what was switched off gives way.
+    assert lunar.advantage_baseline == "policy" and lunar.return_scale == 200.0
+    # Chosen values stay; a preset's default that needs what was switched off gives way.
     off = with_env_defaults(
-        TrainConfig(env_id="LunarLander-v3", advantage_beta=0.0, entropy_target=0.0, n_envs=8), None
+        TrainConfig(preset="lunarlander", advantage_beta=0.0, entropy_target=0.0, n_envs=8), None
     )
     off.validate()
     assert (off.advantage_lambda, off.entropy_target_final, off.greedy_envs) == (1.0, None, 2)
     assert off.advantage_baseline == "value"
     chosen = with_env_defaults(
         TrainConfig(
-            env_id="LunarLander-v3",
+            preset="lunarlander",
             advantage_lambda=1.0,
             entropy_target=0.3,
             entropy_target_final=0.3,
@@ -862,6 +906,62 @@ def test_lunar_lander_defaults_and_the_defaults_that_give_way_to_what_is_chosen(
     )
     assert (chosen.advantage_lambda, chosen.entropy_target, chosen.entropy_target_final) == (1.0, 0.3, 0.3)
     assert (chosen.greedy_envs, chosen.command.kind, chosen.advantage_baseline) == (0, "best", "value")
+
+
+class _NoLookups(dict):
+    """A table that fails the test if anything reads it."""
+
+    def _refuse(self, *args, **kwargs):
+        raise AssertionError("the default path read an env-id table")
+
+    __getitem__ = get = __contains__ = __iter__ = keys = items = values = _refuse
+
+
+def test_a_default_run_reads_no_env_id_table_and_keeps_its_derived_scale_on_resume(tmp_path, monkeypatch):
+    import lightup.training.recipe as recipe
+
+    monkeypatch.setattr(recipe, "PRESETS", _NoLookups())
+    config = TrainConfig(
+        env_id="CartPole-v1", total_steps=512, checkpoint_every=256, eval_episodes=2, quiet=True,
+        tensorboard=False, run_dir=str(tmp_path / "run"),
+    )  # fmt: skip
+    trainer = Trainer(config).learn()
+    expected = recipe.random_return_scale(gym.make("CartPole-v1"), config.seed)
+    assert trainer.config.return_scale == expected and trainer.config.eval_every == 512 // 20
+    assert Trainer.load(tmp_path / "run").config.return_scale == expected
+
+
+def test_the_return_scale_is_the_largest_absolute_return_of_random_episodes():
+    from lightup.training.recipe import random_return_scale
+
+    class Fixed(gym.Env):
+        observation_space, action_space = gym.spaces.Box(0, 1, (1,)), gym.spaces.Discrete(2)
+
+        def __init__(self, rewards):
+            self.rewards = rewards
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            self.t = 0
+            return np.zeros(1, np.float32), {}
+
+        def step(self, action):
+            self.t += 1
+            return np.zeros(1, np.float32), self.rewards[self.t - 1], self.t == len(self.rewards), False, {}
+
+    assert random_return_scale(Fixed([-3.0, -4.5]), seed=0, episodes=2) == 7.5
+    assert random_return_scale(Fixed([0.0, 0.0]), seed=0) == 1.0  # no reward seen: unit scale
+    assert random_return_scale(Fixed([2.0] * 10), seed=0, max_steps=3) == 6.0  # cut at max_steps
+
+    class Raising(Fixed):
+        def step(self, action):
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls > 3:  # in the second episode
+                raise RuntimeError("the env broke")
+            return super().step(action)
+
+    # the episodes finished before the env raised count; its errors are left to the trainer
+    assert random_return_scale(Raising([1.5, -4.0]), seed=0) == 2.5
 
 
 def test_progress_bar_keeps_the_last_return_through_rounds_without_episodes():

@@ -421,6 +421,10 @@ ALLOWED = {
     # The entry point of an env already in gymnasium's registry (make_env refuses an unregistered id, such
     # as a "module:Env" path from a checkpoint, before this), i.e. installed code, never a file's string.
     ("lightup/envs/__init__.py", "_option_names", "gymnasium.envs.registration.load_env_creator"),
+    # The module of a "module:EnvId" id, as gymnasium.make imports it: typed by the user. An id read from a
+    # file (a run's config or checkpoint, a bench's config.json) passes check_env_module_trusted first, which
+    # refuses a module not already imported unless the user lists it in LIGHTUP_ENV_MODULES.
+    ("lightup/envs/__init__.py", "make_env", "importlib.import_module"),
 }
 
 

@@ -21,6 +21,7 @@ from lightup.bench.execute import run_local, run_ray
 from lightup.bench.report import NOTES, write_report
 from lightup.bench.runs import Job, random_return
 from lightup.bench.stats import task_name, task_of
+from lightup.bench.suites import SUITES
 from lightup.checkpoint import atomic_write
 from lightup.errors import LightupError
 from lightup.jsonfile import JsonSyntaxError, line_record, read_json, read_lines
@@ -98,9 +99,14 @@ def _tasks(config: BenchConfig) -> list[str]:
 JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Job))
 
 
+# Fields added to Job later, with the value every row written before them ran with.
+_LATER_JOB_FIELDS = {"solved_at_return": None}
+
+
 def _job_key(row: dict) -> str:
     """What a run was asked to do (its `Job`), comparable between a row read back and a new job."""
-    return json.dumps([row[name] for name in JOB_FIELDS])
+    later = {k: v for k, v in _LATER_JOB_FIELDS.items() if k not in row}
+    return json.dumps([{**later, **row}[name] for name in JOB_FIELDS])
 
 
 def _thousands(value) -> str:
@@ -172,9 +178,22 @@ def _render(out: Path, config: BenchConfig, rows: list[dict], header: list[str],
         f"Seeds per env: {seeds}. Budget in env steps: {budgets}. Every agent is evaluated "
         f"the same way: greedy, {config.eval_episodes} episodes on fixed seeds (the trainer's), every "
         "eval_every env steps and at the budget; a run stops at the first evaluation whose mean reaches the "
-        "env's reward threshold.",
+        "env's reward threshold." + _suite_note(config),
     ]
     return write_report(out, rows, header, random_returns, config.bootstrap_reps, notes)
+
+
+def _suite_note(config: BenchConfig) -> str:
+    """The header's sentence on a suite's own evaluation episodes and thresholds ("" without a suite)."""
+    if not config.suite:
+        return ""
+    own = [
+        f"{e.spec} {max(config.eval_episodes, e.eval_episodes or 0)} episodes"
+        + (f", threshold {e.threshold}" if e.threshold is not None else "")
+        for e in SUITES[config.suite]
+        if e.eval_episodes or e.threshold is not None
+    ]
+    return f" Suite {config.suite} (lightup/bench/suites.py), where it sets its own: {'; '.join(own)}."
 
 
 def rerender(folder: Path) -> Path:
@@ -198,6 +217,11 @@ def rerender(folder: Path) -> Path:
         raise LightupError(f"{what} ({type(err).__name__}: {err}); rerun the bench") from None
     rows, keys = _read_rows(lines, what, "rerun the bench")
     found = set(keys)
+    from lightup.envs import check_env_module_trusted
+
+    for spec in config.envs:  # a module:EnvId read from the file is imported only when the user trusts it
+        if isinstance(spec, str):  # anything else is refused by validate
+            check_env_module_trusted(split_env(spec)[0])
     config.validate()
     expected = {_job_key(dataclasses.asdict(job)) for job in config.jobs()}
     if found != expected:
@@ -229,7 +253,7 @@ def _flags(config: BenchConfig) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    config = parse_config(BenchConfig, argv, "bench")
+    config = parse_config(BenchConfig, argv, "bench").with_suite()
     if config.report is not None:
         out = rerender(Path(config.report))
         print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
 
 from lightup.args import MaybeInt, MaybeStr
 from lightup.bench.runs import AGENTS, BENCH_EXTRA, SB3_AGENTS, Job
+from lightup.bench.suites import SUITES
 from lightup.errors import LightupError
 from lightup.ranges import check, check_config
-from lightup.training.config import FALLBACK_DEFAULTS, FAMILY_DEFAULTS
+from lightup.training.recipe import DEFAULTS, EVALUATIONS_PER_RUN
 
 RESULTS = Path("benchmarks") / "results"
 
@@ -28,11 +33,14 @@ class BenchConfig:
     """Runs per env and agent, with seeds 0 .. seeds-1."""
     agent_seeds: tuple[str, ...] = ()
     """Other seed counts for some agents, as AGENT=N (e.g. sb3-dqn=3 when DQN is slow)."""
+    suite: Annotated[Literal["general"] | None, tyro.conf.arg(metavar="{general}")] = None
+    """A named suite of envs (lightup/bench/suites.py) in place of --envs, each with its own budget,
+    threshold and evaluation episodes; --budget, if given, caps every budget (a short trial)."""
     budget: MaybeInt = None
-    """Env steps per run at most (default per env: games 20k, CartPole-v1 100k, LunarLander-v3 1M, else
-    100k); every run stops at its env's reward threshold."""
+    """Env steps per run at most (default: the trainer's recipe's, 100k, or the suite's per env); every run
+    stops at its env's reward threshold."""
     eval_every: MaybeInt = None
-    """Env steps between greedy evaluations (default: games 2k, CartPole-v1 5k, LunarLander-v3 50k)."""
+    """Env steps between greedy evaluations (default: a twentieth of the budget)."""
     eval_episodes: int = 20
     """Greedy evaluation episodes (1 to 1024)."""
     name: MaybeStr = None
@@ -58,6 +66,8 @@ class BenchConfig:
     def out_dir(self) -> Path:
         if self.out:
             return Path(self.out)
+        if self.suite and not self.name:
+            return RESULTS / f"bench_suite_{self.suite}"
         name = self.name or "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", e) for e in self.envs)
         return RESULTS / f"bench_{name}"
 
@@ -88,15 +98,26 @@ class BenchConfig:
             if importlib.util.find_spec(module) is None:
                 raise LightupError(f"lightup bench needs {module}: {extra}")
 
+    def with_suite(self) -> BenchConfig:
+        """This config with its suite's envs as ``envs`` (itself when no suite is named)."""
+        if self.suite is None:
+            return self
+        return dataclasses.replace(self, envs=tuple(e.spec for e in SUITES[self.suite]))
+
     def jobs(self) -> list[Job]:
         """Every (env, agent, seed), seeds outermost: the first seeds of every pair finish first."""
         out, seeds = [], self.seeds_by_agent()
+        suite = {e.spec: e for e in SUITES[self.suite]} if self.suite else {}
         for seed in range(max(seeds.values())):
             for spec in self.envs:
                 env_id, options = split_env(spec)
                 budget, eval_every = self.budget_of(spec)
+                episodes, solved_at = self.eval_episodes, None
+                if spec in suite:
+                    episodes = max(episodes, suite[spec].eval_episodes or 0)
+                    solved_at = suite[spec].threshold
                 for agent in (a for a in self.agents if seed < seeds[a]):
-                    out.append(Job(env_id, agent, seed, budget, eval_every, options, self.eval_episodes))
+                    out.append(Job(env_id, agent, seed, budget, eval_every, options, episodes, (), solved_at))
         return out
 
     def seeds_by_agent(self) -> dict[str, int]:
@@ -112,12 +133,13 @@ class BenchConfig:
         return out
 
     def budget_of(self, spec: str) -> tuple[int, int]:
-        """(budget, eval_every) of an env: the flags, else the trainer's defaults for its family."""
-        env_id = split_env(spec)[0]
-        family = "lightup/" if env_id.startswith("lightup/") else env_id
-        defaults = dict(FALLBACK_DEFAULTS, **FAMILY_DEFAULTS.get(family, {}))
-        budget = self.budget or defaults["total_steps"]
-        eval_every = min(self.eval_every or defaults["eval_every"], budget)
+        """(budget, eval_every) of an env: the flags, else the suite's or the default recipe's (the same for
+        every env); a suite's budget is capped by --budget."""
+        budget = self.budget or DEFAULTS["total_steps"]
+        suite = {e.spec: e for e in SUITES[self.suite]} if self.suite else {}
+        if spec in suite:
+            budget = min(self.budget or suite[spec].budget, suite[spec].budget)
+        eval_every = min(self.eval_every or max(budget // EVALUATIONS_PER_RUN, 1), budget)
         return budget, eval_every
 
     @property
@@ -132,8 +154,8 @@ def split_env(spec: str) -> tuple[str, tuple[str, ...]]:
 
 
 def check_env(env_id: str, options: tuple[str, ...] = ()) -> None:
-    """The env exists, takes these options, has a discrete action space and flat observations (what every
-    agent here needs)."""
+    """The env exists, takes these options and has a discrete action space (what every agent here needs;
+    `make_env` adapts its observations to flat vectors or says why it cannot)."""
     import gymnasium as gym
 
     from lightup.envs import make_env, parse_options
@@ -150,7 +172,5 @@ def check_env(env_id: str, options: tuple[str, ...] = ()) -> None:
                 f"{env_id} has a {type(env.action_space).__name__} action space; the bench agents need a "
                 "Discrete one"
             )
-        if not isinstance(env.observation_space, gym.spaces.Box):
-            raise LightupError(f"{env_id} has a non-Box observation space; wrap it to give flat vectors")
     finally:
         env.close()

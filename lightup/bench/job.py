@@ -19,6 +19,8 @@ class Job:
     overrides: tuple[tuple[str, Any], ...] = ()
     """TrainConfig fields set last, as (name, value), for the trainer's agents (the learning benchmark's
     ``--set``); ``command.NAME`` sets a field of the command."""
+    solved_at_return: float | None = None
+    """The return that counts as solved where the env sets no reward threshold (a suite gives it)."""
 
 
 def weights_digest(module) -> str:

@@ -14,6 +14,7 @@ from lightup.bench.stats import aggregate, group, normalised_scores, summarize_g
 from lightup.checkpoint import atomic_write
 
 BASELINE = "sb3-ppo"
+PEERS = ("sb3-ppo", "sb3-dqn")  # the probability of improvement of each DT agent over each of them
 # Hand-written notes on a run start at this heading; re-rendering a folder keeps them.
 NOTES = "## This run"
 
@@ -168,7 +169,7 @@ def write_report(
     tasks = list(dict.fromkeys(task_name(r) for r in rows))
     agents = list(dict.fromkeys(r["agent"] for r in rows))
     scores = normalised_scores(rows, agents, tasks, random_returns)
-    stats = aggregate(scores, BASELINE, reps=reps)
+    stats = aggregate(scores, PEERS, reps=reps)
     stats["random_returns"] = random_returns
     stats["runs_per_agent"] = {a: int(s.shape[0]) for a, s in scores.items()}
     atomic_write(out_dir / "stats.json", lambda tmp: Path(tmp).write_text(json.dumps(stats, indent=1) + "\n"))
@@ -203,12 +204,39 @@ def write_report(
         for pair, v in stats["probability_of_improvement"].items():
             lines.append(f"| {pair} | {v['point']:.3f} | [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}] |")
     lines += ["", "![performance profile](performance_profile.png)", ""]
+    lines += following_table(rows)
     lines += hyperparameter_notes(rows)
     text = "\n".join(lines) + "\n"
     if notes:
         text += "\n" + notes.rstrip("\n") + "\n"
     atomic_write(out_dir / "summary.md", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return text
+
+
+def following_table(rows: list[dict]) -> list[str]:
+    """Per env and trainer agent, the return-following fit of the runs' final policies (`runs.return_
+    following_fit`): median slope and error over the runs that measured one."""
+    lines = []
+    for (task, agent), runs in group(rows).items():
+        fits = [r["follow"] for r in runs if r.get("follow")]
+        if fits:
+            slope = float(np.median([f["slope"] for f in fits]))
+            error = float(np.median([f["error"] for f in fits]))
+            lines.append(f"| {task} | {agent} | {len(fits)} | {slope:.2f} | {error:.2f} |")
+    if not lines:
+        return []
+    return [
+        "## Return following",
+        "",
+        "Greedy return achieved against commanded, over the range of each run's final replay (5 commands, "
+        "4 episodes each): the least-squares slope (1: every command followed; 0: ignored) and the mean "
+        "absolute error from the diagonal as a share of the range; medians over the runs.",
+        "",
+        "| env | agent | runs | slope | error |",
+        "|---|---|---|---|---|",
+        *lines,
+        "",
+    ]
 
 
 def hyperparameter_notes(rows: list[dict]) -> list[str]:

@@ -92,6 +92,8 @@ def _run_trainer(job: Job) -> dict:
         )
         config = with_overrides(TrainConfig(**fields), dict(job.overrides))
         trainer = Trainer(config)
+        if job.solved_at_return is not None:
+            trainer.threshold = job.solved_at_return
         trainer.learn()
         if trainer.interrupted_by is not None:  # Ctrl-C stopped the run short: stop here too
             raise KeyboardInterrupt
@@ -99,6 +101,7 @@ def _run_trainer(job: Job) -> dict:
         wall_to_solve = time.perf_counter() - start if trainer.solved_at is not None else None
         evals = [r for r in read_metrics(tmp / "run") if "eval/mean_reward" in r]
         weights = weights_digest(trainer.policy)
+        follow = return_following_fit(trainer)
         trainer.close()
         wall = time.perf_counter() - start
     finally:
@@ -112,10 +115,44 @@ def _run_trainer(job: Job) -> dict:
         "curve": [[r["step"], float(r["eval/mean_reward"])] for r in evals],
         "weights_sha256": weights,
         "hyperparameters": {"from_zoo": None},
+        "follow": follow,
     }
     if config.ema > 0:  # the trained weights' evaluations on the same episodes: the run without averaging
         row["trained_curve"] = [[r["step"], float(r["eval/trained_mean_reward"])] for r in evals]
     return row
+
+
+FOLLOW_COMMANDS = 5
+FOLLOW_EPISODES = 4
+
+
+def return_following_fit(trainer) -> dict | None:
+    """The return-following curve as numbers: greedy play of the trained policy commanded ``FOLLOW_COMMANDS``
+    returns evenly spread over its replay's range (``FOLLOW_EPISODES`` episodes each, fixed seeds), and the
+    least-squares line of achieved against commanded: its slope (1: every command followed, 0: commands
+    ignored) and the mean absolute error of achieved from commanded, as a share of the range. None when the
+    replay holds fewer than two distinct returns."""
+    from lightup.training.follow import command_sweep, return_following
+
+    returns = trainer.buffer.returns()
+    if len(returns) < 2 or returns.max() <= returns.min():
+        return None
+    low, high = float(returns.min()), float(returns.max())
+    c = trainer.config
+    rows = return_following(
+        trainer.eval_policy,
+        c.env_id,
+        command_sweep(low, high, FOLLOW_COMMANDS),
+        c.return_scale,
+        trainer.options,
+        episodes=FOLLOW_EPISODES,
+        gamma=c.gamma,
+    )
+    commanded = np.array([r["command"] for r in rows])
+    achieved = np.array([r["mean"] for r in rows])
+    slope = float(np.polyfit(commanded, achieved, 1)[0])
+    error = float(np.mean(np.abs(achieved - commanded)) / (high - low))
+    return {"low": low, "high": high, "slope": slope, "error": error, "points": rows}
 
 
 def random_return(env_id: str, env_options: tuple[str, ...] = (), episodes: int = 20) -> float:

@@ -99,7 +99,9 @@ def run_sb3(job: Job, algo: str) -> dict:
         [lambda: make_env(job.env_id, **options) for _ in range(job.eval_episodes)],
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )
-    threshold = reward_threshold(eval_envs.envs[0])
+    threshold = job.solved_at_return
+    if threshold is None:
+        threshold = reward_threshold(eval_envs.envs[0])
     model, record = build_model(algo, job, env)
     callback = GreedyEvalCallback(eval_envs, job, threshold, start)
     try:

@@ -118,13 +118,14 @@ def probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> fl
 
 def aggregate(
     scores: dict[str, np.ndarray],
-    baseline: str = "sb3-ppo",
+    baseline: str | tuple[str, ...] = "sb3-ppo",
     reps: int = 2000,
     seed: int = 0,
     taus: np.ndarray | None = None,
 ) -> dict:
     """IQM with 95% stratified-bootstrap CIs per agent, probability of improvement of each DT agent over
-    ``baseline`` (when both ran) with its CI, and performance profiles with CIs at ``taus``."""
+    ``baseline`` (or each of several; those that ran) with its CI, and performance profiles with CIs at
+    ``taus``."""
     library, metrics = _rliable()
     # rliable 1.2 hands arch a RandomState, which arch 7 deprecates (a FutureWarning per estimate).
     warnings.filterwarnings("ignore", category=FutureWarning, module="arch")
@@ -150,18 +151,24 @@ def _aggregate(scores, baseline, reps, seed, taus, library, metrics) -> dict:
         "iqm": {a: {"point": float(iqm_point[a][0]), "ci": iqm_ci[a][:, 0].tolist()} for a in scores},
         "probability_of_improvement": {},
     }
-    if baseline in scores:
-        pairs = {f"{a} > {baseline}": (scores[a], scores[baseline]) for a in scores if a.startswith("dt-")}
-        if pairs:
-            poi_point, poi_ci = library.get_interval_estimates(
-                pairs,
-                lambda x, y: np.array([metrics.probability_of_improvement(x, y)]),
-                reps=reps,
-                random_state=rng(),
-            )
-            out["probability_of_improvement"] = {
-                k: {"point": float(poi_point[k][0]), "ci": poi_ci[k][:, 0].tolist()} for k in pairs
-            }
+    baselines = (baseline,) if isinstance(baseline, str) else tuple(baseline)
+    pairs = {
+        f"{a} > {b}": (scores[a], scores[b])
+        for b in baselines
+        if b in scores
+        for a in scores
+        if a.startswith("dt-")
+    }
+    if pairs:
+        poi_point, poi_ci = library.get_interval_estimates(
+            pairs,
+            lambda x, y: np.array([metrics.probability_of_improvement(x, y)]),
+            reps=reps,
+            random_state=rng(),
+        )
+        out["probability_of_improvement"] = {
+            k: {"point": float(poi_point[k][0]), "ci": poi_ci[k][:, 0].tolist()} for k in pairs
+        }
     if taus is None:  # from random play to past the best run
         top = max(float(np.max(s)) for s in scores.values())
         taus = np.linspace(0.0, max(1.2, top + 0.05), 61)

@@ -263,9 +263,10 @@ def run_context(run_dir: Path) -> Context:
         return Context()
     if not isinstance(config, dict):
         return Context()
-    from lightup.envs import make_env, parse_options, reward_threshold
+    from lightup.envs import check_env_module_trusted, make_env, parse_options, reward_threshold
 
     try:
+        check_env_module_trusted(config["env_id"])  # a module named in a file is not imported unasked
         env = make_env(config["env_id"], **parse_options(list(config.get("env_options", []))))
     except Exception:  # an env that no longer builds: judge without it
         return Context()

@@ -72,8 +72,12 @@ SMALL = dict(
     # rounds are 8 times smaller, and with 3000 the interleaved DT stayed at chance on RecallButton (seed 0,
     # 12,000 steps, 2026-12-05). The budgets below were measured with 300.
     buffer_capacity=300,
+    # The budgets were measured with plain return-conditioned imitation and the timestep embedding, the
+    # default recipe of that day (lightup/training/recipe.py's "games" preset).
+    timestep_embedding=True,
+    advantage_beta=0.0,
 )
-LARGE = (("eval_episodes", 10),)  # CartPole, LunarLander: the trainer's defaults, fewer evaluation episodes
+LARGE = (("eval_episodes", 10),)  # CartPole, LunarLander: fewer evaluation episodes than the trainer's
 
 RUNGS: tuple[Rung, ...] = (
     Rung(
@@ -195,7 +199,7 @@ RUNGS: tuple[Rung, ...] = (
         "CartPole-v1",
         budget=100_000,
         full_only=True,
-        overrides=LARGE + (("eval_every", 5000),),
+        overrides=LARGE + (("eval_every", 5000), ("preset", "cartpole")),
     ),
     Rung(
         "lunarlander",
@@ -204,7 +208,7 @@ RUNGS: tuple[Rung, ...] = (
         "LunarLander-v3",
         budget=1_000_000,
         full_only=True,
-        overrides=LARGE + (("eval_every", 50_000),),
+        overrides=LARGE + (("eval_every", 50_000), ("preset", "lunarlander")),
     ),
 )
 RUNG_NAMES = tuple(r.name for r in RUNGS)

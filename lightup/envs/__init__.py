@@ -1,16 +1,23 @@
 """The lightup games: small diagnostic Gymnasium envs, registered under ``lightup/`` on import.
 
-``make_env`` wraps ``gymnasium.make`` so that a wrong id, option name or value is a one-line ``LightupError``.
+``make_env`` wraps ``gymnasium.make`` so that a wrong id, option name or value is a one-line ``LightupError``,
+and adapts the observations to flat vectors (`lightup.envs.adapters`). An id may name the module that
+registers it, ``module:EnvId``, as ``gymnasium.make`` accepts it.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import os
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
 
+from lightup.envs.adapters import adapt
 from lightup.envs.common import MAX_EPISODE_STEPS
 from lightup.envs.gamble import GambleEnv
 from lightup.envs.press_button import PressButtonEnv
@@ -55,22 +62,88 @@ def _option_names(spec: gym.envs.registration.EnvSpec) -> list[str] | None:
     return [p.name for p in params if p.name not in ("self", "render_mode")]
 
 
-def make_env(env_id: str, render_mode: str | None = None, **options: Any) -> gym.Env:
-    """``gymnasium.make(env_id, render_mode=..., **options)`` with one-line errors for user mistakes."""
-    if env_id not in gym.registry:
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+
+
+TRUSTED_MODULES_VAR = "LIGHTUP_ENV_MODULES"
+"""Environment variable: comma-separated modules that a ``module:EnvId`` read back from a run may import."""
+
+
+def env_module(env_id: str) -> str | None:
+    """The module named by a ``module:EnvId`` id, else None."""
+    module, sep, _ = env_id.rpartition(":")
+    return module if sep else None
+
+
+def check_env_module_trusted(env_id: str) -> None:
+    """An env id read from a file (a run's config or checkpoint) may name a module; importing it runs its
+    code, so it is imported only if it already is, or if the user lists it in ``LIGHTUP_ENV_MODULES``."""
+    module = env_module(env_id)
+    if module is None or module in sys.modules:
+        return
+    trusted = {m.strip() for m in os.environ.get(TRUSTED_MODULES_VAR, "").split(",")}
+    if module not in trusted:
         raise LightupError(
-            f"unknown env id {env_id!r}; lightup games: {', '.join(GAME_IDS)} "
-            "(any installed Gymnasium id such as CartPole-v1 also works)"
+            f"this run's env {env_id!r} is registered by the module {module!r}, which lightup does not "
+            f"import because a file names it; if you trust it, set {TRUSTED_MODULES_VAR}={module} and run "
+            "again"
         )
-    spec = gym.spec(env_id)
+
+
+def make_env(
+    env_id: str,
+    render_mode: str | None = None,
+    adapters: Sequence[str] | None = None,
+    **options: Any,
+) -> gym.Env:
+    """``gymnasium.make(env_id, render_mode=..., **options)`` with one-line errors for user mistakes, its
+    observations adapted to flat vectors: by the named ``adapters`` (those a run recorded), or by those its
+    observation space needs (None). The names applied are the env's ``obs_adapters`` (`adapters_of`)."""
+    module = env_module(env_id)
+    name = env_id.rpartition(":")[2]
+    if module is not None:
+        try:
+            importlib.import_module(module)
+        except Exception as err:
+            raise LightupError(
+                f"env id {env_id!r}: importing its module {module!r} failed ({_first_line(err)}); "
+                "check the module name and that it is on the Python path (PYTHONPATH)"
+            ) from None
+    if name not in gym.registry:
+        if module is not None:
+            raise LightupError(f"unknown env id {name!r}: importing {module!r} did not register it")
+        raise LightupError(
+            f"unknown env id {env_id!r}; lightup games: {', '.join(GAME_IDS)} (any installed Gymnasium id "
+            "such as CartPole-v1 also works, and module:EnvId for an env that a module registers on import)"
+        )
+    spec = gym.spec(name)
     valid = _option_names(spec)
     if valid is not None:
-        for name in options:
-            if name not in valid:
+        for option in options:
+            if option not in valid:
                 raise LightupError(
-                    f"unknown option {name!r} for {env_id}; valid options: {', '.join(valid) or '(none)'}"
+                    f"unknown option {option!r} for {env_id}; valid options: {', '.join(valid) or '(none)'}"
                 )
-    return gym.make(env_id, render_mode=render_mode, **options)
+    try:
+        # render_mode only when asked for: a user's env need not take it
+        env = gym.make(name, **options, **({} if render_mode is None else {"render_mode": render_mode}))
+    except LightupError:
+        raise
+    except Exception as err:  # the env's own constructor: any exception is the env's message to the user
+        raise LightupError(f"env {env_id} could not be made ({_first_line(err)})") from None
+    env, names = adapt(env, adapters)
+    env.obs_adapters = names  # read by `adapters_of`
+    return env
+
+
+def adapters_of(env: gym.Env) -> tuple[str, ...]:
+    """The observation adapters that `make_env` applied to ``env`` (through any wrappers added since)."""
+    try:
+        return tuple(env.get_wrapper_attr("obs_adapters"))
+    except AttributeError:
+        return ()
 
 
 def reward_threshold(env: gym.Env) -> float | None:
@@ -105,4 +178,12 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
-__all__ = ["GAME_IDS", "make_env", "parse_options", "reward_threshold"]
+__all__ = [
+    "GAME_IDS",
+    "adapters_of",
+    "check_env_module_trusted",
+    "env_module",
+    "make_env",
+    "parse_options",
+    "reward_threshold",
+]

@@ -19,28 +19,33 @@ class CommandConfig:
     kind: Annotated[Literal["fixed", "best", "topk"] | None, tyro.conf.arg(metavar="{fixed,best,topk}")] = (
         None
     )
-    """fixed: always ``value``; best: the best return seen x (1 + margin) + offset, less a random amount
-    (the best finding of the day this project started); topk: mean + std of the top-k returns (Upside-Down
-    RL, Srivastava et al. 2019). Default per env family: topk on LunarLander-v3, else best."""
+    """fixed: always ``value``; best: the best return seen, raised by ``margin`` of the returns' spread (best
+    less worst) + offset, less a random share of the way up from the worst (with a worst return of 0: the
+    best x (1 + margin) + offset, the best finding of the day this project started); topk: mean + std of the
+    top-k returns (Upside-Down RL, Srivastava et al. 2019). Default: the recipe's
+    (lightup/training/recipe.py)."""
     value: float = 0.0
     """The target of ``fixed``, and the target of the others before any episode is stored."""
     margin: float = 0.2
     offset: float = 5.0
     jitter: float = 0.2
-    """best: subtract a uniform random share, up to this fraction of the target, so the agent keeps trying."""
+    """best: subtract a uniform random share, up to this fraction of the target's height above the worst
+    return, so the agent keeps trying."""
     k: int = 50
     """topk: how many of the best returns to use."""
 
 
 def propose_target(config: CommandConfig, returns: np.ndarray, rng: np.random.Generator) -> float:
     """A target return from the returns of stored episodes (any order). ``config.kind`` must be set (the
-    trainer fills in its env family's default)."""
+    trainer fills in the recipe's default)."""
     if config.kind == "fixed" or len(returns) == 0:
         return float(config.value)
     if config.kind == "best":
-        best = returns.max()
-        target = best + config.margin * abs(best) + config.offset  # above the best, for negative bests too
-        return float(target - rng.uniform(0.0, config.jitter) * abs(target))
+        # Measured from the worst return, not from 0: the same steps whatever the sign or offset of the
+        # returns (a best of -500 among returns down to -1000 asks for -395 before jitter).
+        best, worst = returns.max(), returns.min()
+        target = best + config.margin * (best - worst) + config.offset
+        return float(target - rng.uniform(0.0, config.jitter) * (target - worst))
     top = np.sort(returns)[-config.k :]
     return float(top.mean() + top.std())
 

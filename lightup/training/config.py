@@ -24,10 +24,20 @@ class TrainConfig:
     """A lightup game (lightup/PressButton-v0, ...) or any Gymnasium id with a discrete action space."""
     env_options: tuple[str, ...] = ()
     """Options of the env as key=value, e.g. size=4 game_length=5."""
+    obs_adapters: Annotated[tuple[str, ...] | None, tyro.conf.Suppress] = None
+    """Filled in by the trainer, not a flag: the observation adapters applied to the env
+    (`lightup.envs.adapters`), so that a run read back rebuilds the same pipeline."""
+    preset: Annotated[
+        Literal["cartpole", "lunarlander", "games"] | None,
+        tyro.conf.arg(metavar="{cartpole,lunarlander,games}"),
+    ] = None
+    """Settings measured on named envs, in place of the default recipe: "the recipe's" default of each field
+    below is the preset's, else the one recipe for every env (both in lightup/training/recipe.py, which
+    cites the measurements); flags given beside it win."""
     exp_name: str = "dt"
     seed: int = 1
     total_steps: MaybeInt = None
-    """Env steps to train for (default per env family)."""
+    """Env steps to train for (default 100k, or the preset's)."""
 
     # --- the policy ---
     policy: Annotated[str, tyro.conf.arg(metavar="{dt,mlp,MODULE:FACTORY}")] = "dt"
@@ -35,27 +45,25 @@ class TrainConfig:
     SequencePolicy, built by factory(obs_dim, act_dim, discrete) (give it again with --resume)."""
     layout: Literal["stacked", "interleaved"] = "stacked"
     context_len: MaybeInt = None
-    """K: steps of history the policy sees (default per env family: 10 for CartPole-v1 and LunarLander-v3,
-    else 20)."""
+    """K: steps of history the policy sees (default: the recipe's)."""
     n_layer: MaybeInt = None
-    """Transformer blocks (default per env family: 1 for CartPole-v1 and LunarLander-v3, else 3)."""
+    """Transformer blocks (default: the recipe's)."""
     n_head: int = 4
     n_embd: MaybeInt = None
-    """Width of the model (default per env family: 32 for CartPole-v1, else 64)."""
+    """Width of the model (default: the recipe's)."""
     dropout: float = 0.0
     timestep_embedding: MaybeBool = None
-    """dt: add a learned embedding of the episode timestep to every token (default per env family: off for
-    CartPole-v1, on elsewhere). Off, the DT sees returns-to-go, states and actions only (their order comes
+    """dt: add a learned embedding of the episode timestep to every token (default: the
+    recipe's). Off, the DT sees returns-to-go, states and actions only (their order comes
     from the causal mask), as the reference MLP sees no time."""
 
     # --- rollouts and updates ---
     n_envs: MaybeInt = None
-    """Envs stepped in lockstep (default per env family: 8 for CartPole-v1, else 16)."""
+    """Envs stepped in lockstep (default: the recipe's)."""
     rollout_steps: int = 32
     """Env steps per env between two rounds of updates."""
     updates_per_round: MaybeInt = None
-    """Gradient steps after each round of rollouts (default per env family: 64 for LunarLander-v3, else
-    32)."""
+    """Gradient steps after each round of rollouts (default: the recipe's)."""
     batch_size: int = 64
     lr: float = 1e-3
     lr_schedule: Literal["constant", "linear"] = "constant"
@@ -68,8 +76,8 @@ class TrainConfig:
     """Sampling temperature of rollouts (logits divided by it)."""
     greedy_envs: MaybeInt = None
     """This many of the rollout envs act greedily (the most likely action) instead of sampling: episodes
-    near what greedy evaluation plays, for the replay. 0: every env samples. Default per env family: 4 on
-    LunarLander-v3 (at most a quarter of n_envs), else 0."""
+    near what greedy evaluation plays, for the replay. 0: every env samples. Default: the
+    recipe's (at most a quarter of n_envs)."""
     ema: float = 0.0
     """Polyak averaging: greedy evaluation, `predict`, the viz tools and the bench's agent play an exponential
     moving average of the weights, which moves 1 - ema of the way to the trained weights after every update
@@ -77,27 +85,28 @@ class TrainConfig:
 
     # --- replay and commands ---
     buffer_capacity: MaybeInt = None
-    """Episodes kept (default per env family: 3000 for the lightup games, whose episodes are a few steps
-    long, else 300)."""
+    """Episodes kept (default: the recipe's)."""
     buffer_steps: MaybeInt = None
     """If set, also drop episodes while the replay holds more than this many steps (AWR keeps 50k): a replay
     as fresh when episodes are long as when they are short. None: episodes are counted only."""
     buffer_kind: Literal["fifo", "top"] = "fifo"
     gamma: float = 1.0
     return_scale: MaybeFloat = None
-    """Returns-to-go are divided by this before the model sees them (default per env family)."""
+    """Returns-to-go are divided by this before the model sees them (default: the env's declared highest
+    return, else the largest absolute return of 16 random-action episodes; see lightup/training/recipe.py)."""
     max_return: MaybeFloat = None
-    """Highest return the env allows, if known: commands are capped there (default per env family)."""
+    """Highest return the env allows, if known: commands are capped there (default: what the env declares
+    as ``max_return``, else none)."""
     command: CommandConfig = field(default_factory=CommandConfig)
 
     # --- entropy: a learned temperature keeps the policy entropy near a target (Online DT) ---
     entropy_target: MaybeFloat = None
     """Target entropy as a share of the maximum, log(number of actions); 0 turns the entropy term off.
-    Default per env family: 0.5 on LunarLander-v3, else 0.15."""
+    Default: the recipe's."""
     entropy_target_final: MaybeFloat = None
     """If set, the target moves linearly from entropy_target to this (same units) at total_steps: a policy
-    kept diffuse early to explore, nearer greedy later. Default per env family: 0.1 on LunarLander-v3
-    (with the entropy term on), else None: constant (on LunarLander-v3, set it to entropy_target for that)."""
+    kept diffuse early to explore, nearer greedy later. Default: the recipe's
+    (with the entropy term on; None: constant)."""
     init_alpha: float = 0.1
     alpha_lr: float = 3e-3
     entropy_at: Literal["data", "commands"] = "data"
@@ -111,19 +120,19 @@ class TrainConfig:
     """Weight each step's action loss by exp(A / beta), A the step's advantage normalised over the batch:
     its return discounted by advantage_gamma less a learned value of its state (a small MLP trained beside
     the policy). The policy stays return-conditioned; this favours the better actions of the data at every
-    command. 0: off (plain return-conditioned imitation). Default per env family: 0.5 on CartPole-v1, 1 on
-    LunarLander-v3, else 0."""
+    command. 0: off (plain return-conditioned imitation).
+    Default: the recipe's."""
     advantage_gamma: float = 0.99
     """Discount of the returns that the value of advantage weighting learns and the advantages compare."""
     value_hidden: MaybeInt = None
-    """Width of the two hidden layers of advantage weighting's value network (default per env family: 64
-    on CartPole-v1, else 128)."""
+    """Width of the two hidden layers of advantage weighting's value network (default: the
+    recipe's)."""
     advantage_lambda: MaybeFloat = None
     """What the value of advantage weighting learns. 1: the discounted returns received (Monte Carlo; an
     episode a time limit cut counts nothing after the cut). Below 1: TD(lambda) returns, recomputed over the
     whole replay with the current value before each round of updates (as AWR, which uses 0.95),
-    bootstrapping the episodes a time limit cut. Default per env family: 0.95 on LunarLander-v3 (with
-    advantage weighting on), else 1."""
+    bootstrapping the episodes a time limit cut. Default: the recipe's (with
+    advantage weighting on)."""
 
     advantage_baseline: Annotated[
         Literal["value", "policy"] | None, tyro.conf.arg(metavar="{value,policy}")
@@ -132,11 +141,11 @@ class TrainConfig:
     mix of past policies as the baseline). policy: a learned Q(s, a) of the step's action, less the mean of
     Q(s, .) under the policy being trained (QWR, Kozakowski et al. 2021): a per-action estimate in place of
     one sampled return, judged against what the current policy would play. Needs advantage weighting.
-    Default per env family: policy on LunarLander-v3 (with advantage weighting on), else value."""
+    Default: the recipe's (with advantage weighting on)."""
 
     # --- evaluation, checkpoints, output ---
     eval_every: MaybeInt = None
-    """Env steps between greedy evaluations (default per env family)."""
+    """Env steps between greedy evaluations (default: a twentieth of total_steps)."""
     eval_episodes: int = 20
     eval_command: Literal["best", "max", "rollout"] = "best"
     """Command of greedy evaluation: best: the best return stored (in the data, as the Decision Transformer
@@ -211,6 +220,11 @@ class TrainConfig:
             self.policy in ("dt", "mlp") or all(self.policy.partition(":")[::2]) and ":" in self.policy
         ):
             raise LightupError(f"{where}--policy must be dt, mlp or module:factory, got {self.policy!r}")
+        adapters = self.obs_adapters
+        if adapters is not None and not (
+            isinstance(adapters, tuple) and all(isinstance(a, str) for a in adapters)
+        ):
+            raise LightupError(f"{where}obs_adapters must be a list of adapter names, got {adapters!r}")
         # The command line checks choices; a config built in Python or read from a file is checked here.
         for prefix, obj in (("", self), ("command.", self.command)):
             for name, hint in typing.get_type_hints(type(obj), include_extras=True).items():
@@ -238,108 +252,6 @@ def check_run_dir(run_dir: str | Path, flag: str = "--run-dir") -> None:
                 f"{flag} {str(run_dir)!r} holds a config.json that `lightup train` did not write; pick "
                 f"another {flag}"
             )
-
-
-# Defaults per env family, filled into fields left at None. A lightup game's budget is small; CartPole's
-# max_return is its time limit (+1 per step); LunarLander's rewards are scaled so that 200 is about 1.
-FAMILY_DEFAULTS: dict[str, dict] = {
-    # 3000 episodes: 300 one-step episodes are less than one round (16 envs x 32 steps), so a policy trained
-    # only on its own latest, nearly greedy presses can stay wrong on one button for good (PressButton size=4:
-    # 2 of 10 seeds stuck at 0.65 and 0.7 with 300, both solved with 3000; RecallButton: 1 of 10, solved
-    # too; 2026-12-04, benchmarks/results/bench_games_20k). The interleaved layout lost one seed of
-    # RecallButton with it (10 of 10 to 9 of 10, bench_games_20k_interleaved); the doctor keeps 300.
-    "lightup/": {"total_steps": 20_000, "eval_every": 2_000, "buffer_capacity": 3_000},
-    # Each CartPole-v1 choice is measured in benchmarks/results/learning_cartpole.md.
-    "CartPole-v1": {
-        "total_steps": 100_000,
-        "eval_every": 5_000,
-        "return_scale": 100.0,
-        "max_return": 500.0,
-        # Rounds of 8 envs x 32 steps with 32 updates (the update-to-data ratio of 16 envs with 64), advantage
-        # weighting's beta 0.5 and 10 steps of context, together: 20 of 20 seeds, median 20,224 env steps
-        # against 35,328 before, fewer on 15 seeds, at 0.73 of the wall time per env step (fifth session).
-        "n_envs": 8,
-        "updates_per_round": 32,
-        "context_len": 10,
-        # No timestep embedding: 10 of 10 seeds (learning_cartpole.md, 2026-11-27), against 8 of 10 with it.
-        "timestep_embedding": False,
-        # One block: 10 of 10 seeds too, median 65,024 env steps, at 0.45 of the wall time per env step of
-        # three blocks (learning_cartpole.md, 2026-11-27).
-        "n_layer": 1,
-        # Advantage weighting (beta 1): 10 of 10 seeds, median 35,328 env steps against 65,024 without,
-        # fewer on every seed (fourth session); beta 0.5 since the fifth (above).
-        "advantage_beta": 0.5,
-        # Width 32 on the above: 20 of 20 seeds, median 15,104 env steps against 20,224 at width 64, fewer
-        # on 13 seeds, more on 6, at about 0.7 of the wall time per env step (fifth session).
-        "n_embd": 32,
-        # A value network of width 64 instead of 128 on the above: 20 of 20 seeds, the same median of 15,104
-        # env steps (fewer on 8 seeds, more on 8), at 0.80 of the wall time per 1,000 env steps (0.52 s
-        # against 0.66; 2026-12-05, benchmarks/results/bench_CartPole-v1_dt_vs_ppo).
-        "value_hidden": 64,
-    },
-    # learning_lunar.md, sixth and seventh sessions: one block and K 10 (3 to 4 times the env steps per second
-    # of three blocks and K 20), advantage weighting with TD(0.95) values, 4 greedy rollout envs, an entropy
-    # target falling from 0.5 to 0.1 of the maximum, 64 updates a round and top-k commands.
-    "LunarLander-v3": {
-        "total_steps": 1_000_000,
-        "eval_every": 50_000,
-        "return_scale": 200.0,
-        "n_layer": 1,
-        "context_len": 10,
-        "updates_per_round": 64,
-        "advantage_beta": 1.0,
-        "advantage_lambda": 0.95,
-        "greedy_envs": 4,
-        "entropy_target": 0.5,
-        "entropy_target_final": 0.1,
-        "command.kind": "topk",
-        "advantage_baseline": "policy",
-    },
-}
-FALLBACK_DEFAULTS = {
-    "buffer_capacity": 300,
-    "value_hidden": 128,
-    "n_embd": 64,
-    "n_envs": 16,
-    "context_len": 20,
-    "total_steps": 100_000,
-    "eval_every": 10_000,
-    "return_scale": 100.0,
-    "updates_per_round": 32,
-    "timestep_embedding": True,
-    "n_layer": 3,
-    "advantage_beta": 0.0,
-    "advantage_lambda": 1.0,
-    "greedy_envs": 0,
-    "entropy_target": 0.15,
-    "entropy_target_final": None,
-    "command.kind": "best",
-    "advantage_baseline": "value",
-}
-
-
-def with_env_defaults(config: TrainConfig, max_return: float | None) -> TrainConfig:
-    """Fill fields left at None from the env family, and from the env's highest possible return when it
-    states one (the lightup games do): commands are capped there and returns-to-go scaled by it."""
-    family = "lightup/" if config.env_id.startswith("lightup/") else config.env_id
-    defaults = dict(FALLBACK_DEFAULTS, **FAMILY_DEFAULTS.get(family, {}))
-    if max_return is not None:
-        defaults.setdefault("max_return", max_return)
-        if family == "lightup/":
-            defaults["return_scale"] = max(abs(max_return), 1.0)
-    updates = {k: v for k, v in defaults.items() if _field(config, k) is None}
-    # A default gives way to what was chosen: no TD(lambda) or policy baseline without advantage weighting,
-    # no entropy schedule without the entropy term, at most a quarter of the envs greedy.
-    chosen = with_overrides(config, updates)
-    if chosen.advantage_beta == 0:
-        for key, off in (("advantage_lambda", 1.0), ("advantage_baseline", "value")):
-            if key in updates:
-                updates[key] = off
-    if "entropy_target_final" in updates and chosen.entropy_target == 0:
-        updates["entropy_target_final"] = None
-    if "greedy_envs" in updates:
-        updates["greedy_envs"] = min(chosen.greedy_envs, chosen.n_envs // 4)
-    return with_overrides(config, updates)
 
 
 def _field(config: TrainConfig, key: str) -> typing.Any:

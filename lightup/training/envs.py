@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from lightup.envs import make_env
+from lightup.envs.adapters import adapt
 from lightup.errors import LightupError
 
 if TYPE_CHECKING:
@@ -84,11 +85,12 @@ class EnvSource:
         env_id: str,
         options: dict,
         eval_env: EnvFactory | None = None,
+        adapters: tuple[str, ...] | None = None,
     ):
         self.vector: gym.vector.VectorEnv | None = None
         if env is None or isinstance(env, str):
             env_id = env_id if env is None else env
-            self.make: EnvFactory = lambda: make_env(env_id, **options)
+            self.make: EnvFactory = lambda: make_env(env_id, adapters=adapters, **options)
         elif isinstance(env, gym.vector.VectorEnv):
             mode = env.metadata.get("autoreset_mode")
             if mode is not None and mode != gym.vector.AutoresetMode.SAME_STEP:
@@ -105,7 +107,7 @@ class EnvSource:
                 )
             self.vector, self.make = env, make
         elif callable(env):
-            self.make = env
+            self.make = lambda: adapt(env(), adapters)[0]  # a user's env, adapted as an id's would be
         else:
             raise LightupError(
                 f"env must be an env id, a callable returning a gym.Env or a gym.vector.VectorEnv, not a "

@@ -21,6 +21,7 @@ from lightup.checkpoint import (
     unflatten_optimizer,
     with_prefix,
 )
+from lightup.envs import check_env_module_trusted, env_module
 from lightup.errors import LightupError
 from lightup.models.factory import is_factory_spec
 from lightup.training.commands import CommandConfig
@@ -97,7 +98,9 @@ def check_resumable(run_dir: Path, config: TrainConfig, env_given: bool, policy_
             f"{str(run_dir)!r} trained the user's policy {config.policy!r}, which is never imported from "
             f"a file: resume with --policy {config.policy} (Trainer.load(run, policy=factory) in Python)"
         )
-    if not env_given and config.env_id not in gym.registry:
+    if not env_given and env_module(config.env_id) is not None:
+        check_env_module_trusted(config.env_id)  # imported already, or listed in LIGHTUP_ENV_MODULES
+    elif not env_given and config.env_id not in gym.registry:
         how = "pass the id again" if ":" in config.env_id else "pass the env again"
         raise LightupError(
             f"{str(run_dir)!r} trained on {config.env_id!r}, not a registered env id (a module named in a "
@@ -162,6 +165,9 @@ def config_from_dict(d: dict) -> TrainConfig:
     d.setdefault("value_hidden", 128)
     d["command"] = CommandConfig(**d["command"])
     d["env_options"] = tuple(d["env_options"])
+    # Written before observations were adapted: such runs took Box observations only, which need none.
+    adapters = d.get("obs_adapters", ())
+    d["obs_adapters"] = None if adapters is None else tuple(adapters)
     return TrainConfig(**d)
 
 

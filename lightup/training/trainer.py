@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from lightup.checkpoint import atomic_write, with_prefix
-from lightup.envs import parse_options, reward_threshold
+from lightup.envs import adapters_of, parse_options, reward_threshold
 from lightup.errors import LightupError
 from lightup.models import SequencePolicy
 from lightup.models.factory import PolicyFactory, is_factory_spec, resolve_policy, spec_of
@@ -41,9 +41,10 @@ from lightup.training.advantage import build_value_net
 from lightup.training.agent import AGENT_FILE, EVAL_SEED, Agent, play_episodes
 from lightup.training.callbacks import Callback, default_callbacks
 from lightup.training.commands import eval_command, rollout_commands
-from lightup.training.config import TrainConfig, check_run_dir, with_env_defaults
+from lightup.training.config import TrainConfig, check_run_dir
 from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.logger import RunLogger
+from lightup.training.recipe import random_return_scale, with_env_defaults
 from lightup.training.replay import Episode, EpisodeBuffer
 from lightup.training.rollout import Rollout
 from lightup.training.state import CHECKPOINT
@@ -82,15 +83,17 @@ class Trainer(UpdateStep):
     ):
         config.validate()
         self.options = parse_options(list(config.env_options))
-        self.env_source = EnvSource(env, config.env_id, self.options, eval_env)
+        self.env_source = EnvSource(env, config.env_id, self.options, eval_env, config.obs_adapters)
         probe = self.env_source.probe()
         if self.env_source.given or isinstance(env, str):
             config = dataclasses.replace(config, env_id=env if isinstance(env, str) else env_name(probe))
         config = self.env_source.fit_n_envs(config)
         check_spaces(probe, config.env_id)
+        config = dataclasses.replace(config, obs_adapters=adapters_of(probe))
         self.threshold = reward_threshold(probe)
-        config = with_env_defaults(config, getattr(probe.unwrapped, "max_return", None))
-        config.validate()  # the values the env family filled in, against the ones given
+        max_return = getattr(probe.unwrapped, "max_return", None)
+        config = with_env_defaults(config, max_return, lambda: random_return_scale(probe, config.seed))
+        config.validate()  # the values the recipe filled in, against the ones given
         self.config = config
         obs_dim = int(np.prod(probe.observation_space.shape))
         self.n_actions = int(probe.action_space.n)
@@ -171,7 +174,9 @@ class Trainer(UpdateStep):
     def _open_run(self) -> None:
         if self.run_dir is None:
             c = self.config
-            name = f"{c.env_id.replace('/', '_')}__{c.exp_name}__{c.seed}__{int(time.time())}"
+            name = (
+                f"{c.env_id.replace('/', '_').replace(':', '_')}__{c.exp_name}__{c.seed}__{int(time.time())}"
+            )
             run_dir = Path(c.run_dir) if c.run_dir else Path(c.run_root) / name
             # a folder train may write in, not a bench's: checked before anything is written
             check_run_dir(run_dir, "--run-dir" if c.run_dir else "--run-root (and --exp-name)")

@@ -1,0 +1,51 @@
+"""Named suites of `lightup bench --suite NAME`: the envs, with their budgets, thresholds and evaluation.
+
+``general`` is issue 24's generalisation suite: the five lightup game settings already benched, CartPole-v1
+and LunarLander-v3, and four tasks nobody tuned lightup on. Budgets are the RL Zoo's PPO budget where the
+zoo has one (lightup/bench/zoo.py), else 200k, capped at 1M. Thresholds are the Gymnasium registry's where it
+sets one; MiniGrid's DoorKey sets none, so it takes the mean return 0.9 the issue names. FrozenLake is
+stochastic: 100 evaluation episodes, so that the threshold test is not a coin flip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lightup.bench.zoo import PPO
+
+DEFAULT_BUDGET = 200_000
+MAX_BUDGET = 1_000_000
+
+
+@dataclass(frozen=True)
+class SuiteEnv:
+    spec: str
+    """The env id, options after commas (as --envs takes them)."""
+    threshold: float | None = None
+    """The return that counts as solved, where the env's own (registry) threshold is missing."""
+    eval_episodes: int | None = None
+    """Evaluation episodes, where the bench's 20 are too few."""
+
+    @property
+    def budget(self) -> int:
+        env_id = self.spec.split(",")[0]
+        return min(PPO.get(env_id, {}).get("zoo_steps", DEFAULT_BUDGET), MAX_BUDGET)
+
+
+SUITES: dict[str, tuple[SuiteEnv, ...]] = {
+    "general": (
+        SuiteEnv("lightup/PressButton-v0"),
+        SuiteEnv("lightup/PressButton-v0,size=4"),
+        SuiteEnv("lightup/PressButton-v0,game_length=5"),
+        SuiteEnv("lightup/PressButton-v0,game_length=5,hard_mode=true"),
+        SuiteEnv("lightup/RecallButton-v0"),
+        SuiteEnv("CartPole-v1"),
+        SuiteEnv("LunarLander-v3"),
+        SuiteEnv("MountainCar-v0"),
+        SuiteEnv("Taxi-v4"),
+        SuiteEnv("FrozenLake-v1", eval_episodes=100),
+        SuiteEnv("minigrid:MiniGrid-DoorKey-5x5-v0", threshold=0.9),
+    ),
+}
+SUITE_AGENTS = ("dt-stacked", "sb3-ppo", "sb3-dqn")
+"""The agents of a suite unless --agents names others: the DT on its defaults beside both peers."""

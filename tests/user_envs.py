@@ -1,0 +1,48 @@
+"""Envs as a user's own module registers them, for `module:EnvId` tests: ``user_envs:UserCorridor-v0``.
+
+Importing this module registers them (tests/ is put on PYTHONPATH for the CLI's subprocess).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+from gymnasium import spaces
+
+
+class CorridorEnv(gym.Env):
+    """Description: walk right along a corridor of ``length`` cells to its end (+1), or step off its left
+    end (-1, ends the episode). Observation Space: Discrete(length), the cell. Action Space: Discrete(2),
+    left or right. Rewards: +1 at the right end, -1 off the left end, else 0. Starting State: cell 1.
+    Arguments: length (>= 3)."""
+
+    def __init__(self, length: int = 4):
+        if length < 3:
+            raise ValueError(f"length must be >= 3, got {length}")
+        self.length = length
+        self.observation_space = spaces.Discrete(length)
+        self.action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.cell = 1
+        return self.cell, {}
+
+    def step(self, action):
+        self.cell += 1 if action == 1 else -1
+        if self.cell < 0:
+            return 0, -1.0, True, False, {}
+        if self.cell == self.length - 1:
+            return self.cell, 1.0, True, False, {}
+        return self.cell, 0.0, False, False, {}
+
+
+class BrokenEnv(gym.Env):
+    """An env whose constructor raises, as one missing its licence file would."""
+
+    def __init__(self):
+        raise RuntimeError("licence file not found\n(second line of the message)")
+
+
+for _id, _cls in (("UserCorridor-v0", CorridorEnv), ("UserBroken-v0", BrokenEnv)):
+    if _id not in gym.registry:
+        gym.register(id=_id, entry_point=_cls, max_episode_steps=20)
