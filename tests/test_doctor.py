@@ -13,11 +13,12 @@ import time
 
 import pytest
 import torch
-from bug_zoo import NoTimestepEmbedding, bugs, small
+from bug_zoo import FrozenStateEmbedding, NoTimestepEmbedding, bugs, small
 from tiny import tiny_config
+from user_policies import HEALTHY
 
 from lightup.doctor import alarms
-from lightup.doctor.checks import CHECK_NAMES, Subject, run_static
+from lightup.doctor.checks import CHECK_NAMES, Limit, Subject, run_static
 from lightup.doctor.ladder import RUNGS, climb, run_rung
 from lightup.doctor.subjects import DTFactory, load_factory
 from lightup.errors import LightupError
@@ -56,13 +57,66 @@ def test_a_built_policy_is_checked_at_its_own_sizes():
     assert "(4, 4, 3)" in results[0].detail
 
 
+@pytest.mark.parametrize("name", list(HEALTHY))
+def test_healthy_models_pass_every_static_check_at_several_inits(name):
+    """No false alarms: our DT in both layouts and without timesteps, the MLP with and without the previous
+    action, and a user-style GRU pass every check (the overfitting one at one init: it takes seconds)."""
+    for seed in (0, 1, 2):
+        only = tuple(n for n in CHECK_NAMES if n != "overfit_batch" or seed == 0)
+        results = run_static(Subject(HEALTHY[name], seed=seed), only=only)
+        assert {r.name: r.detail for r in results if r.verdict != "pass"} == {}, f"seed {seed}"
+
+
+def test_zoo_has_at_least_25_bugs_of_distinct_kinds():
+    zoo = bugs()
+    assert len(zoo) >= 25
+    assert len({b.name for b in zoo}) == len(zoo)
+    assert len({b.caught_by for b in zoo}) >= 15  # the kinds spread over most of the checks
+
+
 @pytest.mark.parametrize("bug", bugs(), ids=lambda b: b.name)
-def test_bug_zoo_every_bug_is_flagged_by_the_right_check(bug):
-    # The expensive overfitting check runs only for the bug it must catch.
-    only = tuple(n for n in CHECK_NAMES if n != "overfit_batch" or bug.caught_by == "overfit_batch")
-    results = {r.name: r for r in run_static(bug.subject, only=only)}
-    assert not results[bug.caught_by].passed, f"{bug.name} was not flagged by {bug.caught_by}"
-    assert results[bug.caught_by].detail
+def test_bug_zoo_every_bug_is_flagged_by_the_right_check_for_the_named_reason(bug):
+    """The named check fails because its measured quantity is past its limit (or, for a check with no
+    scalar, with the named finding): not because the model raised."""
+    (result,) = run_static(bug.subject, only=(bug.caught_by,))
+    assert result.verdict == "fail", f"{bug.name} was not flagged by {bug.caught_by}: {result.detail}"
+    assert not result.detail.startswith("raised"), result.detail
+    if bug.reason:
+        assert bug.reason in result.detail
+    else:
+        assert result.value is not None and result.limit is not None
+        assert result.margin < 1, f"{bug.name}: {result.detail}"
+        assert f"limit {'>=' if '>=' in result.detail else '<='} {result.limit:.3g}" in result.detail
+
+
+def test_a_failure_by_position_names_the_input_and_the_position():
+    (bug,) = [b for b in bugs() if b.name == "first return-to-go everywhere"]
+    (result,) = run_static(bug.subject, only=("returns_by_position",))
+    assert not result.passed
+    assert "returns_to_go" in result.detail and "position 1 of 4" in result.detail
+
+
+def test_frozen_parameters_fail_unless_declared():
+    subject = Subject(small(FrozenStateEmbedding))
+    (undeclared,) = run_static(subject, only=("gradients",))
+    assert not undeclared.passed and "embed_state.weight, embed_state.bias: frozen" in undeclared.detail
+    (declared,) = run_static(dataclasses.replace(subject, frozen=("embed_state",)), only=("gradients",))
+    assert declared.passed and "2 frozen as declared" in declared.detail
+    (moved,) = run_static(dataclasses.replace(subject, frozen=("embed_state",)), only=("overfit_batch",))
+    assert moved.passed, moved.detail  # a declared frozen parameter is not asked to move
+
+
+def test_a_value_between_the_limits_is_inconclusive_with_what_to_run_next():
+    limit = Limit("relative change", 1e-3, 1e-2, next_step="run the press-size-4 rung")
+    assert [limit.judge(v) for v in (5e-4, 5e-3, 5e-2)] == ["fail", "inconclusive", "pass"]
+    assert limit.margin(5e-3) == pytest.approx(5.0)
+    lower = Limit("steps", 400, 200, higher_is_healthy=False)
+    assert [lower.judge(v) for v in (401, 300, 100)] == ["fail", "inconclusive", "pass"]
+    assert lower.margin(100) == pytest.approx(4.0)
+    from lightup.doctor.check_base import Finding
+
+    found = Finding.measured(limit, 5e-3, "at position 2", "why", "ok")
+    assert found.verdict == "inconclusive" and "run the press-size-4 rung" in found.detail
 
 
 def test_timestep_check_only_applies_when_the_config_declares_the_embedding():

@@ -44,6 +44,9 @@ class DoctorConfig:
     agent: tuple[str, ...] = ()
     """Peers on the same environment rungs: sb3:PPO, sb3:DQN (Stable-Baselines3 with RL Zoo
     hyperparameters; needs pip install -e ".[bench]")."""
+    frozen: tuple[str, ...] = ()
+    """Parameters of --policy frozen on purpose (requires_grad False), by name or module prefix; any other
+    frozen parameter fails the gradients check."""
     threads: int = 1
     """torch threads (1 is fastest for these small models, and fair to other jobs)."""
 
@@ -84,9 +87,15 @@ def subjects(config: DoctorConfig) -> list:
         factory = load_factory(config.policy)
         check_factory(factory, config.policy)
         name = config.policy.replace(":", ".")
-        return [Subject(factory, name=name, lr=config.lr, train_overrides=overrides)]
+        return [Subject(factory, name=name, lr=config.lr, train_overrides=overrides, frozen=config.frozen)]
     return [
-        Subject(DTFactory(layout), name=f"dt-{layout}", lr=config.lr, train_overrides=overrides)
+        Subject(
+            DTFactory(layout),
+            name=f"dt-{layout}",
+            lr=config.lr,
+            train_overrides=overrides,
+            frozen=config.frozen,
+        )
         for layout in config.layout
     ]
 
@@ -149,7 +158,21 @@ def _progress(result) -> None:
 
 
 def _static_rows(results) -> list[tuple[str, str, str, str, str]]:
-    return [(r.name, "pass" if r.passed else "FAIL", "", f"{r.seconds:.1f}s", r.detail) for r in results]
+    shown = {"pass": "pass", "fail": "FAIL", "inconclusive": "inconclusive"}
+    rows = []
+    for r in results:
+        verdict = getattr(r, "verdict", "pass" if r.passed else "fail")
+        margin = getattr(r, "margin", None)
+        rows.append(
+            (
+                r.name,
+                shown[verdict],
+                "" if margin is None else f"{margin:.3g}x",
+                f"{r.seconds:.1f}s",
+                r.detail,
+            )
+        )
+    return rows
 
 
 def _ladder_rows(results) -> list[tuple[str, str, str, str, str]]:
@@ -166,7 +189,7 @@ def _ladder_rows(results) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
-HEADERS = ("rung / check", "result", "seeds passed", "time", "diagnosis")
+HEADERS = ("rung / check", "result", "seeds passed / margin", "time", "diagnosis")
 
 
 def _print_table(title: str, rows: list[tuple[str, str, str, str, str]], headers=HEADERS) -> None:
@@ -175,8 +198,14 @@ def _print_table(title: str, rows: list[tuple[str, str, str, str, str]], headers
 
     table = Table(title=title, title_justify="left")
     for name in headers:
-        table.add_column(name, overflow="fold", no_wrap=name in ("result", "seeds passed", "time"))
-    style = {"pass": "green", "FAIL": "bold red", "known limit": "yellow", "ALARM": "bold red"}
+        table.add_column(name, overflow="fold", no_wrap=name in ("result", "time"))
+    style = {
+        "pass": "green",
+        "FAIL": "bold red",
+        "known limit": "yellow",
+        "inconclusive": "yellow",
+        "ALARM": "bold red",
+    }
     for row in rows:
         table.add_row(
             row[0], f"[{style.get(row[1], '')}]{row[1]}[/]" if row[1] in style else row[1], *row[2:]
@@ -204,7 +233,10 @@ def to_html(report: dict) -> str:
         ".pass{color:#070}</style></head><body><h1>lightup doctor</h1>",
         f"<p>overall: {'pass' if report.get('passed') else 'FAIL'}</p>",
     ]
-    head = "<tr><th>rung / check</th><th>result</th><th>seeds passed</th><th>time</th><th>diagnosis</th></tr>"
+    head = (
+        "<tr><th>rung / check</th><th>result</th><th>seeds passed / margin</th><th>time</th>"
+        "<th>diagnosis</th></tr>"
+    )
     for subject in report["subjects"]:
         parts.append(f"<h2>{esc(subject['name'])}</h2>")
         for title, rows in (
