@@ -27,7 +27,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 from bug_zoo import bugs  # noqa: E402
 from user_policies import HEALTHY  # noqa: E402
 
+from lightup.doctor import limits  # noqa: E402
 from lightup.doctor.checks import CHECK_NAMES, STATIC_CHECKS, Subject  # noqa: E402
+
+ALSO = {limits.MOVED.quantity: limits.MOVED}  # the limits of quantities a check reports beside its own
 
 
 def fmt(x: float | None) -> str:
@@ -42,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    healthy: dict[str, list[tuple[str, float, float | None]]] = {n: [] for n in CHECK_NAMES}
+    healthy: dict[str, list[tuple[str, float, float | None]]] = {}
     bounds: dict[str, tuple[float, float]] = {}
     verdicts: dict[str, int] = {"pass": 0, "fail": 0, "inconclusive": 0}
     alarms = []
@@ -56,16 +59,24 @@ def main() -> None:
                 if r.verdict != "pass":
                     alarms.append(f"{model} seed {seed}: {r.name} {r.verdict}: {r.detail}")
                 if r.value is not None:
-                    healthy[r.name].append((model, r.value, r.margin))
-                    bounds[r.name] = (r.limit, r.pass_at)
+                    key = f"{r.name}: {r.quantity}"
+                    healthy.setdefault(key, []).append((model, r.value, r.margin))
+                    bounds[key] = (r.limit, r.pass_at)
+                for quantity, value in r.also.items():
+                    lim = ALSO[quantity]
+                    key = f"{r.name}: {quantity}"
+                    healthy.setdefault(key, []).append((model, value, lim.margin(value)))
+                    bounds[key] = (lim.fail_at, lim.pass_at)
         print(f"{model}: done ({time.perf_counter() - t0:.0f}s)", flush=True)
-    broken: dict[str, list[tuple[str, float, float | None]]] = {n: [] for n in CHECK_NAMES}
+    broken: dict[str, list[tuple[str, float, float | None]]] = {}
     for bug in bugs():
         (check,) = [c for c in STATIC_CHECKS if c.__name__ == bug.caught_by]
         for seed in range(3):
             r = check(dataclasses.replace(bug.subject, seed=seed))
             if r.value is not None:
-                broken[r.name].append((bug.name, r.value, r.margin))
+                key = f"{r.name}: {r.quantity}"
+                broken.setdefault(key, []).append((bug.name, r.value, r.margin))
+                bounds.setdefault(key, (r.limit, r.pass_at))
     print(f"zoo: done ({time.perf_counter() - t0:.0f}s)", flush=True)
     write(args, healthy, broken, bounds, verdicts, alarms, time.perf_counter() - t0)
 
@@ -92,8 +103,9 @@ def write(args, healthy, broken, bounds, verdicts, alarms, seconds) -> None:
         "(min .. max) | broken worst margin | gap | limit: fail past / pass from |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in CHECK_NAMES:
-        h, b = healthy[name], broken[name]
+    order = {n: i for i, n in enumerate(CHECK_NAMES)}
+    for name in sorted(healthy.keys() | broken.keys(), key=lambda k: (order[k.split(":")[0]], k)):
+        h, b = healthy.get(name, []), broken.get(name, [])
         if not h and not b:
             continue
         hv = [v for _, v, _ in h]

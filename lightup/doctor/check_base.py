@@ -96,6 +96,8 @@ class Finding:
     detail: str
     value: float | None = None
     limit: Limit | None = None
+    also: dict[str, float] = field(default_factory=dict)
+    """Other quantities the check measured on the way (name -> value)."""
 
     @classmethod
     def measured(cls, limit: Limit, value: float, where: str, why: str, ok: str) -> Finding:
@@ -124,11 +126,15 @@ class CheckResult:
     verdict: Verdict = "pass"
     value: float | None = None
     """The measured quantity (None for a check with no scalar)."""
+    quantity: str = ""
+    """What ``value`` measures."""
     limit: float | None = None
     """The failing limit of the quantity (``Limit.fail_at``)."""
     pass_at: float | None = None
     """The limit it must reach to pass (``Limit.pass_at``); between the two, inconclusive."""
     margin: float | None = None
+    also: dict[str, float] = field(default_factory=dict)
+    """Other quantities the check measured on the way (name -> value)."""
 
     def to_dict(self) -> dict:
         return {
@@ -137,9 +143,11 @@ class CheckResult:
             "verdict": self.verdict,
             "detail": self.detail,
             "value": self.value,
+            "quantity": self.quantity,
             "limit": self.limit,
             "pass_at": self.pass_at,
             "margin": self.margin,
+            "also": self.also,
             "seconds": self.seconds,
         }
 
@@ -165,9 +173,11 @@ def check(fn: Callable[[Subject], Finding | tuple[bool, str]]) -> Callable[[Subj
             time.perf_counter() - t0,
             found.verdict,
             found.value,
+            "" if lim is None else lim.quantity,
             None if lim is None else lim.fail_at,
             None if lim is None else lim.pass_at,
             None if lim is None or found.value is None else lim.margin(found.value),
+            found.also,
         )
 
     run.__name__ = name

@@ -166,7 +166,11 @@ def overfit_batch(subject: Subject) -> Finding:
         f"at the wrong position, or a bad learning rate {subject.lr:g})"
     )
     where = f"loss {first:.3f} -> {value:.3f}"
-    return Finding.measured(limits.OVERFIT, float(steps), where, why, "memorised")
+    if moved:
+        where += f"; every parameter moved, {still!r} least ({moved[still]:.3g} learning rates)"
+    found = Finding.measured(limits.OVERFIT, float(steps), where, why, "memorised")
+    found.also = {limits.MOVED.quantity: moved[still]} if moved else {}
+    return found
 
 
 @check
