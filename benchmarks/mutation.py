@@ -4,14 +4,16 @@ Mutants of lightup/models/decision_transformer.py and lightup/training/returns.p
 trees, one change each, inside function bodies (not in config validation or error messages): operator swaps
 (+ -, * /, // *, < <=, == !=, and or), off-by-one integers (indices, slices, sizes), dropped terms (a + b
 -> a or b), swapped arguments (the first two of a call), inserted ``.detach()`` on a call's result, removed
-negations, flipped booleans. Each mutant runs in its own subprocess, with the mutated module loaded from a
-temporary copy by an import hook (the real file is never written):
+negations, flipped booleans. Each mutant runs in its own forked process, which drops the lightup modules it
+inherited and loads the mutated module from a temporary copy by an import hook (the real file is never
+written):
 
 1. equivalence: the mutant's outputs on fixed random inputs (forward padded and not, past K, rollouts with
    staggered resets, gradients, both layouts, discrete and continuous; every function of returns.py) are
    compared with the original's; identical ones (within 1e-6) are equivalent and excluded;
-2. the static checks on our Decision Transformer in both layouts (as the CLI runs them), stopping at the
-   first failure: a failing check (or a crash the doctor reports) kills the mutant.
+2. the static checks on the subjects `lightup doctor --static-only` examines (our Decision Transformer in
+   both layouts, at one layer and at two), stopping at the first failure: a failing check (or a crash the
+   doctor reports) kills the mutant.
 
 Usage: python benchmarks/mutation.py [--sample 120] [--seed 0] [--out benchmarks/results/mutation.md]
 """
@@ -22,6 +24,7 @@ import argparse
 import ast
 import copy
 import json
+import multiprocessing
 import os
 import random
 import subprocess
@@ -294,18 +297,26 @@ def worker(module: str, path: str, baseline: str, result: str) -> None:
         )
         report["equivalent"] = bool(same)
     if not report["equivalent"] and baseline != "-":
-        from lightup.doctor.checks import STATIC_CHECKS, Subject
-        from lightup.doctor.subjects import DTFactory
+        from lightup.doctor.checks import STATIC_CHECKS
+        from lightup.doctor.cli import DoctorConfig, subjects
 
-        for layout in ("stacked", "interleaved"):
+        for subject in subjects(DoctorConfig()):  # what `lightup doctor --static-only` examines
             for check in STATIC_CHECKS:
-                r = check(Subject(DTFactory(layout)))
+                r = check(subject)
                 if not r.passed:
-                    report["killed_by"] = f"{r.name} ({layout}): {r.detail[:160]}"
+                    report["killed_by"] = f"{r.name} ({subject.name}): {r.detail[:160]}"
                     break
             if report["killed_by"]:
                 break
     Path(result).write_text(json.dumps(report))
+
+
+def _child(module: str, path: str, baseline: str, result: str) -> None:
+    """In a forked process: forget every lightup module the parent imported (third-party ones such as torch
+    stay loaded, which makes a mutant cheap), then run the worker on the mutated copy."""
+    for name in [n for n in sys.modules if n == "lightup" or n.startswith("lightup.")]:
+        del sys.modules[name]
+    worker(module, path, baseline, result)
 
 
 def run_one(mutant: Mutant | None, module: str, tmp: Path, baseline: str, timeout: int = 300) -> dict:
@@ -313,15 +324,23 @@ def run_one(mutant: Mutant | None, module: str, tmp: Path, baseline: str, timeou
     src.write_text(mutant.source if mutant else TARGETS[module].read_text())
     result = tmp / "result.json"
     result.unlink(missing_ok=True)
-    cmd = [sys.executable, __file__, "--worker", module, str(src), baseline, str(result)]
     t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    except subprocess.TimeoutExpired:
+    proc = multiprocessing.get_context("fork").Process(
+        target=_child, args=(module, str(src), baseline, str(result))
+    )
+    proc.start()
+    proc.join(timeout)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
         return {"equivalent": False, "killed_by": None, "crash": "timed out", "seconds": timeout}
-    if proc.returncode != 0 or not result.exists():
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"equivalent": False, "killed_by": None, "crash": f"worker failed: {tail}", "seconds": 0.0}
+    if proc.exitcode != 0 or not result.exists():
+        return {
+            "equivalent": False,
+            "killed_by": None,
+            "crash": f"worker exit {proc.exitcode}",
+            "seconds": 0.0,
+        }
     report = json.loads(result.read_text())
     report["seconds"] = time.perf_counter() - t0
     return report
@@ -332,11 +351,12 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=120, help="mutants to run (a seeded sample of all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/mutation.md"))
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        worker(*args.worker)
-        return
+    import torch
+
+    import lightup.doctor.checks  # noqa: F401  (its third-party imports stay loaded in every fork)
+
+    torch.set_num_threads(1)
     everything = [m for module, path in TARGETS.items() for m in generate(module, path)]
     chosen = sorted(
         random.Random(args.seed).sample(everything, min(args.sample, len(everything))),
@@ -353,10 +373,10 @@ def main() -> None:
             base[module] = str((folder / "result.json").with_suffix(".pkl"))
             report = run_one(None, module, folder, base[module])
             assert report["equivalent"], f"the unmutated {module} is not equivalent to itself: {report}"
-        from lightup.doctor.checks import Subject, run_static
-        from lightup.doctor.subjects import DTFactory
+        from lightup.doctor.checks import run_static
+        from lightup.doctor.cli import DoctorConfig, subjects
 
-        unmutated = [r for x in ("stacked", "interleaved") for r in run_static(Subject(DTFactory(x)))]
+        unmutated = [r for s in subjects(DoctorConfig()) for r in run_static(s)]
         assert all(r.passed for r in unmutated), "the unmutated modules fail a static check: fix that first"
         t0 = time.perf_counter()
         for i, mutant in enumerate(chosen):

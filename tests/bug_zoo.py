@@ -24,8 +24,8 @@ from lightup.training.replay import Episode
 from lightup.training.returns import returns_to_go
 
 
-def small(cls: type[DecisionTransformer], layout: str = "stacked") -> Callable:
-    """A factory building ``cls`` at the doctor's default size."""
+def small(cls: type[DecisionTransformer], layout: str = "stacked", n_layer: int = 1) -> Callable:
+    """A factory building ``cls`` at the doctor's default size (``n_layer`` 1, as the ladder trains)."""
 
     def factory(obs_dim: int, act_dim: int, discrete: bool) -> DecisionTransformer:
         return cls(
@@ -34,7 +34,7 @@ def small(cls: type[DecisionTransformer], layout: str = "stacked") -> Callable:
                 act_dim=act_dim,
                 discrete=discrete,
                 context_len=4,
-                n_layer=1,
+                n_layer=n_layer,
                 n_head=2,
                 n_embd=32,
                 layout=layout,
@@ -295,6 +295,15 @@ class CacheResetClearsAll(DecisionTransformer):
         super().reset(torch.ones_like(done))
 
 
+class CacheWithoutStepMask(DecisionTransformer):
+    """Interleaved: push lets each token see the later tokens of its own step (the within-step mask is
+    dropped). The readout token is the last of its step, so one layer hides it; two layers show it."""
+
+    def begin(self, n: int) -> None:
+        super().begin(n)
+        self._step_bias = None
+
+
 # --- the loss and the returns ---
 
 
@@ -420,6 +429,11 @@ def bugs() -> list[Bug]:
         Bug("cache ring never wraps", Subject(small(CacheRingNeverWraps, "interleaved")), "kv_cache"),
         Bug("cache reset ignored", Subject(small(CacheResetIgnored)), "kv_cache"),
         Bug("cache reset clears every sequence", Subject(small(CacheResetClearsAll)), "kv_cache"),
+        Bug(
+            "cache without the within-step mask (2 layers)",
+            Subject(small(CacheWithoutStepMask, "interleaved", n_layer=2)),
+            "kv_cache",
+        ),
         Bug(
             "padding not masked in the loss", Subject(good, loss=unmasked_nll), "padded_targets_carry_no_loss"
         ),

@@ -41,9 +41,10 @@ def one_thread():
 
 
 @pytest.mark.parametrize("layout", ["stacked", "interleaved"])
-def test_unbroken_dt_passes_every_static_check_in_seconds(layout):
+@pytest.mark.parametrize("n_layer", [1, 2])
+def test_unbroken_dt_passes_every_static_check_in_seconds(layout, n_layer):
     t0 = time.perf_counter()
-    results = run_static(Subject(DTFactory(layout)))
+    results = run_static(Subject(DTFactory(layout, n_layer=n_layer)))
     assert [r.name for r in results] == list(CHECK_NAMES)
     failed = {r.name: r.detail for r in results if not r.passed}
     assert not failed
@@ -94,6 +95,18 @@ def test_a_failure_by_position_names_the_input_and_the_position():
     (result,) = run_static(bug.subject, only=("returns_by_position",))
     assert not result.passed
     assert "returns_to_go" in result.detail and "position 1 of 4" in result.detail
+
+
+def test_cli_frozen_flag_declares_frozen_parameters(tmp_path, monkeypatch):
+    from lightup.doctor.cli import main
+
+    module = tmp_path / "frozen_model.py"
+    module.write_text("from bug_zoo import FrozenStateEmbedding, small\nmake = small(FrozenStateEmbedding)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = ["--policy", "frozen_model:make", "--static-only", "--out"]
+    assert main([*args, str(tmp_path / "a")]) == 1
+    assert main([*args, str(tmp_path / "b"), "--frozen", "embed_state"]) == 0
+    sys.modules.pop("frozen_model", None)
 
 
 def test_frozen_parameters_fail_unless_declared():
@@ -254,6 +267,8 @@ def test_cli_checks_a_user_model_and_writes_json_and_html(user_module, tmp_path,
     report = json.loads((out / "doctor.json").read_text())
     assert report["passed"] is True
     assert [c["name"] for c in report["subjects"][0]["static"]] == list(CHECK_NAMES)
+    by_name = {c["name"]: c for c in report["subjects"][0]["static"]}
+    assert by_name["states_by_position"]["verdict"] == "pass" and by_name["states_by_position"]["margin"] > 1
     assert "causal_masking" in (out / "doctor.html").read_text()
     assert "kv_cache" in capsys.readouterr().out
 

@@ -52,6 +52,9 @@ class Subject:
     parameter fails the `gradients` check."""
     seed: int = 0
     """Seed of the initialisation the static checks build (the margins script varies it)."""
+    ladder: bool = True
+    """Climb the ladder too (False: static checks only, as for a deeper copy of a model whose ladder size
+    has one layer, where a bug in the flow between layers cannot show)."""
 
 
 @dataclass(frozen=True)

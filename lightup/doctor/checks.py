@@ -4,8 +4,9 @@ with its verdict (pass, fail or inconclusive), the measured quantity, its limit 
 They test the `SequencePolicy` contract (see `lightup.models.policy`) and the trainer pieces a model meets
 on the way (the loss, the hindsight relabelling), on small random batches. The checks live by concern:
 `checks_outputs` (the head), `checks_inputs` (what reaches the output, by input and position),
-`checks_cache` (the incremental interface), `checks_training` (gradients, padding, memorising, returns);
-their limits in `limits`, their shared pieces in `check_base`.
+`checks_cache` (the incremental interface), `checks_training` (gradients, padding, memorising),
+`checks_returns` (relabelling and the returns bookkeeping); their limits in `limits`, their shared pieces
+in `check_base`.
 """
 
 from __future__ import annotations
@@ -42,13 +43,13 @@ from lightup.doctor.checks_outputs import (
     sampling_matches_loss,
     start_token_never_sampled,
 )
+from lightup.doctor.checks_returns import relabelling, return_bookkeeping
 from lightup.doctor.checks_training import (
     gradients,
     overfit,
     overfit_batch,
     padded_targets_carry_no_loss,
     real_targets_carry_loss,
-    relabelling,
 )
 
 __all__ = [
@@ -87,6 +88,7 @@ STATIC_CHECKS: tuple[Callable[[Subject], CheckResult], ...] = (
     initial_entropy,
     distinct_outputs,
     relabelling,
+    return_bookkeeping,
     overfit_batch,
 )
 CHECK_NAMES = tuple(c.__name__ for c in STATIC_CHECKS)

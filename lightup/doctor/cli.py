@@ -88,16 +88,14 @@ def subjects(config: DoctorConfig) -> list:
         check_factory(factory, config.policy)
         name = config.policy.replace(":", ".")
         return [Subject(factory, name=name, lr=config.lr, train_overrides=overrides, frozen=config.frozen)]
-    return [
-        Subject(
-            DTFactory(layout),
-            name=f"dt-{layout}",
-            lr=config.lr,
-            train_overrides=overrides,
-            frozen=config.frozen,
-        )
-        for layout in config.layout
-    ]
+    out = []
+    for layout in config.layout:
+        kw = dict(lr=config.lr, train_overrides=overrides, frozen=config.frozen)
+        out.append(Subject(DTFactory(layout), name=f"dt-{layout}", **kw))
+        # The ladder's size has one layer: a bug between layers (a cache's mask within a step, say) needs two.
+        deeper = DTFactory(layout, n_layer=2)
+        out.append(Subject(deeper, name=f"dt-{layout}-2-layers", ladder=False, **kw))
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -120,7 +118,7 @@ def main(argv: list[str]) -> int:
         entry: dict = {"name": subject.name, "static": [r.to_dict() for r in static], "ladder": []}
         _print_table(f"{subject.name}: static checks", _static_rows(static))
         ok &= all(r.passed for r in static)
-        if not config.static_only:
+        if not config.static_only and subject.ladder:
             if not all(r.passed for r in static):
                 print("some static checks failed: the ladder climbs anyway, but fix those first")
             runs_dir = out / "runs" / f"{subject.name}__{int(time.time())}" if out else None
