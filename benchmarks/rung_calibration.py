@@ -21,16 +21,12 @@ from pathlib import Path
 
 import torch
 
+from lightup.doctor.calibration import false_alarm
 from lightup.doctor.checks import Subject
 from lightup.doctor.ladder import RUNGS, run_seed
 from lightup.doctor.subjects import DTFactory
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def false_alarm(p: float, need: int, n: int) -> float:
-    """P(fewer than ``need`` of ``n`` seeds pass) when each passes with probability p."""
-    return sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(need))
 
 
 def rule_for(p: float, target: float = 0.01, most: int = 9) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from lightup.doctor import calibration
 from lightup.doctor.alarms import check_run
 from lightup.doctor.checks import Subject, build, overfit
 from lightup.doctor.subjects import mlp_factory
@@ -365,6 +366,8 @@ def run_rung(rung: Rung, subject: Subject, seeds: int, runs_dir: Path, reference
     )
     if rung.known_limit:
         result.diagnosis = f"known limit: {rung.known_limit}"
+    elif status == "fail" and not reference:
+        result.detail += f"; {calibration.note(rung.name, need, n_seeds)}"
     return result
 
 
