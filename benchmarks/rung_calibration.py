@@ -108,7 +108,10 @@ def write(args, raw: Path) -> None:
             f"{false_alarm(p, need, n):.1%} | {rule_for(p)} |"
         )
     Path(args.out).write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.out}")
+    first = {}
+    for (_, rung), passes in cells.items():
+        first.setdefault(rung, (sum(passes), len(passes)))
+    print(f"wrote {args.out}; lightup/doctor/calibration.py PER_SEED = {first}")
 
 
 if __name__ == "__main__":
