@@ -189,6 +189,9 @@ def test_failing_rung_blames_the_model_when_the_reference_passes(tmp_path):
     assert [r.status for r in results] == ["fail", "not run"]
     assert results[0].reference.status == "pass"
     assert results[0].diagnosis.startswith("model at fault")
+    assert "healthy models fail it 0.0% of the time by its 1-of-1-seeds rule (they passed 30 of 30" in (
+        results[0].detail
+    )
 
 
 def test_failing_rung_blames_the_training_when_the_reference_fails_too(tmp_path):
@@ -199,6 +202,18 @@ def test_failing_rung_blames_the_training_when_the_reference_fails_too(tmp_path)
     (result,) = climb(Subject(DTFactory(), loss=ascent), [rung], seeds=1, runs_dir=tmp_path)
     assert result.status == "fail" and result.reference.status == "fail"
     assert result.diagnosis.startswith("training loop, env or hyperparameters")
+
+
+def test_false_alarm_rate_of_a_rule_follows_the_measured_per_seed_rate():
+    from lightup.doctor.calibration import false_alarm, note
+
+    assert false_alarm(2 / 3, 2, 3) == pytest.approx(7 / 27)  # 1/27 (no pass) + 6/27 (one pass)
+    assert false_alarm(2 / 3, 1, 5) == pytest.approx(1 / 243)
+    assert "0.4% of the time by its 1-of-5-seeds rule (they passed 20 of 30" in note("press-size-4", 1, 5)
+    assert note("no-such-rung", 1, 3) == "its false-alarm rate on healthy models is not measured"
+    (rung,) = [r for r in RUNGS if r.name == "press-size-4"]
+    need = max(1, math.ceil(rung.pass_rate * rung.seeds - 1e-9))
+    assert false_alarm(20 / 30, need, rung.seeds) <= 0.01  # the rung's rule meets the 1% target
 
 
 def test_gamble_is_reported_as_a_known_limit_not_a_failure(tmp_path):

@@ -7,10 +7,10 @@ reference passes and yours fails, the model is at fault; both fail, look at the 
 the hyperparameters.
 
 Budgets were measured on the unbroken Decision Transformer at the doctor's defaults (stacked: seeds 0-5;
-interleaved: seeds 0-2): each is at least twice the most env steps any passing run needed. PressButton size 4
-and hard mode need 2 seeds of 3: about one seed in six collapses onto a wrong button (an entropy-collapse
-alarm) or stalls just under the threshold, whatever the budget. A rung stops running seeds once its verdict
-is decided.
+interleaved: seeds 0-2): each is at least twice the most env steps any passing run needed. Hard mode needs 2
+seeds of 3 and PressButton size 4 one of 5: a third of its healthy seeds stall on 3 buttons of 4, whatever
+the budget (per-seed pass rates and false alarms: benchmarks/results/rung_calibration.md). A rung stops
+running seeds once its verdict is decided.
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ class Rung:
     """Env steps per seed (gradient steps for supervised rungs)."""
     pass_rate: float = 1.0
     """Share of seeds that must pass."""
+    seeds: int | None = None
+    """Seeds this rung runs whatever --seeds says (None: --seeds); set where the measured per-seed pass
+    rate of healthy models needs more seeds for a rule that fails them at most 1% of the time
+    (benchmarks/results/rung_calibration.md)."""
     full_only: bool = False
     """Run only with --full or when named in --rungs (long)."""
     memory: bool = False
@@ -153,7 +157,10 @@ RUNGS: tuple[Rung, ...] = (
         "lightup/PressButton-v0",
         ("size=4",),
         budget=10_000,
-        pass_rate=0.6,
+        # Healthy seeds pass 20 of 30 (the others stall at 3 buttons of 4 whatever the budget): 2 of 3
+        # seeds failed a healthy model 26% of the time; 1 of 5 fails it 0.4% of the time.
+        pass_rate=0.2,
+        seeds=5,
     ),
     Rung(
         "press-length-5",
@@ -347,7 +354,7 @@ def run_seed(rung: Rung, subject: Subject, seed: int, runs_dir: Path, reference:
 
 def run_rung(rung: Rung, subject: Subject, seeds: int, runs_dir: Path, reference: bool = False) -> RungResult:
     t0 = time.perf_counter()
-    n_seeds = 1 if rung.known_limit else seeds
+    n_seeds = 1 if rung.known_limit else rung.seeds or seeds
     need = max(1, math.ceil(rung.pass_rate * n_seeds - 1e-9))
     outcomes: list[SeedOutcome] = []
     for seed in range(n_seeds):
