@@ -304,6 +304,30 @@ class CacheWithoutStepMask(DecisionTransformer):
         self._step_bias = None
 
 
+# --- the continuous-action twin ---
+
+
+class ContinuousStartReadsAction(DecisionTransformer):
+    """Continuous actions: the start embedding is never used, so the (meaningless) previous action at an
+    episode start reaches the output."""
+
+    def _embed(self, returns_to_go, states, prev_actions, timesteps):
+        if self.discrete:
+            return super()._embed(returns_to_go, states, prev_actions, timesteps)
+        a = self.embed_action(prev_actions)
+        r, s = self.embed_return(returns_to_go.unsqueeze(-1)), self.embed_state(states)
+        return self._tokens(r, s, a, self.embed_timestep(timesteps.clamp(0, self.config.max_episode_len - 1)))
+
+
+class ContinuousActionDetached(DecisionTransformer):
+    """Continuous actions: the previous-action embedding is detached, so its weights never learn."""
+
+    def __init__(self, config: DTConfig):
+        super().__init__(config)
+        if not config.discrete:
+            self.embed_action.register_forward_hook(lambda module, args, out: out.detach())
+
+
 # --- the loss and the returns ---
 
 
@@ -433,6 +457,17 @@ def bugs() -> list[Bug]:
             "cache without the within-step mask (2 layers)",
             Subject(small(CacheWithoutStepMask, "interleaved", n_layer=2)),
             "kv_cache",
+        ),
+        Bug(
+            "continuous: the start reads an action",
+            Subject(small(ContinuousStartReadsAction)),
+            "continuous_actions",
+        ),
+        Bug(
+            "continuous: action embedding detached",
+            Subject(small(ContinuousActionDetached)),
+            "continuous_actions",
+            "get no gradient",
         ),
         Bug(
             "padding not masked in the loss", Subject(good, loss=unmasked_nll), "padded_targets_carry_no_loss"

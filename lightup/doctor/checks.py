@@ -5,7 +5,8 @@ They test the `SequencePolicy` contract (see `lightup.models.policy`) and the tr
 on the way (the loss, the hindsight relabelling), on small random batches. The checks live by concern:
 `checks_outputs` (the head), `checks_inputs` (what reaches the output, by input and position),
 `checks_cache` (the incremental interface), `checks_training` (gradients, padding, memorising),
-`checks_returns` (relabelling and the returns bookkeeping); their limits in `limits`, their shared pieces
+`checks_returns` (relabelling and the returns bookkeeping), `checks_continuous` (a factory's
+continuous-action twin); their limits in `limits`, their shared pieces
 in `check_base`.
 """
 
@@ -26,6 +27,7 @@ from lightup.doctor.check_base import (
     rel_diff,
 )
 from lightup.doctor.checks_cache import kv_cache
+from lightup.doctor.checks_continuous import continuous_actions
 from lightup.doctor.checks_inputs import (
     causal_masking,
     distinct_outputs,
@@ -89,6 +91,7 @@ STATIC_CHECKS: tuple[Callable[[Subject], CheckResult], ...] = (
     distinct_outputs,
     relabelling,
     return_bookkeeping,
+    continuous_actions,
     overfit_batch,
 )
 CHECK_NAMES = tuple(c.__name__ for c in STATIC_CHECKS)
