@@ -51,6 +51,19 @@ def test_unbroken_dt_passes_every_static_check_in_seconds(layout, n_layer):
     assert time.perf_counter() - t0 < 30
 
 
+def test_cli_checks_our_dt_also_at_two_layers_without_climbing_twice():
+    """A bug between layers (the within-step mask of the cache, say) cannot show in one layer."""
+    from lightup.doctor.cli import DoctorConfig, subjects
+
+    found = [(s.name, s.ladder) for s in subjects(DoctorConfig())]
+    assert found == [
+        ("dt-stacked", True),
+        ("dt-stacked-2-layers", False),
+        ("dt-interleaved", True),
+        ("dt-interleaved-2-layers", False),
+    ]
+
+
 def test_a_built_policy_is_checked_at_its_own_sizes():
     policy = DTFactory("interleaved")(5, 3, True)
     results = run_static(Subject(policy), only=("output_shape", "kv_cache", "start_token_never_sampled"))
