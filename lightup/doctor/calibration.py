@@ -20,6 +20,8 @@ PER_SEED: dict[str, tuple[int, int]] = {
     "press-size-2": (30, 30),
     "press-size-4": (20, 30),
     "press-length-5": (30, 30),
+    "press-hard": (27, 30),
+    "recall": (29, 30),
 }
 """rung -> (seeds passed, seeds run) of the healthy model, one fresh initialisation per seed."""
 

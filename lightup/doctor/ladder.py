@@ -7,10 +7,11 @@ reference passes and yours fails, the model is at fault; both fail, look at the 
 the hyperparameters.
 
 Budgets were measured on the unbroken Decision Transformer at the doctor's defaults (stacked: seeds 0-5;
-interleaved: seeds 0-2): each is at least twice the most env steps any passing run needed. Hard mode needs 2
-seeds of 3 and PressButton size 4 one of 5: a third of its healthy seeds stall on 3 buttons of 4, whatever
-the budget (per-seed pass rates and false alarms: benchmarks/results/rung_calibration.md). A rung stops
-running seeds once its verdict is decided.
+interleaved: seeds 0-2): each is at least twice the most env steps any passing run needed. Rules that need
+fewer than all seeds come from the measured per-seed pass rates of healthy models (30 inits each), chosen so
+that a healthy model fails a rung at most 1% of the time: PressButton size 4 passes on 1 of 5 seeds (a third
+of its healthy seeds stall on 3 buttons of 4, whatever the budget), hard mode on 2 of 4, RecallButton on 2
+of 3 (benchmarks/results/rung_calibration.md). A rung stops running seeds once its verdict is decided.
 """
 
 from __future__ import annotations
@@ -177,7 +178,9 @@ RUNGS: tuple[Rung, ...] = (
         "lightup/PressButton-v0",
         ("game_length=5", "hard_mode=true"),
         budget=20_000,
-        pass_rate=0.6,
+        # Healthy seeds pass 27 of 30: 2 of 3 seeds failed a healthy model 2.8% of the time, 2 of 4 does 0.4%.
+        pass_rate=0.5,
+        seeds=4,
         memory=True,
     ),
     Rung(
@@ -186,6 +189,8 @@ RUNGS: tuple[Rung, ...] = (
         "attention over the history: the causal mask, the context length, the KV cache",
         "lightup/RecallButton-v0",
         budget=12_000,
+        # Healthy seeds pass 29 of 30: 3 of 3 seeds failed a healthy model 9.7% of the time, 2 of 3 does 0.3%.
+        pass_rate=0.6,
         memory=True,
     ),
     Rung(
