@@ -96,8 +96,8 @@ def write(args, raw: Path) -> None:
         "",
         "False alarms of the rung's rule (need of n seeds, with the default --seeds 3) follow from the "
         "measured per-seed rate p as a binomial; 'rule for 1%' is the fewest seeds whose rule keeps false "
-        "alarms at or under 1% at that p. The rules of press-size-4 (2 of 3 before: 25.9%), press-hard (2 of 3: "
-        "2.8%) and recall (3 of 3: 9.7%) were set from this table "
+        "alarms at or under 1% at that p. The rules of press-size-4 (2 of 3 before: 25.9%), press-hard "
+        "(2 of 3: 2.8%) and recall (3 of 3: 9.7%) were set from this table "
         "(p measured on this many seeds: a rate of 30/30 only bounds the true one above ~90% at 95% "
         "confidence).",
         "",
