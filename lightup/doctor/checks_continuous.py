@@ -98,7 +98,10 @@ def continuous_actions(subject: Subject) -> Finding | tuple[bool, str]:
     with torch.no_grad():
         try:
             base = policy(**x)
-        except Exception as err:  # a factory that ignores ``discrete``: its discrete policies are checked
+        except Exception as err:
+            if getattr(getattr(policy, "config", None), "discrete", None) is False:
+                raise  # its config declares continuous actions: a crash is a finding
+            # A factory that ignores ``discrete`` (a discrete-only model): its discrete policies are checked.
             return True, f"the continuous-action policy raises {type(err).__name__} in forward (not checked)"
         shaken = x["prev_actions"] + torch.where(first[..., None], 0.5, 0.0)
         at_start = rel_diff(base[first], policy(**{**x, "prev_actions": shaken})[first])
