@@ -101,7 +101,8 @@ REASONS = (
     ),
 )
 CONTINUOUS = (
-    "continuous-action branch: the doctor examines discrete-action policies only (`build` asserts it)"
+    "continuous-action branch, seen only by `continuous_actions` on the factory's continuous twin, "
+    "which does not fail this change"
 )
 
 
@@ -457,6 +458,7 @@ def write(args, everything: list[Mutant], rows: list, seconds: float) -> None:
     survivors = [(m, r) for m, r in live if not r["killed_by"]]
     rate = len(killed) / max(len(live), 1)
     in_scope = [(m, r) for m, r in live if not m.continuous]
+    scope_killed = sum(bool(r["killed_by"]) for _, r in in_scope)
     kinds: dict[str, list[int]] = {}
     for m, r in live:
         kinds.setdefault(m.kind, [0, 0])
@@ -484,9 +486,9 @@ def write(args, everything: list[Mutant], rows: list, seconds: float) -> None:
         f"- non-equivalent: {len(live)}; killed by the static checks: {len(killed)}; "
         f"survived: {len(survivors)}",
         f"- **kill rate of the static checks: {rate:.1%}** (target 95%)",
-        f"- of the non-equivalent mutants outside the continuous-action branch (the doctor examines discrete "
-        f"policies): {len(in_scope)}, killed {sum(bool(r['killed_by']) for _, r in in_scope)} "
-        f"({sum(bool(r['killed_by']) for _, r in in_scope) / max(len(in_scope), 1):.1%})",
+        "- of the non-equivalent mutants outside the continuous-action branch (which only one check, on "
+        f"a factory's continuous twin, examines): {len(in_scope)}, killed {scope_killed} "
+        f"({scope_killed / max(len(in_scope), 1):.1%})",
         "- static checks plus the ladder: not measured",
         "",
         "| module | generated | non-equivalent run | killed |",

@@ -60,13 +60,14 @@ def _cache_error(policy: SequencePolicy) -> float:
                 policy.reset(done)
             start = [j if j in starts_at[i] else start[i] for i in range(2)]
             ts = torch.tensor([j - start[i] for i in range(2)])
-            prev = torch.stack([acts[i, j - 1] if ts[i] > 0 else torch.zeros(ACT_DIMS) for i in range(2)])
+            # At an episode start the previous action is ignored by the contract: feed a non-zero one.
+            prev = torch.stack([acts[i, j - 1] if ts[i] > 0 else acts[i, j] for i in range(2)])
             pushed = policy.push(rtg[:, j], states[:, j], prev, ts)
             for i in range(2):
                 for kind, lo in (("episode", start[i]), ("window", max(start[i], j - k + 1))):
                     steps = torch.arange(lo, j + 1)
                     prev_seq = torch.where(
-                        (steps == start[i])[:, None], 0.0, acts[i, (steps - 1).clamp(min=0)]
+                        (steps == start[i])[:, None], acts[i, steps], acts[i, (steps - 1).clamp(min=0)]
                     )
                     try:
                         ref = policy(
