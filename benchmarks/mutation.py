@@ -96,7 +96,8 @@ REASONS = (
     ),
     (
         "torch.stack([a + time, r + time, s + time]",
-        "the timestep dropped from one interleaved token: it still reaches every step through the other "
+        "the timestep dropped from (or subtracted in) one interleaved token: it still reaches every step "
+        "through the other "
         "tokens, so the contract holds (a design variant the paper does not use, not a broken model)",
     ),
 )
