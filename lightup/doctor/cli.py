@@ -48,6 +48,9 @@ class DoctorConfig:
     agent: tuple[str, ...] = ()
     """Peers on the same environment rungs: sb3:PPO, sb3:DQN (Stable-Baselines3 with RL Zoo
     hyperparameters; needs pip install -e ".[bench]")."""
+    frozen: tuple[str, ...] = ()
+    """Parameters of --policy frozen on purpose (requires_grad False), by name or module prefix; any other
+    frozen parameter fails the gradients check."""
     threads: int = 1
     """torch threads (1 is fastest for these small models, and fair to other jobs)."""
 
@@ -97,11 +100,15 @@ def subjects(config: DoctorConfig) -> list:
         factory = load_factory(config.policy)
         check_factory(factory, config.policy)
         name = config.policy.replace(":", ".")
-        return [Subject(factory, name=name, lr=config.lr, train_overrides=overrides)]
-    return [
-        Subject(DTFactory(layout), name=f"dt-{layout}", lr=config.lr, train_overrides=overrides)
-        for layout in config.layout
-    ]
+        return [Subject(factory, name=name, lr=config.lr, train_overrides=overrides, frozen=config.frozen)]
+    out = []
+    for layout in config.layout:
+        kw = dict(lr=config.lr, train_overrides=overrides, frozen=config.frozen)
+        out.append(Subject(DTFactory(layout), name=f"dt-{layout}", **kw))
+        # The ladder's size has one layer: a bug between layers (a cache's mask within a step, say) needs two.
+        deeper = DTFactory(layout, n_layer=2)
+        out.append(Subject(deeper, name=f"dt-{layout}-2-layers", ladder=False, **kw))
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -124,7 +131,7 @@ def main(argv: list[str]) -> int:
         entry: dict = {"name": subject.name, "static": [r.to_dict() for r in static], "ladder": []}
         _print_table(f"{subject.name}: static checks", _static_rows(static))
         ok &= all(r.passed for r in static)
-        if not config.static_only:
+        if not config.static_only and subject.ladder:
             if not all(r.passed for r in static):
                 print("some static checks failed: the ladder climbs anyway, but fix those first")
             runs_dir = out / "runs" / f"{subject.name}__{int(time.time())}" if out else None
@@ -162,7 +169,21 @@ def _progress(result) -> None:
 
 
 def _static_rows(results) -> list[tuple[str, str, str, str, str]]:
-    return [(r.name, "pass" if r.passed else "FAIL", "", f"{r.seconds:.1f}s", r.detail) for r in results]
+    shown = {"pass": "pass", "fail": "FAIL", "inconclusive": "inconclusive"}
+    rows = []
+    for r in results:
+        verdict = getattr(r, "verdict", "pass" if r.passed else "fail")
+        margin = getattr(r, "margin", None)
+        rows.append(
+            (
+                r.name,
+                shown[verdict],
+                "" if margin is None else f"{margin:.3g}x",
+                f"{r.seconds:.1f}s",
+                r.detail,
+            )
+        )
+    return rows
 
 
 def _ladder_rows(results) -> list[tuple[str, str, str, str, str]]:
@@ -179,7 +200,7 @@ def _ladder_rows(results) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
-HEADERS = ("rung / check", "result", "seeds passed", "time", "diagnosis")
+HEADERS = ("rung / check", "result", "seeds passed / margin", "time", "diagnosis")
 
 
 def _print_table(title: str, rows: list[tuple[str, str, str, str, str]], headers=HEADERS) -> None:
@@ -188,8 +209,14 @@ def _print_table(title: str, rows: list[tuple[str, str, str, str, str]], headers
 
     table = Table(title=title, title_justify="left")
     for name in headers:
-        table.add_column(name, overflow="fold", no_wrap=name in ("result", "seeds passed", "time"))
-    style = {"pass": "green", "FAIL": "bold red", "known limit": "yellow", "ALARM": "bold red"}
+        table.add_column(name, overflow="fold", no_wrap=name in ("result", "time"))
+    style = {
+        "pass": "green",
+        "FAIL": "bold red",
+        "known limit": "yellow",
+        "inconclusive": "yellow",
+        "ALARM": "bold red",
+    }
     for row in rows:
         table.add_row(
             row[0], f"[{style.get(row[1], '')}]{row[1]}[/]" if row[1] in style else row[1], *row[2:]
@@ -220,7 +247,10 @@ def to_html(report: dict) -> str:
         ".pass{color:#070}</style></head><body><h1>lightup doctor</h1>",
         f"<p>overall: {'pass' if report.get('passed') else 'FAIL'}</p>",
     ]
-    head = "<tr><th>rung / check</th><th>result</th><th>seeds passed</th><th>time</th><th>diagnosis</th></tr>"
+    head = (
+        "<tr><th>rung / check</th><th>result</th><th>seeds passed / margin</th><th>time</th>"
+        "<th>diagnosis</th></tr>"
+    )
     for subject in report["subjects"]:
         parts.append(f"<h2>{esc(subject['name'])}</h2>")
         for title, rows in (

@@ -1,0 +1,44 @@
+"""How often a healthy model fails each rung: measured per-seed pass rates of our Decision Transformer
+(stacked, the doctor's size; benchmarks/rung_calibration.py, table in
+benchmarks/results/rung_calibration.md), and the false-alarm rate of a rung's rule that follows from them.
+A failed rung states it beside its verdict, so a user can weigh a failure against the rung's own noise."""
+
+from __future__ import annotations
+
+import math
+
+PER_SEED: dict[str, tuple[int, int]] = {
+    "overfit-batch": (30, 30),
+    "lookup-table": (30, 30),
+    "probe-constant": (30, 30),
+    "probe-obs-reward": (30, 30),
+    "probe-delayed-reward": (30, 30),
+    "probe-action-reward": (30, 30),
+    "probe-action-obs-reward": (30, 30),
+    "command-follow": (30, 30),
+    "press-fixed-light": (30, 30),
+    "press-size-2": (30, 30),
+    "press-size-4": (20, 30),
+    "press-length-5": (30, 30),
+    "press-hard": (27, 30),
+    "recall": (29, 30),
+}
+"""rung -> (seeds passed, seeds run) of the healthy model, one fresh initialisation per seed."""
+
+
+def false_alarm(p: float, need: int, n: int) -> float:
+    """P(fewer than ``need`` of ``n`` seeds pass) when each passes with probability p."""
+    return sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(need))
+
+
+def note(rung: str, need: int, n: int) -> str:
+    """A sentence on the rung's measured false-alarm rate under the rule ``need`` of ``n`` seeds."""
+    if rung not in PER_SEED:
+        return "its false-alarm rate on healthy models is not measured"
+    passed, runs = PER_SEED[rung]
+    rate = false_alarm(passed / runs, need, n)
+    bound = "" if passed < runs else f", so under ~{3 / runs:.0%} a seed at 95% confidence"
+    return (
+        f"healthy models fail it {rate:.1%} of the time by its {need}-of-{n}-seeds rule (they passed "
+        f"{passed} of {runs} seeds{bound}; benchmarks/results/rung_calibration.md)"
+    )

@@ -1,0 +1,258 @@
+"""What every static check shares: the `Subject` it examines, the `CheckResult` it returns, the `Limit` that
+turns a measured quantity into a verdict with its margin, and the random batches the checks feed a policy.
+
+Checks run on small random batches: discrete actions, S = 3 observation dims, A = 4 actions. Differences are
+judged relative to the size of the outputs, because a well-initialised policy starts with tiny logits (a
+near-uniform start).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from lightup.errors import LightupError
+from lightup.models.policy import SequencePolicy
+from lightup.training.loss import action_nll
+from lightup.training.replay import Episode
+
+PolicyFactory = Callable[[int, int, bool], SequencePolicy]
+"""``factory(obs_dim, act_dim, discrete) -> SequencePolicy``: a fresh, randomly initialised policy. The
+static checks also take a built policy in its place (they then work at its sizes)."""
+
+OBS, ACT = 3, 4
+Verdict = Literal["pass", "fail", "inconclusive"]
+
+
+@dataclass
+class Subject:
+    """What the doctor examines: a policy factory and the trainer pieces the checks exercise.
+
+    The defaults are lightup's own pieces; the bug zoo (tests/bug_zoo.py) swaps in broken ones."""
+
+    factory: PolicyFactory | SequencePolicy
+    name: str = "policy"
+    loss: Callable[[Tensor, Tensor, Tensor, bool], Tensor] = action_nll
+    """(params, actions, mask, discrete) -> the mean training loss over real steps."""
+    episode_cls: type[Episode] = Episode
+    """Builds a stored episode and its hindsight returns-to-go."""
+    lr: float = 1e-3
+    """Learning rate of the overfitting checks and rungs (the trainer's --lr)."""
+    train_overrides: dict = field(default_factory=dict)
+    """TrainConfig fields the environment rungs use for this subject (and for the reference beside it)."""
+    frozen: tuple[str, ...] = ()
+    """Parameters frozen on purpose (requires_grad False), by name or by module prefix; any other frozen
+    parameter fails the `gradients` check."""
+    seed: int = 0
+    """Seed of the initialisation the static checks build (the margins script varies it)."""
+    ladder: bool = True
+    """Climb the ladder too (False: static checks only, as for a deeper copy of a model whose ladder size
+    has one layer, where a bug in the flow between layers cannot show)."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Where a check's measured quantity puts a model. Healthy models measure on the healthy side of
+    ``pass_at``, broken ones past ``fail_at`` (benchmarks/results/doctor_margins.md); between the two the
+    verdict is inconclusive. The margin is the ratio of the value to ``fail_at``, oriented so that a margin
+    above 1 lies on the healthy side."""
+
+    quantity: str
+    fail_at: float
+    pass_at: float
+    higher_is_healthy: bool = True
+    next_step: str = "run the ladder, whose rungs need this to learn"
+    """What to run when the verdict is inconclusive."""
+
+    def margin(self, value: float) -> float:
+        if math.isnan(value):
+            return 0.0
+        num, den = (value, self.fail_at) if self.higher_is_healthy else (self.fail_at, value)
+        return math.inf if den == 0 else num / den
+
+    def judge(self, value: float) -> Verdict:
+        if math.isnan(value):
+            return "fail"
+        if self.higher_is_healthy:
+            return "pass" if value >= self.pass_at else "fail" if value < self.fail_at else "inconclusive"
+        return "pass" if value <= self.pass_at else "fail" if value > self.fail_at else "inconclusive"
+
+    def describe(self, value: float) -> str:
+        op = ">=" if self.higher_is_healthy else "<="
+        return (
+            f"{self.quantity} {value:.3g} (limit {op} {self.fail_at:.3g}, margin {self.margin(value):.3g}x)"
+        )
+
+
+@dataclass
+class Finding:
+    """What a check function returns: its verdict and detail, and the measured quantity behind it."""
+
+    verdict: Verdict
+    detail: str
+    value: float | None = None
+    limit: Limit | None = None
+    also: dict[str, float] = field(default_factory=dict)
+    """Other quantities the check measured on the way (name -> value)."""
+
+    @classmethod
+    def measured(cls, limit: Limit, value: float, where: str, why: str, ok: str) -> Finding:
+        """The verdict of ``value`` against ``limit``: ``where`` names the input and position measured,
+        ``why`` explains a failure, ``ok`` a pass."""
+        verdict = limit.judge(value)
+        text = f"{limit.describe(value)}{', ' + where if where else ''}"
+        if verdict == "fail":
+            text = f"{text}: {why}"
+        elif verdict == "inconclusive":
+            text = (
+                f"inconclusive: {text}, between broken (past {limit.fail_at:.3g}) and healthy models "
+                f"(past {limit.pass_at:.3g}); {limit.next_step}"
+            )
+        else:
+            text = f"{ok}: {text}"
+        return cls(verdict, text, value, limit)
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str
+    seconds: float = 0.0
+    verdict: Verdict = "pass"
+    value: float | None = None
+    """The measured quantity (None for a check with no scalar)."""
+    quantity: str = ""
+    """What ``value`` measures."""
+    limit: float | None = None
+    """The failing limit of the quantity (``Limit.fail_at``)."""
+    pass_at: float | None = None
+    """The limit it must reach to pass (``Limit.pass_at``); between the two, inconclusive."""
+    margin: float | None = None
+    also: dict[str, float] = field(default_factory=dict)
+    """Other quantities the check measured on the way (name -> value)."""
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "verdict": self.verdict,
+            "detail": self.detail,
+            "value": self.value,
+            "quantity": self.quantity,
+            "limit": self.limit,
+            "pass_at": self.pass_at,
+            "margin": self.margin,
+            "also": self.also,
+            "seconds": self.seconds,
+        }
+
+
+def check(fn: Callable[[Subject], Finding | tuple[bool, str]]) -> Callable[[Subject], CheckResult]:
+    """Run a check, time it, and turn an exception into a failure that names it."""
+    name = fn.__name__
+
+    def run(subject: Subject) -> CheckResult:
+        t0 = time.perf_counter()
+        try:
+            found = fn(subject)
+        except Exception as err:  # a crash is a finding, not a doctor bug: report it on the check's line
+            first = str(err).splitlines()[0] if str(err) else ""
+            found = Finding("fail", f"raised {type(err).__name__}: {first}")
+        if isinstance(found, tuple):
+            found = Finding("pass" if found[0] else "fail", found[1])
+        lim = found.limit
+        return CheckResult(
+            name,
+            found.verdict == "pass",
+            found.detail,
+            time.perf_counter() - t0,
+            found.verdict,
+            found.value,
+            "" if lim is None else lim.quantity,
+            None if lim is None else lim.fail_at,
+            None if lim is None else lim.pass_at,
+            None if lim is None or found.value is None else lim.margin(found.value),
+            found.also,
+        )
+
+    run.__name__ = name
+    run.__doc__ = fn.__doc__
+    return run
+
+
+def build(
+    subject: Subject, seed: int | None = None, obs_dim: int | None = None, act_dim: int | None = None
+) -> SequencePolicy:
+    """A fresh policy from the subject's factory (at S = 3, A = 4 unless sizes are given; seeded with
+    ``seed``, by default the subject's). A subject given as a built policy yields a copy of it: the checks
+    then work at its own sizes, and a rung that needs other sizes is told so."""
+    torch.manual_seed(subject.seed if seed is None else seed)
+    if isinstance(subject.factory, SequencePolicy):
+        policy = copy.deepcopy(subject.factory)
+        wanted = (obs_dim or policy.obs_dim, act_dim or policy.act_dim)
+        if (policy.obs_dim, policy.act_dim) != wanted:
+            raise LightupError(
+                f"a built policy (obs_dim {policy.obs_dim}, act_dim {policy.act_dim}) cannot play "
+                f"an env with obs_dim {wanted[0]}, act_dim {wanted[1]}: pass a factory instead"
+            )
+    else:
+        policy = subject.factory(obs_dim or OBS, act_dim or ACT, True)
+    assert isinstance(policy, SequencePolicy), f"the factory returned a {type(policy).__name__}"
+    assert policy.discrete, "the doctor checks discrete-action policies (as the trainer trains)"
+    return policy
+
+
+def rel_diff(a: Tensor, b: Tensor) -> float:
+    """max |a - b| relative to the larger output; inf where either is not finite."""
+    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+        return math.inf
+    scale = max(float(a.abs().max()), float(b.abs().max()), 1e-12)
+    return float((a - b).abs().max()) / scale
+
+
+def random_batch(
+    policy: SequencePolicy, b: int, t: int, seed: int, pad: bool = True, mid_episode: bool = False
+) -> dict[str, Tensor]:
+    """A batch shaped like the trainer's windows: (B, T) with some rows right-padded, episodes starting at
+    step 0 (start token) in some rows and mid-episode in others (in every row if ``mid_episode``: then
+    every previous action is a real one); ``actions`` are the targets."""
+    g = torch.Generator().manual_seed(seed)
+    act = policy.act_dim
+    if mid_episode:
+        start = torch.randint(1, 6, (b, 1), generator=g)
+    else:
+        start = torch.randint(0, 6, (b, 1), generator=g) * (torch.rand(b, 1, generator=g) < 0.6)
+    timesteps = start + torch.arange(t)[None, :]
+    actions = torch.randint(0, act, (b, t), generator=g)
+    prev = torch.cat([torch.randint(0, act, (b, 1), generator=g), actions[:, :-1]], dim=1)
+    prev[timesteps == 0] = act  # the start token
+    mask = torch.ones(b, t, dtype=torch.bool)
+    if pad:
+        lengths = torch.randint(1, t + 1, (b,), generator=g)
+        lengths[0] = t
+        mask = torch.arange(t)[None, :] < lengths[:, None]
+    return {
+        "returns_to_go": torch.randn(b, t, generator=g),
+        "states": torch.randn(b, t, policy.obs_dim, generator=g),
+        "prev_actions": prev,
+        "timesteps": timesteps,
+        "mask": mask,
+        "actions": actions,
+    }
+
+
+def inputs(batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    return {k: v for k, v in batch.items() if k != "actions"}
+
+
+def window(policy: SequencePolicy, most: int = 6) -> int:
+    """The window length the checks use: the policy's context length, at most ``most`` steps."""
+    return min(policy.context_len, most)

@@ -1,0 +1,229 @@
+"""Static checks of what reaches the output: each input at each position, the start token, the causal mask.
+
+"Output at t" follows the `SequencePolicy` contract: position t of ``forward``'s output gives the
+distribution of a_t, from R_t, s_t, a_{t-1} and t (and the steps before, for a model with memory). So
+changing one input at step t alone must change the output at t, at every position of the window, the first,
+the later ones and the last alike; a model with no memory (the reference MLP) obeys the same rule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+from lightup.doctor import limits
+from lightup.doctor.check_base import Finding, Subject, build, check, inputs, random_batch, rel_diff, window
+from lightup.models.decision_transformer import DecisionTransformer
+from lightup.models.policy import SequencePolicy
+
+Batch = dict[str, Tensor]
+
+
+def declares(policy: SequencePolicy, name: str) -> bool | None:
+    """Whether the policy says it reads the input ``name``: True or False where its config says so (our
+    Decision Transformer always reads a_{t-1}, and reads t with ``timestep_embedding``; the MLP reads a_{t-1}
+    with ``use_prev_action``), None where it says nothing (a user's model)."""
+    if name in ("returns_to_go", "states"):
+        return True
+    config = getattr(policy, "config", None)
+    if name == "prev_actions":
+        if hasattr(config, "use_prev_action"):
+            return bool(config.use_prev_action)
+        return True if isinstance(policy, DecisionTransformer) else None
+    if hasattr(config, "timestep_embedding"):
+        return bool(config.timestep_embedding)
+    return None
+
+
+def variants(policy: SequencePolicy, batch: Batch, name: str, t: int, seed: int) -> Iterator[Batch]:
+    """The batch with input ``name`` changed at step t alone: R_t by +-1, s_t by a unit normal draw, a_{t-1}
+    to each other real action, t by 7 (never to 0, so no step becomes an episode start)."""
+    g = torch.Generator().manual_seed(seed + t)
+    if name == "returns_to_go":
+        shifts = [1.0, -1.0]
+    elif name == "states":
+        shifts = [torch.randn(batch["states"].shape[0], policy.obs_dim, generator=g)]
+    elif name == "prev_actions":
+        shifts = list(range(1, policy.act_dim))
+    else:
+        shifts = [7]
+    for shift in shifts:
+        other = dict(batch)
+        value = batch[name].clone()
+        if name == "prev_actions":
+            value[:, t] = (value[:, t] + shift) % policy.act_dim
+        else:
+            value[:, t] = value[:, t] + shift
+        other[name] = value
+        yield other
+
+
+def by_position(policy: SequencePolicy, name: str, seed: int) -> list[float]:
+    """For each position t of the window, the smallest relative change of the output at t over the changes
+    of input ``name`` at t alone (rows mid-episode, so that every a_{t-1} is a real action)."""
+    batch = inputs(random_batch(policy, 8, window(policy), seed=seed, pad=False, mid_episode=True))
+    out = []
+    with torch.no_grad():
+        base = policy(**batch)
+        for t in range(base.shape[1]):
+            changes = [
+                rel_diff(base[:, t], policy(**v)[:, t]) for v in variants(policy, batch, name, t, seed)
+            ]
+            out.append(min(changes))
+    return out
+
+
+def _position_check(subject: Subject, name: str, seed: int) -> Finding:
+    policy = build(subject).eval()
+    declared = declares(policy, name)
+    if declared is False:
+        return Finding("pass", f"the policy's config declares no {name} input (nothing to check)")
+    changes = by_position(policy, name, seed)
+    if declared is None and max(changes) <= limits.SAME:
+        return Finding("pass", f"{name} reach the output at no position: an input the policy does not read")
+    t = min(range(len(changes)), key=changes.__getitem__)
+    where = f"weakest at position {t} of {len(changes)} ({name})"
+    why = (
+        f"changing {name} at step {t} alone leaves the output at step {t} (nearly) unchanged: the input is "
+        f"{'used at other positions but not at this one' if max(changes) > limits.SAME else 'not used'}"
+    )
+    return Finding.measured(limits.BY_POSITION[name], changes[t], where, why, f"{name} reach every position")
+
+
+@check
+def returns_by_position(subject: Subject) -> Finding:
+    """Changing the return-to-go R_t at step t alone changes the output at t, at every position."""
+    return _position_check(subject, "returns_to_go", seed=20)
+
+
+@check
+def states_by_position(subject: Subject) -> Finding:
+    """Changing the state s_t at step t alone changes the output at t, at every position."""
+    return _position_check(subject, "states", seed=21)
+
+
+@check
+def prev_actions_by_position(subject: Subject) -> Finding:
+    """Each real previous action a_{t-1} at step t gives an output at t of its own, at every position (where
+    the policy reads previous actions)."""
+    return _position_check(subject, "prev_actions", seed=22)
+
+
+@check
+def timesteps_by_position(subject: Subject) -> Finding:
+    """Changing the timestep at step t alone changes the output at t, at every position (where the policy
+    declares a timestep input)."""
+    return _position_check(subject, "timesteps", seed=23)
+
+
+@check
+def start_token_distinct(subject: Subject) -> Finding:
+    """The start token gives an output distinct from every real action's, at every position: at the episode
+    start and mid-episode (so a timestep embedding cannot hide a start token that stands for an action)."""
+    policy = build(subject).eval()
+    declared = declares(policy, "prev_actions")
+    if declared is False:
+        return Finding("pass", "the policy's config declares no previous-action input (nothing to check)")
+    if declared is None and max(by_position(policy, "prev_actions", seed=22)) <= limits.SAME:
+        return Finding(
+            "pass", "previous actions reach the output at no position: the policy does not read them"
+        )
+    worst, where = math.inf, ""
+    with torch.no_grad():
+        for mid in (False, True):
+            batch = inputs(random_batch(policy, 8, window(policy), seed=24, pad=False, mid_episode=mid))
+            if not mid:
+                batch["timesteps"] = torch.arange(batch["timesteps"].shape[1]).expand_as(batch["timesteps"])
+            for t in range(batch["timesteps"].shape[1]):
+                start = batch["prev_actions"].clone()
+                start[:, t] = policy.start_action
+                ref = policy(**{**batch, "prev_actions": start})[:, t]
+                for a in range(policy.act_dim):
+                    real = batch["prev_actions"].clone()
+                    real[:, t] = a
+                    diff = rel_diff(ref, policy(**{**batch, "prev_actions": real})[:, t])
+                    if diff < worst:
+                        worst = diff
+                        step = int(batch["timesteps"][0, t])
+                        where = f"closest to action {a} at position {t} (timestep {step})"
+    why = "the start token stands for a real action: the first step looks like a later one"
+    return Finding.measured(
+        limits.START_TOKEN, worst, where, why, "the start token differs from every action"
+    )
+
+
+@check
+def causal_masking(subject: Subject) -> Finding:
+    """Changing the inputs after step t leaves the outputs up to step t unchanged, in unpadded windows and
+    in right-padded ones (a model may build its mask differently for each)."""
+    policy = build(subject).eval()
+    t_len = max(window(policy), 2)
+    worst, where = 0.0, ""
+    with torch.no_grad():
+        for pad in (False, True):
+            batch = random_batch(policy, 4, t_len, seed=2, pad=pad)
+            real = batch["mask"]
+            batch = inputs(batch)
+            base = policy(**batch)
+            for t in range(t_len - 1):
+                other = {k: v.clone() for k, v in batch.items()}
+                g = torch.Generator().manual_seed(100 + t)
+                other["returns_to_go"][:, t + 1 :] = torch.randn(4, t_len - t - 1, generator=g) * 3
+                other["states"][:, t + 1 :] = torch.randn(4, t_len - t - 1, policy.obs_dim, generator=g) * 3
+                other["prev_actions"][:, t + 1 :] = (other["prev_actions"][:, t + 1 :] + 1) % policy.act_dim
+                out = policy(**other)
+                seen = real[:, : t + 1]
+                diff = rel_diff(base[:, : t + 1][seen], out[:, : t + 1][seen])
+                if diff > worst:
+                    padded = ", padded windows" if pad else ""
+                    worst, where = diff, f"outputs at steps <= {t} when steps > {t} changed{padded}"
+    why = "the model sees the future (a missing or wrong causal mask)"
+    return Finding.measured(
+        limits.EXACT_OUTPUTS, worst, where, why, f"no step sees a later one (T = {t_len})"
+    )
+
+
+@check
+def returns_to_go_matter(subject: Subject) -> Finding:
+    """Changing the returns-to-go changes the output (the command is not ignored)."""
+    policy = build(subject).eval()
+    batch = inputs(random_batch(policy, 4, window(policy, 4), seed=8, pad=False))
+    with torch.no_grad():
+        high = policy(**{**batch, "returns_to_go": torch.ones_like(batch["returns_to_go"])})
+        low = policy(**{**batch, "returns_to_go": -torch.ones_like(batch["returns_to_go"])})
+    why = "outputs for returns-to-go +1 and -1 are (nearly) the same: the command is ignored"
+    return Finding.measured(limits.RETURNS_MATTER, rel_diff(high, low), "returns-to-go +1 vs -1", why, "ok")
+
+
+@check
+def timesteps_matter(subject: Subject) -> Finding:
+    """With a timestep embedding configured, changing the timesteps changes the output."""
+    policy = build(subject).eval()
+    config = getattr(policy, "config", None)
+    if not getattr(config, "timestep_embedding", False):
+        return Finding("pass", "the policy declares no timestep embedding (nothing to check)")
+    batch = inputs(random_batch(policy, 4, window(policy, 4), seed=9, pad=False))
+    later = batch["timesteps"] + 7  # no step becomes 0, so the start token stays where it was
+    later = torch.where(batch["timesteps"] == 0, 0, later)
+    with torch.no_grad():
+        diff = rel_diff(policy(**batch), policy(**{**batch, "timesteps": later}))
+    why = "config.timestep_embedding is on but other timesteps leave the output unchanged: it is unused"
+    return Finding.measured(limits.TIMESTEPS_MATTER, diff, "timesteps + 7", why, "ok")
+
+
+@check
+def distinct_outputs(subject: Subject) -> Finding:
+    """Different states give different outputs at initialisation (no collapsed embeddings)."""
+    policy = build(subject).eval()
+    batch = inputs(random_batch(policy, 8, window(policy, 4), seed=13, pad=False))
+    with torch.no_grad():
+        params = policy(**batch)
+        other = policy(**{**batch, "states": batch["states"].flip(0)})
+    flat = params.reshape(-1, params.shape[-1])
+    spread = rel_diff(flat, flat.mean(0, keepdim=True).expand_as(flat))
+    value = min(spread, rel_diff(params, other))
+    why = "outputs for different inputs are (nearly) identical: collapsed embeddings or a zero head"
+    return Finding.measured(limits.DISTINCT_OUTPUTS, value, "spread or states swapped", why, "outputs differ")

@@ -1,0 +1,98 @@
+"""The limits of the static checks, set from measured distributions of healthy and broken models.
+
+benchmarks/doctor_margins.py measures every check's quantity on healthy models (our Decision Transformer in
+both layouts and without its timestep embedding, the reference MLP with and without the previous action, a
+user-style GRU; 20 initialisations each) and on the bug zoo (tests/bug_zoo.py), and writes the table to
+benchmarks/results/doctor_margins.md. Each limit sits between the two: ``pass_at`` at a tenth of the
+smallest healthy value (a margin of ten against a new init), ``fail_at`` at ten times the largest value a
+bug of that kind gave, and never below the float32 noise floor ``NOISE`` (a change smaller than that is not
+there). Exact properties (a cache, a mask, a loss that ignores padding) have one limit: float32 noise is
+~1e-7 and a bug is ~1e-2 or more.
+"""
+
+from __future__ import annotations
+
+from lightup.doctor.check_base import Limit
+
+SAME = 1e-4  # relative difference below which two outputs count as equal (float32 noise is ~1e-7)
+NOISE = SAME  # the lowest failing limit of a change that must be there: below it, a change is float noise
+
+EXACT_OUTPUTS = Limit("relative change", SAME, SAME, higher_is_healthy=False)
+CACHE = Limit("relative difference", SAME, SAME, higher_is_healthy=False)
+LOSS_OF_PADDING = Limit("relative change of the loss", 1e-5, 1e-5, higher_is_healthy=False)
+LOSS_OF_TARGETS = Limit("relative change of the loss", NOISE, 2.7e-3)
+RETURNS = Limit("largest error", 1e-6, 1e-6, higher_is_healthy=False)
+SAMPLING = Limit("log-probability difference (nats)", 1e-4, 1e-4, higher_is_healthy=False)
+
+# Relative change of the output when one input changes (at every position at once).
+RETURNS_MATTER = Limit(
+    "relative change",
+    1e-3,
+    3.6e-3,
+    next_step="run the command-follow rung: it needs the return to choose the action",
+)
+TIMESTEPS_MATTER = Limit(
+    "relative change",
+    1e-3,
+    0.037,
+    next_step="run the press-hard rung: its right button depends on the timestep",
+)
+
+# Relative change of the output at step t when one input changes at step t alone (the weakest position).
+# The interleaved layout reads R_t and a_{t-1} through attention from other tokens: at initialisation its
+# changes are the smallest of the healthy models (0.006 and 0.009 at worst), yet 130 times those of the zoo's
+# scaling bugs.
+BY_POSITION = {
+    "returns_to_go": Limit(
+        "relative change",
+        4.5e-4,
+        6e-4,
+        next_step="run the press-length-5 rung: it needs the return at later steps",
+    ),
+    "states": Limit(
+        "relative change",
+        2.3e-3,
+        0.02,
+        next_step="run the press-size-4 rung: it needs the state at every step",
+    ),
+    "prev_actions": Limit(
+        "relative change",
+        NOISE,
+        9e-4,
+        next_step="run the recall rung: it needs the previous action at every step",
+    ),
+    "timesteps": Limit(
+        "relative change",
+        NOISE,
+        0.026,
+        next_step="run the press-hard rung: its right button depends on the timestep",
+    ),
+}
+START_TOKEN = Limit(
+    "relative change",
+    NOISE,
+    2.2e-4,
+    next_step="run the recall rung: it tells the first step from the later ones",
+)
+
+INITIAL_ENTROPY = Limit("share of the maximum entropy", 0.9, 0.9)
+DISTINCT_OUTPUTS = Limit("relative spread", 1e-3, 0.035, next_step="run the press-size-4 rung")
+
+# Healthy models memorise the batch in 94 to 294 steps (the GRU is the slowest); a model that needs more
+# than 400 is inconclusive, one that needs more than 800 fails.
+OVERFIT_STEPS = 800  # the budget of `overfit_batch`
+OVERFIT = Limit(
+    "Adam steps to a loss below 0.05",
+    OVERFIT_STEPS,
+    400,
+    higher_is_healthy=False,
+    next_step="run the overfit-batch and lookup-table rungs with --seeds 5",
+)
+# Adam moves every parameter with a gradient by about one learning rate a step: healthy models move each
+# tensor by many learning rates over the fit; a tensor that never trains moves by nothing.
+MOVED = Limit(
+    "smallest parameter movement, in learning rates",
+    0.1,
+    1.0,
+    next_step="look for a parameter whose gradient is overwritten or scaled to nothing",
+)
