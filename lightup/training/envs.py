@@ -54,6 +54,12 @@ def make_vector_env(env_id: str, options: dict, n: int) -> gym.vector.VectorEnv:
     return vector_env(lambda: make_env(env_id, **options), n)
 
 
+def _adapted(env, adapters: tuple[str, ...] | None):
+    """A user's env with its observations adapted to flat vectors; anything that is not a gym.Env is left
+    for `EnvSource.probe` to refuse in one line."""
+    return adapt(env, adapters)[0] if isinstance(env, gym.Env) else env
+
+
 def check_spaces(probe: gym.Env, env_id: str) -> None:
     """The spaces the trainer plays: discrete actions, flat (Box) observations."""
     if not isinstance(probe.action_space, gym.spaces.Discrete):
@@ -107,7 +113,7 @@ class EnvSource:
                 )
             self.vector, self.make = env, make
         elif callable(env):
-            self.make = lambda: adapt(env(), adapters)[0]  # a user's env, adapted as an id's would be
+            self.make = lambda: _adapted(env(), adapters)  # a user's env, adapted as an id's would be
         else:
             raise LightupError(
                 f"env must be an env id, a callable returning a gym.Env or a gym.vector.VectorEnv, not a "
