@@ -14,7 +14,6 @@ stops resume from the last checkpoint (`lightup.training.recovery`).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import math
@@ -38,11 +37,12 @@ from lightup.outputs import mark
 from lightup.ranges import check_counters
 from lightup.training import recovery, state
 from lightup.training.advantage import build_value_net
-from lightup.training.agent import AGENT_FILE, EVAL_SEED, Agent, play_episodes
+from lightup.training.agent import AGENT_FILE, EVAL_SEED
 from lightup.training.callbacks import Callback, default_callbacks
 from lightup.training.commands import eval_command, rollout_commands
 from lightup.training.config import TrainConfig, check_run_dir
 from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
+from lightup.training.evaluation import Evaluation
 from lightup.training.logger import RunLogger
 from lightup.training.recipe import random_return_scale, with_env_defaults
 from lightup.training.replay import Episode, EpisodeBuffer
@@ -64,7 +64,7 @@ def resolve_device(name: str) -> torch.device:
     )
 
 
-class Trainer(UpdateStep):
+class Trainer(UpdateStep, Evaluation):
     """``Trainer(config).learn()``: Stable-Baselines3's shape, for a return-conditioned sequence policy.
 
     ``env``: an env id (default ``config.env_id``), a callable returning a ``gym.Env``, or a Gymnasium
@@ -342,86 +342,6 @@ class Trainer(UpdateStep):
         self._stop_requested, self._stop_signal = True, signum
         if self._old_handlers.get(signum) is not None:
             signal.signal(signum, self._old_handlers[signum])
-
-    @property
-    def eval_policy(self) -> SequencePolicy:
-        """The policy that greedy evaluation, `predict` and the viz tools play: with ``ema``, the averaged
-        weights; else (or before the first update) the trained ones."""
-        return self.policy if self.averaged is None else self.averaged.module
-
-    @torch.inference_mode()
-    def evaluate(self, target: float | None = None) -> dict[str, float]:
-        """Greedy episodes of `eval_policy`, one per eval env, on fixed seeds, at the evaluation command. With
-        ``ema``, the trained weights are evaluated on the same episodes too (eval/trained_mean_reward)."""
-        target = self.eval_target() if target is None else target
-        returns = self.run_episodes(self.eval_envs, target, greedy=True)
-        mean = float(np.mean(returns))
-        self.last_eval = mean
-        if self.threshold is not None and mean >= self.threshold and self.solved_at is None:
-            self.solved_at = self.steps
-        out = {"eval/mean_reward": mean, "eval/std_reward": float(np.std(returns)), "eval/command": target}
-        if self.averaged is not None:
-            trained = self.run_episodes(self.eval_envs, target, greedy=True, policy=self.policy)
-            out["eval/trained_mean_reward"] = float(np.mean(trained))
-        return out
-
-    def run_episodes(
-        self,
-        envs: gym.vector.VectorEnv,
-        target: float,
-        greedy: bool = True,
-        policy: SequencePolicy | None = None,
-    ) -> list[float]:
-        """Play one episode in each of ``envs`` at a commanded return (``policy``: default `eval_policy`) on
-        the evaluation seeds; returns their returns."""
-        agent = self.agent(self.eval_policy if policy is None else policy, copy_policy=False)
-        return play_episodes(agent, envs, command=target, seed=EVAL_SEED, deterministic=greedy)
-
-    def agent(self, policy: SequencePolicy | None = None, copy_policy: bool = True) -> Agent:
-        """The trained policy alone (`eval_policy`, copied unless ``copy_policy`` is False) with its command
-        defaults: what `policy.safetensors` holds."""
-        policy = self.eval_policy if policy is None else policy
-        c = self.config
-        return Agent(
-            copy.deepcopy(policy) if copy_policy else policy,
-            c.return_scale,
-            c.gamma,
-            self.eval_target(),
-            None if self.env_source.given else c.env_id,
-            c.env_options,
-            c.policy if is_factory_spec(c.policy) else None,
-        )
-
-    def evaluate_commands(self, targets: list[float]) -> list[dict[str, float]]:
-        """Greedy evaluation at each commanded return: does asking for more give more?"""
-        rows = []
-        for target in targets:
-            returns = self.run_episodes(self.eval_envs, target, greedy=True)
-            rows.append({"command": target, "mean": float(np.mean(returns)), "std": float(np.std(returns))})
-        return rows
-
-    def predict(
-        self,
-        observations: np.ndarray,
-        last_rewards: np.ndarray | None = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
-        target_return: float | None = None,
-    ) -> np.ndarray:
-        """Actions (N,) for N envs in lockstep, like Stable-Baselines3's recurrent ``predict``: `Agent.act` of
-        its own copy of `eval_policy` (taken again after updates when every env starts an episode, so
-        training between two calls never disturbs the episodes under way)."""
-        n = len(observations)
-        start = np.ones(n, bool) if episode_start is None else np.asarray(episode_start, bool)
-        agent = getattr(self, "_predict_agent", None)
-        if agent is None or agent.n != n or start.all():
-            if agent is None or getattr(self, "_predict_updates", None) != self.updates:
-                self._predict_agent = agent = self.agent()
-                self._predict_updates = self.updates
-            agent.reset(n)
-            start = np.ones(n, bool)
-        target = self.eval_target() if target_return is None else target_return
-        return agent.act(observations, last_rewards, start, command=target, deterministic=deterministic)
 
     # --- checkpoints ---
 
