@@ -23,7 +23,8 @@ import torch
 
 from lightup.doctor.calibration import false_alarm
 from lightup.doctor.checks import Subject
-from lightup.doctor.ladder import RUNGS, run_seed
+from lightup.doctor.ladder import run_seed
+from lightup.doctor.rungs import RUNGS
 from lightup.doctor.subjects import DTFactory
 
 ROOT = Path(__file__).resolve().parents[1]

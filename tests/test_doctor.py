@@ -19,7 +19,8 @@ from user_policies import HEALTHY
 
 from lightup.doctor import alarms
 from lightup.doctor.checks import CHECK_NAMES, Limit, Subject, run_static
-from lightup.doctor.ladder import RUNGS, climb, run_rung
+from lightup.doctor.ladder import climb, run_rung
+from lightup.doctor.rungs import RUNGS
 from lightup.doctor.subjects import DTFactory, load_factory
 from lightup.errors import LightupError
 from lightup.models import DecisionTransformer
@@ -320,7 +321,8 @@ def test_bad_policy_paths_are_one_line_errors(user_module, spec, message):
 
 def test_sb3_peer_climbs_the_same_environment_rungs(tmp_path):
     from lightup.doctor.cli import main
-    from lightup.doctor.ladder import RUNGS, peer_rungs
+    from lightup.doctor.ladder import peer_rungs
+    from lightup.doctor.rungs import RUNGS
 
     names = [r.name for r in peer_rungs(list(RUNGS))]
     assert "command-follow" not in names and "gamble" not in names and "overfit-batch" not in names

@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from lightup.doctor.checks import Subject
-from lightup.doctor.ladder import RUNGS, train_seed
+from lightup.doctor.ladder import train_seed
+from lightup.doctor.rungs import RUNGS
 from lightup.doctor.subjects import DTFactory
 from lightup.training.logger import read_metrics
 

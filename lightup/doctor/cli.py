@@ -60,7 +60,7 @@ def parse(argv: list[str]) -> DoctorConfig:
     check_config(config)  # every count, budget and rate in its range (lightup.ranges)
     if config.policy is None and not config.layout:
         raise LightupError("--layout needs at least one of stacked, interleaved (or give --policy)")
-    from lightup.doctor.ladder import RUNG_NAMES
+    from lightup.doctor.rungs import RUNG_NAMES
 
     unknown = [r for r in config.rungs if r not in RUNG_NAMES]
     if unknown:
