@@ -147,7 +147,7 @@ def run_case(case, base_run: Path, timeout: float) -> dict:
             done.returncode == case.expected_exit
             and len(lines) == 1
             and lines[0].startswith("error: ")
-            and case.says in lines[0]
+            and case.says.format(tmp=root, run=root / "run") in lines[0]
         ):
             kind = "clean error"
         else:

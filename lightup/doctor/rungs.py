@@ -52,10 +52,10 @@ SMALL = dict(
     buffer_kind="fifo",
     # The games' default replay (3000 episodes) is sized for the trainer's rounds of 16 envs x 32 steps; these
     # rounds are 8 times smaller, and with 3000 the interleaved DT stayed at chance on RecallButton (seed 0,
-    # 12,000 steps, 2026-12-05). The budgets below were measured with 300.
+    # 12,000 steps). The budgets below were measured with 300.
     buffer_capacity=300,
-    # The budgets were measured with plain return-conditioned imitation and the timestep embedding, the
-    # default recipe of that day (lightup/training/recipe.py's "games" preset).
+    # The budgets were measured with plain return-conditioned imitation and the timestep embedding (the
+    # settings of lightup/training/recipe.py's "games" preset).
     timestep_embedding=True,
     advantage_beta=0.0,
 )
