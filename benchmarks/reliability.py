@@ -216,7 +216,7 @@ def report(
     changed = sum(o["changed"] for o in outcomes)
     lines += [
         "",
-        "## (b) Bad-input catalogue (tests/catalogue.py, plus tests/bad_inputs_catalogue.py where present)",
+        "## (b) Bad-input catalogue (tests/catalogue.py)",
         "",
         "| cases tried | clean errors | tracebacks (target 0) | hangs (target 0) | silent accepts (target 0) "
         "| other wrong exits | files changed (target 0) |",
