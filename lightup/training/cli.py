@@ -99,7 +99,7 @@ def resume(run_dir: Path, env=None, policy=None, overrides: dict | None = None):
 
     if run_dir.is_dir() and not (run_dir / CHECKPOINT).exists() and (run_dir / recovery.CONFIG).is_file():
         config = recovery.read_run_config(run_dir)
-        state.check_resumable(run_dir, config, env_given=env is not None, policy_given=policy is not None)
+        state.check_resumable(run_dir, config, env, policy_given=policy is not None)
         trainer = Trainer(dataclasses.replace(config, **(overrides or {})), env=env, policy=policy)
         trainer.run_dir = run_dir
         print(

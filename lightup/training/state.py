@@ -90,9 +90,15 @@ def read_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict, Train
     return tensors, meta, dataclasses.replace(config, run_dir=str(run_dir))
 
 
-def check_resumable(run_dir: Path, config: TrainConfig, env_given: bool, policy_given: bool) -> None:
+def check_resumable(run_dir: Path, config: TrainConfig, env: object, policy_given: bool) -> None:
     """Names read from a run's files are never imported: a user's policy factory, or an env id that is not
-    registered (a ``module:EnvId`` path, or an env given in Python), must be given again."""
+    registered (a ``module:EnvId`` path, or an env given in Python), must be given again (``env``, None if
+    not); an id given again must be the run's own."""
+    env_given = env is not None
+    if isinstance(env, str) and env != config.env_id:
+        raise LightupError(
+            f"{str(run_dir)!r} trained on {config.env_id!r}, not {env!r}: a resumed run keeps its env"
+        )
     if not policy_given and is_factory_spec(config.policy):
         raise LightupError(
             f"{str(run_dir)!r} trained the user's policy {config.policy!r}, which is never imported from "

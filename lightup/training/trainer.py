@@ -384,11 +384,7 @@ class Trainer(UpdateStep, Evaluation):
         ``overrides``: config fields that may change on resume (the budget, the device, output)."""
         run_dir = Path(run_dir)
         tensors, meta, config = state.read_checkpoint(run_dir)
-        state.check_resumable(run_dir, config, env_given=env is not None, policy_given=policy is not None)
-        if isinstance(env, str) and env != config.env_id:
-            raise LightupError(
-                f"{str(run_dir)!r} trained on {config.env_id!r}, not {env!r}: a resumed run keeps its env"
-            )
+        state.check_resumable(run_dir, config, env, policy_given=policy is not None)
         try:
             path = run_dir / CHECKPOINT
             check_counters(meta["counters"], where=f"{str(path)!r}: ")
