@@ -15,38 +15,57 @@ from lightup.errors import LightupError
 
 T = TypeVar("T")
 
-# Config fields that may be left at None (a default worked out later); --help shows the plain type.
-MaybeInt = Annotated[int | None, tyro.conf.arg(metavar="INT")]
-MaybeFloat = Annotated[float | None, tyro.conf.arg(metavar="FLOAT")]
-MaybeBool = Annotated[bool | None, tyro.conf.arg(metavar="{True,False}")]
-MaybeStr = Annotated[str | None, tyro.conf.arg(metavar="STR")]
+
+def default_hint(default: str) -> str:
+    """tyro's "(default: X)" after a flag's help, left out for None: a field left at None is a default
+    worked out later, which its help names itself ("(default: the recipe's)")."""
+    if default == "None":
+        return ""
+    return f"(default: {default or 'none'})"  # an empty list of options, say
+
+
+# Config fields that may be left at None (a default worked out later); --help shows the plain type, and the
+# field's help says where its default comes from.
+MaybeInt = Annotated[int | None, tyro.conf.arg(metavar="INT", help_behavior_hint=default_hint)]
+MaybeFloat = Annotated[float | None, tyro.conf.arg(metavar="FLOAT", help_behavior_hint=default_hint)]
+MaybeBool = Annotated[bool | None, tyro.conf.arg(metavar="{True,False}", help_behavior_hint=default_hint)]
+MaybeStr = Annotated[str | None, tyro.conf.arg(metavar="STR", help_behavior_hint=default_hint)]
+Strings = Annotated[tuple[str, ...], tyro.conf.arg(help_behavior_hint=default_hint)]
 
 
 def parse_config(cls: type[T], argv: list[str], command: str, note: str = "") -> T:
-    """Parse ``argv`` into ``cls`` with tyro; ``--help`` prints the help and exits, and anything tyro
-    rejects becomes a one-line LightupError that names the flag at fault (with tyro's "did you mean")
-    and points at ``lightup COMMAND --help``. ``note`` opens the help, before the ranges of the numbers."""
+    """Parse ``argv`` into ``cls`` with tyro, as ``lightup COMMAND`` does (see `lightup.cli`): ``--help``
+    prints the help and exits, and anything tyro rejects is a one-line LightupError (`usage_error`)."""
     prog = f"lightup {command}"
     if any(a in ("-h", "--help") for a in argv):
         from lightup.ranges import ranges_help
 
         # prints the help, with the range of every number, and exits 0
         return tyro.cli(cls, args=["--help"], prog=prog, description=f"{note} {ranges_help(cls)}".strip())
-    named = flag_names(argv)
-    twice = next((name for name in named if named.count(name) > 1), None)
-    if twice is not None:
-        raise LightupError(f"--{twice} is given twice to `{prog}`; give it once (see `{prog} --help`)")
+    check_given_once(argv, prog)
     printed = io.StringIO()
     try:
         with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
             return tyro.cli(cls, args=list(argv), prog=prog, console_outputs=True)
     except SystemExit:
-        text = printed.getvalue()
-        reason = (_bad_choice(cls, argv) if "invalid choice" in text else "") or _error_text(text)
-        raise LightupError(
-            f"bad arguments to `{prog}`{': ' + reason if reason else ''} (see `{prog} --help`): "
-            + " ".join(argv)
-        ) from None
+        raise usage_error(printed.getvalue(), cls, argv, prog) from None
+
+
+def check_given_once(argv: list[str], prog: str) -> None:
+    """A flag given twice is refused (tyro would keep the last without a word)."""
+    named = flag_names(argv)
+    twice = next((name for name in named if named.count(name) > 1), None)
+    if twice is not None:
+        raise LightupError(f"--{twice} is given twice to `{prog}`; give it once (see `{prog} --help`)")
+
+
+def usage_error(text: str, cls: type, argv: list[str], prog: str) -> LightupError:
+    """What tyro printed on rejecting ``argv`` (for ``cls``, the command ``prog``), as one line: tyro's
+    own message and its "did you mean" suggestions, without the box drawing."""
+    reason = (_bad_choice(cls, argv) if "invalid choice" in text else "") or _error_text(text)
+    return LightupError(
+        f"bad arguments to `{prog}`{': ' + reason if reason else ''} (see `{prog} --help`): " + " ".join(argv)
+    )
 
 
 def flag_names(argv: list[str]) -> list[str]:
@@ -83,7 +102,9 @@ def _error_text(text: str) -> str:
             first = f"{first.split(': ', 1)[0]}: {own[0]}"
     for section in body[1:]:
         if section[0].lower().startswith("perhaps you meant") and len(section) > 1:
-            first += f"; did you mean {section[1]}?"
+            # tyro lists each flag it suggests, then that flag's help, indented below it
+            flags = [line for line in section[1:] if line.startswith("-")]
+            first += f"; did you mean {' or '.join(flags or section[1:2])}?"
             break
     return first
 

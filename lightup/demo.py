@@ -6,6 +6,7 @@ a game is a useful test only if the first reaches the reward threshold and the s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
@@ -13,7 +14,6 @@ from rich.table import Table
 
 from lightup.envs import GAME_IDS, make_env, reward_threshold
 from lightup.envs.scripted import RandomAgent, episode_returns, optimal_agent
-from lightup.errors import LightupError
 
 EPISODES = 200
 SEED = 0
@@ -22,15 +22,13 @@ GAMES: list[tuple[str, dict[str, Any]]] = [(env_id, {}) for env_id in GAME_IDS]
 GAMES.insert(1, ("lightup/PressButton-v0", {"size": 4, "game_length": 5, "hard_mode": True}))
 
 
-USAGE = "usage: lightup games\n\nPlay each lightup game with its scripted optimal agent and a random one."
+@dataclass
+class GamesArgs:
+    """`lightup games` takes no flags: each game is played by its scripted optimal agent and a random one."""
 
 
-def main(argv: list[str]) -> int:
-    if argv in (["-h"], ["--help"]):
-        print(USAGE)
-        return 0
-    if argv:
-        raise LightupError(f"games takes no arguments, got {' '.join(argv)!r} (usage: lightup games)")
+def run(args: GamesArgs | None = None) -> int:
+    """Print the table of what the optimal and the random agent score on each game."""
     table = Table(title=f"lightup games: mean return over {EPISODES} seeded episodes")
     table.add_column("env (options)", no_wrap=True)
     for column in ("optimal", "random", "threshold"):

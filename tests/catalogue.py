@@ -123,7 +123,7 @@ ROWS: list[tuple] = [
     (f"{T} --seed x", "Error parsing --seed"),
     ("doctor --static-only --layout diagonal", "invalid choice 'diagonal' for argument '--layout'"),
     ("doctor --static-only --layout", "--layout needs at least one"),
-    ("games --fast", "games takes no arguments"),
+    ("games --fast", "Unrecognized options: --fast"),
     (f"{T} --exp-name ../../elsewhere", "--exp-name must be a plain name"),
     (f"{B} --name ../x", "--name must be a plain name"),
     # output paths, per writing command: a file for a folder, under a file, unwritable, too long a name
@@ -285,7 +285,7 @@ ROWS: list[tuple] = [
     ("train lightup/PressButton-v0 --env-options size=0", "size must be an integer from 2 to 1024"),
     ("train lightup/PressButton-v0 --env-options colour=red", "unknown option 'colour'"),
     ("train --max-env-errors 0", "--max-env-errors must be an integer from 1 to 1_000_000, got 0"),
-    ("train --resume", "--resume needs a run folder"),
+    ("train --resume", "Missing value for argument '--resume'"),
     ("train --resume {tmp}/missing", "run folder '{tmp}/missing' not found"),
     ("train --resume {tmp}/empty", "checkpoint.safetensors' not found", old_folders),
     ("train --resume {tmp}/truncated", "is not a readable lightup checkpoint", old_folders),

@@ -23,9 +23,9 @@ from lightup.envs import GAME_IDS
         (["play", "lightup/PressButton-v0", "size4"], ["must look like name=value"]),
         (
             ["play", "lightup/PressButton-v0", "--seed", "x"],
-            ["invalid int value: 'x'", "usage: lightup play"],
+            ["Error parsing --seed", "'x'", "(see `lightup play --help`)"],
         ),
-        (["play"], ["required: env_id", "usage: lightup play ENV_ID"]),
+        (["play"], ["Missing from lightup play: ENV_ID", "(required)"]),
         (["play", "Pendulum-v1"], ["Box action space"]),
     ],
 )

@@ -1,8 +1,11 @@
-"""What a user meets first: ``lightup --version`` and every command's ``--help``, each exiting 0."""
+"""What a user meets first: ``lightup --version``, every command's ``--help`` (exit 0, each flag's help in
+at most two lines, defaults shown as values), and tyro's own messages on a mistake."""
 
 from __future__ import annotations
 
 import importlib.metadata
+import os
+import re
 import subprocess
 import sys
 
@@ -11,6 +14,8 @@ import pytest
 import lightup
 from lightup import cli
 
+COLUMNS = 100  # the help is laid out for the terminal's width; two lines are counted at this one
+
 
 def exit_code(argv: list[str]) -> int:
     """The exit status ``lightup ARGV`` would end with (``sys.exit(main())``, or a SystemExit inside)."""
@@ -18,6 +23,38 @@ def exit_code(argv: list[str]) -> int:
         return int(cli.main(argv) or 0)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+
+
+def help_text(command: str) -> str:
+    env = dict(os.environ, COLUMNS=str(COLUMNS))
+    done = subprocess.run(
+        [sys.executable, "-m", "lightup.cli", command, "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def flag_helps(text: str) -> dict[str, list[str]]:
+    """Each flag of a tyro help page -> the lines of its help text. A flag's entry starts with the flag at
+    the box's left edge; its help sits in the column to the right, on the flag's line or below it."""
+    entries: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        inner = line.strip().strip("│").rstrip()
+        if not inner.startswith(" ") or inner.startswith(("╭", "╰")):
+            continue
+        body = inner[1:]
+        if body.startswith("-") or re.match(r"[A-Z_=]+ ", body):  # a flag or a positional, at the left edge
+            flag, _, rest = body.partition("  ")
+            current = flag.split(",")[0].split(" ")[0]
+            entries[current] = [rest.strip()] if rest.strip() else []
+        elif current is not None and body.strip():
+            entries[current].append(body.strip())
+    return entries
 
 
 def test_version_prints_the_installed_version_and_exits_0():
@@ -29,9 +66,11 @@ def test_version_prints_the_installed_version_and_exits_0():
     assert lightup.__version__ == importlib.metadata.version("lightup")  # one version, not two
 
 
-def test_usage_names_version(capsys):
+def test_usage_lists_every_command(capsys):
     assert exit_code(["--help"]) == 0
-    assert "--version" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "--version" in out
+    assert all(name in out for name in cli.COMMANDS)
 
 
 @pytest.mark.parametrize("command", sorted(cli.COMMANDS))
@@ -39,10 +78,49 @@ def test_usage_names_version(capsys):
 def test_help_of_every_command_exits_0(capsys, command, flag):
     assert exit_code([command, flag]) == 0
     out = capsys.readouterr().out
-    assert "usage" in out.lower() and command in out
+    assert "usage" in out.lower() and f"lightup {command}" in out
 
 
-def test_games_still_refuses_arguments(capsys):
+@pytest.mark.parametrize("command", sorted(cli.COMMANDS))
+def test_each_flag_is_helped_in_at_most_two_lines_with_its_default(command):
+    helps = flag_helps(help_text(command))
+    assert command == "games" or len(helps) > 1, helps  # the parser found the flags
+    for flag, lines in helps.items():
+        assert 1 <= len(lines) <= 2, (flag, lines)
+        text = " ".join(lines)
+        assert "(default: None)" not in text and "(default: )" not in text, (flag, text)
+        if flag not in ("-h", "RUN_DIR", "ENV_ID") and not flag.startswith("--no-"):
+            # a value, or where it comes from ("(default: the recipe's)"), or a flag that is off unless given
+            assert "(default: " in text or "(required)" in text, (flag, text)
+
+
+def test_train_help_shows_the_env_id_and_resume():
+    text = help_text("train")
+    assert "usage: lightup train" in text and "ENV_ID" in text.split("\n", 1)[0]
+    helps = flag_helps(text)
+    for flag in ("ENV_ID", "--resume", "--config", "--print-config", "--track", "--command.kind"):
+        assert flag in helps, flag
+
+
+def test_tyro_suggestions_are_kept(capsys):
+    assert exit_code(["train", "--n-layr", "2"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.count("\n") == 1 and "Unrecognized options: --n-layr" in err and "did you mean --n-layer" in err
+    )
+
+
+def test_games_refuses_arguments(capsys):
     assert exit_code(["games", "extra"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: games takes no arguments") and err.count("\n") == 1
+    assert err.startswith("error: bad arguments to `lightup games`: Unrecognized options: extra")
+    assert err.count("\n") == 1
+
+
+def test_play_imports_no_torch():
+    code = (
+        "import sys; from lightup import cli; cli.parse(['play', 'CartPole-v1']); "
+        "print('torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr

@@ -252,12 +252,26 @@ def _flags(config: BenchConfig) -> list[str]:
     return flags
 
 
+def _from_shell() -> bool:
+    """Whether this process is the `lightup bench` command (its argv then is the command the summary
+    names), rather than a call from Python."""
+    return len(sys.argv) > 1 and sys.argv[1] == "bench"
+
+
 def main(argv: list[str]) -> int:
-    config = parse_config(BenchConfig, argv, "bench").with_suite()
+    return run(parse_config(BenchConfig, argv, "bench"))
+
+
+def run(config: BenchConfig) -> int:
+    """`lightup bench` with its parsed flags."""
+    config = config.with_suite()
     if config.report is not None:
         out = rerender(Path(config.report))
         print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
         return 0
-    out = run_bench(config, "lightup bench " + shlex.join(argv))
+    out = run_bench(
+        config,
+        "lightup bench " + shlex.join(a for a in sys.argv[2:] if a != "--debug") if _from_shell() else None,
+    )
     print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
     return 0

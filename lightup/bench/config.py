@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import tyro
 
-from lightup.args import MaybeInt, MaybeStr
+from lightup.args import MaybeInt, MaybeStr, Strings, default_hint
 from lightup.bench.runs import AGENTS, BENCH_EXTRA, SB3_AGENTS, Job
 from lightup.bench.suites import SUITES
 from lightup.errors import LightupError
@@ -25,42 +25,39 @@ RESULTS = Path("benchmarks") / "results"
 @dataclass
 class BenchConfig:
     envs: tuple[str, ...] = ("lightup/PressButton-v0", "CartPole-v1")
-    """Lightup games, CartPole-v1, LunarLander-v3, or any Gymnasium id with a discrete action space; options
-    of the env follow the id after commas, e.g. lightup/PressButton-v0,size=4,hard_mode=true."""
+    """Gymnasium ids, each with its options after commas, e.g. lightup/PressButton-v0,size=4."""
     agents: tuple[str, ...] = ("dt-stacked", "dt-interleaved", "sb3-ppo")
     """From: dt-stacked, dt-interleaved, mlp, sb3-ppo, sb3-dqn."""
     seeds: int = 10
     """Runs per env and agent, with seeds 0 .. seeds-1."""
-    agent_seeds: tuple[str, ...] = ()
+    agent_seeds: Strings = ()
     """Other seed counts for some agents, as AGENT=N (e.g. sb3-dqn=3 when DQN is slow)."""
-    suite: Annotated[Literal["general"] | None, tyro.conf.arg(metavar="{general}")] = None
-    """A named suite of envs (lightup/bench/suites.py) in place of --envs, each with its own budget,
-    threshold and evaluation episodes; --budget, if given, caps every budget (a short trial)."""
+    suite: Annotated[
+        Literal["general"] | None, tyro.conf.arg(metavar="{general}", help_behavior_hint=default_hint)
+    ] = None
+    """A named suite of envs in place of --envs; --budget caps its budgets (default: none)."""
     budget: MaybeInt = None
-    """Env steps per run at most (default: the trainer's recipe's, 100k, or the suite's per env); every run
-    stops at its env's reward threshold."""
+    """Env steps per run at most; runs stop at the threshold (default: the recipe's 100k, or the suite's)."""
     eval_every: MaybeInt = None
     """Env steps between greedy evaluations (default: a twentieth of the budget)."""
     eval_episodes: int = 20
-    """Greedy evaluation episodes (1 to 1024)."""
+    """Greedy evaluation episodes."""
     name: MaybeStr = None
     """Results go to benchmarks/results/bench_{name} (default: from the env ids)."""
     out: MaybeStr = None
-    """The results folder (overrides --name)."""
+    """The results folder (default: from --name)."""
     ray: MaybeStr = None
-    """Run on Ray: auto (the cluster running here, else a local instance) or a cluster ADDRESS."""
+    """Run on Ray: auto (the cluster here, else a local one) or a cluster ADDRESS (default: a local pool)."""
     workers: MaybeInt = None
     """Runs at a time in the local pool (default: one per core)."""
     bootstrap_reps: int = 2000
     """Bootstrap replications of the confidence intervals."""
     resume: bool = False
-    """Continue the bench in the results folder: keep its finished runs and run only those the flags name and
-    it lacks (after an interruption, or with more --seeds); the other flags must be the ones it ran with."""
+    """Keep the results folder's finished runs and run only those it lacks (give the flags it ran with)."""
     report: MaybeStr = None
-    """Run nothing: write a finished results folder's summary, statistics and plots again from its runs.jsonl
-    and config.json (after the report changed), keeping summary.md's header and its notes from "## This
-    run" on. The other flags are ignored."""
+    """Run nothing: write this results folder's summary and plots again from its runs (default: none)."""
     quiet: bool = False
+    """Print only the results folder."""
 
     @property
     def out_dir(self) -> Path:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from lightup.args import MaybeStr, parse_config
+from lightup.args import MaybeStr, Strings, parse_config
 from lightup.errors import LightupError
 from lightup.outputs import check_file, check_folder, folder_kind, refuse_kind, starts_with
 from lightup.ranges import check_config
@@ -21,11 +21,10 @@ from lightup.ranges import check_config
 @dataclass
 class DoctorConfig:
     policy: MaybeStr = None
-    """A user model as module:factory, with factory(obs_dim, act_dim, discrete) -> SequencePolicy
-    (default: our Decision Transformer, in each --layout)."""
+    """Your model as module:factory, factory(obs_dim, act_dim, discrete) (default: our DT, each --layout)."""
     layout: tuple[Literal["stacked", "interleaved"], ...] = ("stacked", "interleaved")
     """Layouts of our Decision Transformer to examine (ignored with --policy)."""
-    rungs: tuple[str, ...] = ()
+    rungs: Strings = ()
     """Ladder rungs to climb (default: all but the long ones, cartpole and lunarlander)."""
     full: bool = False
     """Climb every rung, the long ones too, and go on after a failure."""
@@ -36,27 +35,29 @@ class DoctorConfig:
     lr: float = 1e-3
     """Learning rate of the overfitting checks and of every rung (the trainer's --lr)."""
     out: MaybeStr = None
-    """Folder for doctor.json, doctor.html and the rung runs (an earlier doctor's report is replaced)."""
+    """Folder for doctor.json, doctor.html and the rung runs (default: write no files)."""
     force: bool = False
     """Replace doctor.json and doctor.html in --out even if the doctor did not write them."""
     run: MaybeStr = None
-    """Summarise the training alarms of a run folder instead (a folder made by `lightup train`)."""
-    env: tuple[str, ...] = ()
-    """Extra rungs on any Gymnasium ids with a reward threshold, climbed last with the trainer's defaults."""
+    """Summarise the training alarms of a run folder made by `lightup train` instead (default: none)."""
+    env: Strings = ()
+    """Extra rungs on Gymnasium ids with a reward threshold, climbed last with the trainer's defaults."""
     env_budget: int = 100_000
     """Env steps per seed on each --env rung."""
-    agent: tuple[str, ...] = ()
-    """Peers on the same environment rungs: sb3:PPO, sb3:DQN (Stable-Baselines3 with RL Zoo
-    hyperparameters; needs pip install -e ".[bench]")."""
-    frozen: tuple[str, ...] = ()
-    """Parameters of --policy frozen on purpose (requires_grad False), by name or module prefix; any other
-    frozen parameter fails the gradients check."""
+    agent: Strings = ()
+    """Peers on the same env rungs: sb3:PPO, sb3:DQN (RL Zoo settings; pip install 'lightup[bench]')."""
+    frozen: Strings = ()
+    """Parameters of --policy frozen on purpose, by name or module prefix; any other frozen one fails."""
     threads: int = 1
     """torch threads (1 is fastest for these small models, and fair to other jobs)."""
 
 
 def parse(argv: list[str]) -> DoctorConfig:
-    config = parse_config(DoctorConfig, argv, "doctor")
+    return check(parse_config(DoctorConfig, argv, "doctor"))
+
+
+def check(config: DoctorConfig) -> DoctorConfig:
+    """``config`` if its flags are sound, checked before the first check runs; else a LightupError."""
     check_config(config)  # every count, budget and rate in its range (lightup.ranges)
     if config.policy is None and not config.layout:
         raise LightupError("--layout needs at least one of stacked, interleaved (or give --policy)")
@@ -112,7 +113,12 @@ def subjects(config: DoctorConfig) -> list:
 
 
 def main(argv: list[str]) -> int:
-    config = parse(argv)
+    return run(parse_config(DoctorConfig, argv, "doctor"))
+
+
+def run(config: DoctorConfig) -> int:
+    """`lightup doctor`: 0 when every check and rung passed (or a run raised no alarm), else 1."""
+    config = check(config)
     if config.run is not None:
         return report_run(config.run)
 

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
+from typing import Annotated
 
 import gymnasium as gym
 import numpy as np
+import tyro
 
+from lightup.args import Strings, default_hint, parse_config
 from lightup.envs import GAME_IDS, make_env, parse_options
 from lightup.errors import LightupError
-from lightup.ranges import check_args, flags_help
-
-USAGE = "lightup play ENV_ID [key=value ...] [--seed N]"
+from lightup.ranges import check_args
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse that raises a one-line LightupError instead of printing usage and exiting."""
+@dataclass
+class PlayArgs:
+    """`lightup play ENV_ID [name=value ...] [--seed N]`: a game, one press per line."""
 
-    def error(self, message: str):
-        raise LightupError(f"{message} (usage: {USAGE})")
+    env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
+    """A game id (lightup/PressButton-v0, ...) or a Gymnasium id with a discrete action space."""
+    options: Annotated[Strings, tyro.conf.Positional, tyro.conf.arg(metavar="NAME=VALUE")] = ()
+    """Options of the game, e.g. size=4 hard_mode=true."""
+    seed: Annotated[int | None, tyro.conf.arg(metavar="INT", help_behavior_hint=default_hint)] = None
+    """Seed of the first episode (default: a fresh one)."""
 
 
 def describe(env: gym.Env, obs: np.ndarray) -> str:
@@ -31,22 +37,12 @@ def describe(env: gym.Env, obs: np.ndarray) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = ArgumentParser(
-        prog="lightup play",
-        usage=USAGE,
-        description="Play a game, one press per line.",
-        epilog=flags_help(("seed",)),
-    )
-    parser.add_argument("env_id", help=f"a game id ({', '.join(GAME_IDS)}) or any Gymnasium id")
-    parser.add_argument(
-        "options", nargs="*", default=[], help="game options as name=value, e.g. size=4 hard_mode=true"
-    )
-    parser.add_argument("--seed", type=int, default=None, help="seed of the first episode")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help
-        return int(exit_.code or 0)
+    """`lightup play ARGV`, from Python."""
+    return run(parse_config(PlayArgs, argv, "play"))
 
+
+def run(args: PlayArgs) -> int:
+    """Play until the input ends or the player types q."""
     check_args(args, ("seed",))
     env = make_env(args.env_id, **parse_options(args.options))
     if not isinstance(env.action_space, gym.spaces.Discrete):

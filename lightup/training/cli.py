@@ -1,28 +1,18 @@
-"""`lightup train [ENV_ID] [options]` and `lightup train --resume RUN_DIR`."""
+"""`lightup train [ENV_ID] [options]`, `lightup train --config FILE` and `lightup train --resume RUN_DIR`."""
 
 from __future__ import annotations
 
 import dataclasses
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, ClassVar, Literal
 
-from lightup.args import flag_names, parse_config
+import tyro
+
+from lightup.args import default_hint, flag_names
 from lightup.errors import LightupError
 from lightup.training.config import TrainConfig
-
-
-def parse(argv: list[str]) -> TrainConfig:
-    """tyro parses the flags; a positional first argument is the env id. Usage errors become one line."""
-    argv = list(argv)
-    env_id = None
-    if argv and not argv[0].startswith("-"):
-        env_id = argv.pop(0)
-    config = parse_config(TrainConfig, argv, "train", RESUME_NOTE)
-    if env_id is not None:
-        config = dataclasses.replace(config, env_id=env_id)
-    config.validate()
-    return config
-
 
 # What a resumed run may change: its budget and how it runs and reports, never what it learns with.
 RESUMABLE = (
@@ -32,6 +22,8 @@ RESUMABLE = (
     "threads",
     "quiet",
     "tensorboard",
+    "track",
+    "wandb_project",
     "max_env_errors",
 )
 
@@ -43,42 +35,84 @@ RESUME_NOTE = (
 )
 
 
-def parse_resume(argv: list[str]) -> tuple[str, dict, str | None, str | None]:
+@dataclass
+class TrainArgs(TrainConfig):
+    """`TrainConfig`'s fields as flags, the env id as the first argument, and what the command does with
+    them: read a config file, print the resolved config, or resume a run."""
+
+    NOTE: ClassVar[str] = RESUME_NOTE
+
+    env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")] = "CartPole-v1"
+    """A lightup game (lightup/PressButton-v0, ...), any Gymnasium id, or module:EnvId."""
+    config: Annotated[str | None, tyro.conf.arg(metavar="FILE", help_behavior_hint=default_hint)] = None
+    """A YAML, TOML or a run's config.json file of the config; flags beside it win (default: none)."""
+    print_config: bool = False
+    """Print the resolved config (every default filled in) in --config-format, and exit."""
+    config_format: Literal["yaml", "toml"] = "yaml"
+    """Format of --print-config."""
+    resume: Annotated[str | None, tyro.conf.arg(metavar="RUN_DIR", help_behavior_hint=default_hint)] = None
+    """Continue the run in RUN_DIR from its checkpoint; see above for the flags it takes (default: none)."""
+    given: Annotated[tuple[str, ...], tyro.conf.Suppress] = ()
+    """Not a flag: the names of the flags given, in order (see `defaults`)."""
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)})
+
+
+def defaults(argv: list[str]) -> TrainArgs:
+    """The defaults of `TrainArgs` for ``argv``: those of ``--config FILE`` if given, and the names of the
+    flags given (with ``--resume``, a run keeps its config: a flag that would change it is refused). With
+    ``--resume``, ENV_ID defaults to "" to tell one given from none."""
+    given = tuple(name.replace("-", "_") for name in flag_names(argv))
+    path = _value_of("--config", argv)
+    if path is not None and "resume" in given:
+        raise LightupError("--config and --resume do not go together: a resumed run keeps its own config")
+    if path is not None:
+        from lightup.training.configfile import read_config_file
+
+        config = read_config_file(path)
+        fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(TrainConfig)}
+        return TrainArgs(**fields, config=path, given=given)
+    return TrainArgs(env_id="" if "resume" in given else TrainArgs.env_id, given=given)
+
+
+def _value_of(flag: str, argv: list[str]) -> str | None:
+    """The value of ``flag`` in ``argv`` (``--flag V`` or ``--flag=V``), else None."""
+    for i, arg in enumerate(argv):
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+        if arg == flag:
+            if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
+                raise LightupError(f"{flag} needs a file: lightup train {flag} run.yaml")
+            return argv[i + 1]
+    return None
+
+
+def resume_args(args: TrainArgs) -> tuple[str, dict, str | None, str | None]:
     """``--resume RUN_DIR`` and the flags given with it -> (run folder, the config fields they set, a
     ``module:EnvId`` and a user's ``--policy module:factory`` typed again, else None). A flag that would
     change what the run learns with (its env, model, learning rate ...) is refused by name."""
-    i = next(i for i, a in enumerate(argv) if a == "--resume" or a.startswith("--resume="))
-    if argv[i].startswith("--resume="):
-        run_dir, rest = argv[i].split("=", 1)[1], argv[:i] + argv[i + 1 :]
-    elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-        run_dir, rest = argv[i + 1], argv[:i] + argv[i + 2 :]
-    else:
-        raise LightupError("--resume needs a run folder: lightup train --resume runs/NAME")
+    run_dir = args.resume
     if not run_dir:
         raise LightupError("--resume needs a run folder: lightup train --resume runs/NAME")
     env = None
-    if rest and not rest[0].startswith("-"):
-        if ":" not in rest[0]:
+    if args.env_id:
+        if ":" not in args.env_id:
             raise LightupError(
-                f"env id {rest[0]!r} given with --resume: a resumed run keeps the env it started with; "
+                f"env id {args.env_id!r} given with --resume: a resumed run keeps the env it started with; "
                 "drop it"
             )
-        # a module:EnvId typed again: a module named in a file is never imported
-        env, rest = rest[0], rest[1:]
-    config = parse_config(
-        TrainConfig, rest, "train", RESUME_NOTE
-    )  # an unknown flag or a value not of its type
-    names = [name.replace("-", "_") for name in flag_names(rest)]
+        env = args.env_id  # a module:EnvId typed again: a module named in a file is never imported
+    names = [name for name in args.given if name != "resume"]
     from lightup.models.factory import is_factory_spec
 
     policy = None
     if "policy" in names:  # a user's factory typed again: the run's config never imports one
-        if not is_factory_spec(config.policy):
+        if not is_factory_spec(args.policy):
             raise LightupError(
-                "--policy with --resume takes the run's own module:factory, typed again; got "
-                f"{config.policy!r}"
+                f"--policy with --resume takes the run's own module:factory, typed again; got {args.policy!r}"
             )
-        policy, names = config.policy, [name for name in names if name != "policy"]
+        policy, names = args.policy, [name for name in names if name != "policy"]
     refused = [name for name in names if name not in RESUMABLE]
     if refused:
         flag = "--" + refused[0].replace("_", "-")
@@ -86,8 +120,8 @@ def parse_resume(argv: list[str]) -> tuple[str, dict, str | None, str | None]:
             f"{flag} cannot change when resuming: the run keeps the config it started with; with --resume "
             f"give only {', '.join('--' + n.replace('_', '-') for n in RESUMABLE)}"
         )
-    config.validate()
-    return run_dir, {name: getattr(config, name) for name in names}, env, policy
+    dataclasses.replace(args.train_config(), env_id=args.env_id or "CartPole-v1").validate()
+    return run_dir, {name: getattr(args, name) for name in names}, env, policy
 
 
 def resume(run_dir: Path, env=None, policy=None, overrides: dict | None = None):
@@ -111,20 +145,33 @@ def resume(run_dir: Path, env=None, policy=None, overrides: dict | None = None):
     return Trainer.load(run_dir, env=env, policy=policy, overrides=overrides)
 
 
-def main(argv: list[str]) -> int:
+def run(args: TrainArgs) -> int:
+    """`lightup train`: the exit code (0 done, 130 or 143 stopped by a signal after its checkpoint)."""
     from lightup.doctor.live import AlarmCallback
     from lightup.models.factory import load_factory
     from lightup.training import recovery
     from lightup.training.callbacks import default_callbacks
     from lightup.training.trainer import Trainer
 
-    argv = list(argv)
-    if any(a == "--resume" or a.startswith("--resume=") for a in argv):
-        run_dir, overrides, env, spec = parse_resume(argv)
+    if args.resume is not None:
+        if args.print_config:
+            raise LightupError(
+                "--print-config and --resume do not go together; the run's config is its config.json"
+            )
+        run_dir, overrides, env, spec = resume_args(args)
         policy = load_factory(spec) if spec is not None else None
         trainer = resume(Path(run_dir), env, policy, overrides)
     else:
-        trainer = Trainer(parse(argv))
+        config = args.train_config()
+        config.validate()
+        if args.print_config:
+            from lightup.training.configfile import dump_config
+
+            trainer = Trainer(config)  # fills in every default from the recipe and the env; writes nothing
+            trainer.close()
+            print(dump_config(trainer.config, args.config_format), end="")
+            return 0
+        trainer = Trainer(config)
     c = trainer.config
     trainer.learn(callbacks=default_callbacks(c, [AlarmCallback(show=not c.quiet)]))
     if trainer.interrupted_by is not None:

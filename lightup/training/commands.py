@@ -13,24 +13,24 @@ from typing import Annotated, Literal
 import numpy as np
 import tyro
 
+from lightup.args import default_hint
+
 
 @dataclass
 class CommandConfig:
-    kind: Annotated[Literal["fixed", "best", "topk"] | None, tyro.conf.arg(metavar="{fixed,best,topk}")] = (
-        None
-    )
-    """fixed: always ``value``; best: the best return seen, raised by ``margin`` of the returns' spread (best
-    less worst) + offset, less a random share of the way up from the worst (with a worst return of 0: the
-    best x (1 + margin) + offset, the best finding of the day this project started); topk: mean + std of the
-    top-k returns (Upside-Down RL, Srivastava et al. 2019). Default: the recipe's
-    (lightup/training/recipe.py)."""
+    kind: Annotated[
+        Literal["fixed", "best", "topk"] | None,
+        tyro.conf.arg(metavar="{fixed,best,topk}", help_behavior_hint=default_hint),
+    ] = None
+    """fixed: value; best: the best return plus a margin; topk: the k best's mean + std (default: recipe)."""
     value: float = 0.0
     """The target of ``fixed``, and the target of the others before any episode is stored."""
     margin: float = 0.2
+    """best: raise the best return by this share of the returns' spread (best less worst)."""
     offset: float = 5.0
+    """best: and by this much."""
     jitter: float = 0.2
-    """best: subtract a uniform random share, up to this fraction of the target's height above the worst
-    return, so the agent keeps trying."""
+    """best: less a uniform random share, up to this, of the way up from the worst return."""
     k: int = 50
     """topk: how many of the best returns to use."""
 

@@ -10,7 +10,16 @@ from typing import Annotated, Literal
 
 import tyro
 
-from lightup.args import MaybeBool, MaybeFloat, MaybeInt, MaybeStr, choices, may_be_none
+from lightup.args import (
+    MaybeBool,
+    MaybeFloat,
+    MaybeInt,
+    MaybeStr,
+    Strings,
+    choices,
+    default_hint,
+    may_be_none,
+)
 from lightup.errors import LightupError
 from lightup.jsonfile import read_json
 from lightup.outputs import check_folder, folder_kind, refuse_kind
@@ -20,42 +29,45 @@ from lightup.training.commands import CommandConfig
 
 @dataclass
 class TrainConfig:
+    """Every setting of a training run. A field left at None is filled in by the recipe or the env
+    (lightup/training/recipe.py); docs/trainer.md tells the story of each."""
+
     env_id: str = "CartPole-v1"
-    """A lightup game (lightup/PressButton-v0, ...) or any Gymnasium id with a discrete action space."""
-    env_options: tuple[str, ...] = ()
+    """A lightup game (lightup/PressButton-v0, ...), any Gymnasium id, or module:EnvId."""
+    env_options: Strings = ()
     """Options of the env as key=value, e.g. size=4 game_length=5."""
     obs_adapters: Annotated[tuple[str, ...] | None, tyro.conf.Suppress] = None
     """Filled in by the trainer, not a flag: the observation adapters applied to the env
     (`lightup.envs.adapters`), so that a run read back rebuilds the same pipeline."""
     preset: Annotated[
         Literal["cartpole", "lunarlander", "games"] | None,
-        tyro.conf.arg(metavar="{cartpole,lunarlander,games}"),
+        tyro.conf.arg(metavar="{cartpole,lunarlander,games}", help_behavior_hint=default_hint),
     ] = None
-    """Settings measured on named envs, in place of the default recipe: "the recipe's" default of each field
-    below is the preset's, else the one recipe for every env (both in lightup/training/recipe.py, which
-    cites the measurements); flags given beside it win."""
+    """Settings measured on named envs, in place of the one recipe; flags beside it win (default: none)."""
     exp_name: str = "dt"
+    """Name of the experiment, a part of the run folder's name."""
     seed: int = 1
+    """Seeds torch, the replay's sampling and the env resets."""
     total_steps: MaybeInt = None
-    """Env steps to train for (default 100k, or the preset's)."""
+    """Env steps to train for (default: the recipe's, 100k)."""
 
     # --- the policy ---
     policy: Annotated[str, tyro.conf.arg(metavar="{dt,mlp,MODULE:FACTORY}")] = "dt"
-    """dt: the Decision Transformer; mlp: the reference ReturnConditionedMLP; module:factory: your own
-    SequencePolicy, built by factory(obs_dim, act_dim, discrete) (give it again with --resume)."""
+    """dt: the Decision Transformer; mlp: the reference MLP; module:factory: your SequencePolicy."""
     layout: Literal["stacked", "interleaved"] = "stacked"
+    """One token per step, or three (action, return-to-go, state) as Chen et al. 2021."""
     context_len: MaybeInt = None
     """K: steps of history the policy sees (default: the recipe's)."""
     n_layer: MaybeInt = None
     """Transformer blocks (default: the recipe's)."""
     n_head: int = 4
+    """Attention heads."""
     n_embd: MaybeInt = None
     """Width of the model (default: the recipe's)."""
     dropout: float = 0.0
+    """Dropout of the transformer."""
     timestep_embedding: MaybeBool = None
-    """dt: add a learned embedding of the episode timestep to every token (default: the
-    recipe's). Off, the DT sees returns-to-go, states and actions only (their order comes
-    from the causal mask), as the reference MLP sees no time."""
+    """Add a learned embedding of the episode timestep to every token (default: the recipe's)."""
 
     # --- rollouts and updates ---
     n_envs: MaybeInt = None
@@ -65,106 +77,96 @@ class TrainConfig:
     updates_per_round: MaybeInt = None
     """Gradient steps after each round of rollouts (default: the recipe's)."""
     batch_size: int = 64
+    """Windows per gradient step."""
     lr: float = 1e-3
+    """Learning rate of AdamW."""
     lr_schedule: Literal["constant", "linear"] = "constant"
-    """linear: the learning rate falls linearly from lr to lr_final_frac x lr at total_steps (as the RL Zoo's
-    lin_ schedules for PPO), so late updates stop shaking a nearly solved policy."""
+    """linear: the rate falls linearly to lr_final_frac x lr at total_steps (as the RL Zoo's lin_)."""
     lr_final_frac: float = 0.1
+    """Where the linear schedule ends, as a share of lr."""
     weight_decay: float = 1e-4
+    """Weight decay of AdamW."""
     grad_clip: float = 0.25
+    """Clip of the gradient's norm."""
     temperature: float = 1.0
     """Sampling temperature of rollouts (logits divided by it)."""
     greedy_envs: MaybeInt = None
-    """This many of the rollout envs act greedily (the most likely action) instead of sampling: episodes
-    near what greedy evaluation plays, for the replay. 0: every env samples. Default: the
-    recipe's (at most a quarter of n_envs)."""
+    """Rollout envs that act greedily instead of sampling (default: the recipe's, at most n_envs / 4)."""
     ema: float = 0.0
-    """Polyak averaging: greedy evaluation, `predict`, the viz tools and the bench's agent play an exponential
-    moving average of the weights, which moves 1 - ema of the way to the trained weights after every update
-    (0.99: about the last 100 updates). Rollouts always play the trained weights. 0: no averaging."""
+    """Polyak averaging of the weights that evaluation and the tools play; 0: none, 0.99: ~100 updates."""
 
     # --- replay and commands ---
     buffer_capacity: MaybeInt = None
-    """Episodes kept (default: the recipe's)."""
+    """Episodes kept in the replay (default: the recipe's)."""
     buffer_steps: MaybeInt = None
-    """If set, also drop episodes while the replay holds more than this many steps (AWR keeps 50k): a replay
-    as fresh when episodes are long as when they are short. None: episodes are counted only."""
+    """Also drop episodes while the replay holds more steps than this (default: no limit)."""
     buffer_kind: Literal["fifo", "top"] = "fifo"
+    """Drop the oldest episodes, or keep the best."""
     gamma: float = 1.0
+    """Discount of the returns-to-go the policy is conditioned on."""
     return_scale: MaybeFloat = None
-    """Returns-to-go are divided by this before the model sees them (default: the env's declared highest
-    return, else the largest absolute return of 16 random-action episodes; see lightup/training/recipe.py)."""
+    """Returns-to-go are divided by this (default: the env's highest return, else from random episodes)."""
     max_return: MaybeFloat = None
-    """Highest return the env allows, if known: commands are capped there (default: what the env declares
-    as ``max_return``, else none)."""
+    """Highest return the env allows; commands are capped there (default: the env's max_return, else none)."""
     command: CommandConfig = field(default_factory=CommandConfig)
 
     # --- entropy: a learned temperature keeps the policy entropy near a target (Online DT) ---
     entropy_target: MaybeFloat = None
-    """Target entropy as a share of the maximum, log(number of actions); 0 turns the entropy term off.
-    Default: the recipe's."""
+    """Target entropy as a share of log(actions); 0 turns the term off (default: the recipe's)."""
     entropy_target_final: MaybeFloat = None
-    """If set, the target moves linearly from entropy_target to this (same units) at total_steps: a policy
-    kept diffuse early to explore, nearer greedy later. Default: the recipe's
-    (with the entropy term on; None: constant)."""
+    """The target moves linearly to this at total_steps (default: the recipe's, else constant)."""
     init_alpha: float = 0.1
+    """Start of the learned entropy temperature."""
     alpha_lr: float = 3e-3
+    """Learning rate of the entropy temperature."""
     entropy_at: Literal["data", "commands"] = "data"
-    """Where the entropy term reads the policy. data: on the replayed windows at their hindsight
-    returns-to-go (as Online DT). commands: on the same windows at the returns-to-go a rollout would feed
-    them, each window's episode replayed from a fresh rollout command (one more forward pass per update):
-    the entropy where the policy acts."""
+    """Read the entropy on the replayed windows (as Online DT) or at fresh rollout commands."""
 
     # --- advantage weighting (AWR, Peng et al. 2019) ---
     advantage_beta: MaybeFloat = None
-    """Weight each step's action loss by exp(A / beta), A the step's advantage normalised over the batch:
-    its return discounted by advantage_gamma less a learned value of its state (a small MLP trained beside
-    the policy). The policy stays return-conditioned; this favours the better actions of the data at every
-    command. 0: off (plain return-conditioned imitation).
-    Default: the recipe's."""
+    """Weight each action's loss by exp(A / beta), A its advantage; 0: off (default: the recipe's)."""
     advantage_gamma: float = 0.99
-    """Discount of the returns that the value of advantage weighting learns and the advantages compare."""
+    """Discount of the returns that advantage weighting's value learns."""
     value_hidden: MaybeInt = None
-    """Width of the two hidden layers of advantage weighting's value network (default: the
-    recipe's)."""
+    """Width of the value network's two hidden layers (default: the recipe's)."""
     advantage_lambda: MaybeFloat = None
-    """What the value of advantage weighting learns. 1: the discounted returns received (Monte Carlo; an
-    episode a time limit cut counts nothing after the cut). Below 1: TD(lambda) returns, recomputed over the
-    whole replay with the current value before each round of updates (as AWR, which uses 0.95),
-    bootstrapping the episodes a time limit cut. Default: the recipe's (with
-    advantage weighting on)."""
+    """1: the value learns Monte Carlo returns; below 1, TD(lambda) returns (default: the recipe's)."""
 
     advantage_baseline: Annotated[
-        Literal["value", "policy"] | None, tyro.conf.arg(metavar="{value,policy}")
+        Literal["value", "policy"] | None,
+        tyro.conf.arg(metavar="{value,policy}", help_behavior_hint=default_hint),
     ] = None
-    """What each step's return is judged against. value: the learned value of its state (AWR: the replay's
-    mix of past policies as the baseline). policy: a learned Q(s, a) of the step's action, less the mean of
-    Q(s, .) under the policy being trained (QWR, Kozakowski et al. 2021): a per-action estimate in place of
-    one sampled return, judged against what the current policy would play. Needs advantage weighting.
-    Default: the recipe's (with advantage weighting on)."""
+    """Judge returns against the value of the state, or Q under the policy (QWR) (default: the recipe's)."""
 
     # --- evaluation, checkpoints, output ---
     eval_every: MaybeInt = None
     """Env steps between greedy evaluations (default: a twentieth of total_steps)."""
     eval_episodes: int = 20
+    """Episodes of each greedy evaluation."""
     eval_command: Literal["best", "max", "rollout"] = "best"
-    """Command of greedy evaluation: best: the best return stored (in the data, as the Decision Transformer
-    paper conditions); max: the env's highest possible return; rollout: the rollout command without jitter.
-    Each is capped at max_return."""
+    """Command of evaluation: the best return stored, the env's highest, or the rollout command."""
     stop_at_threshold: bool = False
     """Stop once a greedy evaluation reaches the env's reward threshold."""
     checkpoint_every: int = 20_000
+    """Env steps between checkpoints."""
     run_root: str = "runs"
+    """Folder of the run folders."""
     run_dir: MaybeStr = None
     """Where to write the run (default: {run_root}/{env}__{exp_name}__{seed}__{time})."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    """auto: cuda if there is one."""
     max_env_errors: int = 5
-    """An env that raises loses its episode and training goes on; this many failed steps in a row stop the
-    run (with a checkpoint). Tracebacks go to env_errors.log in the run folder."""
+    """Failed env steps in a row that stop the run (tracebacks in env_errors.log)."""
     threads: int = 1
     """torch threads (1 keeps parallel runs from fighting over cores)."""
     quiet: bool = False
+    """No progress bar or alarms on the terminal."""
     tensorboard: bool = True
+    """Write TensorBoard event files (scalars and the hyperparameters) into the run folder."""
+    track: bool = False
+    """Also log to Weights & Biases (pip install 'lightup[wandb]'; WANDB_MODE=offline works too)."""
+    wandb_project: str = "lightup"
+    """The W&B project of --track."""
 
     def validate(self, where: str = "") -> None:
         """Check every field against its range (lightup.ranges, shared with the files that hold a config);

@@ -7,24 +7,17 @@ was done then, with the probabilities the policy gives now.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 
 from lightup.errors import LightupError
 from lightup.models.policy import SequencePolicy
-from lightup.ranges import check_args, flags_help
+from lightup.ranges import check_args
 from lightup.training.returns import commanded_returns_to_go
+from lightup.viz.args import InspectArgs
 from lightup.viz.episode import EpisodeRecord, Step, load_trainer, make_run_env, play_episode
 
 NUMBERS = ("command", "seed", "episode", "max_steps")  # flags checked against lightup.ranges
-USAGE = "lightup inspect RUN_DIR [--command R] [--seed S] [--sample] [--episode N] [--max-steps N]"
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise LightupError(f"{message} (usage: {USAGE})")
 
 
 def compact_description(obs: np.ndarray) -> str:
@@ -157,23 +150,8 @@ def inspect_run(
         env.close()
 
 
-def main(argv: list[str]) -> int:
-    parser = ArgumentParser(
-        prog="lightup inspect",
-        usage=USAGE,
-        description="One episode of a run's policy, step by step, as a table.",
-        epilog=flags_help(NUMBERS),
-    )
-    parser.add_argument("run_dir")
-    parser.add_argument("--command", type=float, default=None, help="return to command (default: eval's)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the env (and of sampling)")
-    parser.add_argument("--sample", action="store_true", help="sample actions instead of the greedy one")
-    parser.add_argument("--episode", type=int, default=None, help="replay this episode of the buffer")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help
-        return int(exit_.code or 0)
+def run(args: InspectArgs) -> int:
+    """`lightup inspect`: print the episode's table."""
     check_args(args, NUMBERS)
     record = inspect_run(args.run_dir, args.command, args.seed, not args.sample, args.episode, args.max_steps)
     from rich.console import Console

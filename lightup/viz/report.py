@@ -10,7 +10,6 @@ is written atomically to ``RUN_DIR/report.html``.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import copy
 import datetime
@@ -24,17 +23,8 @@ import numpy as np
 from lightup.checkpoint import atomic_write
 from lightup.errors import LightupError
 from lightup.outputs import check_file, refuse_kind, starts_with
-from lightup.ranges import check_config, flags_help
-
-USAGE = (
-    "lightup report RUN_DIR [--out FILE] [--force] [--commands N] [--episodes-per-command N] [--low R] "
-    "[--high R] [--no-follow] [--no-video]"
-)
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise LightupError(f"{message} (usage: {USAGE})")
+from lightup.ranges import check_config
+from lightup.viz.args import ReportArgs
 
 
 @dataclass
@@ -386,37 +376,15 @@ def write_report(
     return path
 
 
-def main(argv: list[str]) -> int:
-    parser = ArgumentParser(
-        prog="lightup report",
-        usage=USAGE,
-        description="Write a run's report.html: config, plots, return following, one episode.",
-        epilog=flags_help(("commands", "episodes_per_command", "low", "high")),
-    )
-    parser.add_argument("run_dir")
-    parser.add_argument(
-        "--out",
-        default=None,
-        help="where to write the page (default: RUN_DIR/report.html); an earlier report there is replaced",
-    )
-    parser.add_argument("--force", action="store_true", help="overwrite --out even if it is not a report")
-    parser.add_argument("--commands", type=int, default=7, help="commands in the return-following sweep")
-    parser.add_argument("--episodes-per-command", type=int, default=3)
-    parser.add_argument("--low", type=float, default=None, help="lowest command (default: lowest seen)")
-    parser.add_argument("--high", type=float, default=None, help="highest command (default: highest seen)")
-    parser.add_argument("--no-follow", action="store_true", help="skip the return-following curve")
-    parser.add_argument("--no-video", action="store_true", help="embed no GIF of the episode")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help
-        return int(exit_.code or 0)
+def run(args: ReportArgs) -> int:
+    """`lightup report`: write the page and say where."""
     opts = ReportOptions(
-        follow=not args.no_follow,
+        follow=args.follow,
         commands=args.commands,
         episodes_per_command=args.episodes_per_command,
         low=args.low,
         high=args.high,
-        video=not args.no_video,
+        video=args.video,
     )
     opts.validate()
     print(f"wrote {write_report(args.run_dir, options=opts, out=args.out, force=args.force)}")

@@ -6,7 +6,6 @@ imageio, an optional extra: ``pip install -e ".[video]"``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 from pathlib import Path
@@ -15,20 +14,12 @@ import numpy as np
 
 from lightup.errors import LightupError
 from lightup.outputs import check_file
-from lightup.ranges import check, check_args, flags_help
+from lightup.ranges import check, check_args
+from lightup.viz.args import WatchArgs
 from lightup.viz.episode import load_trainer, make_run_env, play_episode
 
 NUMBERS = ("episodes", "fps", "max_steps", "command", "seed")  # flags checked against lightup.ranges
-USAGE = (
-    "lightup watch RUN_DIR [--episodes N] [--out FILE.gif|.mp4] [--force] [--command R] [--seed S] "
-    "[--max-steps N] [--fps N]"
-)
 FORMATS = (".gif", ".mp4")
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise LightupError(f"{message} (usage: {USAGE})")
 
 
 def _imageio():
@@ -158,25 +149,8 @@ def watch(
     return write_video(frames, out, fps), len(frames), returns
 
 
-def main(argv: list[str]) -> int:
-    parser = ArgumentParser(
-        prog="lightup watch",
-        usage=USAGE,
-        description="Render episodes of a run's policy to a GIF or an MP4.",
-        epilog=flags_help(NUMBERS),
-    )
-    parser.add_argument("run_dir")
-    parser.add_argument("--episodes", type=int, default=1)
-    parser.add_argument("--out", default=None, help="a .gif or .mp4 file (default: RUN_DIR/episodes.gif)")
-    parser.add_argument("--command", type=float, default=None, help="return to command (default: eval's)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-steps", type=int, default=None, help="cut each episode after this many steps")
-    parser.add_argument("--fps", type=int, default=30)
-    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help
-        return int(exit_.code or 0)
+def run(args: WatchArgs) -> int:
+    """`lightup watch`: write the video and say where."""
     check_args(args, NUMBERS)
     check("seed", args.seed + args.episodes - 1, "--seed (plus --episodes - 1: one seed an episode)")
     path, n, returns = watch(
