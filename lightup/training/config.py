@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +173,8 @@ class TrainConfig:
         """Check every field against its range (lightup.ranges, shared with the files that hold a config);
         a bad value is a one-line LightupError naming its flag, after ``where`` (a file) if given."""
         check_config(self, where=where)
+        if self.track is True and importlib.util.find_spec("wandb") is None:
+            raise LightupError(f"{where}--track needs wandb: pip install 'lightup[wandb]'")
         for prefix, obj in (("", self), ("command.", self.command)):
             for name, hint in typing.get_type_hints(type(obj), include_extras=True).items():
                 value = getattr(obj, name)

@@ -53,6 +53,7 @@ def save_state(trainer: Trainer, path: Path, rollout_state: dict[str, np.ndarray
     tensors["log_alpha"] = trainer.log_alpha.detach()
     tensors["rng.torch"] = torch.get_rng_state()
     tensors.update(buffer_tensors(trainer.buffer))
+    tensors["log.episode_window"] = torch.from_numpy(trainer.episode_window.state())
     meta = {
         "format": RUN_FORMAT,
         "config": dataclasses.asdict(trainer.config),
@@ -157,6 +158,8 @@ def restore_state(trainer: Trainer, tensors: dict[str, torch.Tensor], meta: dict
     trainer.rng.bit_generator.state = meta["rng_numpy"]
     for ep in buffer_episodes(tensors, meta["buffer_commanded"], trainer.config.gamma):
         trainer.buffer.add(ep)
+    if "log.episode_window" in tensors:  # a checkpoint written before the window was saved starts it empty
+        trainer.episode_window.restore(tensors["log.episode_window"].numpy())
     counters = meta["counters"]
     trainer.steps, trainer.rounds = counters["steps"], counters["rounds"]
     trainer.updates, trainer.episodes = counters["updates"], counters["episodes"]

@@ -43,7 +43,7 @@ from lightup.training.commands import eval_command, rollout_commands
 from lightup.training.config import TrainConfig, check_run_dir
 from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.evaluation import Evaluation
-from lightup.training.logger import RunLogger
+from lightup.training.logger import EpisodeWindow, RunLogger
 from lightup.training.recipe import random_return_scale, with_env_defaults
 from lightup.training.replay import Episode, EpisodeBuffer
 from lightup.training.rollout import Rollout
@@ -150,6 +150,8 @@ class Trainer(UpdateStep, Evaluation):
         self._stop_requested, self._stop_signal = False, None
         self.interrupted_by: int | None = None
         """The signal (SIGINT, SIGTERM) that stopped the last `learn` before its budget, if one did."""
+        self.episode_window = EpisodeWindow()
+        """The last 100 finished rollout episodes, whose means are logged as ``rollout/ep_*`` (as SB3)."""
         self.logged_alarms: set[str] = set()
         """The alarms the run folder's metrics already hold (a resumed run's), so none is logged twice."""
         self._rollout_state: dict[str, np.ndarray] | None = None  # a stopped run's, from its checkpoint
@@ -226,7 +228,9 @@ class Trainer(UpdateStep, Evaluation):
         self.logged_alarms |= logged.alarms
         self.last_eval = self.last_eval if self.last_eval is not None else logged.last_eval
         purge = self.steps + 1 if resuming else None
-        self.logger = RunLogger(self.run_dir, tensorboard=c.tensorboard, purge_step=purge)
+        self.logger = RunLogger(
+            self.run_dir, c.tensorboard, purge, dataclasses.asdict(c), track=c.track, project=c.wandb_project
+        )
         envs = self.env_source.rollout_envs(c.n_envs)
         rollout = Rollout(envs, self.policy, c.env_id, c.return_scale, c.gamma, self.device)
         rollout.on_env_error = self._env_error
@@ -237,6 +241,8 @@ class Trainer(UpdateStep, Evaluation):
             old_handlers[s] = signal.signal(s, self._request_stop)
         next_eval = (self.steps // c.eval_every + 1) * c.eval_every
         self.stop_training = False
+        # time/fps as SB3's: env steps over wall time since this learn() began (a resumed run: its own)
+        start_time, start_steps = time.perf_counter(), self.steps
         try:
             for callback in callbacks:
                 callback.on_start(self, total)
@@ -260,16 +266,16 @@ class Trainer(UpdateStep, Evaluation):
                 train_metrics = self._update() if len(self.buffer) else {}
                 self.rounds += 1
                 t_round = time.perf_counter() - t0
+                fps = (self.steps - start_steps) / max(time.perf_counter() - start_time, 1e-9)
                 metrics = {
-                    "time/fps": stats.steps / max(t_round, 1e-9),
+                    "time/fps": fps,
                     "time/rollout_s": t_rollout,
                     "time/update_s": t_round - t_rollout,
                     **train_metrics,
                 }
-                if finished:
-                    metrics["rollout/ep_rew_mean"] = float(np.mean([e.ret for e in finished]))
-                    metrics["rollout/ep_len_mean"] = float(np.mean([e.length for e in finished]))
-                    metrics["rollout/commanded_return"] = float(np.mean([e.commanded for e in finished]))
+                for ep in finished:
+                    self.episode_window.add(ep.ret, ep.length, ep.commanded)
+                metrics.update(self.episode_window.metrics())  # SB3's means over the last 100 episodes
                 if stats.steps:
                     metrics["rollout/entropy"] = stats.entropy * c.n_envs / stats.steps
                     metrics["rollout/max_prob"] = stats.max_prob * c.n_envs / stats.steps
