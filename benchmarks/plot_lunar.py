@@ -3,7 +3,7 @@ and the policy baseline in the interleaved layout (three tokens per step).
 
     python benchmarks/plot_lunar.py      # reads the committed raw records, writes results/learning_lunar.png
 
-The records are the runs of `learning_lunar.md` (sixth to ninth sessions), one line per logged round with
+The records are the runs of `learning_lunar.md`, one line per logged round with
 ``run`` and ``seed`` added; a resumed run logs the steps after its checkpoint twice, and the later wins.
 """
 

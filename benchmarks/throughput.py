@@ -9,7 +9,7 @@
   the logged statistics) against a bare PyTorch loop doing the same forward, backward and AdamW step on
   the same, pre-sampled batches: the same loss (advantage-weighted likelihood, value loss, and the entropy
   bonus at the trainer's temperature), without the trainer's sampling, clipping, temperature step, checks
-  and statistics. Goal: at least 0.9. Also reported, as in runs before 2026-12-04: the ratio to a bare loop
+  and statistics. Goal: at least 0.9. Also reported, as in the earlier results files: the ratio to a bare loop
   whose loss leaves the entropy bonus out (less backward work than the trainer's, so a lower ratio).
 
 Times are the process's CPU time (`time.process_time`), one torch thread: on a shared machine wall time

@@ -120,7 +120,16 @@ def test_tensorboard_holds_the_hyperparameters(tmp_path):
 
 def test_track_writes_an_offline_wandb_run_with_the_config_and_metrics(tmp_path):
     env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(tmp_path), WANDB_SILENT="true")
-    argv = ["train", "lightup/PressButton-v0", "--total-steps", "128", "--n-envs", "2", "--eval-episodes", "2"]
+    argv = [
+        "train",
+        "lightup/PressButton-v0",
+        "--total-steps",
+        "128",
+        "--n-envs",
+        "2",
+        "--eval-episodes",
+        "2",
+    ]
     argv += ["--quiet", "--no-tensorboard", "--track", "--wandb-project", "lightup-test", "--seed", "4242"]
     cmd = [sys.executable, "-m", "lightup.cli", *argv, "--run-dir", str(tmp_path / "run")]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
@@ -128,7 +137,13 @@ def test_track_writes_an_offline_wandb_run_with_the_config_and_metrics(tmp_path)
     runs = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(runs) == 1
     data = runs[0].read_bytes()  # wandb's own record format: protobufs, whose strings are stored as they are
-    for text in ("lightup/PressButton-v0", "4242", "advantage_beta", "rollout/ep_rew_mean", "eval/mean_reward"):
+    for text in (
+        "lightup/PressButton-v0",
+        "4242",
+        "advantage_beta",
+        "rollout/ep_rew_mean",
+        "eval/mean_reward",
+    ):
         assert text.encode() in data, text
     assert b"lightup-test" in data
 

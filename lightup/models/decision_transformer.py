@@ -4,7 +4,7 @@ Layouts (``DTConfig.layout``):
 - ``interleaved``: three tokens per step, (a_{t-1}, R_t, s_t); a_t is read from the state token. Apart from a
   leading start token this is the paper's sequence R_1 s_1 a_1 R_2 s_2 a_2 ...
 - ``stacked``: one token per step, the sum of the embeddings of R_t, s_t and a_{t-1} (a linear map of their
-  concatenation), the simplification argued for on the day this project started.
+  concatenation): a third of the interleaved layout's tokens.
 
 Attention is causal and banded: a token sees the tokens of its own step and of the K - 1 steps before it
 (K = ``context_len``), in every layer, in training and in rollouts alike. Training windows are at most K

@@ -1,7 +1,7 @@
 """`ReturnConditionedMLP`: the known-good reference, a small MLP over (R_t, s_t[, a_{t-1}]).
 
-The "stupid decision transformer" of the day this project started: swapped in for the transformer, it
-tells a model bug from a training-loop bug. It has no memory and no timestep input, so each step is
+The "stupid decision transformer": swapped in for the transformer, it tells a model bug from a
+training-loop bug. It has no memory and no timestep input, so each step is
 independent and the incremental interface needs no cache.
 """
 

@@ -44,10 +44,10 @@ _MEASURED_BASE = {
 
 PRESETS: dict[str, dict] = {
     # 3000 episodes: 300 one-step episodes are less than one round (16 envs x 32 steps), so a policy trained
-    # only on its own latest, nearly greedy presses can stay wrong on one button for good (PressButton size=4:
-    # 2 of 10 seeds stuck with 300, solved with 3000; benchmarks/results/bench_games_20k).
+    # only on its own latest, nearly greedy presses can stay wrong on one button for good
+    # (benchmarks/results/bench_games_20k).
     "games": {**_MEASURED_BASE, "total_steps": 20_000, "eval_every": 2_000, "buffer_capacity": 3_000},
-    # Each choice measured in benchmarks/results/learning_cartpole.md (20 of 20 seeds, median 15,104 steps).
+    # Each choice: benchmarks/results/learning_cartpole.md.
     "cartpole": {
         **_MEASURED_BASE,
         "total_steps": 100_000,
@@ -85,11 +85,9 @@ PRESETS: dict[str, dict] = {
 PRESET_NAMES = tuple(PRESETS)
 
 DEFAULTS: dict = {
-    # CartPole's measured recipe without its env-specific numbers (return scale, highest return): one block of
-    # width 32, K 10, no timestep embedding, advantage weighting (beta 0.5, a value net of width 64), rounds
-    # of 8 envs x 32 steps and 32 updates (0.125 updates per env step). Measured in
-    # benchmarks/results/learning_general.md: every CartPole-v1 seed run solved within 100k, and four of the
-    # five game settings on every seed run; PressButton hard mode lost seeds against the "games" preset.
+    # CartPole's recipe without its env-specific numbers (return scale, highest return): one block of width
+    # 32, K 10, no timestep embedding, advantage weighting (beta 0.5, a value net of width 64), rounds of 8
+    # envs x 32 steps and 32 updates (0.125 updates per env step); benchmarks/results/learning_general.md.
     "total_steps": 100_000,
     "buffer_capacity": 300,
     "n_envs": 8,
