@@ -98,13 +98,13 @@ def parse(argv: list[str]) -> tuple[str, Any]:
     from lightup.errors import LightupError
 
     command = argv[0] if argv and argv[0] in COMMANDS else None
+    if command is None and argv[:1] not in (["-h"], ["--help"]):
+        given = f"unknown command {argv[0]!r}" if argv else "no command given"
+        raise LightupError(f"{given}; choose one of: {', '.join(COMMANDS)} (see `lightup --help`)")
     rest = argv[1:] if command else argv
     default = _attr(COMMANDS[command].defaults)(rest) if command and COMMANDS[command].defaults else None
     if any(a in ("-h", "--help") for a in argv):  # tyro prints the help and exits 0
         return tyro.cli(app(command, default), args=argv, prog="lightup", description=DESCRIPTION)
-    if command is None:
-        given = f"unknown command {argv[0]!r}" if argv else "no command given"
-        raise LightupError(f"{given}; choose one of: {', '.join(COMMANDS)} (see `lightup --help`)")
     check_given_once(rest, f"lightup {command}")
     printed = io.StringIO()
     try:

@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar, Literal
 
 import tyro
 
-from lightup.args import default_hint, flag_names
+from lightup.args import default_hint, flag_names, parse_config
 from lightup.errors import LightupError
 from lightup.training.config import TrainConfig
 
@@ -57,6 +57,14 @@ class TrainArgs(TrainConfig):
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)})
+
+
+def parse(argv: list[str]) -> TrainConfig:
+    """The config `lightup train ARGV` would train with, its flags parsed and checked (from Python; a file
+    of ``--config`` is read by `defaults`, in the command)."""
+    config = parse_config(TrainArgs, argv, "train").train_config()
+    config.validate()
+    return config
 
 
 def defaults(argv: list[str]) -> TrainArgs:
