@@ -14,7 +14,7 @@ import pytest
 import lightup
 from lightup import cli
 
-COLUMNS = 100  # the help is laid out for the terminal's width; two lines are counted at this one
+COLUMNS = 80  # help is laid out for the terminal's width: two lines at the narrowest usual one
 
 
 def exit_code(argv: list[str]) -> int:

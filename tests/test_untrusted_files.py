@@ -413,7 +413,7 @@ SAFE_ONLY_WITH = {"torch.load": ("weights_only", True), "numpy.load": ("allow_pi
 ALLOWED = {
     # The module name comes from the fixed COMMANDS table (`lightup train` -> lightup.training.cli), and a
     # command name not in the table is refused first: never a name from a file or free user input.
-    ("lightup/cli.py", "main", "importlib.import_module"),
+    ("lightup/cli.py", "_attr", "importlib.import_module"),
     # By design: `lightup doctor --policy mypkg.models:make_policy` (and `lightup train --policy ...`)
     # imports the user's own module by the import path they typed on the command line (as `python -m`
     # would); never a name read from a file (a resumed run's factory must be typed again).

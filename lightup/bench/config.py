@@ -25,7 +25,7 @@ RESULTS = Path("benchmarks") / "results"
 @dataclass
 class BenchConfig:
     envs: tuple[str, ...] = ("lightup/PressButton-v0", "CartPole-v1")
-    """Gymnasium ids, each with its options after commas, e.g. lightup/PressButton-v0,size=4."""
+    """Env ids, with options after commas (id,size=4)."""
     agents: tuple[str, ...] = ("dt-stacked", "dt-interleaved", "sb3-ppo")
     """From: dt-stacked, dt-interleaved, mlp, sb3-ppo, sb3-dqn."""
     seeds: int = 10

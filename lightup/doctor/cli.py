@@ -41,13 +41,13 @@ class DoctorConfig:
     run: MaybeStr = None
     """Summarise the training alarms of a run folder made by `lightup train` instead (default: none)."""
     env: Strings = ()
-    """Extra rungs on Gymnasium ids with a reward threshold, climbed last with the trainer's defaults."""
+    """Extra rungs on Gymnasium ids with a reward threshold, climbed last."""
     env_budget: int = 100_000
     """Env steps per seed on each --env rung."""
     agent: Strings = ()
-    """Peers on the same env rungs: sb3:PPO, sb3:DQN (RL Zoo settings; pip install 'lightup[bench]')."""
+    """Peers on the env rungs: sb3:PPO, sb3:DQN (pip install 'lightup[bench]')."""
     frozen: Strings = ()
-    """Parameters of --policy frozen on purpose, by name or module prefix; any other frozen one fails."""
+    """Parameters of --policy frozen on purpose, by name or prefix; others fail."""
     threads: int = 1
     """torch threads (1 is fastest for these small models, and fair to other jobs)."""
 

@@ -82,7 +82,7 @@ class TrainConfig:
     lr: float = 1e-3
     """Learning rate of AdamW."""
     lr_schedule: Literal["constant", "linear"] = "constant"
-    """linear: the rate falls linearly to lr_final_frac x lr at total_steps (as the RL Zoo's lin_)."""
+    """linear: falls to lr_final_frac x lr at total_steps (as the RL Zoo's lin_)."""
     lr_final_frac: float = 0.1
     """Where the linear schedule ends, as a share of lr."""
     weight_decay: float = 1e-4
@@ -94,7 +94,7 @@ class TrainConfig:
     greedy_envs: MaybeInt = None
     """Rollout envs that act greedily instead of sampling (default: the recipe's, at most n_envs / 4)."""
     ema: float = 0.0
-    """Polyak averaging of the weights that evaluation and the tools play; 0: none, 0.99: ~100 updates."""
+    """Polyak averaging of the weights evaluation plays; 0: none, 0.99: ~100 updates."""
 
     # --- replay and commands ---
     buffer_capacity: MaybeInt = None
@@ -165,7 +165,7 @@ class TrainConfig:
     tensorboard: bool = True
     """Write TensorBoard event files (scalars and the hyperparameters) into the run folder."""
     track: bool = False
-    """Also log to Weights & Biases (pip install 'lightup[wandb]'; WANDB_MODE=offline works too)."""
+    """Also log to Weights & Biases (pip install 'lightup[wandb]')."""
     wandb_project: str = "lightup"
     """The W&B project of --track."""
 
