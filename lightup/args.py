@@ -33,9 +33,10 @@ MaybeStr = Annotated[str | None, tyro.conf.arg(metavar="STR", help_behavior_hint
 Strings = Annotated[tuple[str, ...], tyro.conf.arg(help_behavior_hint=default_hint)]
 
 
-def parse_config(cls: type[T], argv: list[str], command: str, note: str = "") -> T:
+def parse_config(cls: type[T], argv: list[str], command: str, note: str = "", default: T | None = None) -> T:
     """Parse ``argv`` into ``cls`` with tyro, as ``lightup COMMAND`` does (see `lightup.cli`): ``--help``
-    prints the help and exits, and anything tyro rejects is a one-line LightupError (`usage_error`)."""
+    prints the help and exits, and anything tyro rejects is a one-line LightupError (`usage_error`).
+    ``default``: an instance whose values stand in for the class's defaults."""
     prog = f"lightup {command}"
     if any(a in ("-h", "--help") for a in argv):
         from lightup.ranges import ranges_help
@@ -46,7 +47,7 @@ def parse_config(cls: type[T], argv: list[str], command: str, note: str = "") ->
     printed = io.StringIO()
     try:
         with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
-            return tyro.cli(cls, args=list(argv), prog=prog, console_outputs=True)
+            return tyro.cli(cls, args=list(argv), prog=prog, console_outputs=True, default=default)
     except SystemExit:
         raise usage_error(printed.getvalue(), cls, argv, prog) from None
 

@@ -96,6 +96,11 @@ def _value_of(flag: str, argv: list[str]) -> str | None:
     return None
 
 
+def parse_resume(argv: list[str]) -> tuple[str, dict, str | None, str | None]:
+    """`resume_args` of ``lightup train ARGV`` (from Python)."""
+    return resume_args(parse_config(TrainArgs, argv, "train", default=defaults(argv)))
+
+
 def resume_args(args: TrainArgs) -> tuple[str, dict, str | None, str | None]:
     """``--resume RUN_DIR`` and the flags given with it -> (run folder, the config fields they set, a
     ``module:EnvId`` and a user's ``--policy module:factory`` typed again, else None). A flag that would
