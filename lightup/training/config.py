@@ -65,6 +65,9 @@ class TrainConfig:
     updates_per_round: MaybeInt = None
     """Gradient steps after each round of rollouts (default: the recipe's)."""
     batch_size: int = 64
+    overlap: bool = False
+    """Collect the next round in a worker thread while the policy updates (one round stale). Off: rounds
+    one after the other, repeatable bit for bit and resumed exactly (benchmarks/results/wall_time.md)."""
     lr: float = 1e-3
     lr_schedule: Literal["constant", "linear"] = "constant"
     """linear: the learning rate falls linearly from lr to lr_final_frac x lr at total_steps (as the RL Zoo's

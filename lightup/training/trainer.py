@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import gymnasium as gym
@@ -44,6 +44,7 @@ from lightup.training.config import TrainConfig, check_run_dir
 from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.evaluation import Evaluation
 from lightup.training.logger import RunLogger
+from lightup.training.overlap import RolloutAhead
 from lightup.training.recipe import random_return_scale, with_env_defaults
 from lightup.training.replay import Episode, EpisodeBuffer
 from lightup.training.rollout import Rollout
@@ -119,21 +120,21 @@ class Trainer(UpdateStep, Evaluation):
             # the config names the model trained, so that a resume asks for it again (see `load`)
             self.config = dataclasses.replace(config, policy=spec_of(policy))
         self._parameters = list(self.policy.parameters())  # listed once: walking the modules costs per update
-        # foreach: one kernel call per step for all tensors instead of a Python loop over them; the same
-        # arithmetic (bit-identical weights), about 30% less time per step for CartPole's policy on a CPU.
+        # fused: one kernel per step for all tensors, about 7% less time per update than foreach for
+        # CartPole's policy on a CPU (benchmarks/results/wall_time.md).
         self.optimizer = torch.optim.AdamW(
-            self._parameters, lr=config.lr, weight_decay=config.weight_decay, foreach=True
+            self._parameters, lr=config.lr, weight_decay=config.weight_decay, fused=True
         )
         self.averaged: torch.optim.swa_utils.AveragedModel | None = None  # made at the first update (ema)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=True)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr, fused=True)
         # Advantage weighting: a value of the state, fit to discounted returns (made after the policy, so
         # runs without it draw the same initial weights).
         self.value_net: torch.nn.Module | None = None
         if config.advantage_beta > 0:
             n_out = 1 + self.n_actions if config.advantage_baseline == "policy" else 1
             self.value_net = build_value_net(obs_dim, n_out, config.value_hidden).to(self.device)
-            self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr, foreach=True)
+            self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr, fused=True)
         value_gamma = config.advantage_gamma if self.value_net is not None else None
         self.buffer = EpisodeBuffer(
             config.buffer_capacity, config.buffer_kind, value_gamma, max_steps=config.buffer_steps
@@ -159,10 +160,20 @@ class Trainer(UpdateStep, Evaluation):
     def rollout_target(self) -> float:
         return float(self.rollout_targets(1)[0])
 
-    def rollout_targets(self, n: int) -> np.ndarray:
+    def rollout_targets(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """``n`` draws of the rollout command (float64 (n,)), from the episodes stored now."""
         c = self.config
-        return rollout_commands(c.command, c.max_return, self.buffer.start_returns(), self.rng, n)
+        rng = self.rng if rng is None else rng
+        return rollout_commands(c.command, c.max_return, self.buffer.start_returns(), rng, n)
+
+    def _rollout_command(self) -> Callable[[], float]:
+        """What draws the rollout's commands: `rollout_target`, or with ``overlap`` the same from a
+        generator of the rollout's own (its thread draws while the updates draw windows)."""
+        if not self.config.overlap:
+            return self.rollout_target
+        if getattr(self, "_ahead_rng", None) is None:
+            self._ahead_rng = np.random.default_rng([self.config.seed, 1])
+        return lambda: float(self.rollout_targets(1, self._ahead_rng)[0])
 
     def eval_target(self) -> float:
         """The command of greedy evaluation (see ``TrainConfig.eval_command``)."""
@@ -228,9 +239,13 @@ class Trainer(UpdateStep, Evaluation):
         purge = self.steps + 1 if resuming else None
         self.logger = RunLogger(self.run_dir, tensorboard=c.tensorboard, purge_step=purge)
         envs = self.env_source.rollout_envs(c.n_envs)
-        rollout = Rollout(envs, self.policy, c.env_id, c.return_scale, c.gamma, self.device)
+        # overlap: the rollout plays a copy of the policy in a worker thread during the updates
+        played = RolloutAhead.policy_copy(self.policy) if c.overlap else self.policy
+        rollout = Rollout(envs, played, c.env_id, c.return_scale, c.gamma, self.device)
         rollout.on_env_error = self._env_error
-        self._start_rollout(rollout)
+        ahead = RolloutAhead(rollout) if c.overlap else None
+        command = self._rollout_command()
+        self._start_rollout(rollout, command)
         self._stop_requested, self._stop_signal, self.interrupted_by = False, None, None
         old_handlers = self._old_handlers = {}  # filled one by one: a signal may come in between
         for s in (signal.SIGINT, signal.SIGTERM):
@@ -240,30 +255,35 @@ class Trainer(UpdateStep, Evaluation):
         try:
             for callback in callbacks:
                 callback.on_start(self, total)
+            collected = None  # with overlap: the round collected during the last updates
             while self.steps < total and not self._stop_requested:
                 t0 = time.perf_counter()
-                finished: list[Episode] = []
-                self.policy.eval()
-                # the last round is cut to the steps left: a run ends at its budget (less than n_envs past it)
-                n_steps = min(c.rollout_steps, -(-(total - self.steps) // c.n_envs))
-                stats = rollout.collect(
-                    n_steps,
-                    c.temperature,
-                    on_episode=lambda i, ep, kept=finished: kept.append(ep),
-                    n_greedy=c.greedy_envs,
-                )
-                t_rollout = time.perf_counter() - t0
-                for ep in finished:
-                    self.buffer.add(ep)
-                self.steps += stats.steps
-                self.episodes += len(finished)
+                if collected is not None:
+                    (stats, finished, t_rollout), collected = collected, None
+                else:
+                    finished: list[Episode] = []
+                    self.policy.eval()
+                    stats = rollout.collect(
+                        self._round_steps(total),
+                        c.temperature,
+                        on_episode=lambda i, ep, kept=finished: kept.append(ep),
+                        n_greedy=c.greedy_envs,
+                    )
+                    t_rollout = time.perf_counter() - t0
+                self._add_round(stats, finished)
+                if ahead is not None and self.steps < total:
+                    ahead.start(self._round_steps(total), c.temperature, c.greedy_envs)
+                t_updates = time.perf_counter()
                 train_metrics = self._update() if len(self.buffer) else {}
+                if ahead is not None and ahead.pending:  # the worker idles from here to the next round
+                    collected = ahead.result()
+                t_updates = time.perf_counter() - t_updates
                 self.rounds += 1
                 t_round = time.perf_counter() - t0
                 metrics = {
                     "time/fps": stats.steps / max(t_round, 1e-9),
                     "time/rollout_s": t_rollout,
-                    "time/update_s": t_round - t_rollout,
+                    "time/update_s": t_updates,
                     **train_metrics,
                 }
                 if finished:
@@ -288,11 +308,20 @@ class Trainer(UpdateStep, Evaluation):
                 if self.stop_training or any(a is False for a in answers):
                     self._stop_requested = False  # a callback's stop ends the run as its budget would
                     break
-                if self.saved_at == self.steps:  # a checkpoint (a callback's) was saved after this round
-                    if self.steps < total:  # a resumed run starts from here: draw no random numbers before
-                        rollout.start(self._round_seed(), self.rollout_target)
+                if collected is not None and self._stop_requested:
+                    # the envs stand where the round ahead left them: its episodes join the state saved
+                    self._add_round(*collected[:2])
+                    collected = None
+                    continue
+                rebuild = rollout.refresh
+                if self.saved_at == self.steps and self.steps < total:
+                    # a checkpoint (a callback's) was saved after this round; a resumed run starts from here:
+                    # draw no random numbers before (with overlap, the round ahead is kept all the same)
+                    rebuild = lambda: rollout.start(self._round_seed(), command)  # noqa: E731
+                if ahead is not None:
+                    ahead.take_weights(self.policy, rebuild)
                 else:
-                    rollout.refresh()
+                    rebuild()
             if self._stop_requested and self.steps < total:
                 self.interrupted_by = self._stop_signal
                 state = rollout.state() if self.saved_at != self.steps else None
@@ -307,13 +336,26 @@ class Trainer(UpdateStep, Evaluation):
             for callback in callbacks:
                 callback.close()
             self.logger.close()
+            if ahead is not None:
+                ahead.close()
             self.env_source.close_rollout_envs(envs)
         return self
 
-    def _start_rollout(self, rollout: Rollout) -> None:
+    def _round_steps(self, total: int) -> int:
+        """Steps per env of the next round: the last one is cut to the steps left, so a run ends at its
+        budget (less than n_envs past it)."""
+        return min(self.config.rollout_steps, -(-(total - self.steps) // self.config.n_envs))
+
+    def _add_round(self, stats, finished: list[Episode]) -> None:
+        for ep in finished:
+            self.buffer.add(ep)
+        self.steps += stats.steps
+        self.episodes += len(finished)
+
+    def _start_rollout(self, rollout: Rollout, command: Callable[[], float]) -> None:
         """Start the rollout on the round's seeds, or where a checkpoint written at a stop left it."""
         state, self._rollout_state = self._rollout_state, None
-        if state is not None and not rollout.restore(state, self.rollout_target):
+        if state is not None and not rollout.restore(state, command):
             print(
                 f"note: the envs of {self.config.env_id} did not come back to where the run stopped from "
                 "their seeds and actions; their episodes under way start again (not bit for bit)",
@@ -321,7 +363,7 @@ class Trainer(UpdateStep, Evaluation):
             )
             state = None
         if state is None:
-            rollout.start(self._round_seed(), self.rollout_target)
+            rollout.start(self._round_seed(), command)
 
     def _env_error(self, err: Exception, in_a_row: int) -> None:
         """An env raised during a rollout: log the traceback in the run folder; stop if it keeps failing."""
