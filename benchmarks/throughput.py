@@ -181,7 +181,8 @@ def compiled_update(updates: int) -> tuple[float, float, float]:
 
         def step(loss_fn, batch) -> None:
             b = dict(batch)
-            loss = loss_fn(*(b.pop(k) for k in ("returns_to_go", "states", "prev_actions", "timesteps")), **b)
+            inputs = [b.pop(k) for k in ("returns_to_go", "states", "prev_actions", "timesteps")]
+            loss = loss_fn(*inputs, **b)
             trainer.optimizer.zero_grad(set_to_none=True)
             trainer.value_optimizer.zero_grad(set_to_none=True)
             loss.backward()
