@@ -90,6 +90,7 @@ DEFAULTS: dict = {
     # of 8 envs x 32 steps and 32 updates (0.125 updates per env step). Measured in
     # benchmarks/results/learning_general.md: every CartPole-v1 seed run solved within 100k, and four of the
     # five game settings on every seed run; PressButton hard mode lost seeds against the "games" preset.
+    # Its wall time against PPO, and the levers measured on it: benchmarks/results/wall_time.md.
     "total_steps": 100_000,
     "buffer_capacity": 300,
     "n_envs": 8,
