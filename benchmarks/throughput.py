@@ -255,15 +255,15 @@ def main() -> None:
     DEVICE = args.device
     torch.set_num_threads(1)
     device_name = torch.cuda.get_device_name() if DEVICE == "cuda" else "the CPU"
-    c = with_env_defaults(TrainConfig(preset="cartpole"), None)  # CartPole-v1's measured model
+    c = with_env_defaults(TrainConfig(), None)  # the default recipe's model, as make_trainer builds it
     lines = [
         "# Throughput: the trainer's phases against bare baselines",
         "",
         f"`python benchmarks/throughput.py{'' if DEVICE == 'cpu' else ' --device cuda'}` on {date.today()}, "
         f"{platform.machine()} with {os.cpu_count()} cores, torch {torch.__version__}, gymnasium "
         f"{gym.__version__}, one torch thread, the model on {device_name}; CPU time of the process on the "
-        f"CPU, wall time with a GPU, median of {REPEATS} alternating repeats. Model: the CartPole-v1 "
-        f"defaults ({c.layout}, {c.n_layer} layer(s), width {c.n_embd}, K {c.context_len}, timestep "
+        f"CPU, wall time with a GPU, median of {REPEATS} alternating repeats. Model: the default "
+        f"recipe's ({c.layout}, {c.n_layer} layer(s), width {c.n_embd}, K {c.context_len}, timestep "
         f"embedding {'on' if c.timestep_embedding else 'off'}, advantage weighting "
         f"{'on' if c.advantage_beta else 'off'}).",
         "",
