@@ -128,12 +128,17 @@ class UpdateStep:
             totals["train/nll"].append(nll.detach())
             totals["train/entropy"].append(entropy.detach())
         n = max(c.updates_per_round, 1)
-        zero = torch.zeros((), device=self.device)
-        read = {k: torch.stack(v).sum() / n if v else zero for k, v in totals.items()}
-        read["train/alpha"] = self.log_alpha.detach().exp()
+        last = [self.log_alpha.detach().exp()] + ([grad_norm] if c.updates_per_round else [])
+        values = iter(torch.stack([t.float() for v in totals.values() for t in v] + last).tolist())
+        out = {}
+        for k, v in totals.items():
+            total = 0.0  # summed one update after the other, in Python floats (the logged digits stay)
+            for _ in v:
+                total += next(values)
+            out[k] = total / n
+        out["train/alpha"] = next(values)
         if c.updates_per_round:
-            read["train/grad_norm"] = grad_norm
-        out = dict(zip(read, torch.stack([t.float() for t in read.values()]).tolist(), strict=True))
+            out["train/grad_norm"] = next(values)
         if c.updates_per_round and not math.isfinite(out["train/loss"]):
             self._non_finite("loss", out["train/loss"], f"updates {first_update + 1} to {self.updates}")
         out["train/target_entropy"] = target_entropy
