@@ -12,8 +12,15 @@
   and statistics. Goal: at least 0.9. Also reported, as in the earlier results files: the ratio to a bare loop
   whose loss leaves the entropy bonus out (less backward work than the trainer's, so a lower ratio).
 
+- Compiled updates: the update's forward and loss under ``torch.compile`` (backward through it, then the
+  trainer's clipping and fused optimizers) against the same step in eager mode, with the time of the first
+  call (the compilation): worth it only if the time saved over a run's updates exceeds it.
+- Overlapped rounds: wall time of a round of the default recipe (8 envs x 32 steps, then its updates), one
+  phase after the other against the rollout in a worker thread during the updates (``overlap``).
+
 Times are the process's CPU time (`time.process_time`), one torch thread: on a shared machine wall time
-counts other people's load. Median over alternating repeats.
+counts other people's load. The compiled and overlapped rows are wall time (the compiler's workers and the
+rollout's thread would count twice in CPU time). Median over alternating repeats.
 
     python benchmarks/throughput.py       # writes benchmarks/results/throughput.md
 """
@@ -26,6 +33,7 @@ import os
 import platform
 import statistics
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
 
@@ -36,10 +44,12 @@ from timing import clock
 
 from lightup.training.advantage import advantage_weights
 from lightup.training.config import TrainConfig
-from lightup.training.loss import action_log_prob
+from lightup.training.loss import action_log_prob, masked_mean
+from lightup.training.overlap import RolloutAhead
 from lightup.training.recipe import with_env_defaults
 from lightup.training.rollout import Rollout
 from lightup.training.trainer import Trainer
+from lightup.training.update import categorical_log_prob
 
 RESULTS = Path(__file__).parent / "results"
 REPEATS = 5
@@ -57,7 +67,7 @@ def rollout_ratio(n_envs: int, steps: int) -> tuple[float, float]:
     """(env steps/s of the policy rollout, env steps/s of random actions), CPU time."""
     with tempfile.TemporaryDirectory() as tmp:
         trainer = make_trainer(n_envs, Path(tmp) / "run")
-        envs = trainer._make_envs(n_envs)
+        envs = trainer.env_source.rollout_envs(n_envs)
         rollout = Rollout(envs, trainer.policy, "CartPole-v1", 100.0, 1.0, trainer.device)
         rollout.start(0, lambda: 100.0)
         # The baseline: plain Gymnasium envs, without the trainer's observation check.
@@ -146,6 +156,96 @@ def update_ratio(updates: int) -> tuple[float, float, float]:
         return statistics.median(ours), statistics.median(base), statistics.median(base_no_entropy)
 
 
+def compiled_update(updates: int) -> tuple[float, float, float]:
+    """(ms per update eager, ms per update compiled, s of the first compiled call), wall time: the forward
+    and the loss of the trainer's update (advantage weighting, entropy bonus) as one function, then backward,
+    clipping and the trainer's optimizers."""
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = make_trainer(8, Path(tmp) / "run")
+        trainer.learn(2048)
+        c, model, value_net = trainer.config, trainer.policy, trainer.value_net
+        batches = [
+            trainer.buffer.sample(c.batch_size, c.context_len, trainer.rng, c.return_scale, 2)
+            for _ in range(updates)
+        ]
+        alpha = torch.tensor(float(trainer.log_alpha.detach().exp()))
+
+        def loss_of(returns_to_go, states, prev_actions, timesteps, mask, actions, value_targets):
+            params = model(returns_to_go, states, prev_actions, timesteps, mask)
+            log_prob, entropy = categorical_log_prob(params, actions, mask)
+            n_real = mask.sum().clamp(min=1)
+            values = value_net(states)[..., 0]
+            weights = advantage_weights(value_targets - values.detach(), mask, c.advantage_beta)
+            value_loss = masked_mean((values - value_targets) ** 2, mask)
+            return -(weights * log_prob).sum() / n_real - alpha * (entropy * mask).sum() / n_real + value_loss
+
+        def step(loss_fn, batch) -> None:
+            b = dict(batch)
+            inputs = [b.pop(k) for k in ("returns_to_go", "states", "prev_actions", "timesteps")]
+            loss = loss_fn(*inputs, **b)
+            trainer.optimizer.zero_grad(set_to_none=True)
+            trainer.value_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainer._parameters, c.grad_clip, foreach=True)
+            trainer.optimizer.step()
+            trainer.value_optimizer.step()
+
+        model.train()
+        compiled = torch.compile(loss_of, dynamic=False)
+        start = time.perf_counter()
+        step(compiled, batches[0])
+        compile_s = time.perf_counter() - start
+        for batch in batches[:4]:  # padded and unpadded windows: each kind of graph compiled before timing
+            step(compiled, batch)
+        eager, fast = [], []
+        for _ in range(REPEATS):
+            for fn, times in ((loss_of, eager), (compiled, fast)):
+                start = time.perf_counter()
+                for batch in batches:
+                    step(fn, batch)
+                times.append((time.perf_counter() - start) / updates * 1e3)
+        trainer.close()
+        return statistics.median(eager), statistics.median(fast), compile_s
+
+
+def overlapped_rounds(rounds: int) -> tuple[float, float]:
+    """(s per round, phases one after the other; s per round, the rollout in a worker thread during the
+    updates), wall time, the default recipe's rounds (8 envs x 32 steps, then its updates)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = make_trainer(8, Path(tmp) / "run")
+        trainer.learn(2048)
+        c = trainer.config
+        command = lambda: 500.0  # noqa: E731 (a fixed command: the timing's, no generator shared by threads)
+        sequential = Rollout(
+            trainer.env_source.rollout_envs(8), trainer.policy, c.env_id, c.return_scale, c.gamma, "cpu"
+        )
+        sequential.start(0, command)
+        played = RolloutAhead.policy_copy(trainer.policy)
+        ahead = RolloutAhead(
+            Rollout(trainer.env_source.rollout_envs(8), played, c.env_id, c.return_scale, c.gamma, "cpu")
+        )
+        ahead.rollout.start(0, command)
+        one_after_other, overlapped = [], []
+        for _ in range(REPEATS):
+            start = time.perf_counter()
+            for _ in range(rounds):
+                trainer.policy.eval()
+                sequential.collect(c.rollout_steps)
+                trainer._update()
+                sequential.refresh()
+            one_after_other.append((time.perf_counter() - start) / rounds)
+            start = time.perf_counter()
+            for _ in range(rounds):
+                ahead.start(c.rollout_steps, 1.0, 0)
+                trainer._update()
+                ahead.result()
+                ahead.take_weights(trainer.policy, ahead.rollout.refresh)
+            overlapped.append((time.perf_counter() - start) / rounds)
+        ahead.close()
+        trainer.close()
+        return statistics.median(one_after_other), statistics.median(overlapped)
+
+
 def main() -> None:
     global DEVICE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -155,15 +255,15 @@ def main() -> None:
     DEVICE = args.device
     torch.set_num_threads(1)
     device_name = torch.cuda.get_device_name() if DEVICE == "cuda" else "the CPU"
-    c = with_env_defaults(TrainConfig(preset="cartpole"), None)  # CartPole-v1's measured model
+    c = with_env_defaults(TrainConfig(), None)  # the default recipe's model, as make_trainer builds it
     lines = [
         "# Throughput: the trainer's phases against bare baselines",
         "",
         f"`python benchmarks/throughput.py{'' if DEVICE == 'cpu' else ' --device cuda'}` on {date.today()}, "
         f"{platform.machine()} with {os.cpu_count()} cores, torch {torch.__version__}, gymnasium "
         f"{gym.__version__}, one torch thread, the model on {device_name}; CPU time of the process on the "
-        f"CPU, wall time with a GPU, median of {REPEATS} alternating repeats. Model: the CartPole-v1 "
-        f"defaults ({c.layout}, {c.n_layer} layer(s), width {c.n_embd}, K {c.context_len}, timestep "
+        f"CPU, wall time with a GPU, median of {REPEATS} alternating repeats. Model: the default "
+        f"recipe's ({c.layout}, {c.n_layer} layer(s), width {c.n_embd}, K {c.context_len}, timestep "
         f"embedding {'on' if c.timestep_embedding else 'off'}, advantage weighting "
         f"{'on' if c.advantage_beta else 'off'}).",
         "",
@@ -193,6 +293,29 @@ def main() -> None:
     )
     print(lines[-1], flush=True)
     lines += ["", "Goal: at least 0.9 against the bare loop with the same loss."]
+    if DEVICE == "cpu":
+        eager, fast, compile_s = compiled_update(16)
+        saved = eager - fast
+        lines += [
+            "",
+            "## Compiled update (wall ms per update; torch.compile of the forward and the loss)",
+            "",
+            "| eager | compiled | ratio | first compiled call (s) | updates to earn it back |",
+            "|---|---|---|---|---|",
+            f"| {eager:.2f} | {fast:.2f} | {eager / fast:.2f} | {compile_s:.1f} | "
+            + (f"{compile_s * 1e3 / saved:,.0f} |" if saved > 0 else "never |"),
+        ]
+        print(lines[-1], flush=True)
+        one_after_other, overlapped = overlapped_rounds(8)
+        lines += [
+            "",
+            "## Overlapped rounds (wall ms per round: 8 envs x 32 steps, then its updates)",
+            "",
+            "| one after the other | rollout in a worker thread during the updates | ratio |",
+            "|---|---|---|",
+            f"| {one_after_other * 1e3:.1f} | {overlapped * 1e3:.1f} | {one_after_other / overlapped:.2f} |",
+        ]
+        print(lines[-1], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
 

@@ -79,6 +79,8 @@ class TrainConfig:
     """Gradient steps after each round of rollouts (default: the recipe's)."""
     batch_size: int = 64
     """Windows per gradient step."""
+    overlap: bool = False
+    """Collect the next round in a worker thread during the updates (one round stale; not resumed exactly)."""
     lr: float = 1e-3
     """Learning rate of AdamW."""
     lr_schedule: Literal["constant", "linear"] = "constant"

@@ -87,7 +87,8 @@ PRESET_NAMES = tuple(PRESETS)
 DEFAULTS: dict = {
     # CartPole's recipe without its env-specific numbers (return scale, highest return): one block of width
     # 32, K 10, no timestep embedding, advantage weighting (beta 0.5, a value net of width 64), rounds of 8
-    # envs x 32 steps and 32 updates (0.125 updates per env step); benchmarks/results/learning_general.md.
+    # envs x 32 steps and 32 updates (0.125 updates per env step); benchmarks/results/learning_general.md;
+    # its wall time against PPO's, and the levers measured: benchmarks/results/wall_time.md.
     "total_steps": 100_000,
     "buffer_capacity": 300,
     "n_envs": 8,

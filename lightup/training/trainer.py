@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import gymnasium as gym
@@ -44,6 +44,7 @@ from lightup.training.config import TrainConfig, check_run_dir
 from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.evaluation import Evaluation
 from lightup.training.logger import EpisodeWindow, RunLogger
+from lightup.training.overlap import RolloutAhead
 from lightup.training.recipe import random_return_scale, with_env_defaults
 from lightup.training.replay import Episode, EpisodeBuffer
 from lightup.training.rollout import Rollout
@@ -121,6 +122,7 @@ class Trainer(UpdateStep, Evaluation):
         self._parameters = list(self.policy.parameters())  # listed once: walking the modules costs per update
         # foreach: one kernel call per step for all tensors instead of a Python loop over them, with the same
         # arithmetic (bit-identical weights) in less time.
+        # (fused, one kernel in all, is faster but not the same arithmetic: benchmarks/results/wall_time.md.)
         self.optimizer = torch.optim.AdamW(
             self._parameters, lr=config.lr, weight_decay=config.weight_decay, foreach=True
         )
@@ -161,10 +163,20 @@ class Trainer(UpdateStep, Evaluation):
     def rollout_target(self) -> float:
         return float(self.rollout_targets(1)[0])
 
-    def rollout_targets(self, n: int) -> np.ndarray:
+    def rollout_targets(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """``n`` draws of the rollout command (float64 (n,)), from the episodes stored now."""
         c = self.config
-        return rollout_commands(c.command, c.max_return, self.buffer.start_returns(), self.rng, n)
+        rng = self.rng if rng is None else rng
+        return rollout_commands(c.command, c.max_return, self.buffer.start_returns(), rng, n)
+
+    def _rollout_command(self) -> Callable[[], float]:
+        """What draws the rollout's commands: `rollout_target`, or with ``overlap`` the same from a
+        generator of the rollout's own (its thread draws while the updates draw windows)."""
+        if not self.config.overlap:
+            return self.rollout_target
+        if getattr(self, "_ahead_rng", None) is None:
+            self._ahead_rng = np.random.default_rng([self.config.seed, 1])
+        return lambda: float(self.rollout_targets(1, self._ahead_rng)[0])
 
     def eval_target(self) -> float:
         """The command of greedy evaluation (see ``TrainConfig.eval_command``)."""
@@ -232,9 +244,13 @@ class Trainer(UpdateStep, Evaluation):
             self.run_dir, c.tensorboard, purge, dataclasses.asdict(c), track=c.track, project=c.wandb_project
         )
         envs = self.env_source.rollout_envs(c.n_envs)
-        rollout = Rollout(envs, self.policy, c.env_id, c.return_scale, c.gamma, self.device)
+        # overlap: the rollout plays a copy of the policy in a worker thread during the updates
+        played = RolloutAhead.policy_copy(self.policy) if c.overlap else self.policy
+        rollout = Rollout(envs, played, c.env_id, c.return_scale, c.gamma, self.device)
         rollout.on_env_error = self._env_error
-        self._start_rollout(rollout)
+        ahead = RolloutAhead(rollout) if c.overlap else None
+        command = self._rollout_command()
+        self._start_rollout(rollout, command)
         self._stop_requested, self._stop_signal, self.interrupted_by = False, None, None
         old_handlers = self._old_handlers = {}  # filled one by one: a signal may come in between
         for s in (signal.SIGINT, signal.SIGTERM):
@@ -246,31 +262,36 @@ class Trainer(UpdateStep, Evaluation):
         try:
             for callback in callbacks:
                 callback.on_start(self, total)
+            collected = None  # with overlap: the round collected during the last updates
             while self.steps < total and not self._stop_requested:
                 t0 = time.perf_counter()
-                finished: list[Episode] = []
-                self.policy.eval()
-                # the last round is cut to the steps left: a run ends at its budget (less than n_envs past it)
-                n_steps = min(c.rollout_steps, -(-(total - self.steps) // c.n_envs))
-                stats = rollout.collect(
-                    n_steps,
-                    c.temperature,
-                    on_episode=lambda i, ep, kept=finished: kept.append(ep),
-                    n_greedy=c.greedy_envs,
-                )
-                t_rollout = time.perf_counter() - t0
-                for ep in finished:
-                    self.buffer.add(ep)
-                self.steps += stats.steps
-                self.episodes += len(finished)
+                if collected is not None:
+                    (stats, finished, t_rollout), collected = collected, None
+                else:
+                    finished: list[Episode] = []
+                    self.policy.eval()
+                    stats = rollout.collect(
+                        self._round_steps(total),
+                        c.temperature,
+                        on_episode=lambda i, ep, kept=finished: kept.append(ep),
+                        n_greedy=c.greedy_envs,
+                    )
+                    t_rollout = time.perf_counter() - t0
+                self._add_round(stats, finished)
+                if ahead is not None and self.steps < total:
+                    ahead.start(self._round_steps(total), c.temperature, c.greedy_envs)
+                t_updates = time.perf_counter()
                 train_metrics = self._update() if len(self.buffer) else {}
+                if ahead is not None and ahead.pending:  # the worker idles from here to the next round
+                    collected = ahead.result()
+                t_updates = time.perf_counter() - t_updates
                 self.rounds += 1
                 t_round = time.perf_counter() - t0
                 fps = (self.steps - start_steps) / max(time.perf_counter() - start_time, 1e-9)
                 metrics = {
                     "time/fps": fps,
                     "time/rollout_s": t_rollout,
-                    "time/update_s": t_round - t_rollout,
+                    "time/update_s": t_updates,
                     **train_metrics,
                 }
                 for ep in finished:
@@ -294,11 +315,20 @@ class Trainer(UpdateStep, Evaluation):
                 if self.stop_training or any(a is False for a in answers):
                     self._stop_requested = False  # a callback's stop ends the run as its budget would
                     break
-                if self.saved_at == self.steps:  # a checkpoint (a callback's) was saved after this round
-                    if self.steps < total:  # a resumed run starts from here: draw no random numbers before
-                        rollout.start(self._round_seed(), self.rollout_target)
+                if collected is not None and self._stop_requested:
+                    # the envs stand where the round ahead left them: its episodes join the state saved
+                    self._add_round(*collected[:2])
+                    collected = None
+                    continue
+                rebuild = rollout.refresh
+                if self.saved_at == self.steps and self.steps < total:
+                    # a checkpoint (a callback's) was saved after this round; a resumed run starts from here:
+                    # draw no random numbers before (with overlap, the round ahead is kept all the same)
+                    rebuild = lambda: rollout.start(self._round_seed(), command)  # noqa: E731
+                if ahead is not None:
+                    ahead.take_weights(self.policy, rebuild)
                 else:
-                    rollout.refresh()
+                    rebuild()
             if self._stop_requested and self.steps < total:
                 self.interrupted_by = self._stop_signal
                 state = rollout.state() if self.saved_at != self.steps else None
@@ -313,13 +343,26 @@ class Trainer(UpdateStep, Evaluation):
             for callback in callbacks:
                 callback.close()
             self.logger.close()
+            if ahead is not None:
+                ahead.close()
             self.env_source.close_rollout_envs(envs)
         return self
 
-    def _start_rollout(self, rollout: Rollout) -> None:
+    def _round_steps(self, total: int) -> int:
+        """Steps per env of the next round: the last one is cut to the steps left, so a run ends at its
+        budget (less than n_envs past it)."""
+        return min(self.config.rollout_steps, -(-(total - self.steps) // self.config.n_envs))
+
+    def _add_round(self, stats, finished: list[Episode]) -> None:
+        for ep in finished:
+            self.buffer.add(ep)
+        self.steps += stats.steps
+        self.episodes += len(finished)
+
+    def _start_rollout(self, rollout: Rollout, command: Callable[[], float]) -> None:
         """Start the rollout on the round's seeds, or where a checkpoint written at a stop left it."""
         state, self._rollout_state = self._rollout_state, None
-        if state is not None and not rollout.restore(state, self.rollout_target):
+        if state is not None and not rollout.restore(state, command):
             print(
                 f"note: the envs of {self.config.env_id} did not come back to where the run stopped from "
                 "their seeds and actions; their episodes under way start again (not bit for bit)",
@@ -327,7 +370,7 @@ class Trainer(UpdateStep, Evaluation):
             )
             state = None
         if state is None:
-            rollout.start(self._round_seed(), self.rollout_target)
+            rollout.start(self._round_seed(), command)
 
     def _env_error(self, err: Exception, in_a_row: int) -> None:
         """An env raised during a rollout: log the traceback in the run folder; stop if it keeps failing."""

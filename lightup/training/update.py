@@ -14,14 +14,30 @@ import numpy as np
 import torch
 
 from lightup.errors import LightupError
+from lightup.models.policy import SequencePolicy
 from lightup.training.advantage import advantage_weights
 from lightup.training.loss import action_log_prob, masked_mean
 from lightup.training.returns import at_commands
+from lightup.training.rollout import categorical_stats
+
+
+def categorical_log_prob(logits: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor):
+    """(log-probability (B, T) of the taken ``actions``, 0 at padded steps; entropy (B, T)) under
+    ``Categorical(logits=logits)``: its arithmetic to the bit, without building the distribution object (a
+    few percent of an update at CartPole's sizes; benchmarks/results/wall_time.md)."""
+    log_probs = logits - logits.logsumexp(dim=-1, keepdim=True)
+    taken = log_probs.gather(-1, actions.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)
+    return taken * mask, categorical_stats(log_probs)[0]
 
 
 class UpdateStep:
     """The trainer's update step (mixed into `Trainer`: it reads the trainer's policy, optimisers, buffer
     and config)."""
+
+    @property
+    def _plain_categorical(self) -> bool:
+        """The policy's actions follow the contract's own categorical (not a distribution of its own)."""
+        return self.policy.discrete and type(self.policy).distribution is SequencePolicy.distribution
 
     def _update(self) -> dict[str, float]:
         c = self.config
@@ -29,14 +45,19 @@ class UpdateStep:
         lr = self.learning_rate()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        totals = {"train/loss": 0.0, "train/nll": 0.0, "train/entropy": 0.0}
+        # Each update's statistics stay tensors, summed and read once at the end of the round: reading a
+        # number per update (``.item()``) waits for the device each time.
+        totals: dict[str, list[torch.Tensor]] = {"train/loss": [], "train/nll": [], "train/entropy": []}
         if self.value_net is not None:
-            totals["train/value_loss"] = 0.0
+            totals["train/value_loss"] = []
             if c.advantage_baseline == "policy":
-                totals["train/q_loss"] = 0.0
+                totals["train/q_loss"] = []
             if c.advantage_lambda < 1 and c.updates_per_round:
                 self.buffer.bootstrap_value_targets(self._values, c.advantage_lambda)
         target_entropy = self.target_entropy
+        # The loss is checked once, after the round's updates (a check per update waits for the device each
+        # time): a non-finite one stops the run there, before anything is logged or saved.
+        first_update = self.updates
         for _ in range(c.updates_per_round):
             batch = {
                 k: v.to(self.device)
@@ -53,15 +74,19 @@ class UpdateStep:
             value_targets = batch.pop("value_targets", None)
             start_returns = batch.pop("start_returns", None)
             params = self.policy(**batch)
-            if not torch.isfinite(params).all():
-                self._non_finite("policy output", "nan")
-            log_prob, dist = action_log_prob(params, actions, mask, discrete=True)
+            if not torch.isfinite(params).all():  # before the distribution's own checks raise on it
+                self._non_finite("policy output", "nan", f"update {self.updates + 1}")
             n_real = mask.sum().clamp(min=1)
+            if start_returns is None and self._plain_categorical:
+                log_prob, step_entropy = categorical_log_prob(params, actions, mask)
+            else:
+                log_prob, dist = action_log_prob(params, actions, mask, discrete=True)
+                if start_returns is not None:
+                    # entropy_at commands: the policy on the same windows, as a rollout would play them
+                    dist = self.policy.distribution(self.policy(**self._at_commands(batch, start_returns)))
+                step_entropy = dist.entropy()
             nll = -log_prob.sum() / n_real
-            if start_returns is not None:
-                # entropy_at commands: the policy on the same windows, as a rollout would play them
-                dist = self.policy.distribution(self.policy(**self._at_commands(batch, start_returns)))
-            entropy = (dist.entropy() * mask).sum() / n_real
+            entropy = (step_entropy * mask).sum() / n_real
             alpha = self.log_alpha.exp().detach() if c.entropy_target > 0 else 0.0
             if self.value_net is None:
                 loss = nll - alpha * entropy
@@ -69,12 +94,12 @@ class UpdateStep:
                 out = self.value_net(batch["states"])
                 values = out[..., 0]
                 value_loss = masked_mean((values - value_targets) ** 2, mask)
-                totals["train/value_loss"] += value_loss.item()
+                totals["train/value_loss"].append(value_loss.detach())
                 if c.advantage_baseline == "policy":
                     q = out[..., 1:]
                     q_taken = q.gather(-1, actions.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)
                     q_loss = masked_mean((q_taken - value_targets) ** 2, mask)
-                    totals["train/q_loss"] += q_loss.item()
+                    totals["train/q_loss"].append(q_loss.detach())
                     value_loss = value_loss + q_loss
                     q = q.detach()
                     advantages = q_taken.detach() - (params.detach().softmax(-1) * q).sum(-1)
@@ -82,8 +107,6 @@ class UpdateStep:
                     advantages = value_targets - values.detach()
                 weights = advantage_weights(advantages, mask, c.advantage_beta)
                 loss = -(weights * log_prob).sum() / n_real - alpha * entropy + value_loss
-            if not torch.isfinite(loss):
-                self._non_finite("loss", loss.item())
             self.optimizer.zero_grad(set_to_none=True)
             if self.value_net is not None:
                 self.value_optimizer.zero_grad(set_to_none=True)
@@ -101,16 +124,25 @@ class UpdateStep:
                     self.log_alpha.grad = self.log_alpha.exp() * (entropy.detach() - target_entropy)
                 self.alpha_optimizer.step()
             self.updates += 1
-            totals["train/loss"] += loss.item()
-            totals["train/nll"] += nll.item()
-            totals["train/entropy"] += entropy.item()
+            totals["train/loss"].append(loss.detach())
+            totals["train/nll"].append(nll.detach())
+            totals["train/entropy"].append(entropy.detach())
         n = max(c.updates_per_round, 1)
-        out = {k: v / n for k, v in totals.items()}
-        out["train/alpha"] = float(self.log_alpha.detach().exp())
+        last = [self.log_alpha.detach().exp()] + ([grad_norm] if c.updates_per_round else [])
+        values = iter(torch.stack([t.float() for v in totals.values() for t in v] + last).tolist())
+        out = {}
+        for k, v in totals.items():
+            total = 0.0  # summed one update after the other, in Python floats (the logged digits stay)
+            for _ in v:
+                total += next(values)
+            out[k] = total / n
+        out["train/alpha"] = next(values)
+        if c.updates_per_round:
+            out["train/grad_norm"] = next(values)
+        if c.updates_per_round and not math.isfinite(out["train/loss"]):
+            self._non_finite("loss", out["train/loss"], f"updates {first_update + 1} to {self.updates}")
         out["train/target_entropy"] = target_entropy
         out["train/learning_rate"] = lr
-        if c.updates_per_round:
-            out["train/grad_norm"] = float(grad_norm)
         return out
 
     @torch.no_grad()
@@ -164,8 +196,8 @@ class UpdateStep:
             share += (c.entropy_target_final - share) * self._progress()
         return share * math.log(self.n_actions)
 
-    def _non_finite(self, what: str, value) -> None:
+    def _non_finite(self, what: str, value, updates: str) -> None:
         raise LightupError(
-            f"the {what} became {value} at env step {self.steps} (update {self.updates}); the last good "
+            f"the {what} became {value} at env step {self.steps} ({updates}); the last good "
             f"checkpoint stays in {self.run_dir}: lower --lr or check the env's observations and rewards"
         )
