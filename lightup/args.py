@@ -39,10 +39,8 @@ def parse_config(cls: type[T], argv: list[str], command: str, note: str = "", de
     ``default``: an instance whose values stand in for the class's defaults."""
     prog = f"lightup {command}"
     if any(a in ("-h", "--help") for a in argv):
-        from lightup.ranges import ranges_help
-
-        # prints the help, with the range of every number, and exits 0
-        return tyro.cli(cls, args=["--help"], prog=prog, description=f"{note} {ranges_help(cls)}".strip())
+        # prints the help and exits 0 (a number out of range is refused naming its range)
+        return tyro.cli(cls, args=["--help"], prog=prog, description=note or None)
     check_given_once(argv, prog)
     printed = io.StringIO()
     try:

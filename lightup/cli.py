@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import os
 import sys
 import traceback
 from typing import Annotated, Any, NamedTuple, Union
@@ -73,17 +74,12 @@ def app(command: str | None = None, default: Any = None) -> Any:
     """The tyro app: a union of every command's arguments; ``default`` is ``command``'s defaults."""
     import tyro
 
-    from lightup.ranges import ranges_help
-
     options = []
     for name, cmd in COMMANDS.items():
         cls = _attr(cmd.args)
         description = f"{cmd.help[0].upper()}{cmd.help[1:]}."
-        if name == command:  # its own --help: what it may take, and the range of each number
-            ranges = (
-                ranges_help(cls) if "--" in ranges_help(cls) else ""
-            )  # none for a command without numbers
-            description = " ".join(x for x in (description, getattr(cls, "NOTE", ""), ranges) if x)
+        if name == command:  # its own --help: what it may take
+            description = " ".join(x for x in (description, getattr(cls, "NOTE", "")) if x)
         extra = {"default": default} if name == command and default is not None else {}
         options.append(Annotated[cls, tyro.conf.subcommand(name, description=description, **extra)])
     return Union[tuple(options)]  # noqa: UP007 (a union built at run time)
@@ -138,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of stdout left (`lightup train --help | head`): nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit is quiet
+        return 0
     except KeyboardInterrupt:  # outside a run's loop, which saves its checkpoint and returns 130 itself
         return 130
     except Exception as err:  # noqa: BLE001 (a bug, in lightup or in a user's env or policy)

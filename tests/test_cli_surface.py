@@ -124,3 +124,17 @@ def test_play_imports_no_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_help_read_by_a_pager_that_stops_early_is_no_error():
+    """`lightup train --help | head -1`: the reader leaves before the help ends; no traceback, exit 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lightup.cli", "train", "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert proc.stdout.readline().startswith(b"usage: lightup train")
+    proc.stdout.close()  # as head does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "Traceback" not in err and "error" not in err, err

@@ -80,7 +80,7 @@ class TrainConfig:
     batch_size: int = 64
     """Windows per gradient step."""
     overlap: bool = False
-    """Collect the next round in a worker thread during the updates (one round stale; not resumed exactly)."""
+    """Collect the next round during the updates, in a thread (one round stale; inexact resume)."""
     lr: float = 1e-3
     """Learning rate of AdamW."""
     lr_schedule: Literal["constant", "linear"] = "constant"

@@ -286,7 +286,6 @@ class Trainer(UpdateStep, Evaluation):
                     collected = ahead.result()
                 t_updates = time.perf_counter() - t_updates
                 self.rounds += 1
-                t_round = time.perf_counter() - t0
                 fps = (self.steps - start_steps) / max(time.perf_counter() - start_time, 1e-9)
                 metrics = {
                     "time/fps": fps,
