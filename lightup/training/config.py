@@ -21,11 +21,11 @@ from lightup.training.commands import CommandConfig
 @dataclass
 class TrainConfig:
     env_id: str = "CartPole-v1"
-    """A lightup game (lightup/PressButton-v0, ...) or any Gymnasium id with a discrete action space."""
+    """A lightup game (lightup/PressButton-v0, ...) or any Gymnasium id (Discrete or bounded Box actions)."""
     env_options: tuple[str, ...] = ()
     """Options of the env as key=value, e.g. size=4 game_length=5."""
     obs_adapters: Annotated[tuple[str, ...] | None, tyro.conf.Suppress] = None
-    """Filled in by the trainer, not a flag: the observation adapters applied to the env
+    """Filled in by the trainer, not a flag: the adapters applied to the env's observations and actions
     (`lightup.envs.adapters`), so that a run read back rebuilds the same pipeline."""
     preset: Annotated[
         Literal["cartpole", "lunarlander", "games"] | None,

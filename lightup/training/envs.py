@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from lightup.envs import make_env
-from lightup.envs.adapters import adapt
+from lightup.envs.adapters import action_space_problem, adapt
 from lightup.errors import LightupError
 
 if TYPE_CHECKING:
@@ -61,12 +61,10 @@ def _adapted(env, adapters: tuple[str, ...] | None):
 
 
 def check_spaces(probe: gym.Env, env_id: str) -> None:
-    """The spaces the trainer plays: discrete actions, flat (Box) observations."""
-    if not isinstance(probe.action_space, gym.spaces.Discrete):
-        raise LightupError(
-            f"{env_id} has a {type(probe.action_space).__name__} action space; the trainer "
-            "supports Discrete action spaces for now: pick a discrete env"
-        )
+    """The spaces the trainer plays: Discrete or bounded 1-D Box actions, flat (Box) observations."""
+    problem = action_space_problem(probe.action_space)
+    if problem is not None:
+        raise LightupError(f"{env_id} has {problem}")
     if not isinstance(probe.observation_space, gym.spaces.Box):
         raise LightupError(f"{env_id} has a non-Box observation space; wrap it to give flat vectors")
 

@@ -96,8 +96,15 @@ class Trainer(UpdateStep, Evaluation):
         config.validate()  # the values the recipe filled in, against the ones given
         self.config = config
         obs_dim = int(np.prod(probe.observation_space.shape))
-        self.n_actions = int(probe.action_space.n)
+        self.discrete = isinstance(probe.action_space, gym.spaces.Discrete)
+        # The number of actions (discrete) or of action dimensions (continuous).
+        self.n_actions = int(probe.action_space.n if self.discrete else probe.action_space.shape[0])
         probe.close()
+        if not self.discrete and config.advantage_baseline == "policy":
+            raise LightupError(
+                f"--advantage-baseline policy needs a Q value per action: {config.env_id} has continuous "
+                "actions; use --advantage-baseline value"
+            )
 
         torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
@@ -113,7 +120,9 @@ class Trainer(UpdateStep, Evaluation):
             timestep_embedding=config.timestep_embedding,
             max_episode_len=1024,
         )
-        built = resolve_policy(policy, config.policy, obs_dim, self.n_actions, config.env_id, **dt)
+        built = resolve_policy(
+            policy, config.policy, obs_dim, self.n_actions, config.env_id, discrete=self.discrete, **dt
+        )
         self.policy = built.to(self.device)
         if policy is not None and not is_factory_spec(config.policy):
             # the config names the model trained, so that a resume asks for it again (see `load`)
@@ -272,7 +281,8 @@ class Trainer(UpdateStep, Evaluation):
                     metrics["rollout/commanded_return"] = float(np.mean([e.commanded for e in finished]))
                 if stats.steps:
                     metrics["rollout/entropy"] = stats.entropy * c.n_envs / stats.steps
-                    metrics["rollout/max_prob"] = stats.max_prob * c.n_envs / stats.steps
+                    if self.discrete:
+                        metrics["rollout/max_prob"] = stats.max_prob * c.n_envs / stats.steps
                 metrics["rollout/buffer_best_return"] = (
                     float(self.buffer.returns().max()) if len(self.buffer) else 0.0
                 )
@@ -392,7 +402,14 @@ class Trainer(UpdateStep, Evaluation):
             trainer = cls(config, env=env, policy=policy, eval_env=eval_env)
             trainer.run_dir = run_dir
             obs_dim, commanded = trainer.policy.obs_dim, meta["buffer_commanded"]
-            check_buffer(tensors, commanded, obs_dim, trainer.n_actions, where=f"{str(path)!r} ")
+            check_buffer(
+                tensors,
+                commanded,
+                obs_dim,
+                trainer.n_actions,
+                where=f"{str(path)!r} ",
+                discrete=trainer.discrete,
+            )
             state.restore_state(trainer, tensors, meta)
             rollout = with_prefix(tensors, "rollout.")
             trainer._rollout_state = {k: v.numpy() for k, v in rollout.items()} if rollout else None
