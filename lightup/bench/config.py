@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import tyro
 
 from lightup.args import MaybeInt, MaybeStr
-from lightup.bench.runs import AGENTS, BENCH_EXTRA, SB3_AGENTS, Job
+from lightup.bench.runs import AGENTS, BENCH_EXTRA, CONTINUOUS_ONLY, DISCRETE_ONLY, SB3_AGENTS, Job
 from lightup.bench.suites import SUITES
 from lightup.errors import LightupError
 from lightup.ranges import check, check_config
@@ -25,15 +25,17 @@ RESULTS = Path("benchmarks") / "results"
 @dataclass
 class BenchConfig:
     envs: tuple[str, ...] = ("lightup/PressButton-v0", "CartPole-v1")
-    """Lightup games, CartPole-v1, LunarLander-v3, or any Gymnasium id with a discrete action space; options
-    of the env follow the id after commas, e.g. lightup/PressButton-v0,size=4,hard_mode=true."""
+    """Lightup games, CartPole-v1, Pendulum-v1, or any Gymnasium id (Discrete or bounded Box actions);
+    options of the env follow the id after commas, e.g. lightup/PressButton-v0,size=4,hard_mode=true."""
     agents: tuple[str, ...] = ("dt-stacked", "dt-interleaved", "sb3-ppo")
-    """From: dt-stacked, dt-interleaved, mlp, sb3-ppo, sb3-dqn."""
+    """From: dt-stacked, dt-interleaved, mlp, sb3-ppo, sb3-dqn (Discrete only), sb3-sac, sb3-td3 (Box)."""
     seeds: int = 10
     """Runs per env and agent, with seeds 0 .. seeds-1."""
     agent_seeds: tuple[str, ...] = ()
     """Other seed counts for some agents, as AGENT=N (e.g. sb3-dqn=3 when DQN is slow)."""
-    suite: Annotated[Literal["general"] | None, tyro.conf.arg(metavar="{general}")] = None
+    suite: Annotated[
+        Literal["general", "continuous"] | None, tyro.conf.arg(metavar="{general,continuous}")
+    ] = None
     """A named suite of envs (lightup/bench/suites.py) in place of --envs, each with its own budget,
     threshold and evaluation episodes; --budget, if given, caps every budget (a short trial)."""
     budget: MaybeInt = None
@@ -87,7 +89,7 @@ class BenchConfig:
             if (*self.envs, *self.agents).count(name) > 1:
                 raise LightupError(f"{name!r} is given twice")
         for spec in self.envs:
-            check_env(*split_env(spec))
+            check_env(*split_env(spec), agents=self.agents)
         self.seeds_by_agent()
         needed = {"rliable": BENCH_EXTRA, "pandas": BENCH_EXTRA}
         if any(a in SB3_AGENTS for a in self.agents):
@@ -153,12 +155,13 @@ def split_env(spec: str) -> tuple[str, tuple[str, ...]]:
     return env_id, tuple(options)
 
 
-def check_env(env_id: str, options: tuple[str, ...] = ()) -> None:
-    """The env exists, takes these options and has a discrete action space (what every agent here needs;
-    `make_env` adapts its observations to flat vectors or says why it cannot)."""
+def check_env(env_id: str, options: tuple[str, ...] = (), agents: tuple[str, ...] = ()) -> None:
+    """The env exists, takes these options and has an action space that the trainer and each of ``agents``
+    play (`make_env` adapts its observations to flat vectors or says why it cannot)."""
     import gymnasium as gym
 
     from lightup.envs import make_env, parse_options
+    from lightup.envs.adapters import action_space_problem
 
     try:
         env = make_env(env_id, **parse_options(list(options)))
@@ -167,10 +170,16 @@ def check_env(env_id: str, options: tuple[str, ...] = ()) -> None:
     except Exception as err:  # a registered env whose dependencies are missing, e.g. box2d
         raise LightupError(f"cannot make {env_id}: {str(err).splitlines()[0]}") from None
     try:
-        if not isinstance(env.action_space, gym.spaces.Discrete):
-            raise LightupError(
-                f"{env_id} has a {type(env.action_space).__name__} action space; the bench agents need a "
-                "Discrete one"
-            )
+        problem = action_space_problem(env.action_space)
+        if problem is not None:
+            raise LightupError(f"{env_id} has {problem}")
+        discrete = isinstance(env.action_space, gym.spaces.Discrete)
+        for agent in agents:
+            if agent in (CONTINUOUS_ONLY if discrete else DISCRETE_ONLY):
+                kind, other = ("Discrete", "Box") if discrete else ("Box", "Discrete")
+                raise LightupError(
+                    f"{agent} plays {other} action spaces only, and {env_id} has a {kind} one; drop it from "
+                    "--agents for this env"
+                )
     finally:
         env.close()
