@@ -192,11 +192,16 @@ def check(fn: Callable[[Subject], Finding | tuple[bool, str]]) -> Callable[[Subj
 
 
 def build(
-    subject: Subject, seed: int | None = None, obs_dim: int | None = None, act_dim: int | None = None
+    subject: Subject,
+    seed: int | None = None,
+    obs_dim: int | None = None,
+    act_dim: int | None = None,
+    discrete: bool | None = None,
 ) -> SequencePolicy:
-    """A fresh policy from the subject's factory (at S = 3, A = 4 unless sizes are given; seeded with
-    ``seed``, by default the subject's). A subject given as a built policy yields a copy of it: the checks
-    then work at its own sizes, and a rung that needs other sizes is told so."""
+    """A fresh policy from the subject's factory (at S = 3, A = 4 unless sizes are given, for the subject's
+    kind of actions unless ``discrete`` says; seeded with ``seed``, by default the subject's). A subject
+    given as a built policy yields a copy of it: the checks then work at its own sizes, and a rung that
+    needs other sizes is told so."""
     torch.manual_seed(subject.seed if seed is None else seed)
     if isinstance(subject.factory, SequencePolicy):
         policy = copy.deepcopy(subject.factory)
@@ -207,7 +212,8 @@ def build(
                 f"an env with obs_dim {wanted[0]}, act_dim {wanted[1]}: pass a factory instead"
             )
     else:
-        policy = subject.factory(obs_dim or OBS, act_dim or ACT, subject.discrete)
+        kind = subject.discrete if discrete is None else discrete
+        policy = subject.factory(obs_dim or OBS, act_dim or ACT, kind)
     assert isinstance(policy, SequencePolicy), f"the factory returned a {type(policy).__name__}"
     return policy
 

@@ -30,7 +30,8 @@ def output_shape(subject: Subject) -> tuple[bool, str]:
         params = policy(**inputs(batch))
     want = (4, batch["mask"].shape[1], policy.n_params)
     if tuple(params.shape) != want:
-        return False, f"forward gave shape {tuple(params.shape)}, expected (B, T, P) = {want}"
+        label = "(B, T, A)" if policy.discrete else "(B, T, 2A)"
+        return False, f"forward gave shape {tuple(params.shape)}, expected {label} = {want}"
     if not torch.isfinite(params[batch["mask"]]).all():
         return False, "forward gave NaN or inf at real steps"
     return True, f"shape {want}, finite"
