@@ -14,7 +14,7 @@ import tyro
 
 from lightup.args import MaybeInt, MaybeStr
 from lightup.bench.runs import AGENTS, BENCH_EXTRA, CONTINUOUS_ONLY, DISCRETE_ONLY, SB3_AGENTS, Job
-from lightup.bench.suites import SUITES
+from lightup.bench.suites import SUITE_THRESHOLDS, SUITES
 from lightup.errors import LightupError
 from lightup.ranges import check, check_config
 from lightup.training.recipe import DEFAULTS, EVALUATIONS_PER_RUN
@@ -118,6 +118,8 @@ class BenchConfig:
                 if spec in suite:
                     episodes = max(episodes, suite[spec].eval_episodes or 0)
                     solved_at = suite[spec].threshold
+                else:  # an env the registry gives no threshold (Pendulum-v1): the one a suite names
+                    solved_at = SUITE_THRESHOLDS.get(spec)
                 for agent in (a for a in self.agents if seed < seeds[a]):
                     out.append(Job(env_id, agent, seed, budget, eval_every, options, episodes, (), solved_at))
         return out

@@ -56,5 +56,9 @@ SUITES: dict[str, tuple[SuiteEnv, ...]] = {
         SuiteEnv("LunarLanderContinuous-v3"),
     ),
 }
+SUITE_THRESHOLDS = {
+    e.spec: e.threshold for suite in SUITES.values() for e in suite if e.threshold is not None
+}
+"""The thresholds the suites set where the registry sets none: used for these envs given by --envs too."""
 SUITE_AGENTS = ("dt-stacked", "sb3-ppo", "sb3-dqn")
 """The agents of a suite unless --agents names others: the DT on its defaults beside both peers."""
