@@ -57,3 +57,16 @@ def test_a_continuous_cache_that_drops_the_start_embedding_fails_kv_cache_by_its
         r = results[name]
         assert r.verdict == "fail", (name, r.detail)
         assert r.value is not None and r.value > limits.CACHE.fail_at, (name, r.detail)
+
+
+def test_the_stock_dt_climbs_the_continuous_rungs():
+    """Seed 0 of each continuous rung, both layouts, at the rung's own budget and pass rule."""
+    from lightup.doctor.ladder import climb
+    from lightup.doctor.rungs import RUNGS
+    from lightup.doctor.subjects import DTFactory
+
+    rungs = [r for r in RUNGS if r.name.startswith("continuous-")]
+    assert len(rungs) == 2
+    for layout in ("stacked", "interleaved"):
+        results = climb(Subject(DTFactory(layout)), rungs, seeds=1)
+        assert [r.status for r in results] == ["pass", "pass"], [(r.name, r.detail) for r in results]
