@@ -200,7 +200,7 @@ def test_the_policy_baseline_is_refused_for_continuous_actions(tmp_path):
     config = probe_config(
         tmp_path, "lightup/ProbeTargetAction-v0", advantage_beta=0.5, advantage_baseline="policy"
     )
-    with pytest.raises(LightupError, match="use --advantage-baseline value"):
+    with pytest.raises(LightupError, match="has continuous actions: use --advantage-baseline value"):
         Trainer(config)
 
 

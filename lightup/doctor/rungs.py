@@ -116,9 +116,10 @@ RUNGS: tuple[Rung, ...] = (
         "lightup/CommandFollow-v0",
         budget=2048,
     ),
-    # Continuous actions (tanh-Gaussian head, actions rescaled from [0, 1]), with advantage weighting as in the
-    # default recipe: healthy DTs (both layouts) and the reference MLP passed 5 of 5 seeds each, the target
-    # action within 512 steps and the observed one within 1280 (plain imitation, beta 0: 3 of 5 at 3000).
+    # Continuous actions (tanh-Gaussian head, actions rescaled from [0, 1]), with advantage weighting as in
+    # the default recipe: healthy DTs (both layouts) and the reference MLP passed 5 of 5 seeds each, the
+    # target action within 512 steps and the observed one within 1280 (plain imitation, beta 0: 3 of 5 at
+    # 3000).
     Rung(
         "continuous-target-action",
         "a continuous action learnt from returns alone (constant observation, a fixed right action)",

@@ -60,13 +60,17 @@ def _adapted(env, adapters: tuple[str, ...] | None):
     return adapt(env, adapters)[0] if isinstance(env, gym.Env) else env
 
 
-def check_spaces(probe: gym.Env, env_id: str) -> None:
-    """The spaces the trainer plays: Discrete or bounded 1-D Box actions, flat (Box) observations."""
-    problem = action_space_problem(probe.action_space)
+def check_spaces(probe: gym.Env, env_id: str) -> tuple[int, bool]:
+    """The spaces the trainer plays: Discrete or bounded 1-D Box actions, flat (Box) observations. Returns
+    the number of actions (discrete) or of action dimensions (continuous), and whether they are discrete."""
+    space = probe.action_space
+    problem = action_space_problem(space)
     if problem is not None:
         raise LightupError(f"{env_id} has {problem}")
     if not isinstance(probe.observation_space, gym.spaces.Box):
         raise LightupError(f"{env_id} has a non-Box observation space; wrap it to give flat vectors")
+    discrete = isinstance(space, gym.spaces.Discrete)
+    return int(space.n if discrete else space.shape[0]), discrete
 
 
 def env_name(env: gym.Env) -> str:

@@ -88,7 +88,7 @@ class Trainer(UpdateStep, Evaluation):
         if self.env_source.given or isinstance(env, str):
             config = dataclasses.replace(config, env_id=env if isinstance(env, str) else env_name(probe))
         config = self.env_source.fit_n_envs(config)
-        check_spaces(probe, config.env_id)
+        self.n_actions, self.discrete = check_spaces(probe, config.env_id)
         config = dataclasses.replace(config, obs_adapters=adapters_of(probe))
         self.threshold = reward_threshold(probe)
         max_return = getattr(probe.unwrapped, "max_return", None)
@@ -96,15 +96,9 @@ class Trainer(UpdateStep, Evaluation):
         config.validate()  # the values the recipe filled in, against the ones given
         self.config = config
         obs_dim = int(np.prod(probe.observation_space.shape))
-        self.discrete = isinstance(probe.action_space, gym.spaces.Discrete)
-        # The number of actions (discrete) or of action dimensions (continuous).
-        self.n_actions = int(probe.action_space.n if self.discrete else probe.action_space.shape[0])
         probe.close()
         if not self.discrete and config.advantage_baseline == "policy":
-            raise LightupError(
-                f"--advantage-baseline policy needs a Q value per action: {config.env_id} has continuous "
-                "actions; use --advantage-baseline value"
-            )
+            raise LightupError(f"{config.env_id} has continuous actions: use --advantage-baseline value")
 
         torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
@@ -402,14 +396,8 @@ class Trainer(UpdateStep, Evaluation):
             trainer = cls(config, env=env, policy=policy, eval_env=eval_env)
             trainer.run_dir = run_dir
             obs_dim, commanded = trainer.policy.obs_dim, meta["buffer_commanded"]
-            check_buffer(
-                tensors,
-                commanded,
-                obs_dim,
-                trainer.n_actions,
-                where=f"{str(path)!r} ",
-                discrete=trainer.discrete,
-            )
+            where, n = f"{str(path)!r} ", trainer.n_actions
+            check_buffer(tensors, commanded, obs_dim, n, where, discrete=trainer.discrete)
             state.restore_state(trainer, tensors, meta)
             rollout = with_prefix(tensors, "rollout.")
             trainer._rollout_state = {k: v.numpy() for k, v in rollout.items()} if rollout else None
