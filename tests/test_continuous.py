@@ -219,6 +219,19 @@ def test_a_continuous_agent_file_plays_in_the_envs_bounds(tmp_path):
     assert np.array_equal(again.act(obs[None])[0], action)
 
 
+def test_a_vector_env_with_actions_outside_minus_one_to_one_is_refused_in_one_line(tmp_path):
+    """A vector env is played as given, so its Box actions must already be [-1, 1]."""
+    from lightup.envs.probes_continuous import ProbeTargetActionEnv
+    from lightup.training.envs import vector_env
+
+    envs = vector_env(ProbeTargetActionEnv, 2)
+    with pytest.raises(LightupError, match=r"RescaleAction\(env, -1.0, 1.0\)") as err:
+        Trainer(tiny_config(tmp_path / "run", n_envs=None), env=envs)
+    assert "\n" not in str(err.value)
+    rescaled = vector_env(lambda: gym.wrappers.RescaleAction(ProbeTargetActionEnv(), -1.0, 1.0), 2)
+    assert Trainer(tiny_config(tmp_path / "ok", n_envs=None), env=rescaled).policy.act_dim == 2
+
+
 def test_rescaling_is_recorded_and_a_changed_action_space_is_refused():
     env = make_env("lightup/ProbeTargetAction-v0")
     assert env.action_space == spaces.Box(-1.0, 1.0, (2,), np.float32)

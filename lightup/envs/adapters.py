@@ -71,7 +71,7 @@ def action_space_problem(space: gym.Space) -> str | None:
     return None
 
 
-def _needs_rescale(space: gym.Space) -> bool:
+def needs_rescale(space: gym.Space) -> bool:
     """A playable Box action space whose bounds are not already [-1, 1]."""
     if not isinstance(space, spaces.Box) or action_space_problem(space) is not None:
         return False
@@ -99,7 +99,7 @@ def _is_minigrid(env: gym.Env) -> bool:
 def plan(env: gym.Env) -> tuple[str, ...]:
     """The adapters ``env``'s spaces need, in the order they apply; an observation space that cannot be
     adapted is a one-line error."""
-    action = ("rescale_action",) if _needs_rescale(env.action_space) else ()
+    action = ("rescale_action",) if needs_rescale(env.action_space) else ()
     return (*_observation_plan(env), *action)
 
 
@@ -143,4 +143,4 @@ def adapt(env: gym.Env, names: Sequence[str] | None = None) -> tuple[gym.Env, tu
     return env, names
 
 
-__all__ = ["ADAPTERS", "action_space_problem", "adapt", "plan"]
+__all__ = ["ADAPTERS", "action_space_problem", "adapt", "needs_rescale", "plan"]

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from lightup.envs import make_env
-from lightup.envs.adapters import action_space_problem, adapt
+from lightup.envs.adapters import action_space_problem, adapt, needs_rescale
 from lightup.errors import LightupError
 
 if TYPE_CHECKING:
@@ -112,6 +112,12 @@ class EnvSource:
                 raise LightupError(
                     f"cannot make single evaluation envs from a {type(env).__name__}: pass eval_env=, a "
                     "callable returning one gym.Env"
+                )
+            if needs_rescale(env.single_action_space):  # played as given: its actions must be [-1, 1]
+                raise LightupError(
+                    f"the vector env's Box actions span {env.single_action_space.low.min():g} to "
+                    f"{env.single_action_space.high.max():g}; the policy acts in [-1, 1]: wrap each env in "
+                    "gymnasium.wrappers.RescaleAction(env, -1.0, 1.0)"
                 )
             self.vector, self.make = env, make
         elif callable(env):
