@@ -228,7 +228,8 @@ def test_a_vector_env_with_actions_outside_minus_one_to_one_is_refused_in_one_li
     with pytest.raises(LightupError, match=r"RescaleAction\(env, -1.0, 1.0\)") as err:
         Trainer(tiny_config(tmp_path / "run", n_envs=None), env=envs)
     assert "\n" not in str(err.value)
-    rescaled = vector_env(lambda: gym.wrappers.RescaleAction(ProbeTargetActionEnv(), -1.0, 1.0), 2)
+    one = np.float32(1.0)  # in the space's dtype: no precision warning
+    rescaled = vector_env(lambda: gym.wrappers.RescaleAction(ProbeTargetActionEnv(), -one, one), 2)
     assert Trainer(tiny_config(tmp_path / "ok", n_envs=None), env=rescaled).policy.act_dim == 2
 
 
