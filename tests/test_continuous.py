@@ -238,3 +238,27 @@ def test_rescaling_is_recorded_and_a_changed_action_space_is_refused():
     assert env.action_space == spaces.Box(-1.0, 1.0, (2,), np.float32)
     with pytest.raises(LightupError, match="its observation or action space changed"):
         make_env("lightup/ProbeTargetAction-v0", adapters=())
+
+
+def test_the_sb3_continuous_peers_are_built_with_the_zoos_settings():
+    """SAC and TD3 from the RL Zoo's tables (TD3's noise as an SB3 action noise over the action dimensions);
+    an env the zoo does not cover gets the stated fallback."""
+    from stable_baselines3 import SAC, TD3
+    from stable_baselines3.common.noise import NormalActionNoise
+
+    from lightup.bench.job import Job
+    from lightup.bench.sb3 import build_model
+    from lightup.bench.zoo import hyperparameters
+
+    assert hyperparameters("sac", "Pendulum-v1") == (
+        {"n_envs": 1, "zoo_steps": 20_000, "learning_rate": 1e-3},
+        True,
+    )
+    assert hyperparameters("td3", "lightup/ProbeTargetAction-v0")[1] is False
+    env = make_env("lightup/ProbeTargetAction-v0")  # 2 action dimensions; the job's id picks the zoo entry
+    job = Job("Pendulum-v1", "sb3-td3", 0, 2000, 1000)
+    model, record = build_model("td3", job, env)
+    assert isinstance(model, TD3) and record["from_zoo"] and record["noise_std"] == 0.1
+    assert isinstance(model.action_noise, NormalActionNoise) and model.action_noise._sigma.shape == (2,)
+    model, record = build_model("sac", Job("Pendulum-v1", "sb3-sac", 0, 2000, 1000), env)
+    assert isinstance(model, SAC) and model.learning_rate == 1e-3

@@ -14,6 +14,8 @@ the agents (`lightup.envs.adapters` rescales it), as the zoo recommends for SAC 
 
 from __future__ import annotations
 
+from lightup.bench.zoo import PPO
+
 _MUJOCO = ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
 
 SAC: dict[str, dict] = {
@@ -112,17 +114,8 @@ PPO_CONTINUOUS: dict[str, dict] = {
         "use_sde": True,
         "policy_kwargs": {"log_std_init": -3.29, "ortho_init": False},
     },
-    # ppo.yml LunarLanderContinuous-v3
-    "LunarLanderContinuous-v3": {
-        "n_envs": 16,
-        "zoo_steps": 1_000_000,
-        "n_steps": 1024,
-        "batch_size": 64,
-        "gae_lambda": 0.98,
-        "gamma": 0.999,
-        "n_epochs": 4,
-        "ent_coef": 0.01,
-    },
+    # ppo.yml LunarLanderContinuous-v3: the same values as its LunarLander-v2 entry
+    "LunarLanderContinuous-v3": dict(PPO["LunarLander-v3"]),
     # ppo.yml "# Tuned" Hopper-v4, HalfCheetah-v4, Walker2d-v4. Departures: normalize dropped, and the zoo's
     # activation_fn=nn.ReLU too (a class cannot go into the results' JSON): SB3's Tanh stays.
     "Hopper-v5": {
