@@ -189,13 +189,8 @@ def _range_text(name: str, flag: str) -> str:
     return f"{flag} {text}"
 
 
-def flags_help(names: tuple[str, ...]) -> str:
-    """The ranges of the named flags of a command, for its ``--help``."""
-    return "Ranges: " + "; ".join(_range_text(n, "--" + n.replace("_", "-")) for n in names) + "."
-
-
 def ranges_help(cls: type) -> str:
-    """The ranges of a config class's numbers, for its ``--help``: ``--seed 0 to 4294967295; ...``."""
+    """The ranges of a config class's numbers, as docs/ranges.md lists them: ``--seed 0 to 4294967295; ...``."""
     parts = []
 
     def walk(cls: type, prefix: str) -> None:

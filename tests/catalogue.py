@@ -257,7 +257,7 @@ ROWS: list[tuple] = [
     # usage errors from before the catalogue (tests/test_bad_inputs.py)
     ("frobnicate", "unknown command 'frobnicate'; choose one of: games, train"),
     ("train NoSuchEnv-v0", "unknown env id 'NoSuchEnv-v0'"),
-    ("train Pendulum-v1", "Box action space; the trainer supports Discrete action spaces"),
+    ("train user_envs:UserUnbounded-v0", "has an unbounded Box action space; give it finite low and high"),
     ("train --n-envs x", "Error parsing --n-envs: invalid literal for int()"),
     ("train --advantage-beta x", "Error parsing --advantage-beta: could not convert string to float"),
     ("train --context-len 0", "--context-len must be an integer from 1 to 4096, got 0"),

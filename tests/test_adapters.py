@@ -90,7 +90,7 @@ def test_a_space_that_cannot_be_a_fixed_vector_is_a_one_line_error(space, part):
 
 def test_recorded_adapters_that_no_longer_fit_the_env_are_an_error():
     env = SpaceEnv(spaces.Discrete(3), 0)
-    with pytest.raises(LightupError, match=r"made with the observation adapters \[\], but the env now needs"):
+    with pytest.raises(LightupError, match=r"made with the adapters \[\], but the env now needs"):
         adapt(env, ())
     with pytest.raises(LightupError, match="unknown observation adapter 'resize'"):
         adapt(env, ("resize",))

@@ -73,7 +73,8 @@ def test_ansi_render_and_describe_return_text(env_id, options):
     obs, _ = env.reset(seed=0)
     assert isinstance(env.render(), str) and env.render()
     assert isinstance(env.unwrapped.describe(obs), str)
-    obs, *_ = env.step(0)
+    box = isinstance(env.action_space, gym.spaces.Box)
+    obs, *_ = env.step(np.zeros(env.action_space.shape, env.action_space.dtype) if box else 0)
     assert isinstance(env.render(), str)
     assert isinstance(env.unwrapped.describe(obs), str)
 

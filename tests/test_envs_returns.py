@@ -43,6 +43,10 @@ CASES = [
     ("lightup/ProbeActionObsReward-v0", {}, 1.0, 0.0),
     ("lightup/CommandFollow-v0", {}, 1.0, 0.0),
     ("lightup/Gamble-v0", {}, 1.0, -13 / 6),
+    # uniform actions in [0, 1]: E|U - 3/4| = E|U - 1/4| = 5/16; E|U - V| = 1/3 for V uniform; E[U] = 1/2
+    ("lightup/ProbeTargetAction-v0", {}, 1.0, 11 / 16),
+    ("lightup/ProbeObsAction-v0", {}, 1.0, 2 / 3),
+    ("lightup/CommandFollowContinuous-v0", {}, 1.0, 0.5),
 ]  # fmt: skip
 
 

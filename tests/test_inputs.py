@@ -16,7 +16,16 @@ from lightup import cli
 from lightup.errors import LightupError
 from lightup.jsonfile import MAX_DEPTH, depth, loads, read_json
 from lightup.outputs import check_file, check_folder, folder_kind
-from lightup.ranges import RANGES, Range, _number_kind, check, check_config, check_counters, check_memory
+from lightup.ranges import (
+    RANGES,
+    Range,
+    _number_kind,
+    check,
+    check_config,
+    check_counters,
+    check_memory,
+    ranges_help,
+)
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +117,21 @@ def test_checkpoint_counters_in_range():
         check_counters([1, 2])
 
 
-def test_help_states_the_ranges(capsys):
+def test_the_docs_state_every_range_and_the_help_what_resume_takes(capsys):
+    """Every number of every command has its range on the docs' Ranges page (the table's own words)."""
+    page = (Path(__file__).parents[1] / "docs" / "ranges.md").read_text()
+    for name, cmd in cli.COMMANDS.items():
+        items = ranges_help(cli._attr(cmd.args)).removeprefix("Ranges: ").removesuffix(".")
+        if not items:
+            continue
+        assert f"## lightup {name}\n" in page, name
+        section = page.split(f"## lightup {name}\n", 1)[1].split("\n## ", 1)[0]
+        for item in filter(None, items.split("; ")):
+            flag, text = item.split(" ", 1)
+            assert f"| `{flag}` | {text} |" in section, (name, flag, text)
+    assert "| `--n-envs` | 1 to 1024 |" in page and "| `--seed` | 0 to 4_294_967_295 |" in page
     assert cli.main(["train", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "--n-envs 1 to 1024" in out and "--seed 0 to 4_294_967_295" in out
     assert "--resume RUN_DIR` continues a run from its checkpoint; with it, only --total-steps" in out
 
 

@@ -43,6 +43,26 @@ class BrokenEnv(gym.Env):
         raise RuntimeError("licence file not found\n(second line of the message)")
 
 
-for _id, _cls in (("UserCorridor-v0", CorridorEnv), ("UserBroken-v0", BrokenEnv)):
+class UnboundedActionEnv(gym.Env):
+    """A one-step env whose Box action space has no bounds (a policy's tanh head cannot be rescaled to it)."""
+
+    def __init__(self):
+        self.observation_space = spaces.Box(-1.0, 1.0, (1,))
+        self.action_space = spaces.Box(-float("inf"), float("inf"), (2,))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self.observation_space.low * 0, {}
+
+    def step(self, action):
+        return self.observation_space.low * 0, 0.0, True, False, {}
+
+
+_ENVS = (
+    ("UserCorridor-v0", CorridorEnv),
+    ("UserBroken-v0", BrokenEnv),
+    ("UserUnbounded-v0", UnboundedActionEnv),
+)
+for _id, _cls in _ENVS:
     if _id not in gym.registry:
         gym.register(id=_id, entry_point=_cls, max_episode_steps=20)

@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 import tyro
 
 from lightup.args import MaybeInt, MaybeStr, Strings, default_hint
-from lightup.bench.runs import AGENTS, BENCH_EXTRA, SB3_AGENTS, Job
-from lightup.bench.suites import SUITES
+from lightup.bench.runs import AGENTS, BENCH_EXTRA, CONTINUOUS_ONLY, DISCRETE_ONLY, SB3_AGENTS, Job
+from lightup.bench.suites import SUITE_THRESHOLDS, SUITES
 from lightup.errors import LightupError
 from lightup.ranges import check, check_config
 from lightup.training.recipe import DEFAULTS, EVALUATIONS_PER_RUN
@@ -25,15 +25,16 @@ RESULTS = Path("benchmarks") / "results"
 @dataclass
 class BenchConfig:
     envs: tuple[str, ...] = ("lightup/PressButton-v0", "CartPole-v1")
-    """Env ids, with options after commas (id,size=4)."""
+    """Env ids (Discrete or bounded Box actions), with options after commas (id,size=4)."""
     agents: tuple[str, ...] = ("dt-stacked", "dt-interleaved", "sb3-ppo")
-    """From: dt-stacked, dt-interleaved, mlp, sb3-ppo, sb3-dqn."""
+    """From: dt-stacked, dt-interleaved, mlp, sb3-ppo, sb3-dqn (Discrete only), sb3-sac, sb3-td3 (Box)."""
     seeds: int = 10
     """Runs per env and agent, with seeds 0 .. seeds-1."""
     agent_seeds: Strings = ()
     """Other seed counts for some agents, as AGENT=N (e.g. sb3-dqn=3 when DQN is slow)."""
     suite: Annotated[
-        Literal["general"] | None, tyro.conf.arg(metavar="{general}", help_behavior_hint=default_hint)
+        Literal["general", "continuous"] | None,
+        tyro.conf.arg(metavar="{general,continuous}", help_behavior_hint=default_hint),
     ] = None
     """A named suite of envs in place of --envs; --budget caps its budgets (default: none)."""
     budget: MaybeInt = None
@@ -84,7 +85,7 @@ class BenchConfig:
             if (*self.envs, *self.agents).count(name) > 1:
                 raise LightupError(f"{name!r} is given twice")
         for spec in self.envs:
-            check_env(*split_env(spec))
+            check_env(*split_env(spec), agents=self.agents)
         self.seeds_by_agent()
         needed = {"rliable": BENCH_EXTRA, "pandas": BENCH_EXTRA}
         if any(a in SB3_AGENTS for a in self.agents):
@@ -113,6 +114,8 @@ class BenchConfig:
                 if spec in suite:
                     episodes = max(episodes, suite[spec].eval_episodes or 0)
                     solved_at = suite[spec].threshold
+                else:  # an env the registry gives no threshold (Pendulum-v1): the one a suite names
+                    solved_at = SUITE_THRESHOLDS.get(spec)
                 for agent in (a for a in self.agents if seed < seeds[a]):
                     out.append(Job(env_id, agent, seed, budget, eval_every, options, episodes, (), solved_at))
         return out
@@ -150,12 +153,13 @@ def split_env(spec: str) -> tuple[str, tuple[str, ...]]:
     return env_id, tuple(options)
 
 
-def check_env(env_id: str, options: tuple[str, ...] = ()) -> None:
-    """The env exists, takes these options and has a discrete action space (what every agent here needs;
-    `make_env` adapts its observations to flat vectors or says why it cannot)."""
+def check_env(env_id: str, options: tuple[str, ...] = (), agents: tuple[str, ...] = ()) -> None:
+    """The env exists, takes these options and has an action space that the trainer and each of ``agents``
+    play (`make_env` adapts its observations to flat vectors or says why it cannot)."""
     import gymnasium as gym
 
     from lightup.envs import make_env, parse_options
+    from lightup.envs.adapters import action_space_problem
 
     try:
         env = make_env(env_id, **parse_options(list(options)))
@@ -164,10 +168,16 @@ def check_env(env_id: str, options: tuple[str, ...] = ()) -> None:
     except Exception as err:  # a registered env whose dependencies are missing, e.g. box2d
         raise LightupError(f"cannot make {env_id}: {str(err).splitlines()[0]}") from None
     try:
-        if not isinstance(env.action_space, gym.spaces.Discrete):
-            raise LightupError(
-                f"{env_id} has a {type(env.action_space).__name__} action space; the bench agents need a "
-                "Discrete one"
-            )
+        problem = action_space_problem(env.action_space)
+        if problem is not None:
+            raise LightupError(f"{env_id} has {problem}")
+        discrete = isinstance(env.action_space, gym.spaces.Discrete)
+        for agent in agents:
+            if agent in (CONTINUOUS_ONLY if discrete else DISCRETE_ONLY):
+                kind, other = ("Discrete", "Box") if discrete else ("Box", "Discrete")
+                raise LightupError(
+                    f"{agent} plays {other} action spaces only, and {env_id} has a {kind} one; drop it from "
+                    "--agents for this env"
+                )
     finally:
         env.close()

@@ -14,7 +14,12 @@ from lightup.bench.stats import aggregate, group, normalised_scores, summarize_g
 from lightup.checkpoint import atomic_write
 
 BASELINE = "sb3-ppo"
-PEERS = ("sb3-ppo", "sb3-dqn")  # the probability of improvement of each DT agent over each of them
+PEERS = (
+    "sb3-ppo",
+    "sb3-dqn",
+    "sb3-sac",
+    "sb3-td3",
+)  # the probability of improvement of each DT agent over each
 # Hand-written notes on a run start at this heading; re-rendering a folder keeps them.
 NOTES = "## This run"
 

@@ -25,6 +25,8 @@ __all__ = [
     "AGENTS",
     "BENCH_EXTRA",
     "SB3_AGENTS",
+    "CONTINUOUS_ONLY",
+    "DISCRETE_ONLY",
     "TRAINER_AGENTS",
     "Job",
     "random_return",
@@ -37,7 +39,9 @@ TRAINER_AGENTS: dict[str, dict] = {
     "dt-interleaved": {"policy": "dt", "layout": "interleaved"},
     "mlp": {"policy": "mlp"},
 }
-SB3_AGENTS: dict[str, str] = {"sb3-ppo": "ppo", "sb3-dqn": "dqn"}
+SB3_AGENTS: dict[str, str] = {"sb3-ppo": "ppo", "sb3-dqn": "dqn", "sb3-sac": "sac", "sb3-td3": "td3"}
+DISCRETE_ONLY, CONTINUOUS_ONLY = ("sb3-dqn",), ("sb3-sac", "sb3-td3")
+"""Agents for one kind of action space only; the others play both."""
 AGENTS: tuple[str, ...] = (*TRAINER_AGENTS, *SB3_AGENTS)
 BENCH_EXTRA = 'pip install -e ".[bench]"'
 

@@ -1,4 +1,4 @@
-"""Stable-Baselines3 PPO and DQN as bench peers, with the zoo's hyperparameters and our evaluation.
+"""Stable-Baselines3 PPO, DQN, SAC and TD3 as bench peers, with the zoo's hyperparameters and our evaluation.
 
 Imported only by the runs that need it: Stable-Baselines3 is the ``bench`` extra.
 """
@@ -9,7 +9,7 @@ import time
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3 import DQN, PPO
+from stable_baselines3 import DQN, PPO, SAC, TD3
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
@@ -85,9 +85,22 @@ def build_model(algo: str, job: Job, env) -> tuple[object, dict]:
     if "exploration_fraction" in params:
         params["exploration_fraction"] = min(params["exploration_fraction"] * horizon / job.budget, 1.0)
     policy_kwargs = {"net_arch": params.pop("net_arch")} if "net_arch" in params else None
-    cls = {"ppo": PPO, "dqn": DQN}[algo]
+    policy_kwargs = params.pop("policy_kwargs", policy_kwargs)
+    params.pop("zoo_normalize", None)  # dropped: see lightup.bench.zoo_continuous
+    if "noise_type" in params:
+        params["action_noise"] = _action_noise(params.pop("noise_type"), params.pop("noise_std"), env)
+    cls = {"ppo": PPO, "dqn": DQN, "sac": SAC, "td3": TD3}[algo]
     model = cls("MlpPolicy", env, seed=job.seed, device="cpu", policy_kwargs=policy_kwargs, **params)
     return model, record
+
+
+def _action_noise(kind: str, std: float, env):
+    """The zoo's ``noise_type`` and ``noise_std`` as an SB3 action noise over the env's action dimensions."""
+    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+
+    dims = env.action_space.shape[0]
+    cls = {"normal": NormalActionNoise, "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise}[kind]
+    return cls(mean=np.zeros(dims), sigma=std * np.ones(dims))
 
 
 def run_sb3(job: Job, algo: str) -> dict:

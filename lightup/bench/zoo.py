@@ -115,8 +115,11 @@ FALLBACK: dict[str, dict] = {
 
 
 def hyperparameters(algo: str, env_id: str) -> tuple[dict, bool]:
-    """The zoo's values for ``algo`` ("ppo" or "dqn") on ``env_id``, and whether they come from the zoo."""
-    table = {"ppo": PPO, "dqn": DQN}[algo]
+    """The zoo's values for ``algo`` ("ppo", "dqn", "sac" or "td3") on ``env_id``, and whether they come
+    from the zoo (continuous-action entries: `lightup.bench.zoo_continuous`)."""
+    from lightup.bench.zoo_continuous import FALLBACK_CONTINUOUS, PPO_CONTINUOUS, SAC, TD3
+
+    table = {"ppo": {**PPO, **PPO_CONTINUOUS}, "dqn": DQN, "sac": SAC, "td3": TD3}[algo]
     if env_id in table:
         return dict(table[env_id]), True
-    return dict(FALLBACK[algo]), False
+    return dict({**FALLBACK, **FALLBACK_CONTINUOUS}[algo]), False

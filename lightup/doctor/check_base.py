@@ -1,9 +1,10 @@
 """What every static check shares: the `Subject` it examines, the `CheckResult` it returns, the `Limit` that
 turns a measured quantity into a verdict with its margin, and the random batches the checks feed a policy.
 
-Checks run on small random batches: discrete actions, S = 3 observation dims, A = 4 actions. Differences are
-judged relative to the size of the outputs, because a well-initialised policy starts with tiny logits (a
-near-uniform start).
+Checks run on small random batches: discrete actions (or continuous ones, for a subject of continuous
+actions), S = 3 observation dims, A = 4 actions. Differences are judged relative to the size of the outputs,
+because a well-initialised policy starts with tiny logits (a near-uniform start). A check that has no
+meaning for continuous actions says so and is skipped (`discrete_only`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ PolicyFactory = Callable[[int, int, bool], SequencePolicy]
 static checks also take a built policy in its place (they then work at its sizes)."""
 
 OBS, ACT = 3, 4
-Verdict = Literal["pass", "fail", "inconclusive"]
+Verdict = Literal["pass", "fail", "inconclusive", "skipped"]
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Subject:
     parameter fails the `gradients` check."""
     seed: int = 0
     """Seed of the initialisation the static checks build (the margins script varies it)."""
+    discrete: bool = True
+    """The kind of actions the checks build the factory's policies for (a built policy keeps its own)."""
     ladder: bool = True
     """Climb the ladder too (False: static checks only, as for a deeper copy of a model whose ladder size
     has one layer, where a bug in the flow between layers cannot show)."""
@@ -171,7 +174,7 @@ def check(fn: Callable[[Subject], Finding | tuple[bool, str]]) -> Callable[[Subj
         lim = found.limit
         return CheckResult(
             name,
-            found.verdict == "pass",
+            found.verdict in ("pass", "skipped"),
             found.detail,
             time.perf_counter() - t0,
             found.verdict,
@@ -189,11 +192,16 @@ def check(fn: Callable[[Subject], Finding | tuple[bool, str]]) -> Callable[[Subj
 
 
 def build(
-    subject: Subject, seed: int | None = None, obs_dim: int | None = None, act_dim: int | None = None
+    subject: Subject,
+    seed: int | None = None,
+    obs_dim: int | None = None,
+    act_dim: int | None = None,
+    discrete: bool | None = None,
 ) -> SequencePolicy:
-    """A fresh policy from the subject's factory (at S = 3, A = 4 unless sizes are given; seeded with
-    ``seed``, by default the subject's). A subject given as a built policy yields a copy of it: the checks
-    then work at its own sizes, and a rung that needs other sizes is told so."""
+    """A fresh policy from the subject's factory (at S = 3, A = 4 unless sizes are given, for the subject's
+    kind of actions unless ``discrete`` says; seeded with ``seed``, by default the subject's). A subject
+    given as a built policy yields a copy of it: the checks then work at its own sizes, and a rung that
+    needs other sizes is told so."""
     torch.manual_seed(subject.seed if seed is None else seed)
     if isinstance(subject.factory, SequencePolicy):
         policy = copy.deepcopy(subject.factory)
@@ -204,10 +212,27 @@ def build(
                 f"an env with obs_dim {wanted[0]}, act_dim {wanted[1]}: pass a factory instead"
             )
     else:
-        policy = subject.factory(obs_dim or OBS, act_dim or ACT, True)
+        kind = subject.discrete if discrete is None else discrete
+        policy = subject.factory(obs_dim or OBS, act_dim or ACT, kind)
     assert isinstance(policy, SequencePolicy), f"the factory returned a {type(policy).__name__}"
-    assert policy.discrete, "the doctor checks discrete-action policies (as the trainer trains)"
     return policy
+
+
+def discrete_only(policy: SequencePolicy, why: str) -> Finding | None:
+    """A skip, with its reason, for a check that has no meaning for a continuous-action policy; else None."""
+    return None if policy.discrete else Finding("skipped", f"skipped for continuous actions: {why}")
+
+
+def random_actions(policy: SequencePolicy, shape: tuple[int, ...], g: torch.Generator) -> Tensor:
+    """Actions of the policy's kind: indices (shape), or vectors in [-0.9, 0.9] (shape + (A,))."""
+    if policy.discrete:
+        return torch.randint(0, policy.act_dim, shape, generator=g)
+    return torch.rand(*shape, policy.act_dim, generator=g) * 1.8 - 0.9
+
+
+def start_value(policy: SequencePolicy) -> int | float:
+    """What ``prev_actions`` holds at an episode start: the start token, or (ignored there) zeros."""
+    return policy.start_action if policy.discrete else 0.0
 
 
 def rel_diff(a: Tensor, b: Tensor) -> float:
@@ -231,9 +256,10 @@ def random_batch(
     else:
         start = torch.randint(0, 6, (b, 1), generator=g) * (torch.rand(b, 1, generator=g) < 0.6)
     timesteps = start + torch.arange(t)[None, :]
-    actions = torch.randint(0, act, (b, t), generator=g)
-    prev = torch.cat([torch.randint(0, act, (b, 1), generator=g), actions[:, :-1]], dim=1)
-    prev[timesteps == 0] = act  # the start token
+    actions = random_actions(policy, (b, t), g)
+    prev = torch.cat([random_actions(policy, (b, 1), g), actions[:, :-1]], dim=1)
+    if policy.discrete:
+        prev[timesteps == 0] = act  # the start token (continuous: ignored there by the contract)
     mask = torch.ones(b, t, dtype=torch.bool)
     if pad:
         lengths = torch.randint(1, t + 1, (b,), generator=g)

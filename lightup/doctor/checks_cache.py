@@ -8,7 +8,15 @@ import torch
 from torch import Tensor
 
 from lightup.doctor import limits
-from lightup.doctor.check_base import Finding, Subject, build, check, rel_diff
+from lightup.doctor.check_base import (
+    Finding,
+    Subject,
+    build,
+    check,
+    random_actions,
+    rel_diff,
+    start_value,
+)
 
 
 @check
@@ -23,7 +31,8 @@ def kv_cache(subject: Subject) -> Finding:
     g = torch.Generator().manual_seed(3)
     rtg = torch.randn(n, length, generator=g)
     states = torch.randn(n, length, policy.obs_dim, generator=g)
-    actions = torch.randint(0, policy.act_dim, (n, length), generator=g)
+    actions = random_actions(policy, (n, length), g)
+    start = start_value(policy)
     resets = {0: set(), 1: {2}, 2: {k + 1}}  # steps at which a new episode begins (besides step 0)
     episode_start = [0] * n
     worst = {"episode": 0.0, "window": 0.0}
@@ -31,9 +40,8 @@ def kv_cache(subject: Subject) -> Finding:
 
     def reference(i: int, lo: int, j: int) -> Tensor:
         steps = torch.arange(lo, j + 1)
-        prev = torch.where(
-            steps == episode_start[i], policy.start_action, actions[i, (steps - 1).clamp(min=0)]
-        )
+        first = (steps == episode_start[i]).view(-1, *([1] * (actions.dim() - 2)))
+        prev = torch.where(first, start, actions[i, (steps - 1).clamp(min=0)])
         return policy(
             rtg[i : i + 1, lo : j + 1],
             states[i : i + 1, lo : j + 1],
@@ -52,8 +60,8 @@ def kv_cache(subject: Subject) -> Finding:
                 if j in resets[i]:
                     episode_start[i] = j
             ts = torch.tensor([j - episode_start[i] for i in range(n)])
-            prev = torch.tensor(
-                [policy.start_action if ts[i] == 0 else int(actions[i, j - 1]) for i in range(n)]
+            prev = torch.stack(
+                [torch.full_like(actions[i, 0], start) if ts[i] == 0 else actions[i, j - 1] for i in range(n)]
             )
             pushed = policy.push(rtg[:, j], states[:, j], prev, ts)
             for i in range(n):

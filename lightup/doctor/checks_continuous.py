@@ -10,6 +10,7 @@ contract's rules on that twin: what the start ignores, what each later position 
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -23,9 +24,10 @@ ACT_DIMS = 2  # action dimensions of the continuous twin
 
 
 def twin(subject: Subject) -> SequencePolicy | None:
-    """The subject's continuous-action policy, or None where its factory builds none."""
+    """The subject's continuous-action policy (a copy of a built one), or None where its factory builds
+    none."""
     if isinstance(subject.factory, SequencePolicy):
-        return None
+        return None if subject.factory.discrete else copy.deepcopy(subject.factory)
     torch.manual_seed(subject.seed)
     try:
         policy = subject.factory(OBS, ACT_DIMS, False)

@@ -15,7 +15,18 @@ import torch
 from torch import Tensor
 
 from lightup.doctor import limits
-from lightup.doctor.check_base import Finding, Subject, build, check, inputs, random_batch, rel_diff, window
+from lightup.doctor.check_base import (
+    Finding,
+    Subject,
+    build,
+    check,
+    discrete_only,
+    inputs,
+    random_actions,
+    random_batch,
+    rel_diff,
+    window,
+)
 from lightup.models.decision_transformer import DecisionTransformer
 from lightup.models.policy import SequencePolicy
 
@@ -46,6 +57,8 @@ def variants(policy: SequencePolicy, batch: Batch, name: str, t: int, seed: int)
         shifts = [1.0, -1.0]
     elif name == "states":
         shifts = [torch.randn(batch["states"].shape[0], policy.obs_dim, generator=g)]
+    elif name == "prev_actions" and not policy.discrete:  # another real action vector
+        shifts = [random_actions(policy, (batch["states"].shape[0],), g) - batch[name][:, t]]
     elif name == "prev_actions":
         shifts = list(range(1, policy.act_dim))
     else:
@@ -53,7 +66,7 @@ def variants(policy: SequencePolicy, batch: Batch, name: str, t: int, seed: int)
     for shift in shifts:
         other = dict(batch)
         value = batch[name].clone()
-        if name == "prev_actions":
+        if name == "prev_actions" and policy.discrete:
             value[:, t] = (value[:, t] + shift) % policy.act_dim
         else:
             value[:, t] = value[:, t] + shift
@@ -124,6 +137,9 @@ def start_token_distinct(subject: Subject) -> Finding:
     """The start token gives an output distinct from every real action's, at every position: at the episode
     start and mid-episode (so a timestep embedding cannot hide a start token that stands for an action)."""
     policy = build(subject).eval()
+    skip = discrete_only(policy, "no start token among the actions (continuous_actions checks the start)")
+    if skip is not None:
+        return skip
     declared = declares(policy, "prev_actions")
     if declared is False:
         return Finding("pass", "the policy's config declares no previous-action input (nothing to check)")
@@ -173,7 +189,10 @@ def causal_masking(subject: Subject) -> Finding:
                 g = torch.Generator().manual_seed(100 + t)
                 other["returns_to_go"][:, t + 1 :] = torch.randn(4, t_len - t - 1, generator=g) * 3
                 other["states"][:, t + 1 :] = torch.randn(4, t_len - t - 1, policy.obs_dim, generator=g) * 3
-                other["prev_actions"][:, t + 1 :] = (other["prev_actions"][:, t + 1 :] + 1) % policy.act_dim
+                later = other["prev_actions"][:, t + 1 :]
+                other["prev_actions"][:, t + 1 :] = (
+                    (later + 1) % policy.act_dim if policy.discrete else -later
+                )
                 out = policy(**other)
                 seen = real[:, : t + 1]
                 diff = rel_diff(base[:, : t + 1][seen], out[:, : t + 1][seen])

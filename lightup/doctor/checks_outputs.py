@@ -7,29 +7,43 @@ import math
 import torch
 
 from lightup.doctor import limits
-from lightup.doctor.check_base import Finding, Subject, build, check, inputs, random_batch, window
+from lightup.doctor.check_base import (
+    Finding,
+    Subject,
+    build,
+    check,
+    discrete_only,
+    inputs,
+    random_actions,
+    random_batch,
+    window,
+)
 from lightup.models.policy import action_distribution
 
 
 @check
 def output_shape(subject: Subject) -> tuple[bool, str]:
-    """forward returns finite (B, T, P) parameters, P = the number of actions."""
+    """forward returns finite (B, T, P) parameters, P = the number of actions (2A if continuous)."""
     policy = build(subject).eval()
     batch = random_batch(policy, 4, window(policy), seed=1)
     with torch.no_grad():
         params = policy(**inputs(batch))
-    want = (4, batch["mask"].shape[1], policy.act_dim)
+    want = (4, batch["mask"].shape[1], policy.n_params)
     if tuple(params.shape) != want:
-        return False, f"forward gave shape {tuple(params.shape)}, expected (B, T, A) = {want}"
+        label = "(B, T, A)" if policy.discrete else "(B, T, 2A)"
+        return False, f"forward gave shape {tuple(params.shape)}, expected {label} = {want}"
     if not torch.isfinite(params[batch["mask"]]).all():
         return False, "forward gave NaN or inf at real steps"
     return True, f"shape {want}, finite"
 
 
 @check
-def start_token_never_sampled(subject: Subject) -> tuple[bool, str]:
+def start_token_never_sampled(subject: Subject) -> Finding | tuple[bool, str]:
     """The head has one output per action: the start token (index A) is an input only."""
     policy = build(subject).eval()
+    skip = discrete_only(policy, "no start token index to sample (continuous_actions checks the start)")
+    if skip is not None:
+        return skip
     batch = random_batch(policy, 4, window(policy, 4), seed=5)
     with torch.no_grad():
         params = policy(**inputs(batch))
@@ -50,10 +64,10 @@ def start_token_never_sampled(subject: Subject) -> tuple[bool, str]:
 def sampling_matches_loss(subject: Subject) -> Finding:
     """Rollouts sample from the distribution the loss trains (``policy.distribution`` vs the trainer's)."""
     policy = build(subject).eval()
-    params = torch.randn(6, 3, policy.act_dim, generator=torch.Generator().manual_seed(6)) * 2
-    actions = torch.randint(0, policy.act_dim, (6, 3), generator=torch.Generator().manual_seed(7))
+    params = torch.randn(6, 3, policy.n_params, generator=torch.Generator().manual_seed(6)) * 2
+    actions = random_actions(policy, (6, 3), torch.Generator().manual_seed(7))
     sampled = policy.distribution(params).log_prob(actions)
-    trained = action_distribution(params, True).log_prob(actions)
+    trained = action_distribution(params, policy.discrete).log_prob(actions)
     diff = float((sampled - trained).abs().max())
     why = "rollouts do not sample what the loss fits (a temperature in the wrong space?)"
     return Finding.measured(limits.SAMPLING, diff, "", why, "sampling and the loss use the same distribution")
@@ -63,6 +77,9 @@ def sampling_matches_loss(subject: Subject) -> Finding:
 def initial_entropy(subject: Subject) -> Finding:
     """At initialisation the action distribution is near uniform (entropy near log A)."""
     policy = build(subject).eval()
+    skip = discrete_only(policy, "a tanh-Gaussian's entropy has no maximum to take a share of")
+    if skip is not None:
+        return skip
     batch = random_batch(policy, 8, window(policy, 4), seed=12)
     with torch.no_grad():
         entropy = policy.distribution(policy(**inputs(batch))).entropy()[batch["mask"]].mean()

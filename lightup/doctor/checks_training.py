@@ -35,7 +35,7 @@ def gradients(subject: Subject) -> tuple[bool, str]:
         )
     batch = random_batch(policy, 8, window(policy), seed=4)
     params = policy(**inputs(batch))
-    loss = subject.loss(params, batch["actions"], batch["mask"], True)
+    loss = subject.loss(params, batch["actions"], batch["mask"], policy.discrete)
     loss.backward()
     missing, zero, bad = [], [], []
     for name, p in policy.named_parameters():
@@ -70,14 +70,17 @@ def padded_targets_carry_no_loss(subject: Subject) -> Finding:
     other = {k: v.clone() for k, v in batch.items()}
     pad = ~mask
     g = torch.Generator().manual_seed(11)
-    other["actions"][pad] = (
-        batch["actions"][pad] + 1 + torch.randint(0, policy.act_dim - 1, (int(pad.sum()),), generator=g)
-    ) % policy.act_dim
+    if policy.discrete:
+        other["actions"][pad] = (
+            batch["actions"][pad] + 1 + torch.randint(0, policy.act_dim - 1, (int(pad.sum()),), generator=g)
+        ) % policy.act_dim
+    else:
+        other["actions"][pad] = -batch["actions"][pad]
     other["states"][pad] = torch.randn(int(pad.sum()), policy.obs_dim, generator=g) * 5
     other["returns_to_go"][pad] = torch.randn(int(pad.sum()), generator=g) * 5
     with torch.no_grad():
-        a = float(subject.loss(policy(**inputs(batch)), batch["actions"], mask, True))
-        b = float(subject.loss(policy(**inputs(other)), other["actions"], mask, True))
+        a = float(subject.loss(policy(**inputs(batch)), batch["actions"], mask, policy.discrete))
+        b = float(subject.loss(policy(**inputs(other)), other["actions"], mask, policy.discrete))
     change = abs(a - b) / max(1.0, abs(a)) if math.isfinite(a) and math.isfinite(b) else math.inf
     why = f"changing padded targets and inputs moved the loss from {a:.4f} to {b:.4f}"
     return Finding.measured(limits.LOSS_OF_PADDING, change, "", why, "the loss ignores padded steps")
@@ -113,7 +116,7 @@ def fit(policy: SequencePolicy, subject: Subject, seed: int, steps: int, target:
     optimizer = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=subject.lr)
     first = value = math.nan
     for step in range(1, steps + 1):
-        loss = subject.loss(policy(**inputs(batch)), batch["actions"], batch["mask"], True)
+        loss = subject.loss(policy(**inputs(batch)), batch["actions"], batch["mask"], policy.discrete)
         value = loss.item()
         first = value if step == 1 else first
         if not math.isfinite(value):

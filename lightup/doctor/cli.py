@@ -175,7 +175,7 @@ def _progress(result) -> None:
 
 
 def _static_rows(results) -> list[tuple[str, str, str, str, str]]:
-    shown = {"pass": "pass", "fail": "FAIL", "inconclusive": "inconclusive"}
+    shown = {"pass": "pass", "fail": "FAIL", "inconclusive": "inconclusive", "skipped": "skipped"}
     rows = []
     for r in results:
         verdict = getattr(r, "verdict", "pass" if r.passed else "fail")

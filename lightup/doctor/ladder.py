@@ -121,7 +121,7 @@ def train_seed(
     # The subject's own model, handed to the trainer: it trains with exactly the trainer's optimiser and
     # gradient clipping (the reference is the trainer's own --policy mlp).
     config = rung_config(rung, seed, run_dir, subject.train_overrides, reference)
-    policy = None if reference else lambda obs_dim, act_dim, discrete: build(subject, seed, obs_dim, act_dim)
+    policy = None if reference else lambda obs, act, discrete: build(subject, seed, obs, act, discrete)
     trainer = Trainer(config, policy=policy)
     try:
         trainer.learn(rung.budget)

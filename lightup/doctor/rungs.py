@@ -116,6 +116,26 @@ RUNGS: tuple[Rung, ...] = (
         "lightup/CommandFollow-v0",
         budget=2048,
     ),
+    # Continuous actions (tanh-Gaussian head, actions rescaled from [0, 1]), with advantage weighting as in
+    # the default recipe: healthy DTs (both layouts) and the reference MLP passed 5 of 5 seeds each, the
+    # target action within 512 steps and the observed one within 1280 (plain imitation, beta 0: 3 of 5 at
+    # 3000).
+    Rung(
+        "continuous-target-action",
+        "a continuous action learnt from returns alone (constant observation, a fixed right action)",
+        "the continuous head, its log-likelihood or the rescaling of actions to the env's bounds",
+        "lightup/ProbeTargetAction-v0",
+        budget=2048,
+        overrides=(("advantage_beta", 0.5),),
+    ),
+    Rung(
+        "continuous-obs-action",
+        "a continuous action that must follow the observation",
+        "the observation does not reach the continuous head's mean: the state embedding or the readout",
+        "lightup/ProbeObsAction-v0",
+        budget=3072,
+        overrides=(("advantage_beta", 0.5),),
+    ),
     Rung(
         "press-fixed-light",
         "PressButton with button 0 always lit: learn one action from returns alone",

@@ -29,6 +29,7 @@ from lightup.envs.probes import (
     ProbeDelayedRewardEnv,
     ProbeObsRewardEnv,
 )
+from lightup.envs.probes_continuous import CommandFollowContinuousEnv, ProbeObsActionEnv, ProbeTargetActionEnv
 from lightup.envs.recall_button import RecallButtonEnv
 from lightup.errors import LightupError
 
@@ -43,6 +44,9 @@ _GAMES: dict[str, tuple[type[gym.Env], float]] = {
     "lightup/ProbeActionObsReward-v0": (ProbeActionObsRewardEnv, 0.9),
     "lightup/CommandFollow-v0": (CommandFollowEnv, 0.9),
     "lightup/Gamble-v0": (GambleEnv, 0.9),
+    "lightup/ProbeTargetAction-v0": (ProbeTargetActionEnv, 0.95),
+    "lightup/ProbeObsAction-v0": (ProbeObsActionEnv, 0.95),
+    "lightup/CommandFollowContinuous-v0": (CommandFollowContinuousEnv, 0.95),
 }
 GAME_IDS: tuple[str, ...] = tuple(_GAMES)
 
@@ -139,7 +143,8 @@ def make_env(
 
 
 def adapters_of(env: gym.Env) -> tuple[str, ...]:
-    """The observation adapters that `make_env` applied to ``env`` (through any wrappers added since)."""
+    """The adapters (observations, actions) that `make_env` applied to ``env`` (through any wrappers added
+    since)."""
     try:
         return tuple(env.get_wrapper_attr("obs_adapters"))
     except AttributeError:

@@ -5,6 +5,9 @@ Discrete, MultiDiscrete and MultiBinary become one-hot or 0/1 vectors, Dict and 
 Gymnasium's ``FlattenObservation``), and MiniGrid envs keep their image (minigrid's ``ImgObsWrapper``: the
 mission text cannot be a fixed vector), then are flattened. A Box needs nothing (rollouts reshape it).
 
+Continuous actions: a policy's tanh-squashed head acts in [-1, 1] in every dimension, so a bounded Box action
+space with other bounds is rescaled to it (Gymnasium's ``RescaleAction``); the env sees its own bounds.
+
 The adapters applied are named (`ADAPTERS`) and recorded in the run's config, so a run rebuilds the same
 pipeline when it is loaded again, and a space that no longer fits it is an error, not a silent change.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
 from lightup.errors import LightupError
@@ -32,11 +36,46 @@ def _minigrid_image(env: gym.Env) -> gym.Env:
     return ImgObsWrapper(env)
 
 
+def _rescale_action(env: gym.Env) -> gym.Env:
+    space = env.action_space
+    one = np.ones(space.shape, dtype=space.dtype)  # in the space's dtype: no precision warning
+    return gym.wrappers.RescaleAction(env, -one, one)
+
+
 ADAPTERS = {
     "minigrid_image": _minigrid_image,
     "flatten": gym.wrappers.FlattenObservation,
+    "rescale_action": _rescale_action,
 }
 """name -> the wrapper it applies; the names are what a run's config records."""
+
+
+def action_space_problem(space: gym.Space) -> str | None:
+    """Why a policy cannot act in ``space`` (one line), or None: Discrete, or a 1-D float Box with finite
+    bounds, low < high."""
+    if isinstance(space, spaces.Discrete):
+        return None
+    if not isinstance(space, spaces.Box):
+        return (
+            f"a {type(space).__name__} action space; lightup plays Discrete and 1-D Box action spaces "
+            "(wrap the env to give one)"
+        )
+    if len(space.shape) != 1:
+        return f"a Box action space of shape {space.shape}; lightup plays 1-D Box actions (flatten them)"
+    if not np.issubdtype(space.dtype, np.floating):
+        return f"a Box action space of dtype {space.dtype}; continuous actions must be floats"
+    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+        return "an unbounded Box action space; give it finite low and high bounds (e.g. ClipAction)"
+    if np.any(space.low >= space.high):
+        return "a Box action space with low >= high in some dimension; every dimension needs low < high"
+    return None
+
+
+def needs_rescale(space: gym.Space) -> bool:
+    """A playable Box action space whose bounds are not already [-1, 1]."""
+    if not isinstance(space, spaces.Box) or action_space_problem(space) is not None:
+        return False
+    return not (np.all(space.low == -1.0) and np.all(space.high == 1.0))
 
 
 def _unflattenable(space: gym.Space) -> str | None:
@@ -58,8 +97,13 @@ def _is_minigrid(env: gym.Env) -> bool:
 
 
 def plan(env: gym.Env) -> tuple[str, ...]:
-    """The adapters ``env``'s observation space needs, in the order they apply; a space that cannot be
+    """The adapters ``env``'s spaces need, in the order they apply; an observation space that cannot be
     adapted is a one-line error."""
+    action = ("rescale_action",) if needs_rescale(env.action_space) else ()
+    return (*_observation_plan(env), *action)
+
+
+def _observation_plan(env: gym.Env) -> tuple[str, ...]:
     names: tuple[str, ...] = ()
     space = env.observation_space
     if _is_minigrid(env) and isinstance(space, spaces.Dict) and "image" in space.spaces:
@@ -91,12 +135,12 @@ def adapt(env: gym.Env, names: Sequence[str] | None = None) -> tuple[gym.Env, tu
         raise LightupError(f"unknown observation adapter {unknown[0]!r}; known: {', '.join(ADAPTERS)}")
     if names != expected:
         raise LightupError(
-            f"the run was made with the observation adapters {list(names)}, but the env now needs "
-            f"{list(expected)}: its observation space changed; train a new run for it"
+            f"the run was made with the adapters {list(names)}, but the env now needs {list(expected)}: "
+            "its observation or action space changed; train a new run for it"
         )
     for name in names:
         env = ADAPTERS[name](env)
     return env, names
 
 
-__all__ = ["ADAPTERS", "adapt", "plan"]
+__all__ = ["ADAPTERS", "action_space_problem", "adapt", "needs_rescale", "plan"]

@@ -1,7 +1,8 @@
 """Scripted agents for the lightup games: a known optimum and a uniformly random baseline.
 
 Tests, the demo and the doctor use them to measure what a perfect and a clueless agent score. Each agent
-has ``reset()`` (call at the start of an episode) and ``act(obs) -> int``.
+has ``reset()`` (call at the start of an episode) and ``act(obs)``: an int, or an array for a Box action
+space.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 from lightup.envs.gamble import GambleEnv
 from lightup.envs.press_button import PressButtonEnv
 from lightup.envs.probes import CommandFollowEnv, ProbeActionObsRewardEnv, ProbeActionRewardEnv, ProbeEnv
+from lightup.envs.probes_continuous import ContinuousProbeEnv
 from lightup.envs.recall_button import RecallButtonEnv
 
 
@@ -61,11 +63,12 @@ class FunctionAgent:
 
 
 class RandomAgent:
-    """Picks uniformly among the actions, from its own seeded generator."""
+    """Picks uniformly among the actions (or within a bounded Box), from its own seeded generator."""
 
     def __init__(self, env: gym.Env, seed: int = 0):
-        assert isinstance(env.action_space, gym.spaces.Discrete), "RandomAgent needs a Discrete action space"
-        self.start, self.n = int(env.action_space.start), int(env.action_space.n)
+        space = env.action_space
+        assert isinstance(space, gym.spaces.Discrete | gym.spaces.Box), "RandomAgent needs Discrete or Box"
+        self.space = space
         # Not default_rng(seed): an env reset with the same seed draws from that very stream, and the
         # "random" agent would then copy the env's draws (press the lit button every time).
         self.rng = np.random.default_rng([seed, 1])
@@ -73,8 +76,26 @@ class RandomAgent:
     def reset(self) -> None:
         pass
 
-    def act(self, obs: np.ndarray) -> int:
-        return self.start + int(self.rng.integers(self.n))
+    def act(self, obs: np.ndarray) -> int | np.ndarray:
+        space = self.space
+        if isinstance(space, gym.spaces.Box):
+            return self.rng.uniform(space.low, space.high).astype(space.dtype)
+        return int(space.start) + int(self.rng.integers(space.n))
+
+
+class TargetAgent:
+    """Plays a continuous probe's right action, in the bounds of the (possibly rescaled) env it acts in."""
+
+    def __init__(self, env: gym.Env):
+        self.game, self.space = env.unwrapped, env.action_space
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        own, space = self.game.action_space, self.space
+        share = (self.game.target() - own.low) / (own.high - own.low)
+        return (space.low + share * (space.high - space.low)).astype(space.dtype)
 
 
 def optimal_agent(env: gym.Env):
@@ -92,6 +113,8 @@ def optimal_agent(env: gym.Env):
         return FunctionAgent(lambda obs: 1 if obs[0] > 0 else 0)
     if isinstance(game, CommandFollowEnv):
         return FunctionAgent(lambda obs: 0)
+    if isinstance(game, ContinuousProbeEnv):
+        return TargetAgent(env)
     if isinstance(game, ProbeEnv):
         return FunctionAgent(lambda obs: 0)  # one action: nothing to choose
     raise TypeError(f"no scripted optimal agent for {type(game).__name__}")

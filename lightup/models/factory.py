@@ -89,20 +89,23 @@ def resolve_policy(
     obs_dim: int,
     act_dim: int,
     env_id: str,
+    discrete: bool = True,
     **dt: Any,
 ) -> SequencePolicy:
     """The policy a trainer trains: ``policy`` itself, built by ``policy`` (a factory), or as ``name`` says
-    (``dt``, ``mlp`` or ``module:factory``); it must fit the env's sizes (discrete actions)."""
+    (``dt``, ``mlp`` or ``module:factory``); it must fit the env's sizes and kind of actions."""
     if policy is None and is_factory_spec(name):
         policy = load_factory(name)  # named by the user (a flag or a config built in Python)
     if policy is None:
-        return build_policy(name, obs_dim, act_dim, True, **dt)
+        return build_policy(name, obs_dim, act_dim, discrete, **dt)
     if not isinstance(policy, SequencePolicy):
-        policy = call_factory(policy, obs_dim, act_dim, True, name if is_factory_spec(name) else "policy")
-    if (policy.obs_dim, policy.act_dim, policy.discrete) != (obs_dim, act_dim, True):
+        spec = name if is_factory_spec(name) else "policy"
+        policy = call_factory(policy, obs_dim, act_dim, discrete, spec)
+    if (policy.obs_dim, policy.act_dim, policy.discrete) != (obs_dim, act_dim, discrete):
+        kind = "discrete actions" if discrete else "continuous action dimensions"
         raise LightupError(
             f"the policy reads obs_dim {policy.obs_dim} and has act_dim {policy.act_dim} (discrete "
-            f"{policy.discrete}); {env_id} needs obs_dim {obs_dim} and {act_dim} discrete actions"
+            f"{policy.discrete}); {env_id} needs obs_dim {obs_dim} and {act_dim} {kind}"
         )
     return policy
 

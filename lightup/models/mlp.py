@@ -25,7 +25,7 @@ class MLPConfig:
     hidden: int = 128
     n_hidden_layers: int = 2
     use_prev_action: bool = False
-    """Also feed a_{t-1} (one-hot with the start token; zeros at t = 0 if continuous)."""
+    """Also feed a_{t-1} (one-hot with the start token; if continuous, the vector and a start flag)."""
 
     def __post_init__(self) -> None:
         for name in ("obs_dim", "act_dim", "hidden", "n_hidden_layers"):
@@ -45,7 +45,7 @@ class ReturnConditionedMLP(SequencePolicy):
         self.context_len = 1
         n_in = 1 + config.obs_dim
         if config.use_prev_action:
-            n_in += config.act_dim + 1 if config.discrete else config.act_dim
+            n_in += config.act_dim + 1  # the start token: an index (discrete), a flag (continuous)
         layers: list[nn.Module] = []
         for _ in range(config.n_hidden_layers):
             layers += [nn.Linear(n_in, config.hidden), nn.ReLU()]
@@ -63,7 +63,8 @@ class ReturnConditionedMLP(SequencePolicy):
             if self.discrete:
                 parts.append(F.one_hot(prev_actions, self.act_dim + 1).to(states.dtype))
             else:
-                parts.append(torch.where((timesteps == 0).unsqueeze(-1), 0.0, prev_actions))
+                start = (timesteps == 0).unsqueeze(-1)
+                parts += [torch.where(start, 0.0, prev_actions), start.to(states.dtype)]
         return self.head(self.body(torch.cat(parts, dim=-1)))  # (B, T, P)
 
     def begin(self, n: int) -> None:

@@ -31,26 +31,11 @@ from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Categorical, Distribution, Independent, Normal, TransformedDistribution
-from torch.distributions.transforms import TanhTransform
+from torch.distributions import Distribution
 
-LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+from lightup.models.heads import LOG_STD_MAX, LOG_STD_MIN, action_distribution, greedy_action
 
-
-def action_distribution(params: Tensor, discrete: bool) -> Distribution:
-    """Distribution over actions from parameters (..., P): categorical, or tanh-squashed diagonal Gaussian."""
-    if discrete:
-        return Categorical(logits=params)
-    mean, log_std = params.chunk(2, dim=-1)
-    std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
-    return Independent(TransformedDistribution(Normal(mean, std), [TanhTransform(cache_size=1)]), 1)
-
-
-def greedy_action(params: Tensor, discrete: bool) -> Tensor:
-    """The most likely action (discrete) or the squashed mean (continuous)."""
-    if discrete:
-        return params.argmax(dim=-1)
-    return torch.tanh(params.chunk(2, dim=-1)[0])
+__all__ = ["LOG_STD_MAX", "LOG_STD_MIN", "SequencePolicy", "action_distribution", "greedy_action"]
 
 
 class SequencePolicy(nn.Module, ABC):

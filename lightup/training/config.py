@@ -34,11 +34,11 @@ class TrainConfig:
     (lightup/training/recipe.py); docs/trainer.md tells the story of each."""
 
     env_id: str = "CartPole-v1"
-    """A lightup game (lightup/PressButton-v0, ...), any Gymnasium id, or module:EnvId."""
+    """A lightup game, any Gymnasium id or module:EnvId (Discrete or bounded 1-D Box actions)."""
     env_options: Strings = ()
     """Options of the env as key=value, e.g. size=4 game_length=5."""
     obs_adapters: Annotated[tuple[str, ...] | None, tyro.conf.Suppress] = None
-    """Filled in by the trainer, not a flag: the observation adapters applied to the env
+    """Filled in by the trainer, not a flag: the adapters applied to the env's observations and actions
     (`lightup.envs.adapters`), so that a run read back rebuilds the same pipeline."""
     preset: Annotated[
         Literal["cartpole", "lunarlander", "games"] | None,

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from lightup.envs import make_env
-from lightup.envs.adapters import adapt
+from lightup.envs.adapters import action_space_problem, adapt, needs_rescale
 from lightup.errors import LightupError
 
 if TYPE_CHECKING:
@@ -60,15 +60,17 @@ def _adapted(env, adapters: tuple[str, ...] | None):
     return adapt(env, adapters)[0] if isinstance(env, gym.Env) else env
 
 
-def check_spaces(probe: gym.Env, env_id: str) -> None:
-    """The spaces the trainer plays: discrete actions, flat (Box) observations."""
-    if not isinstance(probe.action_space, gym.spaces.Discrete):
-        raise LightupError(
-            f"{env_id} has a {type(probe.action_space).__name__} action space; the trainer "
-            "supports Discrete action spaces for now: pick a discrete env"
-        )
+def check_spaces(probe: gym.Env, env_id: str) -> tuple[int, bool]:
+    """The spaces the trainer plays: Discrete or bounded 1-D Box actions, flat (Box) observations. Returns
+    the number of actions (discrete) or of action dimensions (continuous), and whether they are discrete."""
+    space = probe.action_space
+    problem = action_space_problem(space)
+    if problem is not None:
+        raise LightupError(f"{env_id} has {problem}")
     if not isinstance(probe.observation_space, gym.spaces.Box):
         raise LightupError(f"{env_id} has a non-Box observation space; wrap it to give flat vectors")
+    discrete = isinstance(space, gym.spaces.Discrete)
+    return int(space.n if discrete else space.shape[0]), discrete
 
 
 def env_name(env: gym.Env) -> str:
@@ -110,6 +112,12 @@ class EnvSource:
                 raise LightupError(
                     f"cannot make single evaluation envs from a {type(env).__name__}: pass eval_env=, a "
                     "callable returning one gym.Env"
+                )
+            if needs_rescale(env.single_action_space):  # played as given: its actions must be [-1, 1]
+                raise LightupError(
+                    f"the vector env's Box actions span {env.single_action_space.low.min():g} to "
+                    f"{env.single_action_space.high.max():g}; the policy acts in [-1, 1]: wrap each env in "
+                    "gymnasium.wrappers.RescaleAction(env, -1.0, 1.0)"
                 )
             self.vector, self.make = env, make
         elif callable(env):

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from lightup.errors import LightupError
+from lightup.models.heads import with_temperature
 from lightup.models.policy import SequencePolicy, greedy_action
 from lightup.training.replay import Episode
 from lightup.training.returns import next_return_to_go
@@ -197,8 +198,7 @@ class Rollout:
                     actions[:n_greedy] = greedy_action(params[:n_greedy], True)
                 seen.append(log_probs)
             else:
-                scaled = params / temperature if self.discrete else params
-                dist = self.policy.distribution(scaled)
+                dist = self.policy.distribution(with_temperature(params, temperature, self.discrete))
                 actions = dist.sample()
                 if n_greedy:
                     actions[:n_greedy] = greedy_action(params[:n_greedy], self.discrete)
@@ -206,6 +206,8 @@ class Rollout:
                     probs = dist.probs
                     stats.entropy += float(dist.entropy().mean())
                     stats.max_prob += float(probs.max(dim=-1).values.mean())
+                else:  # the tanh-Gaussian's entropy has no closed form: -log p of the draws estimates it
+                    stats.entropy -= float(dist.log_prob(actions).mean())
             actions_np = actions.cpu().numpy()
             try:
                 obs, rewards, terminated, truncated, info = self.envs.step(actions_np)

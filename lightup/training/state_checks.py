@@ -18,10 +18,16 @@ BUFFER = ("buffer.observations", "buffer.actions", "buffer.rewards", "buffer.len
 
 
 def check_buffer(
-    tensors: dict[str, torch.Tensor], commanded: Any, obs_dim: int, n_actions: int, where: str
+    tensors: dict[str, torch.Tensor],
+    commanded: Any,
+    obs_dim: int,
+    n_actions: int,
+    where: str,
+    discrete: bool = True,
 ) -> None:
     """The replay tensors of a checkpoint (see ``_buffer_tensors`` in the trainer) fit each other, the
-    commands stored beside them and the env (``obs_dim`` numbers an observation, ``n_actions`` buttons)."""
+    commands stored beside them and the env (``obs_dim`` numbers an observation, ``n_actions`` buttons, or
+    action dimensions if not ``discrete``)."""
     present = [name for name in BUFFER if name in tensors]
     if not present:
         if commanded not in ([], None):
@@ -54,9 +60,14 @@ def check_buffer(
         )
     if terminated.ndim != 1 or len(terminated) != len(lengths):
         raise bad(f"{len(terminated)} end flags disagree with its {len(lengths)} episodes")
-    if actions.ndim != 1 or actions.dtype.is_floating_point or actions.dtype == torch.bool:
+    if not discrete:
+        if actions.ndim != 2 or actions.shape[1] != n_actions or actions.dtype != torch.float32:
+            raise bad(f"actions are not float32 vectors of the env's {n_actions} dimensions")
+        if steps and not bool((actions.abs() <= 1).all()):  # also false for NaN
+            raise bad("actions go outside [-1, 1]")
+    elif actions.ndim != 1 or actions.dtype.is_floating_point or actions.dtype == torch.bool:
         raise bad("actions are not a list of integers")
-    if steps and (int(actions.min()) < 0 or int(actions.max()) >= n_actions):
+    elif steps and (int(actions.min()) < 0 or int(actions.max()) >= n_actions):
         raise bad(f"actions go outside the env's {n_actions} buttons (0 to {n_actions - 1})")
     if not (bool(torch.isfinite(obs).all()) and bool(torch.isfinite(rewards.double()).all())):
         raise bad("observations or rewards are not all finite")

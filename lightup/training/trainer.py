@@ -89,7 +89,7 @@ class Trainer(UpdateStep, Evaluation):
         if self.env_source.given or isinstance(env, str):
             config = dataclasses.replace(config, env_id=env if isinstance(env, str) else env_name(probe))
         config = self.env_source.fit_n_envs(config)
-        check_spaces(probe, config.env_id)
+        self.n_actions, self.discrete = check_spaces(probe, config.env_id)
         config = dataclasses.replace(config, obs_adapters=adapters_of(probe))
         self.threshold = reward_threshold(probe)
         max_return = getattr(probe.unwrapped, "max_return", None)
@@ -97,8 +97,9 @@ class Trainer(UpdateStep, Evaluation):
         config.validate()  # the values the recipe filled in, against the ones given
         self.config = config
         obs_dim = int(np.prod(probe.observation_space.shape))
-        self.n_actions = int(probe.action_space.n)
         probe.close()
+        if not self.discrete and config.advantage_baseline == "policy":
+            raise LightupError(f"{config.env_id} has continuous actions: use --advantage-baseline value")
 
         torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
@@ -114,7 +115,9 @@ class Trainer(UpdateStep, Evaluation):
             timestep_embedding=config.timestep_embedding,
             max_episode_len=1024,
         )
-        built = resolve_policy(policy, config.policy, obs_dim, self.n_actions, config.env_id, **dt)
+        built = resolve_policy(
+            policy, config.policy, obs_dim, self.n_actions, config.env_id, discrete=self.discrete, **dt
+        )
         self.policy = built.to(self.device)
         if policy is not None and not is_factory_spec(config.policy):
             # the config names the model trained, so that a resume asks for it again (see `load`)
@@ -298,7 +301,8 @@ class Trainer(UpdateStep, Evaluation):
                 metrics.update(self.episode_window.metrics())  # SB3's means over the last 100 episodes
                 if stats.steps:
                     metrics["rollout/entropy"] = stats.entropy * c.n_envs / stats.steps
-                    metrics["rollout/max_prob"] = stats.max_prob * c.n_envs / stats.steps
+                    if self.discrete:
+                        metrics["rollout/max_prob"] = stats.max_prob * c.n_envs / stats.steps
                 metrics["rollout/buffer_best_return"] = (
                     float(self.buffer.returns().max()) if len(self.buffer) else 0.0
                 )
@@ -440,7 +444,8 @@ class Trainer(UpdateStep, Evaluation):
             trainer = cls(config, env=env, policy=policy, eval_env=eval_env)
             trainer.run_dir = run_dir
             obs_dim, commanded = trainer.policy.obs_dim, meta["buffer_commanded"]
-            check_buffer(tensors, commanded, obs_dim, trainer.n_actions, where=f"{str(path)!r} ")
+            where, n = f"{str(path)!r} ", trainer.n_actions
+            check_buffer(tensors, commanded, obs_dim, n, where, discrete=trainer.discrete)
             state.restore_state(trainer, tensors, meta)
             rollout = with_prefix(tensors, "rollout.")
             trainer._rollout_state = {k: v.numpy() for k, v in rollout.items()} if rollout else None

@@ -80,7 +80,7 @@ class UpdateStep:
             if start_returns is None and self._plain_categorical:
                 log_prob, step_entropy = categorical_log_prob(params, actions, mask)
             else:
-                log_prob, dist = action_log_prob(params, actions, mask, discrete=True)
+                log_prob, dist = action_log_prob(params, actions, mask, self.discrete)
                 if start_returns is not None:
                     # entropy_at commands: the policy on the same windows, as a rollout would play them
                     dist = self.policy.distribution(self.policy(**self._at_commands(batch, start_returns)))
@@ -189,8 +189,12 @@ class UpdateStep:
     @property
     def target_entropy(self) -> float:
         """The entropy (nats) the learned temperature holds the policy at for the next updates:
-        ``entropy_target`` of the maximum, or on its way to ``entropy_target_final`` at ``total_steps``."""
+        ``entropy_target`` of the maximum, or on its way to ``entropy_target_final`` at ``total_steps``.
+        Continuous actions: minus the number of action dimensions, as SAC (Haarnoja et al. 2018) and Online
+        DT set it (a tanh-Gaussian's entropy has no maximum in nats to take a share of)."""
         c = self.config
+        if not self.discrete:
+            return -float(self.n_actions)
         share = c.entropy_target
         if c.entropy_target_final is not None:
             share += (c.entropy_target_final - share) * self._progress()

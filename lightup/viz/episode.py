@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from lightup.errors import LightupError
-from lightup.models.policy import SequencePolicy
+from lightup.models.policy import SequencePolicy, greedy_action
 from lightup.outputs import refuse_kind
 from lightup.training.agent import Agent, play_episodes
 
@@ -33,8 +33,9 @@ class Step:
     return_to_go: float
     """The commanded return still to collect, unscaled."""
     probs: np.ndarray
-    """(A,) action probabilities."""
-    action: int
+    """(A,) action probabilities (discrete), or the greedy action, the squashed mean (continuous)."""
+    action: int | list[float]
+    """The action taken: an index, or a vector in [-1, 1] (continuous)."""
     reward: float
     terminated: bool = False
     truncated: bool = False
@@ -48,6 +49,7 @@ class EpisodeRecord:
     frames: list[np.ndarray] = field(default_factory=list)
     """rgb frames (H, W, 3): the first after reset, then one after every step."""
     start_action: int = 0
+    discrete: bool = True
 
     @property
     def ret(self) -> float:
@@ -56,13 +58,31 @@ class EpisodeRecord:
     def policy_inputs(self) -> dict[str, torch.Tensor]:
         """The episode as the (1, T) inputs of ``SequencePolicy.forward``."""
         actions = [s.action for s in self.steps]
+        if self.discrete:
+            prev = torch.tensor([[self.start_action, *actions[:-1]]], dtype=torch.long)
+        else:  # a zero vector at t = 0, where the model reads its start embedding instead
+            dims = len(actions[0])
+            prev = torch.tensor([[[0.0] * dims, *actions[:-1]]], dtype=torch.float32)
         return {
             "returns_to_go": torch.tensor([[s.return_to_go / self.return_scale for s in self.steps]]).float(),
             "states": torch.from_numpy(np.stack([s.observation for s in self.steps])[None]).float(),
-            "prev_actions": torch.tensor([[self.start_action, *actions[:-1]]], dtype=torch.long),
+            "prev_actions": prev,
             "timesteps": torch.arange(len(self.steps))[None],
             "mask": torch.ones(1, len(self.steps), dtype=torch.bool),
         }
+
+
+def action_view(params: torch.Tensor, discrete: bool) -> np.ndarray:
+    """What a table shows of the parameters (..., P): the action probabilities (discrete), or the greedy
+    action (continuous: the squashed mean)."""
+    if discrete:
+        return torch.softmax(params.float(), dim=-1).cpu().numpy()
+    return greedy_action(params.float(), False).cpu().numpy()
+
+
+def action_value(action, discrete: bool) -> int | list[float]:
+    """One action as plain values: an index, or the vector's numbers."""
+    return int(action) if discrete else [float(x) for x in np.asarray(action).reshape(-1)]
 
 
 def describe(env: gym.Env, obs: np.ndarray) -> str:
@@ -85,12 +105,11 @@ def play_episode(
 ) -> EpisodeRecord:
     """Play one episode of ``env`` with ``policy`` commanded to collect ``command``; ``max_steps`` cuts it
     short (the last step is then marked truncated). Sampling draws from a generator seeded with ``seed``."""
-    if not policy.discrete:
-        raise LightupError("the inspector shows discrete policies only (action probabilities per button)")
     generator = torch.Generator(device=next(policy.parameters()).device)
     generator.manual_seed(0 if seed is None else seed)
     agent = Agent(policy, return_scale, gamma, command)
-    record = EpisodeRecord(command=command, return_scale=return_scale, start_action=policy.start_action)
+    start = policy.start_action if policy.discrete else 0
+    record = EpisodeRecord(command, return_scale, start_action=start, discrete=policy.discrete)
     seen: dict = {}
 
     def before_step(obs: np.ndarray, actions: np.ndarray) -> None:
@@ -99,8 +118,8 @@ def play_episode(
         seen["obs"] = np.asarray(obs[0], dtype=np.float32).reshape(-1)
         seen["text"] = describe(env, obs[0])  # before stepping: the games describe their current state
         seen["rtg"] = float(agent.returns_to_go[0])
-        seen["probs"] = torch.softmax(agent.last_params[0].float(), dim=-1).cpu().numpy()
-        seen["action"] = int(actions[0])
+        seen["probs"] = action_view(agent.last_params[:1], policy.discrete)[0]
+        seen["action"] = action_value(actions[0], policy.discrete)
 
     def after_step(obs, rewards, terminated, truncated) -> None:
         record.steps.append(

@@ -15,7 +15,15 @@ from lightup.models.policy import SequencePolicy
 from lightup.ranges import check_args
 from lightup.training.returns import commanded_returns_to_go
 from lightup.viz.args import InspectArgs
-from lightup.viz.episode import EpisodeRecord, Step, load_trainer, make_run_env, play_episode
+from lightup.viz.episode import (
+    EpisodeRecord,
+    Step,
+    action_value,
+    action_view,
+    load_trainer,
+    make_run_env,
+    play_episode,
+)
 
 NUMBERS = ("command", "seed", "episode", "max_steps")  # flags checked against lightup.ranges
 
@@ -39,7 +47,7 @@ def rows(record: EpisodeRecord) -> list[dict]:
             "observation": s.description,
             "return_to_go": s.return_to_go,
             "probs": [float(p) for p in s.probs],
-            "action": s.action,
+            "action": s.action if isinstance(s.action, int) else [round(a, 3) for a in s.action],
             "reward": s.reward,
             "end": "terminated" if s.terminated else "truncated" if s.truncated else "",
         }
@@ -55,14 +63,14 @@ def table(record: EpisodeRecord, title: str = ""):
         ("t", "right"),
         ("observation", "left"),
         ("return-to-go", "right"),
-        ("action probabilities", "left"),
+        ("action probabilities" if record.discrete else "greedy action", "left"),
         ("action", "right"),
         ("reward", "right"),
         ("", "left"),
     ]:
         out.add_column(name, justify=justify)
     for row in rows(record):
-        best = int(np.argmax(row["probs"]))
+        best = int(np.argmax(row["probs"])) if record.discrete else -1  # no most likely one to bold
         probs = " ".join(
             f"[bold]{p:.2f}[/bold]" if i == best else f"{p:.2f}" for i, p in enumerate(row["probs"])
         )
@@ -82,8 +90,9 @@ def table(record: EpisodeRecord, title: str = ""):
 def replay_episode(policy: SequencePolicy, episode, return_scale: float) -> EpisodeRecord:
     """A stored episode (`lightup.training.replay.Episode`) with the policy's current probabilities."""
     rtg = commanded_returns_to_go(episode.rewards, episode.commanded, episode.gamma)
+    start = policy.start_action if policy.discrete else 0
     record = EpisodeRecord(
-        command=float(episode.commanded), return_scale=return_scale, start_action=policy.start_action
+        float(episode.commanded), return_scale, start_action=start, discrete=policy.discrete
     )
     n = episode.length
     for t in range(n):
@@ -94,7 +103,7 @@ def replay_episode(policy: SequencePolicy, episode, return_scale: float) -> Epis
                 description=compact_description(episode.observations[t]),
                 return_to_go=float(rtg[t]),
                 probs=np.zeros(policy.act_dim),
-                action=int(episode.actions[t]),
+                action=action_value(episode.actions[t], policy.discrete),
                 reward=float(episode.rewards[t]),
                 terminated=t == n - 1 and bool(episode.terminated),
                 truncated=t == n - 1 and not episode.terminated,
@@ -103,7 +112,7 @@ def replay_episode(policy: SequencePolicy, episode, return_scale: float) -> Epis
     policy.eval()
     device = next(policy.parameters()).device
     inputs = {k: v.to(device) for k, v in record.policy_inputs().items()}
-    probs = torch.softmax(policy(**inputs)[0].float(), dim=-1).cpu().numpy()  # (T, A)
+    probs = action_view(policy(**inputs)[0], policy.discrete)  # (T, A)
     for step, p in zip(record.steps, probs, strict=True):
         step.probs = p
     return record

@@ -101,7 +101,8 @@ def _config_table(config: dict) -> str:
 def _episode_table(record, limit: int = 40) -> str:
     from lightup.viz.inspector import rows
 
-    head = "<tr><th>t</th><th>observation</th><th>return-to-go</th><th>action probabilities</th>"
+    view = "action probabilities" if record.discrete else "greedy action"
+    head = f"<tr><th>t</th><th>observation</th><th>return-to-go</th><th>{view}</th>"
     head += "<th>action</th><th>reward</th><th></th></tr>"
     body = []
     for r in rows(record)[:limit]:
