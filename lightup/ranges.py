@@ -190,7 +190,7 @@ def _range_text(name: str, flag: str) -> str:
 
 
 def ranges_help(cls: type) -> str:
-    """The ranges of a config class's numbers, as docs/ranges.md lists them: ``--seed 0 to 4294967295; ...``."""
+    """A config class's numbers and their ranges, as docs/ranges.md lists them: ``--seed 0 to ...; ...``."""
     parts = []
 
     def walk(cls: type, prefix: str) -> None:
