@@ -35,6 +35,9 @@ class Rung:
     """A limit of return conditioning itself: reported, never a failure."""
     overrides: tuple[tuple[str, Any], ...] = ()
     """TrainConfig fields that differ from the ladder's small config."""
+    commands: tuple[float, ...] = ()
+    """Commanded returns the greedy policy must meet instead of the env's threshold: a seed passes (and
+    stops) at the first evaluation where, at each command, 90% of the episodes return within 0.5 of it."""
 
 
 # The trainer tests' small config (tests/test_training.py): solves PressButton in well under 3000 steps.
@@ -117,6 +120,15 @@ RUNGS: tuple[Rung, ...] = (
         budget=2048,
     ),
     Rung(
+        "command-follow-later",
+        "the return still to collect, read at the second step: commanded 0 after a hidden +1 or -1",
+        "the return-to-go is read only at some positions of the window (the first), or relabelled wrongly "
+        "past the first step",
+        "lightup/CommandFollowLater-v0",
+        budget=2048,
+        commands=(0.0,),
+    ),
+    Rung(
         "press-fixed-light",
         "PressButton with button 0 always lit: learn one action from returns alone",
         "return-conditioned improvement is broken: commands, replay or evaluation",
@@ -171,6 +183,15 @@ RUNGS: tuple[Rung, ...] = (
         budget=12_000,
         # Healthy seeds pass 29 of 30: 3 of 3 seeds failed a healthy model 9.7% of the time, 2 of 3 does 0.3%.
         pass_rate=0.6,
+        memory=True,
+    ),
+    Rung(
+        "echo",
+        "EchoButton: press the button lit one step before, in episodes of 5 to 10 steps (longer than the "
+        "context), the envs restarting at different times",
+        "the rollout cache past the context length or at staggered resets: its ring position, its reset",
+        "lightup/EchoButton-v0",
+        budget=30_000,
         memory=True,
     ),
     Rung(

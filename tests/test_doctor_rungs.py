@@ -1,0 +1,134 @@
+"""The rungs that exercise what the static checks see: the return-to-go read past the first step
+(command-follow-later) and the rollout cache over episodes longer than the context that end at different
+times (echo). The unbroken model passes them; a bug of the matching kind fails them for the named reason."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+import torch
+from bug_zoo import CacheResetClearsAll, CacheRingNeverWraps, FirstReturnEverywhereUncached, small
+
+from lightup.doctor.checks import Subject
+from lightup.doctor.ladder import FOLLOWED, run_rung, rung_config
+from lightup.doctor.rungs import RUNGS
+from lightup.doctor.subjects import DTFactory
+from lightup.envs import make_env
+
+RUNG = {r.name: r for r in RUNGS}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# --- the envs ---
+
+
+def test_command_follow_later_meets_a_command_of_zero_only_from_the_return_still_to_collect():
+    env = make_env("lightup/CommandFollowLater-v0")
+    firsts, totals = set(), []
+    for seed in range(20):
+        obs, _ = env.reset(seed=seed)
+        assert obs.tolist() == [0.0]
+        _, first, terminated, _, _ = env.step(0)
+        assert not terminated
+        firsts.add(first)
+        still_to_collect = 0.0 - first  # commanded 0
+        obs, second, terminated, truncated, _ = env.step(0 if still_to_collect > 0 else 1)
+        assert obs.tolist() == [0.0] and terminated and not truncated
+        totals.append(first + second)
+    assert firsts == {-1.0, 1.0}  # the first reward is random, and the observation does not show it
+    assert totals == [0.0] * 20
+
+
+def test_echo_episodes_are_longer_than_the_context_and_end_at_different_times():
+    env = make_env("lightup/EchoButton-v0")
+    lengths, returns = set(), []
+    for seed in range(30):
+        obs, _ = env.reset(seed=seed)
+        previous, total, steps, done = None, 0.0, 0, False
+        while not done:
+            action = 0 if previous is None else previous  # press the button lit one step before
+            previous = int(np.argmax(obs))
+            obs, reward, done, truncated, _ = env.step(action)
+            assert not truncated
+            total, steps = total + reward, steps + 1
+        lengths.add(steps)
+        returns.append(total)
+    assert lengths == set(range(5, 11)) and min(lengths) > DTFactory().context_len
+    assert returns == pytest.approx([1.0] * 30)
+
+
+# --- command-follow-later: the return-to-go past the first step ---
+
+
+def test_command_follow_later_passes_the_unbroken_dt_and_fails_a_model_reading_the_first_return_only(
+    tmp_path,
+):
+    rung = RUNG["command-follow-later"]
+    good = run_rung(rung, Subject(DTFactory()), seeds=1, runs_dir=tmp_path)
+    assert good.status == "pass", good.detail
+    bad = Subject(small(FirstReturnEverywhereUncached), name="first-return")
+    bad = run_rung(rung, bad, seeds=1, runs_dir=tmp_path)
+    assert bad.status == "fail"
+    # the named reason: the share of episodes meeting the command, far below what a pass needs
+    found = re.search(r"(\d+)% at \+0", bad.detail)
+    assert found, bad.detail
+    share = float(found.group(1)) / 100
+    assert share <= FOLLOWED - 0.3, bad.detail
+    assert "false-alarm rate" in bad.detail
+
+
+# --- echo: the cache over long episodes and staggered resets ---
+
+
+def trained_on_echo(tmp_path, seed: int = 2):
+    """The unbroken DT trained on the echo rung until it passes (seed 2 passes at 7,936 steps)."""
+    from lightup.training.trainer import Trainer
+
+    rung = RUNG["echo"]
+    config = rung_config(rung, seed, tmp_path / "echo", {}, reference=False)
+    trainer = Trainer(
+        config, policy=lambda obs_dim, act_dim, discrete: DTFactory()(obs_dim, act_dim, discrete)
+    )
+    trainer.learn(rung.budget)
+    return trainer
+
+
+def test_a_cache_bug_past_the_context_or_at_a_staggered_reset_lowers_the_echo_score(tmp_path):
+    """The same trained weights through our cache and through a broken one: only the cache differs, so the
+    score it loses is the cache's doing."""
+    trainer = trained_on_echo(tmp_path)
+    try:
+        assert trainer.solved_at is not None
+        target = trainer.eval_target()
+        scores = {}
+        for name, cls in [("healthy", None), ("ring", CacheRingNeverWraps), ("reset", CacheResetClearsAll)]:
+            policy = trainer.policy
+            if cls is not None:
+                policy = cls(trainer.policy.config)
+                policy.load_state_dict(trainer.policy.state_dict())
+                policy.eval()
+            scores[name] = float(np.mean(trainer.run_episodes(trainer.eval_envs, target, policy=policy)))
+        assert scores["healthy"] >= 0.9, scores
+        assert scores["ring"] <= 0.8 and scores["reset"] <= 0.8, scores
+    finally:
+        trainer.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bug", [CacheRingNeverWraps, CacheResetClearsAll])
+def test_echo_fails_a_cache_bug_that_only_long_episodes_or_staggered_resets_show(tmp_path, bug):
+    rung = dataclasses.replace(RUNG["echo"], seeds=1)
+    result = run_rung(rung, Subject(small(bug)), seeds=1, runs_dir=tmp_path)
+    assert result.status == "fail"
+    last = float(re.search(r"last greedy evaluation ([0-9.]+) <", result.detail).group(1))
+    assert last <= 0.8, result.detail
