@@ -27,14 +27,13 @@ import time
 from pathlib import Path
 
 import torch
-from scipy.stats import beta
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from user_policies import HEALTHY  # noqa: E402
 
-from lightup.doctor.calibration import false_alarm  # noqa: E402
+from lightup.doctor.calibration import false_alarm, lower_bound  # noqa: E402
 from lightup.doctor.checks import Subject  # noqa: E402
 from lightup.doctor.ladder import run_seed  # noqa: E402
 from lightup.doctor.rungs import RUNGS, Rung  # noqa: E402
@@ -49,11 +48,6 @@ not been measured again since."""
 def commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     return out.stdout.strip() or "?"
-
-
-def lower_bound(passed: int, runs: int, confidence: float = 0.95) -> float:
-    """One-sided Clopper-Pearson lower bound of a per-seed pass rate."""
-    return 0.0 if passed == 0 else float(beta.ppf(1 - confidence, passed, runs - passed + 1))
 
 
 def rule_for(p: float, target: float = 0.01, most: int = 9) -> str:

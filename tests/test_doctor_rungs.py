@@ -1,6 +1,7 @@
 """The rungs that exercise what the static checks see: the return-to-go read past the first step
 (command-follow-later) and the rollout cache over episodes longer than the context that end at different
-times (echo). The unbroken model passes them; a bug of the matching kind fails them for the named reason."""
+times (recall-rounds). The unbroken model passes them; a bug of the matching kind fails them for the named
+reason."""
 
 from __future__ import annotations
 
@@ -49,22 +50,27 @@ def test_command_follow_later_meets_a_command_of_zero_only_from_the_return_still
     assert totals == [0.0] * 20
 
 
-def test_echo_episodes_are_longer_than_the_context_and_end_at_different_times():
-    env = make_env("lightup/EchoButton-v0")
+def test_recall_rounds_run_longer_than_the_context_and_end_at_different_times():
+    env = make_env("lightup/RecallButton-v0", min_rounds=2, max_rounds=5, end_on_miss=True)
     lengths, returns = set(), []
     for seed in range(30):
         obs, _ = env.reset(seed=seed)
-        previous, total, steps, done = None, 0.0, 0, False
+        lit, total, steps, done = 0, 0.0, 0, False
         while not done:
-            action = 0 if previous is None else previous  # press the button lit one step before
-            previous = int(np.argmax(obs))
-            obs, reward, done, truncated, _ = env.step(action)
+            if obs[:-1].any():
+                lit = int(np.argmax(obs[:-1]))  # remember the light; press it at the cue
+            obs, reward, done, truncated, _ = env.step(lit)
             assert not truncated
             total, steps = total + reward, steps + 1
         lengths.add(steps)
         returns.append(total)
-    assert lengths == set(range(5, 11)) and min(lengths) > DTFactory().context_len
+    assert lengths == {6, 9, 12, 15} and min(lengths) > DTFactory().context_len
     assert returns == pytest.approx([1.0] * 30)
+    obs, _ = env.reset(seed=0)
+    env.step(0)  # the light
+    env.step(0)  # the blank step
+    _, reward, terminated, _, _ = env.step(1 - int(np.argmax(obs[:-1])))  # a wrong press at the first cue
+    assert reward == 0.0 and terminated
 
 
 # --- command-follow-later: the return-to-go past the first step ---
@@ -87,26 +93,24 @@ def test_command_follow_later_passes_the_unbroken_dt_and_fails_a_model_reading_t
     assert "false-alarm rate" in bad.detail
 
 
-# --- echo: the cache over long episodes and staggered resets ---
+# --- recall-rounds: the cache over long episodes and staggered resets ---
 
 
-def trained_on_echo(tmp_path, seed: int = 2):
-    """The unbroken DT trained on the echo rung until it passes (seed 2 passes at 7,936 steps)."""
+def trained_on_recall_rounds(tmp_path, seed: int = 0):
+    """The unbroken DT trained on the recall-rounds rung until it passes (seed 0 passes at 1,536 steps)."""
     from lightup.training.trainer import Trainer
 
-    rung = RUNG["echo"]
-    config = rung_config(rung, seed, tmp_path / "echo", {}, reference=False)
-    trainer = Trainer(
-        config, policy=lambda obs_dim, act_dim, discrete: DTFactory()(obs_dim, act_dim, discrete)
-    )
+    rung = RUNG["recall-rounds"]
+    config = rung_config(rung, seed, tmp_path / "recall-rounds", {}, reference=False)
+    trainer = Trainer(config, policy=DTFactory())
     trainer.learn(rung.budget)
     return trainer
 
 
-def test_a_cache_bug_past_the_context_or_at_a_staggered_reset_lowers_the_echo_score(tmp_path):
+def test_a_cache_bug_past_the_context_or_at_a_staggered_reset_lowers_the_recall_rounds_score(tmp_path):
     """The same trained weights through our cache and through a broken one: only the cache differs, so the
     score it loses is the cache's doing."""
-    trainer = trained_on_echo(tmp_path)
+    trainer = trained_on_recall_rounds(tmp_path)
     try:
         assert trainer.solved_at is not None
         target = trainer.eval_target()
@@ -119,16 +123,16 @@ def test_a_cache_bug_past_the_context_or_at_a_staggered_reset_lowers_the_echo_sc
                 policy.eval()
             scores[name] = float(np.mean(trainer.run_episodes(trainer.eval_envs, target, policy=policy)))
         assert scores["healthy"] >= 0.9, scores
-        assert scores["ring"] <= 0.8 and scores["reset"] <= 0.8, scores
+        assert scores["ring"] <= 0.7 and scores["reset"] <= 0.7, scores
     finally:
         trainer.close()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("bug", [CacheRingNeverWraps, CacheResetClearsAll])
-def test_echo_fails_a_cache_bug_that_only_long_episodes_or_staggered_resets_show(tmp_path, bug):
-    rung = dataclasses.replace(RUNG["echo"], seeds=1)
+def test_recall_rounds_fails_a_cache_bug_that_only_long_episodes_or_staggered_resets_show(tmp_path, bug):
+    rung = dataclasses.replace(RUNG["recall-rounds"], seeds=1)
     result = run_rung(rung, Subject(small(bug)), seeds=1, runs_dir=tmp_path)
     assert result.status == "fail"
     last = float(re.search(r"last greedy evaluation ([0-9.]+) <", result.detail).group(1))
-    assert last <= 0.8, result.detail
+    assert last <= 0.7, result.detail

@@ -186,11 +186,12 @@ RUNGS: tuple[Rung, ...] = (
         memory=True,
     ),
     Rung(
-        "echo",
-        "EchoButton: press the button lit one step before, in episodes of 5 to 10 steps (longer than the "
-        "context), the envs restarting at different times",
+        "recall-rounds",
+        "RecallButton, 2 to 5 rounds an episode (6 to 15 steps, longer than the context) ending at the "
+        "first miss: the envs restart at different times",
         "the rollout cache past the context length or at staggered resets: its ring position, its reset",
-        "lightup/EchoButton-v0",
+        "lightup/RecallButton-v0",
+        ("min_rounds=2", "max_rounds=5", "end_on_miss=true"),
         budget=30_000,
         memory=True,
     ),

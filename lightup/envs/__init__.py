@@ -19,7 +19,6 @@ from gymnasium.envs.registration import load_env_creator
 
 from lightup.envs.adapters import adapt
 from lightup.envs.common import MAX_EPISODE_STEPS
-from lightup.envs.echo_button import EchoButtonEnv
 from lightup.envs.gamble import GambleEnv
 from lightup.envs.press_button import PressButtonEnv
 from lightup.envs.probes import (
@@ -46,7 +45,6 @@ _GAMES: dict[str, tuple[type[gym.Env], float]] = {
     "lightup/CommandFollow-v0": (CommandFollowEnv, 0.9),
     "lightup/Gamble-v0": (GambleEnv, 0.9),
     "lightup/CommandFollowLater-v0": (CommandFollowLaterEnv, 0.9),
-    "lightup/EchoButton-v0": (EchoButtonEnv, 0.9),
 }
 GAME_IDS: tuple[str, ...] = tuple(_GAMES)
 
