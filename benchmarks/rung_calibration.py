@@ -5,8 +5,8 @@ budget, its early stop at the threshold). From the per-seed pass rate p, the fal
 rule (pass on ``need`` of ``n`` seeds, stopping once decided) is the binomial probability of fewer than
 ``need`` passes; the table gives it at the measured p and at the one-sided 95% Clopper-Pearson lower bound
 of p (an upper bound on the false-alarm rate). Healthy models: our Decision Transformer in both layouts, the
-reference MLP (not on rungs that need memory, which it cannot pass) and a user-style GRU
-(tests/user_policies.py).
+reference MLP (not on rungs that need memory, which it cannot pass) and user-style GRUs
+(tests/user_policies.py, examples/custom_policy.py).
 
 Every seed is appended to a .jsonl as it finishes (with the commit it ran at), so a cut-short run keeps what
 it measured and a second run skips the seeds already there: several processes can share the work.
@@ -31,6 +31,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+sys.path.insert(0, str(ROOT / "examples"))
+
+from custom_policy import make_policy  # noqa: E402
 from user_policies import HEALTHY  # noqa: E402
 
 from lightup.doctor.calibration import false_alarm, lower_bound  # noqa: E402
@@ -38,7 +41,9 @@ from lightup.doctor.checks import Subject  # noqa: E402
 from lightup.doctor.ladder import run_seed  # noqa: E402
 from lightup.doctor.rungs import RUNGS, Rung  # noqa: E402
 
-SUBJECTS = ("dt-stacked", "dt-interleaved", "mlp", "gru")
+SUBJECTS = ("dt-stacked", "dt-interleaved", "mlp", "gru", "gru-example")
+FACTORIES = {**HEALTHY, "gru-example": make_policy}
+"""gru: tests/user_policies.py's; gru-example: examples/custom_policy.py's (K 8), as a user writes one."""
 RAW = ROOT / "benchmarks/results/rung_calibration.jsonl"
 BEFORE = ROOT / "benchmarks/results/rung_calibration_no_clipping.jsonl"
 """Seeds measured while the ladder trained without gradient clipping (issue 26): shown where a rung has
@@ -87,7 +92,7 @@ def main() -> None:
     at, t0 = commit(), time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.subjects:
-            subject = Subject(HEALTHY[name], name=name)
+            subject = Subject(FACTORIES[name], name=name)
             for rung in rungs:
                 if not applies(rung, name):
                     continue

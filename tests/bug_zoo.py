@@ -394,6 +394,11 @@ def bugs() -> list[Bug]:
     return [
         Bug("timestep embedding removed", Subject(small(NoTimestepEmbedding)), "timesteps_matter"),
         Bug("first return-to-go everywhere", Subject(small(FirstReturnEverywhere)), "returns_by_position"),
+        Bug(
+            "first return-to-go everywhere, acting without a cache",
+            Subject(small(FirstReturnEverywhereUncached)),
+            "returns_by_position",
+        ),
         Bug("state one step behind", Subject(small(StateOneStepBehind, "interleaved")), "states_by_position"),
         Bug(
             "first previous action everywhere",
