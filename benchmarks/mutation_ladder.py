@@ -69,6 +69,14 @@ def main() -> None:
             (r["module"], r["line"], r["change"]): r for r in map(json.loads, raw.read_text().splitlines())
         }
     survivors = [r for r in static if not r["equivalent"] and not r["killed_by"]]
+    # One of each changed line first (a cut-short run then covers every kind of survivor), in file order.
+    nth: dict[tuple[str, int], int] = {}
+    order = []
+    for r in survivors:
+        line = (r["module"], r["line"])
+        nth[line] = nth.get(line, -1) + 1
+        order.append((nth[line], r["module"], r["line"]))
+    survivors = [r for _, r in sorted(zip(order, survivors, strict=True), key=lambda pair: pair[0])]
     if not args.report_only:
         import lightup.doctor.ladder  # noqa: F401  (its third-party imports stay loaded in every fork)
 

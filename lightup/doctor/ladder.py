@@ -9,9 +9,8 @@ the hyperparameters.
 Budgets were measured on the unbroken Decision Transformer at the doctor's defaults (stacked: seeds 0-5;
 interleaved: seeds 0-2): each is at least twice the most env steps any passing run needed. Rules that need
 fewer than all seeds come from the measured per-seed pass rates of healthy models (30 inits each), chosen so
-that a healthy model fails a rung at most 1% of the time: PressButton size 4 passes on 1 of 5 seeds (a third
-of its healthy seeds stall on 3 buttons of 4, whatever the budget), hard mode on 2 of 4, RecallButton on 2
-of 3 (benchmarks/results/rung_calibration.md). A rung stops running seeds once its verdict is decided.
+that a healthy model fails a rung at most 1% of the time (benchmarks/results/rung_calibration.md; a failed
+rung states its rate, `lightup.doctor.calibration`). A rung stops running seeds once its verdict is decided.
 """
 
 from __future__ import annotations
