@@ -50,6 +50,14 @@ BEFORE = ROOT / "benchmarks/results/rung_calibration_no_clipping.jsonl"
 not been measured again since."""
 
 
+NOTES = (
+    "Subjects: dt-stacked and dt-interleaved on every rung measured; the reference MLP (mlp) on the rungs "
+    "it can pass (not those that need memory) as far as time allowed; the GRU of examples/custom_policy.py "
+    "(gru-example) on the two new rungs. The GRU of tests/user_policies.py is not measured on the ladder "
+    "(its static margins are in doctor_margins.md).",
+)
+
+
 def commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     return out.stdout.strip() or "?"
@@ -136,15 +144,20 @@ def write(args) -> None:
         "",
         "Command: `OMP_NUM_THREADS=1 nice -n 15 .venv/bin/python benchmarks/rung_calibration.py --inits 30 "
         "--subjects ... --rungs ...` (several processes sharing rung_calibration.jsonl, which holds every "
-        f"seed and the commit it ran at), table written at {commit()} by `--report-only`.",
+        "seed and the commit checked out when its process started), table written at "
+        f"{commit()} by `--report-only`. Each seed trains as `lightup doctor` trains it (one fresh init and "
+        "env seed, the rung's budget, its early stop), now with the trainer's gradient clipping.",
         "",
         "A false alarm is a healthy model failing the rung by its rule (need of n seeds; default --seeds 3). "
         "'false alarms' follows from the measured per-seed rate p as a binomial; '95% bound' is the same at "
         "the one-sided 95% Clopper-Pearson lower bound of p (30 of 30 seeds only show p >= 0.905). 'rule for "
-        "1%' is the fewest seeds whose rule keeps false alarms at or under 1% at p, and at the bound.",
+        "1%' is the fewest seeds whose rule keeps false alarms at or under 1% at p, and at the bound. A "
+        "failed rung states the rate of its least healthy subject (lightup/doctor/calibration.py).",
+        "",
+        *NOTES,
         "",
         "| subject | rung | seeds passed | per-seed rate (95% lower bound) | rule | false alarms | 95% bound "
-        "| rule for 1% | at the bound | seconds per seed (mean, max) |",
+        "| rule for 1% | at the bound | seconds per seed (mean, max; shared CPU) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     rungs = {r.name: r for r in RUNGS}
@@ -169,7 +182,8 @@ def write(args) -> None:
         lines += [
             "",
             "Not measured again since the ladder trains with gradient clipping (measured before, without it; "
-            "rung_calibration_no_clipping.jsonl):",
+            "rung_calibration_no_clipping.jsonl). overfit-batch and lookup-table are supervised (no trainer, "
+            "so no clipping): their figures stand.",
             "",
             "| subject | rung | seeds passed | per-seed rate (95% lower bound) | rule | false alarms "
             "| 95% bound |",
