@@ -79,7 +79,7 @@ def test_recall_rounds_run_longer_than_the_context_and_end_at_different_times():
 def test_command_follow_later_passes_the_unbroken_dt_and_fails_a_model_reading_the_first_return_only(
     tmp_path,
 ):
-    rung = RUNG["command-follow-later"]
+    rung = dataclasses.replace(RUNG["command-follow-later"], seeds=1)  # one seed each: the verdict is clear
     good = run_rung(rung, Subject(DTFactory()), seeds=1, runs_dir=tmp_path)
     assert good.status == "pass", good.detail
     bad = Subject(small(FirstReturnEverywhereUncached), name="first-return")

@@ -1,7 +1,8 @@
-"""How often a healthy model fails each rung: measured per-seed pass rates of our Decision Transformer
-(stacked, the doctor's size; benchmarks/rung_calibration.py, table in
-benchmarks/results/rung_calibration.md), and the false-alarm rate of a rung's rule that follows from them.
-A failed rung states it beside its verdict, so a user can weigh a failure against the rung's own noise."""
+"""How often a healthy model fails each rung: measured per-seed pass rates of healthy models (our Decision
+Transformer in both layouts at the doctor's size, the reference MLP and the example GRU where measured;
+benchmarks/rung_calibration.py, table in benchmarks/results/rung_calibration.md), and the false-alarm rate
+of a rung's rule that follows from them, with its 95% bound. A failed rung states it beside its verdict, so
+a user can weigh a failure against the rung's own noise."""
 
 from __future__ import annotations
 
@@ -16,14 +17,16 @@ PER_SEED: dict[str, tuple[int, int]] = {
     "probe-action-reward": (30, 30),
     "probe-action-obs-reward": (30, 30),
     "command-follow": (30, 30),
+    "command-follow-later": (27, 30),
     "press-fixed-light": (30, 30),
     "press-size-2": (30, 30),
-    "press-size-4": (20, 30),
+    "press-size-4": (22, 30),
     "press-length-5": (30, 30),
-    "press-hard": (27, 30),
+    "press-hard": (28, 30),
     "recall": (29, 30),
+    "recall-rounds": (30, 30),
 }
-"""rung -> (seeds passed, seeds run) of the healthy model, one fresh initialisation per seed."""
+"""rung -> (seeds passed, seeds run) of its least healthy subject, one fresh initialisation per seed."""
 
 
 def false_alarm(p: float, need: int, n: int) -> float:

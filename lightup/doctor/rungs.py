@@ -125,8 +125,12 @@ RUNGS: tuple[Rung, ...] = (
         "the return-to-go is read only at some positions of the window (the first), or relabelled wrongly "
         "past the first step",
         "lightup/CommandFollowLater-v0",
-        budget=2048,
+        # The example GRU (examples/custom_policy.py) needs up to ~6,400 steps where our DT needs 256: at
+        # 2048 it passed 25 of 30 seeds, at 8192 27 of 30; 2 of 4 seeds fails it 0.4% of the time.
+        budget=8192,
         commands=(0.0,),
+        pass_rate=0.5,
+        seeds=4,
     ),
     Rung(
         "press-fixed-light",
@@ -150,8 +154,8 @@ RUNGS: tuple[Rung, ...] = (
         "lightup/PressButton-v0",
         ("size=4",),
         budget=10_000,
-        # Healthy seeds pass 20 of 30 (the others stall at 3 buttons of 4 whatever the budget): 2 of 3
-        # seeds failed a healthy model 26% of the time; 1 of 5 fails it 0.4% of the time.
+        # Healthy seeds pass 22 of 30 (the others stall at 3 buttons of 4 whatever the budget): 2 of 3
+        # seeds fail a healthy model 18% of the time; 1 of 5 fails it 0.1% of the time.
         pass_rate=0.2,
         seeds=5,
     ),
@@ -170,7 +174,7 @@ RUNGS: tuple[Rung, ...] = (
         "lightup/PressButton-v0",
         ("game_length=5", "hard_mode=true"),
         budget=20_000,
-        # Healthy seeds pass 27 of 30: 2 of 3 seeds failed a healthy model 2.8% of the time, 2 of 4 does 0.4%.
+        # Healthy seeds pass 28 of 30: 2 of 3 seeds fail a healthy model 1.3% of the time, 2 of 4 does 0.1%.
         pass_rate=0.5,
         seeds=4,
         memory=True,
@@ -181,7 +185,8 @@ RUNGS: tuple[Rung, ...] = (
         "attention over the history: the causal mask, the context length, the KV cache",
         "lightup/RecallButton-v0",
         budget=12_000,
-        # Healthy seeds pass 29 of 30: 3 of 3 seeds failed a healthy model 9.7% of the time, 2 of 3 does 0.3%.
+        # Healthy seeds pass 29 of 30 (interleaved): 3 of 3 seeds fail a healthy model 9.7% of the time,
+        # 2 of 3 does 0.3%.
         pass_rate=0.6,
         memory=True,
     ),
