@@ -463,8 +463,16 @@ def ladder_line(live: list, survivors: list) -> str:
     return (
         f"- **static checks plus the ladder: {killed} of {len(live)} killed "
         f"({killed / max(len(live), 1):.1%})**"
-        f"; the default ladder (`benchmarks/mutation_ladder.py --seeds {seeds}`, our DT in both layouts) "
+        f"; the default ladder (`benchmarks/mutation_ladder.py --seeds {seeds}`: {seeds} seed(s) a rung "
+        "where the rung sets no seed count of its own, our DT in both layouts; every result in "
+        "mutation_ladder.jsonl) "
         f"climbed by {len(climbed)} of the {len(survivors)} static survivors killed {by_ladder}"
+        + (
+            " (each survivor climbed every rung on both layouts and passed: they are models of the healthy "
+            "family, as their reasons below say, and a pass is the right verdict for them)"
+            if by_ladder == 0 and len(climbed) == len(survivors)
+            else ""
+        )
     )
 
 
@@ -488,7 +496,7 @@ def write(args, everything: list[Mutant], rows: list, seconds: float) -> None:
         per_module[module] = (n, len(mine), sum(bool(r["killed_by"]) for _, r in mine))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     lines = [
-        "# Mutation testing of the doctor's static checks",
+        "# Mutation testing of the doctor: the static checks, then the ladder on their survivors",
         "",
         "Command: `nice -n 10 .venv/bin/python benchmarks/mutation.py "
         f"--sample {args.sample} --seed {args.seed}` at commit "
