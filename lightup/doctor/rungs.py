@@ -165,7 +165,9 @@ RUNGS: tuple[Rung, ...] = (
         "returns-to-go or timesteps across steps of an episode, the KV cache in rollouts",
         "lightup/PressButton-v0",
         ("game_length=5",),
-        budget=6000,
+        # At most 6,400 steps to pass for the example GRU (examples/custom_policy.py), 5,632 for our DT (30
+        # seeds each, benchmarks/results/rung_calibration.md): at 6000 the GRU failed one seed in 30.
+        budget=12_000,
     ),
     Rung(
         "press-hard",
