@@ -25,11 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from bug_zoo import bugs  # noqa: E402
-from user_policies import HEALTHY  # noqa: E402
+from user_policies import HEALTHY as USER  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "examples"))
+from custom_policy import make_policy  # noqa: E402
 
 from lightup.doctor import limits  # noqa: E402
 from lightup.doctor.checks import CHECK_NAMES, STATIC_CHECKS, Subject  # noqa: E402
 
+HEALTHY = {**USER, "gru-example": make_policy}  # the GRU of examples/custom_policy.py, as a user writes one
 ALSO = {limits.MOVED.quantity: limits.MOVED}  # the limits of quantities a check reports beside its own
 
 

@@ -19,7 +19,7 @@ from torch.distributions import Categorical
 from lightup.doctor.checks import Subject
 from lightup.doctor.subjects import DTFactory
 from lightup.models import DecisionTransformer, DTConfig
-from lightup.models.policy import action_distribution
+from lightup.models.policy import SequencePolicy, action_distribution
 from lightup.training.replay import Episode
 from lightup.training.returns import returns_to_go
 
@@ -60,6 +60,16 @@ class FirstReturnEverywhere(DecisionTransformer):
 
     def _embed(self, returns_to_go, states, prev_actions, timesteps):
         return super()._embed(returns_to_go[:, :1].expand_as(returns_to_go), states, prev_actions, timesteps)
+
+
+class FirstReturnEverywhereUncached(FirstReturnEverywhere):
+    """The same bug in a model that acts through the exact recompute interface (no cache), as a user's model
+    does: acting, too, each step reads the return-to-go of its window's first step, the episode's first
+    for the first K steps."""
+
+    begin = SequencePolicy.begin
+    push = SequencePolicy.push
+    reset = SequencePolicy.reset
 
 
 class StateOneStepBehind(DecisionTransformer):
@@ -384,6 +394,11 @@ def bugs() -> list[Bug]:
     return [
         Bug("timestep embedding removed", Subject(small(NoTimestepEmbedding)), "timesteps_matter"),
         Bug("first return-to-go everywhere", Subject(small(FirstReturnEverywhere)), "returns_by_position"),
+        Bug(
+            "first return-to-go everywhere, acting without a cache",
+            Subject(small(FirstReturnEverywhereUncached)),
+            "returns_by_position",
+        ),
         Bug("state one step behind", Subject(small(StateOneStepBehind, "interleaved")), "states_by_position"),
         Bug(
             "first previous action everywhere",

@@ -1,7 +1,8 @@
-"""How often a healthy model fails each rung: measured per-seed pass rates of our Decision Transformer
-(stacked, the doctor's size; benchmarks/rung_calibration.py, table in
-benchmarks/results/rung_calibration.md), and the false-alarm rate of a rung's rule that follows from them.
-A failed rung states it beside its verdict, so a user can weigh a failure against the rung's own noise."""
+"""How often a healthy model fails each rung: measured per-seed pass rates of healthy models (our Decision
+Transformer in both layouts at the doctor's size, the reference MLP and the example GRU where measured;
+benchmarks/rung_calibration.py, table in benchmarks/results/rung_calibration.md), and the false-alarm rate
+of a rung's rule that follows from them, with its 95% bound. A failed rung states it beside its verdict, so
+a user can weigh a failure against the rung's own noise."""
 
 from __future__ import annotations
 
@@ -16,19 +17,34 @@ PER_SEED: dict[str, tuple[int, int]] = {
     "probe-action-reward": (30, 30),
     "probe-action-obs-reward": (30, 30),
     "command-follow": (30, 30),
+    "command-follow-later": (27, 30),
     "press-fixed-light": (30, 30),
     "press-size-2": (30, 30),
-    "press-size-4": (20, 30),
+    "press-size-4": (22, 30),
     "press-length-5": (30, 30),
-    "press-hard": (27, 30),
+    "press-hard": (28, 30),
     "recall": (29, 30),
+    "recall-rounds": (30, 30),
 }
-"""rung -> (seeds passed, seeds run) of the healthy model, one fresh initialisation per seed."""
+"""rung -> (seeds passed, seeds run) of its least healthy subject, one fresh initialisation per seed."""
 
 
 def false_alarm(p: float, need: int, n: int) -> float:
     """P(fewer than ``need`` of ``n`` seeds pass) when each passes with probability p."""
     return sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(need))
+
+
+def lower_bound(passed: int, runs: int, confidence: float = 0.95) -> float:
+    """The one-sided Clopper-Pearson lower bound of a per-seed pass rate: the p at which ``passed`` or more
+    passes of ``runs`` have probability 1 - confidence (by bisection: no scipy at run time)."""
+    if passed == 0:
+        return 0.0
+    low, high = 0.0, passed / runs
+    for _ in range(60):
+        mid = (low + high) / 2
+        at_least = 1 - false_alarm(mid, passed, runs)  # P(passed or more | mid)
+        low, high = (mid, high) if at_least < 1 - confidence else (low, mid)
+    return low
 
 
 def note(rung: str, need: int, n: int) -> str:
@@ -37,8 +53,9 @@ def note(rung: str, need: int, n: int) -> str:
         return "its false-alarm rate on healthy models is not measured"
     passed, runs = PER_SEED[rung]
     rate = false_alarm(passed / runs, need, n)
-    bound = "" if passed < runs else f", so under ~{3 / runs:.0%} a seed at 95% confidence"
+    bound = false_alarm(lower_bound(passed, runs), need, n)
     return (
-        f"healthy models fail it {rate:.1%} of the time by its {need}-of-{n}-seeds rule (they passed "
-        f"{passed} of {runs} seeds{bound}; benchmarks/results/rung_calibration.md)"
+        f"healthy models fail it {rate:.1%} of the time by its {need}-of-{n}-seeds rule, at most {bound:.1%} "
+        f"at 95% confidence (the least healthy model passed {passed} of {runs} seeds; "
+        "benchmarks/results/rung_calibration.md)"
     )

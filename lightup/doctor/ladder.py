@@ -9,9 +9,8 @@ the hyperparameters.
 Budgets were measured on the unbroken Decision Transformer at the doctor's defaults (stacked: seeds 0-5;
 interleaved: seeds 0-2): each is at least twice the most env steps any passing run needed. Rules that need
 fewer than all seeds come from the measured per-seed pass rates of healthy models (30 inits each), chosen so
-that a healthy model fails a rung at most 1% of the time: PressButton size 4 passes on 1 of 5 seeds (a third
-of its healthy seeds stall on 3 buttons of 4, whatever the budget), hard mode on 2 of 4, RecallButton on 2
-of 3 (benchmarks/results/rung_calibration.md). A rung stops running seeds once its verdict is decided.
+that a healthy model fails a rung at most 1% of the time (benchmarks/results/rung_calibration.md; a failed
+rung states its rate, `lightup.doctor.calibration`). A rung stops running seeds once its verdict is decided.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from lightup.doctor import calibration
@@ -32,6 +32,7 @@ from lightup.doctor.checks import Subject, build, overfit
 from lightup.doctor.rungs import RUNGS, SMALL, Rung
 from lightup.doctor.subjects import mlp_factory
 from lightup.errors import LightupError
+from lightup.training.callbacks import Callback, default_callbacks
 from lightup.training.config import TrainConfig
 
 
@@ -102,7 +103,7 @@ def rung_config(rung: Rung, seed: int, run_dir: Path, overrides: dict, reference
         env_options=rung.env_options,
         seed=seed,
         policy="mlp" if reference else "dt",
-        stop_at_threshold=rung.known_limit is None,
+        stop_at_threshold=rung.known_limit is None and not rung.commands,
         quiet=True,
         tensorboard=False,
         run_dir=str(run_dir),
@@ -111,11 +112,38 @@ def rung_config(rung: Rung, seed: int, run_dir: Path, overrides: dict, reference
     return TrainConfig(**base)
 
 
+FOLLOWED = 0.9
+"""Share of greedy episodes that must return within 0.5 of a rung's command."""
+
+
+def followed(trainer, command: float) -> float:
+    """Share of the greedy evaluation episodes at ``command`` that returned within 0.5 of it."""
+    returns = np.asarray(trainer.run_episodes(trainer.eval_envs, command, greedy=True))
+    return float(np.mean(np.abs(returns - command) <= 0.5))
+
+
+class FollowsCommands(Callback):
+    """Stop at the first greedy evaluation where every command of the rung is met."""
+
+    def __init__(self, commands: tuple[float, ...]):
+        self.commands = commands
+        self.shares: dict[float, float] = {}
+        self.met_at: int | None = None
+
+    def on_eval(self, trainer, metrics: dict[str, float]) -> bool:
+        self.shares = {c: followed(trainer, c) for c in self.commands}
+        if min(self.shares.values()) >= FOLLOWED:
+            self.met_at = trainer.steps
+            return False
+        return True
+
+
 def train_seed(
     rung: Rung, subject: Subject, seed: int, run_dir: Path, reference: bool = False
 ) -> tuple[bool, str]:
     """Train on the rung's env for its budget; pass when greedy evaluation reaches the env's threshold
-    (command-follow: +1 when commanded +1 and -1 when commanded -1)."""
+    (command-follow: +1 when commanded +1 and -1 when commanded -1; a rung with ``commands``: when it
+    meets each of them)."""
     from lightup.training.trainer import Trainer
 
     # The subject's own model, handed to the trainer: it trains with exactly the trainer's optimiser and
@@ -123,10 +151,21 @@ def train_seed(
     config = rung_config(rung, seed, run_dir, subject.train_overrides, reference)
     policy = None if reference else lambda obs, act, discrete: build(subject, seed, obs, act, discrete)
     trainer = Trainer(config, policy=policy)
+    follows = FollowsCommands(rung.commands) if rung.commands else None
     try:
-        trainer.learn(rung.budget)
+        trainer.learn(rung.budget, default_callbacks(config, [follows] if follows else []))
         if trainer.interrupted_by is not None:  # Ctrl-C stopped the run short: stop here too
             raise KeyboardInterrupt
+        if follows is not None:
+            if follows.met_at is None:  # the commands as the trained policy meets them at the end
+                follows.shares = {c: followed(trainer, c) for c in rung.commands}
+            shares = ", ".join(f"{share:.0%} at {c:+g}" for c, share in follows.shares.items())
+            when = (
+                f"at {follows.met_at} steps" if follows.met_at is not None else f"after {trainer.steps} steps"
+            )
+            return follows.met_at is not None, (
+                f"greedy episodes returning the command (within 0.5; {FOLLOWED:.0%} needed): {shares} {when}"
+            )
         if rung.name == "command-follow":
             up, down = trainer.evaluate(1.0)["eval/mean_reward"], trainer.evaluate(-1.0)["eval/mean_reward"]
             return up >= 0.9 and down <= -0.9, f"commanded +1 got {up:+.2f}, commanded -1 got {down:+.2f}"

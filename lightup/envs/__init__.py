@@ -23,6 +23,7 @@ from lightup.envs.gamble import GambleEnv
 from lightup.envs.press_button import PressButtonEnv
 from lightup.envs.probes import (
     CommandFollowEnv,
+    CommandFollowLaterEnv,
     ProbeActionObsRewardEnv,
     ProbeActionRewardEnv,
     ProbeConstantEnv,
@@ -47,6 +48,7 @@ _GAMES: dict[str, tuple[type[gym.Env], float]] = {
     "lightup/ProbeTargetAction-v0": (ProbeTargetActionEnv, 0.95),
     "lightup/ProbeObsAction-v0": (ProbeObsActionEnv, 0.95),
     "lightup/CommandFollowContinuous-v0": (CommandFollowContinuousEnv, 0.95),
+    "lightup/CommandFollowLater-v0": (CommandFollowLaterEnv, 0.9),
 }
 GAME_IDS: tuple[str, ...] = tuple(_GAMES)
 

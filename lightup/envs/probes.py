@@ -251,3 +251,50 @@ class CommandFollowEnv(ProbeEnv):
 
     def _reward(self, action: int) -> float:
         return 1.0 if action == 0 else -1.0
+
+
+class CommandFollowLaterEnv(ProbeEnv):
+    """
+    ## Description
+    Command following after the first step: two steps; the first pays +1 or -1 at random whatever the
+    action (the observation does not show which), the second pays +1 for action 0 and -1 for action 1,
+    as in `CommandFollowEnv`. Commanded a total return of 0, the policy must choose at the second step
+    from the return still to collect (-1 after a +1, +1 after a -1): nothing else it sees tells the two
+    cases apart. A policy that reads the return-to-go only at the first step of an episode meets the
+    command half of the time.
+
+    ## Action Space
+    `Discrete(2)`.
+    ## Observation Space
+    `Box(-1, 1, (1,), float32)`: the step index, `[0]` then `[1]`.
+    ## Rewards
+    Step 0: +1 or -1, each with probability 1/2, whatever the action. Step 1: +1 for action 0, -1 for
+    action 1.
+    ## Starting State
+    `[0]`; the first reward is drawn from `self.np_random` at reset.
+    ## Episode End
+    Terminated after two steps.
+    ## Arguments
+    None.
+    ## Optimal and Random Returns
+    The highest expected return is 1 (action 0 at the second step), uniformly random 0; a return of 0
+    is reachable for sure, and only by reading the return still to collect. `reward_threshold` is 0.9,
+    which a policy can pass without following commands: judge this probe by commanded returns instead.
+    ## Version History
+    * v0: Initial version.
+    """
+
+    n_actions = 2
+    n_steps = 2
+    max_return = 2.0
+    _first = 1.0  # the first step's reward, drawn at reset
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = super().reset(seed=seed, options=options)
+        self._first = float(self.np_random.choice([-1.0, 1.0]))
+        return obs, info
+
+    def _reward(self, action: int) -> float:
+        if self._t == 0:
+            return self._first
+        return 1.0 if action == 0 else -1.0

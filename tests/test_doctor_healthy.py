@@ -1,0 +1,31 @@
+"""Never blame a healthy model: the GRU a user writes from examples/custom_policy.py passes every static check
+at several initialisations (the models of tests/user_policies.py are checked so in tests/test_doctor.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightup.doctor.checks import CHECK_NAMES, Subject, run_static
+from lightup.doctor.subjects import load_factory
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_the_example_gru_passes_every_static_check_at_several_inits(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    factory = load_factory("custom_policy:make_policy")
+    for seed in (0, 1, 2):
+        only = tuple(n for n in CHECK_NAMES if n != "overfit_batch" or seed == 0)
+        results = run_static(Subject(factory, name="gru-example", seed=seed), only=only)
+        assert {r.name: r.detail for r in results if r.verdict != "pass"} == {}, f"seed {seed}"
