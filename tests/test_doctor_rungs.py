@@ -136,3 +136,28 @@ def test_recall_rounds_fails_a_cache_bug_that_only_long_episodes_or_staggered_re
     assert result.status == "fail"
     last = float(re.search(r"last greedy evaluation ([0-9.]+) <", result.detail).group(1))
     assert last <= 0.7, result.detail
+
+
+# --- rungs of the other kind of actions ---
+
+
+def test_a_policy_for_discrete_actions_only_skips_the_continuous_rungs_and_is_not_blamed(tmp_path):
+    """Two GRUs made for discrete actions skip the continuous rungs with the reason; the stock DT, which
+    plays both kinds, climbs them."""
+    import sys
+    from pathlib import Path
+
+    from lightup.doctor.ladder import climb, other_kind
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "examples"))
+    from custom_policy import make_policy
+    from user_policies import gru_factory
+
+    rungs = [RUNG["continuous-target-action"], RUNG["continuous-obs-action"]]
+    for factory in (make_policy, gru_factory):
+        results = climb(Subject(factory, "user"), rungs, seeds=1, runs_dir=tmp_path)
+        assert [r.status for r in results] == ["skipped", "skipped"], results
+        assert "continuous-action policy" in results[0].detail, results[0].detail
+    stock = Subject(DTFactory("stacked"), "dt")
+    assert all(other_kind(r, stock) is None for r in RUNGS)
+    assert other_kind(RUNG["press-size-2"], Subject(make_policy, "user")) is None

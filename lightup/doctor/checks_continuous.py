@@ -36,6 +36,23 @@ def twin(subject: Subject) -> SequencePolicy | None:
     return None if not isinstance(policy, SequencePolicy) or policy.discrete else policy
 
 
+def plays_continuous(subject: Subject) -> str | None:
+    """None where the subject plays continuous actions, else why not (as `continuous_actions` judges it: no
+    continuous-action policy from its factory, or one whose forward raises while its config does not
+    declare continuous actions)."""
+    policy = twin(subject)
+    if policy is None:
+        return "its factory builds no continuous-action policy"
+    try:
+        with torch.no_grad():
+            policy(**inputs(_batch(policy, seed=30)))
+    except Exception as err:  # noqa: BLE001 (as continuous_actions: a discrete-only model)
+        if getattr(getattr(policy, "config", None), "discrete", None) is False:
+            return None  # it declares continuous actions: the rung finds the crash
+        return f"its continuous-action policy raises {type(err).__name__} in forward"
+    return None
+
+
 def _batch(policy: SequencePolicy, seed: int) -> dict:
     batch = random_batch(policy, 8, min(policy.context_len, 6), seed=seed, pad=False)
     g = torch.Generator().manual_seed(seed)

@@ -29,9 +29,11 @@ import torch
 from lightup.doctor import calibration
 from lightup.doctor.alarms import check_run
 from lightup.doctor.checks import Subject, build, overfit
+from lightup.doctor.checks_continuous import plays_continuous
 from lightup.doctor.rungs import RUNGS, SMALL, Rung
 from lightup.doctor.subjects import mlp_factory
 from lightup.errors import LightupError
+from lightup.models.policy import SequencePolicy
 from lightup.training.callbacks import Callback, default_callbacks
 from lightup.training.config import TrainConfig
 
@@ -48,7 +50,7 @@ class SeedOutcome:
 class RungResult:
     name: str
     status: str
-    """pass, fail, limit (a known limit) or not run."""
+    """pass, fail, limit (a known limit), skipped (a kind of actions the policy does not play) or not run."""
     seeds_passed: int = 0
     seeds_run: int = 0
     seconds: float = 0.0
@@ -300,6 +302,23 @@ def select(
     return [r for r in RUNGS if full or not r.full_only] + extra
 
 
+def other_kind(rung: Rung, subject: Subject) -> str | None:
+    """Why the subject does not play the rung's kind of actions, or None. Such a rung is skipped, never
+    failed: a model made for discrete actions is not broken for lacking a continuous head (the static
+    check `continuous_actions` judges the same way)."""
+    if rung.env_id is None or rung.continuous != subject.discrete:
+        return None
+    if rung.continuous:
+        return plays_continuous(subject)
+    if isinstance(subject.factory, SequencePolicy):
+        return "the policy plays continuous actions only"
+    try:
+        build(subject, discrete=True)
+    except Exception as err:  # noqa: BLE001 (any refusal of the factory means: not this kind)
+        return f"its factory builds no policy for discrete actions ({type(err).__name__})"
+    return None
+
+
 def climb(
     subject: Subject,
     rungs: list[Rung],
@@ -320,6 +339,12 @@ def climb(
         for rung in rungs:
             if failed and not full:
                 results.append(RungResult(rung.name, "not run", detail="an earlier rung failed"))
+                continue
+            why = other_kind(rung, subject)
+            if why is not None:
+                results.append(RungResult(rung.name, "skipped", detail=why.splitlines()[0]))
+                if on_result is not None:
+                    on_result(results[-1])
                 continue
             result = run_rung(rung, subject, seeds, root)
             if result.status == "fail":

@@ -35,6 +35,8 @@ class Rung:
     """A limit of return conditioning itself: reported, never a failure."""
     overrides: tuple[tuple[str, Any], ...] = ()
     """TrainConfig fields that differ from the ladder's small config."""
+    continuous: bool = False
+    """Its env has continuous (Box) actions: a policy that plays only discrete ones skips it."""
     commands: tuple[float, ...] = ()
     """Commanded returns the greedy policy must meet instead of the env's threshold: a seed passes (and
     stops) at the first evaluation where, at each command, 90% of the episodes return within 0.5 of it."""
@@ -129,6 +131,7 @@ RUNGS: tuple[Rung, ...] = (
         "the continuous head, its log-likelihood or the rescaling of actions to the env's bounds",
         "lightup/ProbeTargetAction-v0",
         budget=2048,
+        continuous=True,
         overrides=(("advantage_beta", 0.5),),
     ),
     Rung(
@@ -137,6 +140,7 @@ RUNGS: tuple[Rung, ...] = (
         "the observation does not reach the continuous head's mean: the state embedding or the readout",
         "lightup/ProbeObsAction-v0",
         budget=3072,
+        continuous=True,
         overrides=(("advantage_beta", 0.5),),
     ),
     Rung(
