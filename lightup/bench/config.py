@@ -25,7 +25,7 @@ RESULTS = Path("benchmarks") / "results"
 @dataclass
 class BenchConfig:
     envs: tuple[str, ...] = ("lightup/PressButton-v0", "CartPole-v1")
-    """Env ids (Discrete or bounded Box actions), with options after commas (id,size=4)."""
+    """Env ids, with options after commas (id,size=4)."""
     agents: tuple[str, ...] = ("dt-stacked", "dt-interleaved", "sb3-ppo")
     """From: dt-stacked, dt-interleaved, mlp, sb3-ppo, sb3-dqn (Discrete only), sb3-sac, sb3-td3 (Box)."""
     seeds: int = 10
