@@ -27,7 +27,7 @@ class BenchConfig:
     envs: tuple[str, ...] = ("lightup/PressButton-v0", "CartPole-v1")
     """Env ids, with options after commas (id,size=4)."""
     agents: tuple[str, ...] = ("dt-stacked", "dt-interleaved", "sb3-ppo")
-    """From: dt-stacked, dt-interleaved, mlp, sb3-ppo, sb3-dqn (Discrete only), sb3-sac, sb3-td3 (Box)."""
+    """dt-stacked, dt-interleaved, mlp, sb3-{ppo,dqn,sac,td3}."""
     seeds: int = 10
     """Runs per env and agent, with seeds 0 .. seeds-1."""
     agent_seeds: Strings = ()
