@@ -38,7 +38,7 @@ from user_policies import HEALTHY  # noqa: E402
 
 from lightup.doctor.calibration import false_alarm, lower_bound  # noqa: E402
 from lightup.doctor.checks import Subject  # noqa: E402
-from lightup.doctor.ladder import run_seed  # noqa: E402
+from lightup.doctor.ladder import other_kind, run_seed  # noqa: E402
 from lightup.doctor.rungs import RUNGS, Rung  # noqa: E402
 
 SUBJECTS = ("dt-stacked", "dt-interleaved", "mlp", "gru", "gru-example")
@@ -88,8 +88,10 @@ def rule(rung: Rung, seeds: int = 3) -> tuple[int, int]:
     return max(1, math.ceil(rung.pass_rate * n - 1e-9)), n
 
 
-def applies(rung: Rung, subject: str) -> bool:
-    return not (rung.memory and subject.startswith("mlp"))
+def applies(rung: Rung, name: str, subject: Subject) -> bool:
+    """Not the memoryless MLP on rungs that need memory, nor a model on rungs of the other kind of actions
+    (the GRUs are discrete-only: the ladder skips the continuous rungs for them)."""
+    return not (rung.memory and name.startswith("mlp")) and other_kind(rung, subject) is None
 
 
 def main() -> None:
@@ -113,7 +115,7 @@ def main() -> None:
         for name in args.subjects:
             subject = Subject(FACTORIES[name], name=name)
             for rung in rungs:
-                if not applies(rung, name):
+                if not applies(rung, name, subject):
                     continue
                 for seed in range(args.inits):
                     if (name, rung.name, seed) in done:
