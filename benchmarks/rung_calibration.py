@@ -66,6 +66,11 @@ NOTES = (
     "press-length-5's budget went from 6000 to 12,000 env steps after `lightup doctor --policy "
     "custom_policy:make_policy` failed it on seed 0 (6,400 steps to pass, and 'model at fault'): the other "
     "subjects' passes stand (all within 5,632 steps), gru-example ran at 12,000.",
+    "",
+    "The continuous rungs (continuous-target-action, continuous-obs-action) ran 100 inits per subject (a "
+    "seed takes 0.3 to 1.2 s on average, at most 3.2 s, at a load of 2-3): dt-stacked, dt-interleaved and "
+    "mlp; the GRUs are discrete-only and skip them, as the ladder does (their factories build no "
+    "continuous-action policy). 100 of 100 shows p >= 0.970 at 95%.",
 )
 
 
