@@ -38,7 +38,7 @@ from user_policies import HEALTHY  # noqa: E402
 
 from lightup.doctor.calibration import false_alarm, lower_bound  # noqa: E402
 from lightup.doctor.checks import Subject  # noqa: E402
-from lightup.doctor.ladder import run_seed  # noqa: E402
+from lightup.doctor.ladder import other_kind, run_seed  # noqa: E402
 from lightup.doctor.rungs import RUNGS, Rung  # noqa: E402
 
 SUBJECTS = ("dt-stacked", "dt-interleaved", "mlp", "gru", "gru-example")
@@ -66,6 +66,11 @@ NOTES = (
     "press-length-5's budget went from 6000 to 12,000 env steps after `lightup doctor --policy "
     "custom_policy:make_policy` failed it on seed 0 (6,400 steps to pass, and 'model at fault'): the other "
     "subjects' passes stand (all within 5,632 steps), gru-example ran at 12,000.",
+    "",
+    "The continuous rungs (continuous-target-action, continuous-obs-action) ran 100 inits per subject (a "
+    "seed takes 0.3 to 1.2 s on average, at most 3.2 s, at a load of 2-3): dt-stacked, dt-interleaved and "
+    "mlp; the GRUs are discrete-only and skip them, as the ladder does (their factories build no "
+    "continuous-action policy). 100 of 100 shows p >= 0.970 at 95%.",
 )
 
 
@@ -88,8 +93,10 @@ def rule(rung: Rung, seeds: int = 3) -> tuple[int, int]:
     return max(1, math.ceil(rung.pass_rate * n - 1e-9)), n
 
 
-def applies(rung: Rung, subject: str) -> bool:
-    return not (rung.memory and subject.startswith("mlp"))
+def applies(rung: Rung, name: str, subject: Subject) -> bool:
+    """Not the memoryless MLP on rungs that need memory, nor a model on rungs of the other kind of actions
+    (the GRUs are discrete-only: the ladder skips the continuous rungs for them)."""
+    return not (rung.memory and name.startswith("mlp")) and other_kind(rung, subject) is None
 
 
 def main() -> None:
@@ -113,7 +120,7 @@ def main() -> None:
         for name in args.subjects:
             subject = Subject(FACTORIES[name], name=name)
             for rung in rungs:
-                if not applies(rung, name):
+                if not applies(rung, name, subject):
                     continue
                 for seed in range(args.inits):
                     if (name, rung.name, seed) in done:

@@ -235,6 +235,8 @@ def test_false_alarm_rate_of_a_rule_follows_the_measured_per_seed_rate():
             n = rung.seeds or 3
             need = max(1, math.ceil(rung.pass_rate * n - 1e-9))
             assert false_alarm(PER_SEED[rung.name][0] / PER_SEED[rung.name][1], need, n) <= 0.01, rung.name
+    uncalibrated = [r.name for r in RUNGS if not (r.full_only or r.known_limit or r.name in PER_SEED)]
+    assert not uncalibrated, f"default rungs without a measured per-seed rate (issue 26): {uncalibrated}"
 
 
 def test_gamble_is_reported_as_a_known_limit_not_a_failure(tmp_path):

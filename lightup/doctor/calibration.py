@@ -17,6 +17,8 @@ PER_SEED: dict[str, tuple[int, int]] = {
     "probe-action-reward": (30, 30),
     "probe-action-obs-reward": (30, 30),
     "command-follow": (30, 30),
+    "continuous-target-action": (100, 100),
+    "continuous-obs-action": (100, 100),
     "command-follow-later": (27, 30),
     "press-fixed-light": (30, 30),
     "press-size-2": (30, 30),
