@@ -262,3 +262,42 @@ def test_the_sb3_continuous_peers_are_built_with_the_zoos_settings():
     assert isinstance(model.action_noise, NormalActionNoise) and model.action_noise._sigma.shape == (2,)
     model, record = build_model("sac", Job("Pendulum-v1", "sb3-sac", 0, 2000, 1000), env)
     assert isinstance(model, SAC) and model.learning_rate == 1e-3
+
+
+# --- advantage weighting on long, time-limited episodes ---
+
+
+def test_continuous_value_targets_are_bootstrapped_at_a_time_limit_cut_at_lambda_1(tmp_path):
+    """advantage_lambda 1, continuous actions: before a round of updates, the value targets of an episode a
+    time limit cut are its discounted returns plus the discounted value of its last state (not its returns
+    to the cut, which fall with the steps left); a terminated episode keeps its Monte Carlo returns."""
+    from lightup.training.replay import Episode
+
+    switches = dict(advantage_beta=1.0, advantage_gamma=0.5, advantage_lambda=1.0, return_scale=4.0)
+    trainer = Trainer(probe_config(tmp_path, "lightup/ProbeObsAction-v0", **switches))
+    obs_dim, act_dim = trainer.value_net[0].in_features, trainer.n_actions
+    for rewards, terminated in (([1.0, 2.0], True), ([3.0, 4.0], False)):
+        obs = np.random.default_rng(len(rewards)).normal(size=(2, obs_dim)).astype(np.float32)
+        actions = np.zeros((2, act_dim), np.float32)
+        trainer.buffer.add(Episode(obs, actions, np.float32(rewards), terminated))
+    observations = np.concatenate([e.observations for e in trainer.buffer.episodes])
+    last = trainer._values(observations)[3]  # in return units
+    trainer.config.updates_per_round = 1
+    trainer._update()
+    targets = trainer.buffer._steps()["value_targets"]
+    np.testing.assert_allclose(targets, [2.0, 2.0, 3 + 0.5 * (4 + 0.5 * last), 4 + 0.5 * last], rtol=1e-5)
+
+
+def test_the_recipe_fits_continuous_values_to_td_lambda_returns():
+    """Continuous actions default to TD(0.95) value targets; discrete ones, a preset, or a value given keep
+    theirs."""
+    from lightup.training.config import TrainConfig
+    from lightup.training.recipe import with_env_defaults
+
+    def resolved(continuous, **kw):
+        return with_env_defaults(TrainConfig(**kw), None, lambda: 1.0, continuous).advantage_lambda
+
+    assert resolved(True) == 0.95
+    assert resolved(False) == 1.0
+    assert resolved(True, preset="cartpole") == 1.0
+    assert resolved(True, advantage_lambda=0.5) == 0.5

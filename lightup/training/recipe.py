@@ -8,7 +8,9 @@ is derived from it, never looked up by its id:
 - the scale of returns: the declared highest return, else the largest return, in absolute value, of a few
   episodes of uniformly random actions before training (written into the run's config, so the policy sees
   the same inputs after a resume);
-- the evaluation cadence: a twentieth of the budget.
+- the evaluation cadence: a twentieth of the budget;
+- the kind of actions: continuous ones fit the advantage's value net to TD(0.95) returns
+  (`CONTINUOUS_DEFAULTS`).
 """
 
 from __future__ import annotations
@@ -106,6 +108,11 @@ DEFAULTS: dict = {
     "entropy_target_final": None,
     "command.kind": "best",
 }
+# Continuous actions (long episodes of small, dense rewards): the value of advantage weighting learns TD(0.95)
+# returns, bootstrapped at time-limit cuts, in place of Monte Carlo ones. Monte Carlo returns to a time limit
+# fall with the steps left, which the value (of the observation alone) cannot see, so the advantages ranked
+# steps by time: Pendulum-v1 stayed at random actions' return; benchmarks/results/learning_continuous.md.
+CONTINUOUS_DEFAULTS: dict = {"advantage_lambda": 0.95}
 EVALUATIONS_PER_RUN = 20  # the default cadence: eval_every = total_steps / 20
 
 
@@ -134,12 +141,18 @@ def random_return_scale(env: gym.Env, seed: int, episodes: int = 16, max_steps: 
 
 
 def with_env_defaults(
-    config: TrainConfig, max_return: float | None, return_scale: Callable[[], float] | None = None
+    config: TrainConfig,
+    max_return: float | None,
+    return_scale: Callable[[], float] | None = None,
+    continuous: bool = False,
 ) -> TrainConfig:
-    """Fill fields left at None from the preset or `DEFAULTS`, and from the env: its declared highest return
-    (commands are capped there and returns-to-go scaled by it), else ``return_scale()`` (called only if the
-    scale is still unset; default 1)."""
+    """Fill fields left at None from the preset or `DEFAULTS` (with `CONTINUOUS_DEFAULTS` over them for
+    ``continuous`` actions), and from the env: its declared highest return (commands are capped there and
+    returns-to-go scaled by it), else ``return_scale()`` (called only if the scale is still unset;
+    default 1)."""
     defaults = dict(PRESETS[config.preset] if config.preset else DEFAULTS)
+    if continuous and not config.preset:
+        defaults.update(CONTINUOUS_DEFAULTS)
     total = config.total_steps or defaults["total_steps"]
     defaults.setdefault("eval_every", max(total // EVALUATIONS_PER_RUN, 1))
     if max_return is not None:
@@ -163,4 +176,11 @@ def with_env_defaults(
     return with_overrides(config, updates)
 
 
-__all__ = ["DEFAULTS", "PRESETS", "PRESET_NAMES", "random_return_scale", "with_env_defaults"]
+__all__ = [
+    "CONTINUOUS_DEFAULTS",
+    "DEFAULTS",
+    "PRESETS",
+    "PRESET_NAMES",
+    "random_return_scale",
+    "with_env_defaults",
+]

@@ -93,7 +93,9 @@ class Trainer(UpdateStep, Evaluation):
         config = dataclasses.replace(config, obs_adapters=adapters_of(probe))
         self.threshold = reward_threshold(probe)
         max_return = getattr(probe.unwrapped, "max_return", None)
-        config = with_env_defaults(config, max_return, lambda: random_return_scale(probe, config.seed))
+        config = with_env_defaults(
+            config, max_return, lambda: random_return_scale(probe, config.seed), not self.discrete
+        )
         config.validate()  # the values the recipe filled in, against the ones given
         self.config = config
         obs_dim = int(np.prod(probe.observation_space.shape))

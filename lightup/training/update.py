@@ -52,7 +52,11 @@ class UpdateStep:
             totals["train/value_loss"] = []
             if c.advantage_baseline == "policy":
                 totals["train/q_loss"] = []
-            if c.advantage_lambda < 1 and c.updates_per_round:
+            # At lambda 1 too for continuous actions: there an episode a time limit cut is bootstrapped at
+            # the cut (TD(1)), not fit to its returns to the cut, which fall with the steps left, a thing
+            # the value of the observation cannot see (benchmarks/results/learning_continuous.md). The
+            # discrete path keeps its measured Monte Carlo targets.
+            if (c.advantage_lambda < 1 or not self.discrete) and c.updates_per_round:
                 self.buffer.bootstrap_value_targets(self._values, c.advantage_lambda)
         target_entropy = self.target_entropy
         # The loss is checked once, after the round's updates (a check per update waits for the device each
