@@ -48,15 +48,6 @@ RAW = ROOT / "benchmarks/results/rung_calibration.jsonl"
 BEFORE = ROOT / "benchmarks/results/rung_calibration_no_clipping.jsonl"
 """Seeds measured while the ladder trained without gradient clipping (issue 26): shown where a rung has
 not been measured again since."""
-UNFIT = {
-    ("gru", "press-hard"): (
-        "with no timestep input and a context of 4 steps, shorter than the 5-step game, it cannot count to "
-        "the last step (the window no longer starts at the reset), which is the fault press-hard names; "
-        "gru-example, the same kind of GRU with a context of 8, passes it"
-    ),
-}
-"""(subject, rung) -> why the subject is not a healthy model for the rung: its row is shown, but it does not
-set the rung's per-seed rate (PER_SEED)."""
 
 
 NOTES = (
@@ -70,6 +61,11 @@ NOTES = (
     "ran at a load of 2 to 7 on 2 cores, the older ones at 11 to 15: their seconds per seed are not "
     "comparable. press-size-4 and press-hard, the two rungs where healthy DTs fail seeds, ran 60 inits on "
     "both layouts (seeds 30 to 59 at 9eba09d) to narrow the rate their rules rest on.",
+    "",
+    "gru passed press-hard on 15 of 30 seeds (its failures near misses: 3.55 to 4.45 of 4.5 after 20,000 "
+    "steps). With a context of 8 instead of 4 it passed 11 of 16 seeds (0 to 15, a one-off run at 9eba09d "
+    "not in the .jsonl), so its short context is not the cause. press-hard's rule went from 2 of 4 seeds to "
+    "1 of 7 so that it fails such a model under 1% of the time.",
     "",
     "command-follow-later's budget went from 2048 to 8192 env steps after gru-example passed 25 of 30 seeds "
     "at 2048 (the 5 others stalled at a constant second action): its 25 passes stand at 8192 (a run is the "
@@ -186,11 +182,6 @@ def write(args) -> None:
         "",
         *NOTES,
         "",
-        *(
-            f"{subject} on {name} does not set the rung's rate (PER_SEED): {why}."
-            for (subject, name), why in UNFIT.items()
-        ),
-        "",
         "| subject | rung | seeds passed | per-seed rate (95% lower bound) | rule | false alarms | 95% bound "
         "| rule for 1% | at the bound | seconds per seed (mean, max; shared CPU) |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -211,7 +202,7 @@ def write(args) -> None:
             f"{false_alarm(p, need, n):.1%} | {false_alarm(low, need, n):.1%} | {rule_for(p)} | "
             f"{rule_for(low)} | {sum(secs) / len(secs):.1f}, {max(secs):.0f} |"
         )
-        if key not in UNFIT and (name not in worst or p < worst[name][0] / worst[name][1]):
+        if name not in worst or p < worst[name][0] / worst[name][1]:
             worst[name] = (k, n_runs)
     if before:
         lines += [

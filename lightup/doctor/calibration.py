@@ -24,7 +24,7 @@ PER_SEED: dict[str, tuple[int, int]] = {
     "press-size-2": (30, 30),
     "press-size-4": (43, 60),
     "press-length-5": (30, 30),
-    "press-hard": (53, 60),
+    "press-hard": (15, 30),
     "recall": (29, 30),
     "recall-rounds": (30, 30),
 }
