@@ -22,9 +22,9 @@ PER_SEED: dict[str, tuple[int, int]] = {
     "command-follow-later": (27, 30),
     "press-fixed-light": (30, 30),
     "press-size-2": (30, 30),
-    "press-size-4": (22, 30),
+    "press-size-4": (43, 60),
     "press-length-5": (30, 30),
-    "press-hard": (28, 30),
+    "press-hard": (15, 30),
     "recall": (29, 30),
     "recall-rounds": (30, 30),
 }

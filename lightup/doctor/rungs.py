@@ -195,9 +195,9 @@ RUNGS: tuple[Rung, ...] = (
         "lightup/PressButton-v0",
         ("game_length=5", "hard_mode=true"),
         budget=20_000,
-        # Not every healthy seed passes: 2 of 4.
-        pass_rate=0.5,
-        seeds=4,
+        # Healthy models fail many seeds (a GRU without timesteps about half): 1 of 7 seeds must pass.
+        pass_rate=0.14,
+        seeds=7,
         memory=True,
     ),
     Rung(
