@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import io
 import os
+import select
 import sys
 import traceback
 from typing import Annotated, Any, NamedTuple, Union
@@ -134,15 +135,36 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # the reader of stdout left (`lightup train --help | head`): nothing is wrong
+    except BrokenPipeError as err:
+        if not _stdout_closed():  # a pipe of the run's own (a vector env's worker): a failure like any other
+            return _unexpected(err)
+        # the reader of stdout left (`lightup train --help | head`): nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit is quiet
         return 0
     except KeyboardInterrupt:  # outside a run's loop, which saves its checkpoint and returns 130 itself
         return 130
     except Exception as err:  # noqa: BLE001 (a bug, in lightup or in a user's env or policy)
-        traceback.print_exc()
-        print(f"error: unexpected {type(err).__name__} (a bug: the traceback is above)", file=sys.stderr)
-        return 1
+        return _unexpected(err)
+
+
+def _unexpected(err: Exception) -> int:
+    traceback.print_exception(err)
+    print(f"error: unexpected {type(err).__name__} (a bug: the traceback is above)", file=sys.stderr)
+    return 1
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (the write end of such a pipe polls as an error)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return True
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
 
 
 if __name__ == "__main__":

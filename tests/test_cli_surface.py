@@ -138,3 +138,17 @@ def test_help_read_by_a_pager_that_stops_early_is_no_error():
     proc.stdout.close()  # as head does after its line
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and "Traceback" not in err and "error" not in err, err
+
+
+def test_a_broken_pipe_of_the_run_s_own_is_a_failure_not_a_closed_pager(monkeypatch, capsys):
+    """A BrokenPipeError from a pipe other than stdout (a dead vector-env worker) exits 1 with its
+    traceback; only a reader of stdout that left is quiet."""
+    import lightup.demo
+
+    def run(args):
+        raise BrokenPipeError(32, "Broken pipe")  # e.g. AsyncVectorEnv's worker gone
+
+    monkeypatch.setattr(lightup.demo, "run", run)
+    assert cli.main(["games"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "error: unexpected BrokenPipeError" in err
