@@ -80,6 +80,7 @@ RANGES: dict[str, Range] = {
     "n_head": _int(1, 64),
     "n_embd": _int(1, 8192),
     "value_hidden": _int(1, 8192),
+    "value_history": _int(0, 64),
     # rollouts, updates and replay: each env and each evaluation episode is a live env object
     "n_envs": _int(1, 1024),
     "greedy_envs": _int(0, 1024),

@@ -1,7 +1,8 @@
-"""Advantage weighting (AWR, Peng et al. 2019): the value network and the weights exp(A / beta)."""
+"""Advantage weighting (AWR, Peng et al. 2019): the value network, its inputs, and the weights exp(A / beta)."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -26,3 +27,34 @@ def advantage_weights(advantages: Tensor, mask: Tensor, beta: float, max_weight:
     std = (((advantages - mean) ** 2 * mask).sum() / n).sqrt()
     normalised = (advantages - mean) / (std + 1e-8)
     return torch.exp(normalised / beta).clamp(max=max_weight) * mask
+
+
+def history_inputs(
+    observations: np.ndarray,
+    actions: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    history: int,
+    n_actions: int | None,
+) -> np.ndarray:
+    """The value net's input at every step of consecutive episodes (float32 (N, F)): the step's observation,
+    then for each of the ``history`` steps before it, that step's observation, its action (one-hot of
+    ``n_actions`` for discrete actions, else as taken) and a 1 (all 0 before the episode's first step).
+
+    ``observations`` (N, S) and ``actions`` (N,) or (N, A) hold the episodes one after another, the i-th
+    from ``starts[i]`` for ``lengths[i]`` steps. A value of the observation alone (``history`` 0) cannot tell
+    apart states that look alike but differ in what came before (a count of presses, a cue seen earlier),
+    which the sequence policy can: its advantages would then push every such state toward the same action.
+    """
+    obs = np.asarray(observations, dtype=np.float32)
+    if history == 0:
+        return obs
+    acts = np.eye(n_actions, dtype=np.float32)[actions] if n_actions is not None else actions
+    acts = np.asarray(acts, dtype=np.float32).reshape(len(obs), -1)
+    t = np.arange(len(obs)) - np.repeat(starts, lengths)  # each step's index within its episode
+    parts = [obs]
+    for back in range(1, history + 1):
+        valid = (t >= back)[:, None]
+        before = np.maximum(np.arange(len(obs)) - back, 0)
+        parts += [np.where(valid, obs[before], 0.0), np.where(valid, acts[before], 0.0), valid]
+    return np.concatenate(parts, axis=1, dtype=np.float32)

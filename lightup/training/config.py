@@ -135,6 +135,9 @@ class TrainConfig:
     advantage_lambda: MaybeFloat = None
     """1: the value learns Monte Carlo returns; below 1, TD(lambda) returns (default: the recipe's)."""
 
+    value_history: MaybeInt = None
+    """Past steps (observation, action) the value net sees beside the observation (default: the recipe's)."""
+
     advantage_baseline: Annotated[
         Literal["value", "policy"] | None,
         tyro.conf.arg(metavar="{value,policy}", help_behavior_hint=default_hint),

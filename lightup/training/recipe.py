@@ -26,6 +26,7 @@ from lightup.training.config import TrainConfig, _field, with_overrides
 _MEASURED_BASE = {
     "buffer_capacity": 300,
     "value_hidden": 128,
+    "value_history": 0,
     "n_embd": 64,
     "n_envs": 16,
     "context_len": 20,
@@ -101,6 +102,7 @@ DEFAULTS: dict = {
     "n_embd": 32,
     "advantage_beta": 0.5,
     "value_hidden": 64,
+    "value_history": 0,
     "advantage_lambda": 1.0,
     "advantage_baseline": "value",
     "greedy_envs": 0,

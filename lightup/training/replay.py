@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -45,7 +46,9 @@ class EpisodeBuffer:
     episode): the newest (``fifo``) or the highest returns (``top``).
 
     With ``value_gamma``, each stored step also keeps its return discounted by it (computed once, at `add`),
-    and sampled windows carry them as ``value_targets``: what a learned value of the state is fit to."""
+    and sampled windows carry them as ``value_targets``: what a learned value of the state is fit to, and as
+    ``value_inputs`` what the value reads: ``value_inputs(observations, actions, starts, lengths)`` of the
+    stored steps (`lightup.training.advantage.history_inputs`), else the observations."""
 
     def __init__(
         self,
@@ -53,9 +56,11 @@ class EpisodeBuffer:
         kind: Literal["fifo", "top"] = "fifo",
         value_gamma: float | None = None,
         max_steps: int | None = None,
+        value_inputs: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
     ):
         assert capacity >= 1 and kind in ("fifo", "top") and (max_steps or 1) >= 1, (capacity, kind)
         self.capacity, self.kind, self.value_gamma, self.max_steps = capacity, kind, value_gamma, max_steps
+        self.value_inputs = value_inputs
         self._episodes: list[Episode] = []
         self._n_steps = 0
         self._value_targets: list[np.ndarray] = []  # beside _episodes, with value_gamma
@@ -113,16 +118,22 @@ class EpisodeBuffer:
             }
             if self.value_gamma is not None:
                 self._flat["value_targets"] = np.concatenate(self._value_targets)
+                flat = self._flat
+                self._flat["value_inputs"] = (
+                    self.value_inputs(flat["observations"], flat["actions"], flat["starts"], lengths)
+                    if self.value_inputs is not None
+                    else flat["observations"].astype(np.float32)
+                )
         return self._flat
 
     def bootstrap_value_targets(self, value_of, lam: float) -> None:
         """Replace the value targets of every stored step, until the next `add`, with TD(lam) returns
         (`lightup.training.returns.lambda_returns`, discounted by ``value_gamma``) from the values
-        ``value_of`` gives: observations (N, S) float32 to values (N,) in return units. An episode a time
+        ``value_of`` gives: the value's inputs (N, F) float32 to values (N,) in return units. An episode a time
         limit cut is bootstrapped with the value of its last state (the state after it is not stored)."""
         assert self.value_gamma is not None and self._episodes, "bootstrap needs value_gamma and episodes"
         steps = self._steps()
-        values = np.asarray(value_of(steps["observations"].astype(np.float32)), dtype=np.float64)
+        values = np.asarray(value_of(steps["value_inputs"]), dtype=np.float64)
         ends, starts = steps["ends"], steps["starts"]
         cut = np.array([not e.terminated for e in self._episodes])
         bootstrap = np.where(cut, values[ends - 1], 0.0)
@@ -145,7 +156,8 @@ class EpisodeBuffer:
 
         Returns tensors (B, K): returns_to_go (scaled), states (B, K, S), prev_actions, actions, timesteps,
         mask. prev_actions holds ``start_action`` at an episode's first step (discrete). With the buffer's
-        ``value_gamma``: value_targets too, the discounted returns scaled as the returns-to-go. With
+        ``value_gamma``: value_targets too, the discounted returns scaled as the returns-to-go, and
+        value_inputs (B, K, F), what the value reads at each step. With
         ``start_returns``: start_returns (B,) too, the `Episode.start_return` of each window's episode
         (unscaled)."""
         assert self._episodes, "sample from an empty buffer"
@@ -174,6 +186,10 @@ class EpisodeBuffer:
         if self.value_gamma is not None:
             values = np.where(mask, steps["value_targets"][idx] / return_scale, 0.0).astype(np.float32)
             extra["value_targets"] = torch.from_numpy(values)
+            inputs = steps["value_inputs"]
+            extra["value_inputs"] = torch.from_numpy(
+                np.where(mask[..., None], inputs[idx], 0.0).astype(np.float32)
+            )
         if start_returns:
             extra["start_returns"] = torch.from_numpy(steps["start_returns"][which].astype(np.float32))
         return {

@@ -172,6 +172,8 @@ def config_from_dict(d: dict) -> TrainConfig:
     d.setdefault("advantage_baseline", "value")
     # Written before the value network's width was a field: it was 128 everywhere.
     d.setdefault("value_hidden", 128)
+    # Written before the value net saw past steps: it saw the observation alone.
+    d.setdefault("value_history", 0)
     d["command"] = CommandConfig(**d["command"])
     d["env_options"] = tuple(d["env_options"])
     # Written before observations were adapted: such runs took Box observations only, which need none.

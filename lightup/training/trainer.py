@@ -36,7 +36,7 @@ from lightup.models.factory import PolicyFactory, is_factory_spec, resolve_polic
 from lightup.outputs import mark
 from lightup.ranges import check_counters
 from lightup.training import recovery, state
-from lightup.training.advantage import build_value_net
+from lightup.training.advantage import build_value_net, history_inputs
 from lightup.training.agent import AGENT_FILE, EVAL_SEED
 from lightup.training.callbacks import Callback, default_callbacks
 from lightup.training.commands import eval_command, rollout_commands
@@ -139,11 +139,20 @@ class Trainer(UpdateStep, Evaluation):
         self.value_net: torch.nn.Module | None = None
         if config.advantage_beta > 0:
             n_out = 1 + self.n_actions if config.advantage_baseline == "policy" else 1
-            self.value_net = build_value_net(obs_dim, n_out, config.value_hidden).to(self.device)
+            # The value reads the observation and the value_history steps before it: each one's observation,
+            # action (one-hot when discrete) and a flag (lightup.training.advantage.history_inputs).
+            h = config.value_history
+            n_in = obs_dim * (h + 1) + h * (self.n_actions + 1)
+            self.value_net = build_value_net(n_in, n_out, config.value_hidden).to(self.device)
             self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr, foreach=True)
         value_gamma = config.advantage_gamma if self.value_net is not None else None
+        one_hot = self.n_actions if self.discrete else None
         self.buffer = EpisodeBuffer(
-            config.buffer_capacity, config.buffer_kind, value_gamma, max_steps=config.buffer_steps
+            config.buffer_capacity,
+            config.buffer_kind,
+            value_gamma,
+            max_steps=config.buffer_steps,
+            value_inputs=lambda *steps: history_inputs(*steps, config.value_history, one_hot),
         )
         self.steps = self.rounds = self.updates = self.episodes = 0
         self.solved_at: int | None = None

@@ -76,6 +76,7 @@ class UpdateStep:
             }
             actions, mask = batch.pop("actions"), batch["mask"]
             value_targets = batch.pop("value_targets", None)
+            value_inputs = batch.pop("value_inputs", None)
             start_returns = batch.pop("start_returns", None)
             params = self.policy(**batch)
             if not torch.isfinite(params).all():  # before the distribution's own checks raise on it
@@ -95,7 +96,7 @@ class UpdateStep:
             if self.value_net is None:
                 loss = nll - alpha * entropy
             else:
-                out = self.value_net(batch["states"])
+                out = self.value_net(value_inputs)
                 values = out[..., 0]
                 value_loss = masked_mean((values - value_targets) ** 2, mask)
                 totals["train/value_loss"].append(value_loss.detach())
@@ -150,9 +151,9 @@ class UpdateStep:
         return out
 
     @torch.no_grad()
-    def _values(self, observations: np.ndarray) -> np.ndarray:
-        """The value net's values of ``observations`` (N, S), in return units (it learns scaled ones)."""
-        values = self.value_net(torch.from_numpy(observations).to(self.device))[:, 0]
+    def _values(self, inputs: np.ndarray) -> np.ndarray:
+        """The value net's values of its ``inputs`` (N, F), in return units (it learns scaled ones)."""
+        values = self.value_net(torch.from_numpy(inputs).to(self.device))[:, 0]
         return values.double().cpu().numpy() * self.config.return_scale
 
     def _at_commands(self, batch: dict[str, torch.Tensor], start_returns: torch.Tensor) -> dict:

@@ -1,0 +1,89 @@
+"""The value net's view of past steps (``value_history``): its inputs against hand-worked rows, the buffer
+and the trainer passing them on, and old checkpoints resuming without them."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tiny import tiny_config
+
+from lightup.training.advantage import history_inputs
+from lightup.training.replay import Episode, EpisodeBuffer
+from lightup.training.trainer import Trainer
+
+
+def test_history_inputs_by_hand():
+    """Two episodes of 3 and 2 steps, one number per observation, 2 discrete actions, 2 steps of history:
+    each row is the observation, then per step back its observation, one-hot action and a 1, all 0 before
+    the episode's first step (the first episode's steps never leak into the second's)."""
+    obs = np.array([[10.0], [11.0], [12.0], [20.0], [21.0]])
+    actions = np.array([0, 1, 1, 0, 1])
+    rows = history_inputs(obs, actions, np.array([0, 3]), np.array([3, 2]), history=2, n_actions=2)
+    assert rows.dtype == np.float32 and rows.shape == (5, 1 + 2 * (1 + 2 + 1))
+    expected = [
+        # obs | 1 back: obs, action one-hot, flag | 2 back: obs, action one-hot, flag
+        [10, 0, 0, 0, 0, 0, 0, 0, 0],
+        [11, 10, 1, 0, 1, 0, 0, 0, 0],
+        [12, 11, 0, 1, 1, 10, 1, 0, 1],
+        [20, 0, 0, 0, 0, 0, 0, 0, 0],
+        [21, 20, 1, 0, 1, 0, 0, 0, 0],
+    ]
+    assert rows.tolist() == expected
+
+
+def test_history_inputs_of_continuous_actions_and_of_no_history():
+    obs = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    actions = np.array([[0.5], [-0.5]], dtype=np.float32)
+    rows = history_inputs(obs, actions, np.array([0]), np.array([2]), history=1, n_actions=None)
+    assert rows.tolist() == [[1, 2, 0, 0, 0, 0], [3, 4, 1, 2, 0.5, 1]]
+    # history 0: the observation alone, as the value read it before it saw past steps
+    alone = history_inputs(obs, actions, np.array([0]), np.array([2]), history=0, n_actions=None)
+    assert alone.dtype == np.float32 and np.array_equal(alone, obs)
+
+
+def test_sampled_windows_and_bootstrapped_targets_read_the_history_inputs():
+    """A buffer given ``value_inputs`` hands the value each step's history row at every real position of a
+    window (0 at padding) and bootstraps its TD targets from the values of those rows."""
+    h = 1
+    buffer = EpisodeBuffer(
+        4, value_gamma=1.0, value_inputs=lambda *steps: history_inputs(*steps, history=h, n_actions=3)
+    )
+    for first, action in ((0.0, 2), (5.0, 1)):
+        obs = np.array([[first], [first + 1], [first + 2]], dtype=np.float32)
+        acts = np.full(3, action)
+        buffer.add(Episode(obs, acts, np.ones(3, dtype=np.float32), terminated=False))
+    batch = buffer.sample(64, 4, np.random.default_rng(0), 1.0, start_action=3)
+    states, inputs, mask = batch["states"], batch["value_inputs"], batch["mask"]
+    assert inputs.shape == (64, 4, 1 + h * (1 + 3 + 1))
+    assert torch.equal(inputs[..., 0], states[..., 0]) and not inputs[~mask].any()
+    later = mask & (states[..., 0] % 5 != 0)  # an episode's second or third step: one step back exists
+    assert torch.equal(inputs[..., 1][later], states[..., 0][later] - 1) and inputs[..., 5][later].eq(1).all()
+
+    seen = []
+    buffer.bootstrap_value_targets(lambda rows: seen.append(rows) or rows[:, 1] * 0 + 10.0, lam=0.0)
+    assert seen[0].shape == (6, 6) and seen[0][:, 0].tolist() == [0, 1, 2, 5, 6, 7]
+    # TD(0) at gamma 1: one reward plus the next value 10; a cut episode's last step bootstraps its own
+    assert buffer._steps()["value_targets"].tolist() == [11.0, 11.0, 11.0, 11.0, 11.0, 11.0]
+
+
+def test_the_trainer_sizes_the_value_net_to_its_history(tmp_path):
+    """CartPole-v1 (4 numbers, 2 actions), 3 steps back: 4 + 3 * (4 + 2 + 1) inputs; Q(s, a) as before."""
+    config = tiny_config(tmp_path / "run", "CartPole-v1", value_history=3, advantage_baseline="policy")
+    trainer = Trainer(config).learn(64)
+    assert trainer.value_net[0].in_features == 4 + 3 * 7 and trainer.value_net[-1].out_features == 1 + 2
+    assert trainer.updates > 0
+    trainer.close()
+
+
+def test_a_checkpoint_from_before_value_history_resumes_with_the_observation_alone(tmp_path):
+    from lightup.checkpoint import load_tensors, save_tensors
+
+    run = tmp_path / "run"
+    trained = Trainer(tiny_config(run, "CartPole-v1", value_history=0)).learn(64)
+    path = trained.save_checkpoint()
+    tensors, meta = load_tensors(path)
+    del meta["config"]["value_history"]
+    save_tensors(path, tensors, meta)
+    resumed = Trainer.load(run)
+    assert resumed.config.value_history == 0 and resumed.value_net[0].in_features == 4
+    assert torch.equal(resumed.value_net[0].weight, trained.value_net[0].weight)
