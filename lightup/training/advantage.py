@@ -1,4 +1,4 @@
-"""Advantage weighting (AWR, Peng et al. 2019): the value network, its inputs, and the weights exp(A / beta)."""
+"""Advantage weighting (AWR, Peng et al. 2019): the value net, its inputs, and the weights exp(A / beta)."""
 
 from __future__ import annotations
 

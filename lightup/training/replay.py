@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -129,8 +129,8 @@ class EpisodeBuffer:
     def bootstrap_value_targets(self, value_of, lam: float) -> None:
         """Replace the value targets of every stored step, until the next `add`, with TD(lam) returns
         (`lightup.training.returns.lambda_returns`, discounted by ``value_gamma``) from the values
-        ``value_of`` gives: the value's inputs (N, F) float32 to values (N,) in return units. An episode a time
-        limit cut is bootstrapped with the value of its last state (the state after it is not stored)."""
+        ``value_of`` gives: the value's inputs (N, F) float32 to values (N,) in return units. An episode a
+        time limit cut is bootstrapped with the value of its last state (the state after it is not stored)."""
         assert self.value_gamma is not None and self._episodes, "bootstrap needs value_gamma and episodes"
         steps = self._steps()
         values = np.asarray(value_of(steps["value_inputs"]), dtype=np.float64)
