@@ -3,6 +3,8 @@ and the trainer passing them on, and old checkpoints resuming without them."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 from tiny import tiny_config
@@ -18,7 +20,8 @@ def test_history_inputs_by_hand():
     the episode's first step (the first episode's steps never leak into the second's)."""
     obs = np.array([[10.0], [11.0], [12.0], [20.0], [21.0]])
     actions = np.array([0, 1, 1, 0, 1])
-    rows = history_inputs(obs, actions, np.array([0, 3]), np.array([3, 2]), history=2, n_actions=2)
+    t = np.array([0, 1, 2, 0, 1])  # each step's index within its episode
+    rows = history_inputs(obs, actions, t, np.arange(5), history=2, n_actions=2)
     assert rows.dtype == np.float32 and rows.shape == (5, 1 + 2 * (1 + 2 + 1))
     expected = [
         # obs | 1 back: obs, action one-hot, flag | 2 back: obs, action one-hot, flag
@@ -29,15 +32,18 @@ def test_history_inputs_by_hand():
         [21, 20, 1, 0, 1, 0, 0, 0, 0],
     ]
     assert rows.tolist() == expected
+    # only the rows asked for, in the shape of the indices
+    some = history_inputs(obs, actions, t, np.array([[4, 2], [0, 0]]), history=2, n_actions=2)
+    assert some.shape == (2, 2, 9) and some.tolist() == [[expected[4], expected[2]], [expected[0]] * 2]
 
 
 def test_history_inputs_of_continuous_actions_and_of_no_history():
     obs = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
     actions = np.array([[0.5], [-0.5]], dtype=np.float32)
-    rows = history_inputs(obs, actions, np.array([0]), np.array([2]), history=1, n_actions=None)
+    rows = history_inputs(obs, actions, np.array([0, 1]), np.arange(2), history=1, n_actions=None)
     assert rows.tolist() == [[1, 2, 0, 0, 0, 0], [3, 4, 1, 2, 0.5, 1]]
     # history 0: the observation alone, as the value read it before it saw past steps
-    alone = history_inputs(obs, actions, np.array([0]), np.array([2]), history=0, n_actions=None)
+    alone = history_inputs(obs, actions, np.array([0, 1]), np.arange(2), history=0, n_actions=None)
     assert alone.dtype == np.float32 and np.array_equal(alone, obs)
 
 
@@ -45,9 +51,7 @@ def test_sampled_windows_and_bootstrapped_targets_read_the_history_inputs():
     """A buffer given ``value_inputs`` hands the value each step's history row at every real position of a
     window (0 at padding) and bootstraps its TD targets from the values of those rows."""
     h = 1
-    buffer = EpisodeBuffer(
-        4, value_gamma=1.0, value_inputs=lambda *steps: history_inputs(*steps, history=h, n_actions=3)
-    )
+    buffer = EpisodeBuffer(4, value_gamma=1.0, value_inputs=partial(history_inputs, history=h, n_actions=3))
     for first, action in ((0.0, 2), (5.0, 1)):
         obs = np.array([[first], [first + 1], [first + 2]], dtype=np.float32)
         acts = np.full(3, action)

@@ -32,29 +32,29 @@ def advantage_weights(advantages: Tensor, mask: Tensor, beta: float, max_weight:
 def history_inputs(
     observations: np.ndarray,
     actions: np.ndarray,
-    starts: np.ndarray,
-    lengths: np.ndarray,
+    t: np.ndarray,
+    idx: np.ndarray,
     history: int,
     n_actions: int | None,
 ) -> np.ndarray:
-    """The value net's input at every step of consecutive episodes (float32 (N, F)): the step's observation,
-    then for each of the ``history`` steps before it, that step's observation, its action (one-hot of
-    ``n_actions`` for discrete actions, else as taken) and a 1 (all 0 before the episode's first step).
+    """The value net's input (float32 (..., F)) at the steps ``idx`` (any shape) of consecutive episodes:
+    the step's observation, then for each of the ``history`` steps before it, that step's observation, its
+    action (one-hot of ``n_actions`` for discrete actions, else as taken) and a 1 (all 0 before the
+    episode's first step).
 
-    ``observations`` (N, S) and ``actions`` (N,) or (N, A) hold the episodes one after another, the i-th
-    from ``starts[i]`` for ``lengths[i]`` steps. A value of the observation alone (``history`` 0) cannot tell
+    ``observations`` (N, S), ``actions`` (N,) or (N, A) and ``t`` (N,), each step's index within its
+    episode, hold the episodes one after another. Only the rows asked for are built: the buffer's steps
+    times F can be far larger than a batch. A value of the observation alone (``history`` 0) cannot tell
     apart states that look alike but differ in what came before (a count of presses, a cue seen earlier),
     which the sequence policy can: its advantages would then push every such state toward the same action.
     """
-    obs = np.asarray(observations, dtype=np.float32)
-    if history == 0:
-        return obs
-    acts = np.eye(n_actions, dtype=np.float32)[actions] if n_actions is not None else actions
-    acts = np.asarray(acts, dtype=np.float32).reshape(len(obs), -1)
-    t = np.arange(len(obs)) - np.repeat(starts, lengths)  # each step's index within its episode
-    parts = [obs]
+    idx = np.asarray(idx)
+    parts = [np.asarray(observations[idx], dtype=np.float32)]
     for back in range(1, history + 1):
-        valid = (t >= back)[:, None]
-        before = np.maximum(np.arange(len(obs)) - back, 0)
-        parts += [np.where(valid, obs[before], 0.0), np.where(valid, acts[before], 0.0), valid]
-    return np.concatenate(parts, axis=1, dtype=np.float32)
+        valid = (t[idx] >= back)[..., None]
+        before = np.maximum(idx - back, 0)
+        taken = actions[before]
+        taken = np.eye(n_actions, dtype=np.float32)[taken] if n_actions is not None else taken
+        taken = taken.reshape(*idx.shape, -1)
+        parts += [np.where(valid, observations[before], 0.0), np.where(valid, taken, 0.0), valid]
+    return np.concatenate(parts, axis=-1, dtype=np.float32)

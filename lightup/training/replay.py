@@ -47,8 +47,9 @@ class EpisodeBuffer:
 
     With ``value_gamma``, each stored step also keeps its return discounted by it (computed once, at `add`),
     and sampled windows carry them as ``value_targets``: what a learned value of the state is fit to, and as
-    ``value_inputs`` what the value reads: ``value_inputs(observations, actions, starts, lengths)`` of the
-    stored steps (`lightup.training.advantage.history_inputs`), else the observations."""
+    ``value_inputs`` what the value reads: ``value_inputs(observations, actions, t, idx)``, the rows of the
+    flat steps ``idx`` given each stored step's index ``t`` within its episode
+    (`lightup.training.advantage.history_inputs`), else the observations."""
 
     def __init__(
         self,
@@ -56,7 +57,7 @@ class EpisodeBuffer:
         kind: Literal["fifo", "top"] = "fifo",
         value_gamma: float | None = None,
         max_steps: int | None = None,
-        value_inputs: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+        value_inputs: Callable[..., np.ndarray] | None = None,
     ):
         assert capacity >= 1 and kind in ("fifo", "top") and (max_steps or 1) >= 1, (capacity, kind)
         self.capacity, self.kind, self.value_gamma, self.max_steps = capacity, kind, value_gamma, max_steps
@@ -115,15 +116,10 @@ class EpisodeBuffer:
                 "observations": np.concatenate([e.observations for e in eps]),
                 "actions": np.concatenate([e.actions for e in eps]),
                 "start_returns": self.start_returns(),  # per episode
+                "t": np.arange(ends[-1]) - np.repeat(ends - lengths, lengths),  # index within its episode
             }
             if self.value_gamma is not None:
                 self._flat["value_targets"] = np.concatenate(self._value_targets)
-                flat = self._flat
-                self._flat["value_inputs"] = (
-                    self.value_inputs(flat["observations"], flat["actions"], flat["starts"], lengths)
-                    if self.value_inputs is not None
-                    else flat["observations"].astype(np.float32)
-                )
         return self._flat
 
     def bootstrap_value_targets(self, value_of, lam: float) -> None:
@@ -133,7 +129,10 @@ class EpisodeBuffer:
         time limit cut is bootstrapped with the value of its last state (the state after it is not stored)."""
         assert self.value_gamma is not None and self._episodes, "bootstrap needs value_gamma and episodes"
         steps = self._steps()
-        values = np.asarray(value_of(steps["value_inputs"]), dtype=np.float64)
+        n, chunk = int(steps["ends"][-1]), 8192  # in chunks: the rows of every step may not fit at once
+        values = np.concatenate(
+            [value_of(self._value_rows(np.arange(i, min(i + chunk, n)))) for i in range(0, n, chunk)]
+        ).astype(np.float64)
         ends, starts = steps["ends"], steps["starts"]
         cut = np.array([not e.terminated for e in self._episodes])
         bootstrap = np.where(cut, values[ends - 1], 0.0)
@@ -141,6 +140,13 @@ class EpisodeBuffer:
         steps["value_targets"] = lambda_returns(
             rewards, values, starts, ends - starts, bootstrap, self.value_gamma, lam
         )
+
+    def _value_rows(self, idx: np.ndarray) -> np.ndarray:
+        """What the value reads at the flat steps ``idx`` (float32 (*idx.shape, F))."""
+        steps = self._steps()
+        if self.value_inputs is None:
+            return steps["observations"][idx].astype(np.float32)
+        return self.value_inputs(steps["observations"], steps["actions"], steps["t"], idx)
 
     def sample(
         self,
@@ -186,9 +192,9 @@ class EpisodeBuffer:
         if self.value_gamma is not None:
             values = np.where(mask, steps["value_targets"][idx] / return_scale, 0.0).astype(np.float32)
             extra["value_targets"] = torch.from_numpy(values)
-            inputs = steps["value_inputs"]
+            inputs = self._value_rows(idx)
             extra["value_inputs"] = torch.from_numpy(
-                np.where(mask[..., None], inputs[idx], 0.0).astype(np.float32)
+                np.where(mask[..., None], inputs, 0.0).astype(np.float32)
             )
         if start_returns:
             extra["start_returns"] = torch.from_numpy(steps["start_returns"][which].astype(np.float32))

@@ -22,6 +22,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import gymnasium as gym
@@ -152,7 +153,7 @@ class Trainer(UpdateStep, Evaluation):
             config.buffer_kind,
             value_gamma,
             max_steps=config.buffer_steps,
-            value_inputs=lambda *steps: history_inputs(*steps, config.value_history, one_hot),
+            value_inputs=partial(history_inputs, history=config.value_history, n_actions=one_hot),
         )
         self.steps = self.rounds = self.updates = self.episodes = 0
         self.solved_at: int | None = None
