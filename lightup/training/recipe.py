@@ -102,9 +102,8 @@ DEFAULTS: dict = {
     "n_embd": 32,
     "advantage_beta": 0.5,
     "value_hidden": 64,
-    "value_history": 0,
-    "advantage_lambda": 1.0,
-    "advantage_baseline": "value",
+    "advantage_lambda": 0.95,
+    "advantage_baseline": "policy",
     "greedy_envs": 0,
     "entropy_target": 0.15,
     "entropy_target_final": None,
@@ -114,7 +113,8 @@ DEFAULTS: dict = {
 # returns, bootstrapped at time-limit cuts, in place of Monte Carlo ones. Monte Carlo returns to a time limit
 # fall with the steps left, which the value (of the observation alone) cannot see, so the advantages ranked
 # steps by time: Pendulum-v1 stayed at random actions' return; benchmarks/results/learning_continuous.md.
-CONTINUOUS_DEFAULTS: dict = {"advantage_lambda": 0.95}
+CONTINUOUS_DEFAULTS: dict = {"advantage_lambda": 0.95, "advantage_baseline": "value", "value_history": 0}
+VALUE_HISTORY_MAX = 64
 EVALUATIONS_PER_RUN = 20  # the default cadence: eval_every = total_steps / 20
 
 
@@ -173,6 +173,8 @@ def with_env_defaults(
                 updates[key] = off
     if "entropy_target_final" in updates and chosen.entropy_target == 0:
         updates["entropy_target_final"] = None
+    if chosen.value_history is None:  # the value sees the steps the policy's context holds
+        updates["value_history"] = min(chosen.context_len - 1, VALUE_HISTORY_MAX)
     if "greedy_envs" in updates:
         updates["greedy_envs"] = min(chosen.greedy_envs, chosen.n_envs // 4)
     return with_overrides(config, updates)
