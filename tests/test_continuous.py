@@ -289,8 +289,7 @@ def test_continuous_value_targets_are_bootstrapped_at_a_time_limit_cut_at_lambda
 
 
 def test_the_recipe_fits_continuous_values_to_td_lambda_returns():
-    """Continuous actions default to TD(0.95) value targets; discrete ones, a preset, or a value given keep
-    theirs."""
+    """Both kinds of actions default to TD(0.95) value targets; a preset, or a value given, keeps its own."""
     from lightup.training.config import TrainConfig
     from lightup.training.recipe import with_env_defaults
 
@@ -298,6 +297,6 @@ def test_the_recipe_fits_continuous_values_to_td_lambda_returns():
         return with_env_defaults(TrainConfig(**kw), None, lambda: 1.0, continuous).advantage_lambda
 
     assert resolved(True) == 0.95
-    assert resolved(False) == 1.0
+    assert resolved(False) == 0.95
     assert resolved(True, preset="cartpole") == 1.0
     assert resolved(True, advantage_lambda=0.5) == 0.5

@@ -391,7 +391,11 @@ def test_advantage_weighting_solves_press_button(tmp_path, baseline):
 def test_the_value_of_advantage_weighting_learns_the_discounted_returns(tmp_path):
     """Two-step episodes whose rewards are set by the first observation: the value of each stored state
     comes to its discounted return (in units of return_scale)."""
-    trainer = Trainer(small_config(tmp_path, advantage_beta=1.0, advantage_gamma=0.5, return_scale=4.0))
+    # the value of the observation alone, fit to Monte Carlo returns
+    alone = dict(value_history=0, advantage_lambda=1.0, advantage_baseline="value")
+    trainer = Trainer(
+        small_config(tmp_path, advantage_beta=1.0, advantage_gamma=0.5, return_scale=4.0, **alone)
+    )
     obs_dim = trainer.value_net[0].in_features
     rng = np.random.default_rng(0)
     for _ in range(40):
@@ -417,7 +421,7 @@ def test_advantage_lambda_fits_the_value_to_bootstrapped_targets(tmp_path):
     TD(lambda) returns from the current value net, and an episode a time limit cut is bootstrapped with
     the value of its last state; a later episode brings the Monte Carlo targets back until the next round."""
     switches = dict(advantage_beta=1.0, advantage_gamma=0.5, advantage_lambda=0.0, return_scale=4.0)
-    trainer = Trainer(small_config(tmp_path, **switches))
+    trainer = Trainer(small_config(tmp_path, value_history=0, advantage_baseline="value", **switches))
     obs_dim = trainer.value_net[0].in_features
     trainer.buffer.add(episode([1.0, 2.0], obs_dim=obs_dim, terminated=True))
     trainer.buffer.add(episode([3.0], obs_dim=obs_dim, terminated=False))
@@ -439,7 +443,7 @@ def test_the_policy_baseline_learns_q_of_each_action(tmp_path):
     """advantage_baseline policy: the value net also learns Q(s, a), here the return of each of PressButton's
     actions 0 and 1 from one state (rewards 1 and -1, one-step episodes), beside the state's value."""
     switches = dict(advantage_beta=1.0, advantage_baseline="policy", return_scale=1.0, entropy_target=0.0)
-    trainer = Trainer(small_config(tmp_path, **switches))
+    trainer = Trainer(small_config(tmp_path, value_history=0, advantage_lambda=1.0, **switches))
     obs_dim = trainer.value_net[0].in_features
     assert trainer.value_net[-1].out_features == 1 + trainer.n_actions
     for i in range(40):
@@ -475,7 +479,7 @@ def test_the_policy_baseline_s_advantage_is_q_less_the_policy_s_mean_q(tmp_path,
     switches = dict(advantage_beta=1.0, advantage_baseline="policy", updates_per_round=1)
     trainer = Trainer(small_config(tmp_path, **switches))
     for rewards, actions in (([1.0, 0.0], [0, 1]), ([0.0, 2.0, 1.0], [1, 1, 0])):
-        trainer.buffer.add(episode(rewards, actions, obs_dim=trainer.value_net[0].in_features))
+        trainer.buffer.add(episode(rewards, actions, obs_dim=trainer.policy.obs_dim))
     policy, value_net = copy.deepcopy(trainer.policy), copy.deepcopy(trainer.value_net)
     batches = []
     sample = trainer.buffer.sample
@@ -485,7 +489,7 @@ def test_the_policy_baseline_s_advantage_is_q_less_the_policy_s_mean_q(tmp_path,
     actions, mask = batch.pop("actions"), batch["mask"]
     batch.pop("value_targets")
     with torch.no_grad():
-        q = value_net(batch["states"])[..., 1:]
+        q = value_net(batch.pop("value_inputs"))[..., 1:]  # the observation and the steps before it
         probs = policy(**batch).softmax(-1)
     expected = q.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - (probs * q).sum(-1)
     torch.testing.assert_close(seen[0][mask], expected[mask])
@@ -493,17 +497,18 @@ def test_the_policy_baseline_s_advantage_is_q_less_the_policy_s_mean_q(tmp_path,
 
 @pytest.mark.parametrize("weight", [0.0, 2.0])
 def test_advantage_weights_multiply_each_step_s_action_loss(tmp_path, monkeypatch, weight):
-    """With every weight set to w (and no entropy term), an update's loss is w x the NLL plus the value's
-    loss: the weights reach the policy's loss, and only there."""
+    """With every weight set to w (and no entropy term), an update's loss is w x the NLL plus the losses of
+    the value and Q: the weights reach the policy's loss, and only there."""
     import lightup.training.update as trainer_module
 
     monkeypatch.setattr(trainer_module, "advantage_weights", lambda adv, mask, beta: weight * mask)
     trainer = Trainer(small_config(tmp_path, advantage_beta=1.0, entropy_target=0.0, updates_per_round=1))
     for rewards, actions in (([1.0, 0.0], [0, 1]), ([0.0, 2.0, 1.0], [1, 1, 0])):
-        trainer.buffer.add(episode(rewards, actions, obs_dim=trainer.value_net[0].in_features))
+        trainer.buffer.add(episode(rewards, actions, obs_dim=trainer.policy.obs_dim))
     m = trainer._update()
     assert m["train/nll"] > 0.1 and m["train/value_loss"] > 0
-    assert m["train/loss"] == pytest.approx(weight * m["train/nll"] + m["train/value_loss"], rel=1e-5)
+    values_loss = m["train/value_loss"] + m["train/q_loss"]  # the default's baseline: Q under the policy
+    assert m["train/loss"] == pytest.approx(weight * m["train/nll"] + values_loss, rel=1e-5)
 
 
 def test_entropy_at_commands_reads_the_policy_where_rollouts_play(tmp_path):
@@ -834,7 +839,21 @@ def test_the_default_recipe_is_the_same_for_every_env_and_fills_only_what_is_lef
             300,
         )
         assert (c.entropy_target, c.entropy_target_final, c.greedy_envs) == (0.15, None, 0)
-        assert (c.advantage_lambda, c.command.kind, c.advantage_baseline) == (1.0, "best", "value")
+        assert (c.advantage_lambda, c.command.kind, c.advantage_baseline) == (0.95, "best", "policy")
+        assert (
+            c.value_history == 9
+        )  # the value sees the steps before each one that the policy's context holds
+    # continuous actions: the value of the observation alone, fit to TD(0.95) returns
+    pendulum = with_env_defaults(TrainConfig(env_id="Pendulum-v1"), None, lambda: 42.0, continuous=True)
+    assert (pendulum.advantage_lambda, pendulum.advantage_baseline, pendulum.value_history) == (
+        0.95,
+        "value",
+        0,
+    )
+    # the value's history follows the context chosen; a preset keeps the observation alone it was measured on
+    assert with_env_defaults(TrainConfig(context_len=4), None, lambda: 1.0).value_history == 3
+    assert with_env_defaults(TrainConfig(context_len=200), None, lambda: 1.0).value_history == 64
+    assert with_env_defaults(TrainConfig(preset="cartpole"), None).value_history == 0
     # what the env declares: its highest return caps commands and scales returns-to-go
     declared = with_env_defaults(TrainConfig(env_id="lightup/PressButton-v0"), 5.0, lambda: 1 / 0)
     assert (declared.max_return, declared.return_scale) == (5.0, 5.0)
