@@ -111,6 +111,7 @@ RANGES: dict[str, Range] = {
     "gamma": _num(0, 1, low_open=True),
     "advantage_gamma": _num(0, 1, low_open=True),
     "advantage_lambda": _num(0, 1),
+    "explore_share": _num(0, 1),
     "dropout": _num(0, 1, high_open=True),
     "entropy_target": _num(0, 1),
     "entropy_target_final": _num(0, 1),

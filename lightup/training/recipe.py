@@ -39,6 +39,7 @@ _MEASURED_BASE = {
     "advantage_beta": 0.0,
     "advantage_lambda": 1.0,
     "greedy_envs": 0,
+    "explore_share": 0.0,
     "entropy_target": 0.15,
     "entropy_target_final": None,
     "command.kind": "best",
@@ -105,6 +106,7 @@ DEFAULTS: dict = {
     "advantage_lambda": 0.95,
     "advantage_baseline": "policy",
     "greedy_envs": 0,
+    "explore_share": 0.5,
     "entropy_target": 0.15,
     "entropy_target_final": None,
     "command.kind": "best",
@@ -113,7 +115,12 @@ DEFAULTS: dict = {
 # returns, bootstrapped at time-limit cuts, in place of Monte Carlo ones. Monte Carlo returns to a time limit
 # fall with the steps left, which the value (of the observation alone) cannot see, so the advantages ranked
 # steps by time: Pendulum-v1 stayed at random actions' return; benchmarks/results/learning_continuous.md.
-CONTINUOUS_DEFAULTS: dict = {"advantage_lambda": 0.95, "advantage_baseline": "value", "value_history": 0}
+CONTINUOUS_DEFAULTS: dict = {
+    "advantage_lambda": 0.95,
+    "advantage_baseline": "value",
+    "value_history": 0,
+    "explore_share": 0.0,
+}
 VALUE_HISTORY_MAX = 64
 EVALUATIONS_PER_RUN = 20  # the default cadence: eval_every = total_steps / 20
 

@@ -12,6 +12,7 @@ import torch
 from lightup.errors import LightupError
 from lightup.models.heads import with_temperature
 from lightup.models.policy import SequencePolicy, greedy_action
+from lightup.training.explore import EXPLORE_SHAPES, MAX_DURATION, Explorer
 from lightup.training.replay import Episode
 from lightup.training.returns import next_return_to_go
 
@@ -23,6 +24,8 @@ class StepStats:
     steps: int = 0
     entropy: float = 0.0
     max_prob: float = 0.0
+    explored: int = 0
+    """Env steps whose action an exploring episode's option chose (`lightup.training.explore`)."""
 
 
 def check_finite(name: str, values: np.ndarray, env_id: str) -> None:
@@ -94,6 +97,9 @@ class Rollout:
         # The contract's own categorical distribution: sampled by `sample_categorical`, without building a
         # torch.distributions object each step (a policy that overrides ``distribution`` keeps its own).
         self._plain_categorical = self.discrete and type(policy).distribution is SequencePolicy.distribution
+        self.explorer = Explorer(self.n, policy.act_dim) if self.discrete else None
+        self.explore_chance: Callable[[], float] = lambda: 0.0
+        """Each starting episode's chance to explore (`lightup.training.explore`; discrete actions only)."""
 
     def start(self, seed: int, command: Callable[[], float]) -> None:
         """Reset all envs (seeded) and begin fresh sequences."""
@@ -104,6 +110,8 @@ class Rollout:
         self.obs = obs.reshape(self.n, -1).astype(np.float32)
         self.command = command
         self.rtg = np.array([command() for _ in range(self.n)], dtype=np.float64)
+        if self.explorer is not None:
+            self.explorer.begin(self._rows, self.explore_chance())
         self.t = np.zeros(self.n, dtype=np.int64)
         """Steps of each env's episode so far; the next step is written at index ``t``."""
         self._alloc(256)
@@ -209,6 +217,10 @@ class Rollout:
                 else:  # the tanh-Gaussian's entropy has no closed form: -log p of the draws estimates it
                     stats.entropy -= float(dist.log_prob(actions).mean())
             actions_np = actions.cpu().numpy()
+            if self.explorer is not None and not greedy:
+                self.explorer.exploring[:n_greedy] = False
+                stats.explored += int(self.explorer.exploring.sum())
+                actions_np = self.explorer.act(actions_np)
             try:
                 obs, rewards, terminated, truncated, info = self.envs.step(actions_np)
             except LightupError:
@@ -240,6 +252,8 @@ class Rollout:
                 if on_episode is not None:
                     on_episode(int(i), self._episode(int(i), int(t[i]) + 1, bool(terminated[i])))
                 self.rtg[i] = self.command()
+            if self.explorer is not None and done.any():
+                self.explorer.begin(np.flatnonzero(done), self.explore_chance())
             self.t = np.where(done, 0, t + 1)
             self.obs = obs.reshape(self.n, -1).astype(np.float32)
             if done.any():
@@ -284,6 +298,7 @@ class Rollout:
             "act_buf": self._act_buf[:, :m],
             "rew_buf": self._rew_buf[:, :m],
             "rtg_buf": self._rtg_buf[:, :m],
+            **(self.explorer.state() if self.explorer is not None else {}),
         }
 
     def restore(self, state: dict[str, np.ndarray], command: Callable[[], float]) -> bool:
@@ -305,6 +320,8 @@ class Rollout:
         self.seed, self.command = seed, command
         self.obs, self.rtg, self.t = state["obs"].copy(), state["rtg"].copy(), state["t"].copy()
         self.errors_in_a_row = int(state["errors_in_a_row"][0])
+        if self.explorer is not None:
+            self.explorer.restore(state)
         m, capacity = state["obs_buf"].shape[1], 256
         while capacity <= m:
             capacity *= 2
@@ -350,8 +367,23 @@ class Rollout:
                     f"the checkpoint's rollout.{name} does not fit {n} envs of this policy (an altered "
                     "file); use a checkpoint written by lightup"
                 )
+        explore = {k: state.get(k) for k in EXPLORE_SHAPES}
+        if any(v is not None for v in explore.values()):  # written with exploration: all three, in range
+            for name, dtype in EXPLORE_SHAPES.items():
+                value = explore[name]
+                if not isinstance(value, np.ndarray) or value.shape != (n,) or value.dtype != dtype:
+                    raise LightupError(
+                        f"the checkpoint's rollout.{name} does not fit {n} envs of this policy (an altered "
+                        "file); use a checkpoint written by lightup"
+                    )
         t = state["t"]
-        if len(state["played"]) * n > REPLAY_LIMIT or t.min() < 0 or t.max() != m:
+        bad_option = any(v is not None for v in explore.values()) and (
+            explore["explore_left"].min() < 0
+            or explore["explore_left"].max() > MAX_DURATION
+            or explore["explore_action"].min() < 0
+            or explore["explore_action"].max() >= max(self.policy.act_dim, 1)
+        )
+        if len(state["played"]) * n > REPLAY_LIMIT or t.min() < 0 or t.max() != m or bad_option:
             raise LightupError(
                 "the checkpoint's rollout state is out of range (an altered file); use a checkpoint written "
                 "by lightup"

@@ -44,6 +44,7 @@ from lightup.training.commands import eval_command, rollout_commands
 from lightup.training.config import TrainConfig, check_run_dir
 from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.evaluation import Evaluation
+from lightup.training.explore import worst_share
 from lightup.training.logger import EpisodeWindow, RunLogger
 from lightup.training.overlap import RolloutAhead
 from lightup.training.recipe import random_return_scale, with_env_defaults
@@ -263,6 +264,7 @@ class Trainer(UpdateStep, Evaluation):
         played = RolloutAhead.policy_copy(self.policy) if c.overlap else self.policy
         rollout = Rollout(envs, played, c.env_id, c.return_scale, c.gamma, self.device)
         rollout.on_env_error = self._env_error
+        rollout.explore_chance = self._explore_chance
         ahead = RolloutAhead(rollout) if c.overlap else None
         command = self._rollout_command()
         self._start_rollout(rollout, command)
@@ -315,6 +317,7 @@ class Trainer(UpdateStep, Evaluation):
                     metrics["rollout/entropy"] = stats.entropy * c.n_envs / stats.steps
                     if self.discrete:
                         metrics["rollout/max_prob"] = stats.max_prob * c.n_envs / stats.steps
+                        metrics["rollout/explored"] = stats.explored / stats.steps
                 metrics["rollout/buffer_best_return"] = (
                     float(self.buffer.returns().max()) if len(self.buffer) else 0.0
                 )
@@ -362,6 +365,12 @@ class Trainer(UpdateStep, Evaluation):
                 ahead.close()
             self.env_source.close_rollout_envs(envs)
         return self
+
+    def _explore_chance(self) -> float:
+        """A starting rollout episode's chance to explore: ``explore_share`` x the share of stored episodes
+        at the worst return (`lightup.training.explore`)."""
+        share = self.config.explore_share
+        return share * worst_share(self.buffer.returns()) if share else 0.0
 
     def _round_steps(self, total: int) -> int:
         """Steps per env of the next round: the last one is cut to the steps left, so a run ends at its

@@ -1,0 +1,80 @@
+"""Exploration for sparse rewards: rollout episodes played with temporally extended random actions.
+
+When most stored episodes end at the worst return (MountainCar-v0 before the flag is first reached, Acrobot-v1
+before the tip first swings up), the replay holds nothing better to condition on or to weight, and a policy
+near uniform rarely finds better by itself: uniformly random actions reach MountainCar-v0's flag in none of
+200 episodes. Random actions each held for a heavy-tailed number of steps (ez-greedy's options, Dabney et al.
+2021: P(duration >= n) = 1 / n) travel further. Each rollout episode is such an exploring episode with
+chance ``share`` x (the fraction of stored episodes at the worst return), drawn when it starts: at most
+``share`` while nothing better has been found, near 0 once returns spread (CartPole-v1, LunarLander-v3).
+The episodes are stored like the others; hindsight returns-to-go tell the policy what they were worth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+MAX_DURATION = 10_000
+"""The longest an option holds its action (ez-greedy's cap)."""
+
+
+def worst_share(returns: np.ndarray) -> float:
+    """The fraction of ``returns`` equal (to a relative 1e-6) to their minimum; 0 if there are none."""
+    if len(returns) == 0:
+        return 0.0
+    low = returns.min()
+    return float(np.mean(np.isclose(returns, low, rtol=1e-6, atol=1e-9)))
+
+
+class Explorer:
+    """Per env of a rollout: whether its episode explores, and the option under way (action, steps left).
+    Draws from torch's generator (saved in checkpoints), so runs and resumes stay the same."""
+
+    def __init__(self, n_envs: int, n_actions: int):
+        self.n_actions = n_actions
+        self.exploring = np.zeros(n_envs, dtype=bool)
+        self.action = np.zeros(n_envs, dtype=np.int64)
+        self.left = np.zeros(n_envs, dtype=np.int64)
+
+    def begin(self, rows: np.ndarray, chance: float) -> None:
+        """Episodes start in envs ``rows``: each explores with ``chance``, with no option under way."""
+        self.left[rows] = 0
+        if chance <= 0:
+            self.exploring[rows] = False
+            return
+        self.exploring[rows] = torch.rand(len(rows)).numpy() < chance
+
+    def act(self, actions: np.ndarray) -> np.ndarray:
+        """``actions`` (N,) with those of exploring envs replaced by their options' actions (a new option,
+        uniform action and heavy-tailed duration, where the last one ran out)."""
+        if not self.exploring.any():
+            return actions
+        fresh = np.flatnonzero(self.exploring & (self.left == 0))
+        if len(fresh):
+            self.action[fresh] = torch.randint(self.n_actions, (len(fresh),)).numpy()
+            u = 1.0 - torch.rand(len(fresh), dtype=torch.float64).numpy()  # in (0, 1]
+            self.left[fresh] = np.minimum(np.floor(1.0 / u), MAX_DURATION).astype(np.int64)
+        out = np.where(self.exploring, self.action, actions)
+        self.left[self.exploring] -= 1
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {
+            "exploring": self.exploring.copy(),
+            "explore_action": self.action.copy(),
+            "explore_left": self.left.copy(),
+        }
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """From `state`'s arrays; a state without them (written before exploration) explores nowhere."""
+        n = len(self.exploring)
+        saved = (state.get("exploring"), state.get("explore_action"), state.get("explore_left"))
+        if all(s is None for s in saved):
+            self.exploring[:], self.action[:], self.left[:] = False, 0, 0
+            return
+        self.exploring[:], self.action[:], self.left[:] = saved[0][:n], saved[1][:n], saved[2][:n]
+
+
+EXPLORE_SHAPES = {"exploring": bool, "explore_action": np.int64, "explore_left": np.int64}
+"""The arrays (N,) an `Explorer` adds to a rollout's state, by name and dtype."""
