@@ -53,6 +53,8 @@ def test_a_signal_between_checkpoints_says_so_exits_and_resumes_to_the_uninterru
     assert max(r["step"] for r in read_metrics(run)) == stopped
     resume(run)
     assert differences(reference, run) == []
+    # the runs explored (PressButton's misses sit at the worst return), so its options resumed exactly too
+    assert sum(r.get("rollout/explored", 0) for r in read_metrics(reference)) > 0
 
 
 def test_sigkill_between_checkpoints_resumes_to_the_uninterrupted_run(reference, tmp_path):
@@ -291,6 +293,9 @@ def test_envs_that_do_not_replay_from_their_seed_start_again_and_say_so(tmp_path
         ("t", lambda v: v[:-1], "the checkpoint's rollout.t does not fit 4 envs"),
         ("played", lambda v: v.float(), "the checkpoint's rollout.played does not fit 4 envs"),
         ("t", lambda v: v + 10**9, "the checkpoint's rollout state is out of range"),
+        ("exploring", lambda v: v[:-1], "the checkpoint's rollout.exploring does not fit 4 envs"),
+        ("explore_left", lambda v: v - 10**9, "the checkpoint's rollout state is out of range"),
+        ("explore_action", lambda v: v + 10**9, "the checkpoint's rollout state is out of range"),
     ],
 )
 def test_an_altered_rollout_state_is_a_one_line_error(tmp_path, capsys, name, change, message):
