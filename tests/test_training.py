@@ -840,20 +840,18 @@ def test_the_default_recipe_is_the_same_for_every_env_and_fills_only_what_is_lef
         )
         assert (c.entropy_target, c.entropy_target_final, c.greedy_envs) == (0.15, None, 0)
         assert (c.advantage_lambda, c.command.kind, c.advantage_baseline) == (0.95, "best", "policy")
-        assert (
-            c.value_history == 9
-        )  # the value sees the steps before each one that the policy's context holds
+        # the value sees the steps before each one that the policy's context holds; exploration while returns
+        # sit at the worst
+        assert (c.value_history, c.explore_share) == (9, 0.5)
     # continuous actions: the value of the observation alone, fit to TD(0.95) returns
     pendulum = with_env_defaults(TrainConfig(env_id="Pendulum-v1"), None, lambda: 42.0, continuous=True)
-    assert (pendulum.advantage_lambda, pendulum.advantage_baseline, pendulum.value_history) == (
-        0.95,
-        "value",
-        0,
-    )
+    assert (pendulum.advantage_lambda, pendulum.advantage_baseline) == (0.95, "value")
+    assert (pendulum.value_history, pendulum.explore_share) == (0, 0.0)
     # the value's history follows the context chosen; a preset keeps the observation alone it was measured on
     assert with_env_defaults(TrainConfig(context_len=4), None, lambda: 1.0).value_history == 3
     assert with_env_defaults(TrainConfig(context_len=200), None, lambda: 1.0).value_history == 64
     assert with_env_defaults(TrainConfig(preset="cartpole"), None).value_history == 0
+    assert with_env_defaults(TrainConfig(preset="lunarlander"), None).explore_share == 0.0
     # what the env declares: its highest return caps commands and scales returns-to-go
     declared = with_env_defaults(TrainConfig(env_id="lightup/PressButton-v0"), 5.0, lambda: 1 / 0)
     assert (declared.max_return, declared.return_scale) == (5.0, 5.0)
