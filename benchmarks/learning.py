@@ -91,31 +91,15 @@ def run_one(job: tuple[Case, str, int, dict]) -> dict:
 
 
 def parse_override(item: str) -> tuple[str, object]:
-    """``updates_per_round=64`` -> ("updates_per_round", 64): JSON values, else the string itself. An unknown
-    field or a bad value stops here in one line, before any run starts."""
-    import dataclasses
-
+    """``updates_per_round=64`` -> ("updates_per_round", 64) (`lightup.training.config.parse_override`); a
+    bad one stops here in one line, before any run starts."""
     from lightup.errors import LightupError
-    from lightup.training.commands import CommandConfig
-    from lightup.training.config import TrainConfig, with_overrides
+    from lightup.training.config import parse_override as parse
 
-    key, sep, text = item.partition("=")
-    if not sep:
-        raise SystemExit(f"--set takes FIELD=VALUE, got {item!r}")
-    key = key.replace("-", "_")
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    names |= {"command." + f.name for f in dataclasses.fields(CommandConfig)}
-    if key not in names:
-        raise SystemExit(f"--set {item}: TrainConfig has no field {key!r} (see `lightup train --help`)")
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        value = text
-    try:
-        with_overrides(TrainConfig(), {key: value}).validate()
-    except (LightupError, TypeError, ValueError) as err:
-        raise SystemExit(f"--set {item}: {err}") from None
-    return key, value
+        return parse(item)
+    except LightupError as err:
+        raise SystemExit(str(err)) from None
 
 
 def spread(values: list[float]) -> str:

@@ -168,6 +168,28 @@ def test_tiny_bench_through_the_local_pool(tmp_path):
     assert all(r["budget"] == 512 for r in rows)
 
 
+def test_set_reaches_the_trainer_s_runs_only_and_is_checked_before_any_run(tmp_path, capsys):
+    """--set explore_share=0: the DT's jobs carry it (and a run's row keeps it, so --resume tells runs with
+    other switches apart); SB3's jobs do not; an unknown field or a value out of range is a one-line error."""
+    config = BenchConfig(
+        envs=("CartPole-v1",), agents=("dt-stacked", "sb3-ppo"), seeds=1, set=("explore_share=0", "n_envs=4")
+    )
+    jobs = {job.agent: job for job in config.jobs()}
+    assert jobs["dt-stacked"].overrides == (("explore_share", 0), ("n_envs", 4))
+    assert jobs["sb3-ppo"].overrides == ()
+    for bad, message in (
+        ("explore_sharing=0", "TrainConfig has no field 'explore_sharing'"),
+        ("explore_share=2", "--explore-share must be a finite number >= 0 and <= 1, got 2"),
+        ("explore_share", "--set takes FIELD=VALUE"),
+    ):
+        out = tmp_path / bad
+        argv = ["bench", "--envs", "CartPole-v1", "--agents", "dt-stacked", "--set", bad, "--out", str(out)]
+        assert lightup_main(argv) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], lines
+        assert not out.exists()
+
+
 def test_env_options_after_commas_make_their_own_task(tmp_path):
     from lightup.bench.cli import run_bench
 

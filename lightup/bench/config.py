@@ -8,15 +8,24 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import tyro
 
 from lightup.args import MaybeInt, MaybeStr, Strings, default_hint
-from lightup.bench.runs import AGENTS, BENCH_EXTRA, CONTINUOUS_ONLY, DISCRETE_ONLY, SB3_AGENTS, Job
+from lightup.bench.runs import (
+    AGENTS,
+    BENCH_EXTRA,
+    CONTINUOUS_ONLY,
+    DISCRETE_ONLY,
+    SB3_AGENTS,
+    TRAINER_AGENTS,
+    Job,
+)
 from lightup.bench.suites import SUITE_THRESHOLDS, SUITES
 from lightup.errors import LightupError
 from lightup.ranges import check, check_config
+from lightup.training.config import parse_override
 from lightup.training.recipe import DEFAULTS, EVALUATIONS_PER_RUN
 
 RESULTS = Path("benchmarks") / "results"
@@ -32,6 +41,8 @@ class BenchConfig:
     """Runs per env and agent, with seeds 0 .. seeds-1."""
     agent_seeds: Strings = ()
     """Other seed counts for some agents, as AGENT=N (e.g. sb3-dqn=3 when DQN is slow)."""
+    set: Strings = ()
+    """TrainConfig fields of the DT and MLP runs, as FIELD=VALUE (a switch measured on every env)."""
     suite: Annotated[
         Literal["general", "continuous"] | None,
         tyro.conf.arg(metavar="{general,continuous}", help_behavior_hint=default_hint),
@@ -87,6 +98,7 @@ class BenchConfig:
         for spec in self.envs:
             check_env(*split_env(spec), agents=self.agents)
         self.seeds_by_agent()
+        self.overrides()
         needed = {"rliable": BENCH_EXTRA, "pandas": BENCH_EXTRA}
         if any(a in SB3_AGENTS for a in self.agents):
             needed["stable_baselines3"] = BENCH_EXTRA
@@ -104,7 +116,7 @@ class BenchConfig:
 
     def jobs(self) -> list[Job]:
         """Every (env, agent, seed), seeds outermost: the first seeds of every pair finish first."""
-        out, seeds = [], self.seeds_by_agent()
+        out, seeds, overrides = [], self.seeds_by_agent(), self.overrides()
         suite = {e.spec: e for e in SUITES[self.suite]} if self.suite else {}
         for seed in range(max(seeds.values())):
             for spec in self.envs:
@@ -117,8 +129,15 @@ class BenchConfig:
                 else:  # an env the registry gives no threshold (Pendulum-v1): the one a suite names
                     solved_at = SUITE_THRESHOLDS.get(spec)
                 for agent in (a for a in self.agents if seed < seeds[a]):
-                    out.append(Job(env_id, agent, seed, budget, eval_every, options, episodes, (), solved_at))
+                    over = overrides if agent in TRAINER_AGENTS else ()
+                    out.append(
+                        Job(env_id, agent, seed, budget, eval_every, options, episodes, over, solved_at)
+                    )
         return out
+
+    def overrides(self) -> tuple[tuple[str, Any], ...]:
+        """--set as (field, value) pairs, each checked (`lightup.training.config.parse_override`)."""
+        return tuple(parse_override(item) for item in self.set)
 
     def seeds_by_agent(self) -> dict[str, int]:
         """agent -> number of seeds: --seeds, or the agent's --agent-seeds entry."""

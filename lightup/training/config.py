@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,3 +281,26 @@ def with_overrides(config: TrainConfig, overrides: dict[str, typing.Any]) -> Tra
     if command:
         top["command"] = dataclasses.replace(top.get("command", config.command), **command)
     return dataclasses.replace(config, **top)
+
+
+def parse_override(item: str) -> tuple[str, typing.Any]:
+    """``updates_per_round=64`` -> ("updates_per_round", 64): a TrainConfig field (``command.NAME`` for the
+    command's) and its JSON value, else the text itself. An unknown field or a value out of its range is a
+    one-line LightupError, before any run starts."""
+    key, sep, text = item.partition("=")
+    if not sep:
+        raise LightupError(f"--set takes FIELD=VALUE, got {item!r}")
+    key = key.replace("-", "_")
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    names |= {"command." + f.name for f in dataclasses.fields(CommandConfig)}
+    if key not in names:
+        raise LightupError(f"--set {item}: TrainConfig has no field {key!r} (see `lightup train --help`)")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text
+    try:
+        with_overrides(TrainConfig(), {key: value}).validate()
+    except (LightupError, TypeError, ValueError) as err:
+        raise LightupError(f"--set {item}: {err}") from None
+    return key, value
