@@ -109,3 +109,26 @@ def test_with_the_context_s_history_the_default_learns_a_game_the_observation_al
     assert with_history.solved_at <= 3072
     alone = Trainer(dataclasses.replace(config, run_dir=str(tmp_path / "o"), value_history=0)).learn()
     assert alone.solved_at is None and alone.last_eval == 2.0
+
+
+def test_rows_kept_for_every_step_equal_rows_built_per_batch(monkeypatch):
+    """The buffer keeps every step's value row between two `add`s where they fit (VALUE_ROWS_KEPT), else
+    builds a batch's own: the same numbers either way."""
+    import lightup.training.replay as replay
+
+    def batch(kept: int):
+        monkeypatch.setattr(replay, "VALUE_ROWS_KEPT", kept)
+        buffer = EpisodeBuffer(
+            4, value_gamma=1.0, value_inputs=partial(history_inputs, history=3, n_actions=2)
+        )
+        rng = np.random.default_rng(0)
+        for length in (5, 2, 7):
+            obs = rng.normal(size=(length, 3)).astype(np.float32)
+            buffer.add(Episode(obs, rng.integers(0, 2, length), np.ones(length, np.float32), terminated=True))
+        out = buffer.sample(32, 4, np.random.default_rng(1), 1.0, start_action=2)["value_inputs"]
+        return out, buffer._steps()["value_rows"]
+
+    kept, rows = batch(1 << 24)
+    built, none = batch(0)
+    assert rows is not None and rows.shape == (14, 3 + 3 * (3 + 2 + 1)) and none is None
+    assert torch.equal(kept, built)

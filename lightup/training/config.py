@@ -95,9 +95,9 @@ class TrainConfig:
     temperature: float = 1.0
     """Sampling temperature of rollouts (logits divided by it)."""
     greedy_envs: MaybeInt = None
-    explore_share: MaybeFloat = None
-    """Most share of rollout episodes played with held random actions, while returns sit at the worst."""
     """Rollout envs that act greedily instead of sampling (default: the recipe's, at most n_envs / 4)."""
+    explore_share: MaybeFloat = None
+    """Most share of episodes that explore while returns sit at the worst (default: the recipe's)."""
     ema: float = 0.0
     """Polyak averaging of the weights evaluation plays; 0: none, 0.99: ~100 updates."""
 

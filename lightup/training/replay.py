@@ -41,6 +41,11 @@ class Episode:
         return float(self.returns_to_go[0])
 
 
+VALUE_ROWS_KEPT = 1 << 24
+"""The most numbers of the value's rows of every stored step kept at once (64 MB of float32); past it they
+are built for each batch and bootstrap chunk instead."""
+
+
 class EpisodeBuffer:
     """Keeps at most ``capacity`` episodes, and with ``max_steps`` at most that many steps (but at least one
     episode): the newest (``fifo``) or the highest returns (``top``).
@@ -146,6 +151,17 @@ class EpisodeBuffer:
         steps = self._steps()
         if self.value_inputs is None:
             return steps["observations"][idx].astype(np.float32)
+        if "value_rows" not in steps:  # every step's row, kept until the next `add` where they fit in memory
+            n = int(steps["ends"][-1])
+            width = self.value_inputs(steps["observations"], steps["actions"], steps["t"], np.zeros(1, int))
+            fits = n * width.shape[-1] <= VALUE_ROWS_KEPT
+            steps["value_rows"] = (
+                self.value_inputs(steps["observations"], steps["actions"], steps["t"], np.arange(n))
+                if fits
+                else None
+            )
+        if steps["value_rows"] is not None:
+            return steps["value_rows"][idx]
         return self.value_inputs(steps["observations"], steps["actions"], steps["t"], idx)
 
     def sample(

@@ -39,12 +39,11 @@ from lightup.ranges import check_counters
 from lightup.training import recovery, state
 from lightup.training.advantage import build_value_net, history_inputs
 from lightup.training.agent import AGENT_FILE, EVAL_SEED
+from lightup.training.asks import Asks
 from lightup.training.callbacks import Callback, default_callbacks
-from lightup.training.commands import eval_command, rollout_commands
 from lightup.training.config import TrainConfig, check_run_dir
 from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.evaluation import Evaluation
-from lightup.training.explore import worst_share
 from lightup.training.logger import EpisodeWindow, RunLogger
 from lightup.training.overlap import RolloutAhead
 from lightup.training.recipe import random_return_scale, with_env_defaults
@@ -67,7 +66,7 @@ def resolve_device(name: str) -> torch.device:
     )
 
 
-class Trainer(UpdateStep, Evaluation):
+class Trainer(UpdateStep, Evaluation, Asks):
     """``Trainer(config).learn()``: Stable-Baselines3's shape, for a return-conditioned sequence policy.
 
     ``env``: an env id (default ``config.env_id``), a callable returning a ``gym.Env``, or a Gymnasium
@@ -173,31 +172,6 @@ class Trainer(UpdateStep, Evaluation):
         self.logged_alarms: set[str] = set()
         """The alarms the run folder's metrics already hold (a resumed run's), so none is logged twice."""
         self._rollout_state: dict[str, np.ndarray] | None = None  # a stopped run's, from its checkpoint
-
-    # --- commands ---
-
-    def rollout_target(self) -> float:
-        return float(self.rollout_targets(1)[0])
-
-    def rollout_targets(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
-        """``n`` draws of the rollout command (float64 (n,)), from the episodes stored now."""
-        c = self.config
-        rng = self.rng if rng is None else rng
-        return rollout_commands(c.command, c.max_return, self.buffer.start_returns(), rng, n)
-
-    def _rollout_command(self) -> Callable[[], float]:
-        """What draws the rollout's commands: `rollout_target`, or with ``overlap`` the same from a
-        generator of the rollout's own (its thread draws while the updates draw windows)."""
-        if not self.config.overlap:
-            return self.rollout_target
-        if getattr(self, "_ahead_rng", None) is None:
-            self._ahead_rng = np.random.default_rng([self.config.seed, 1])
-        return lambda: float(self.rollout_targets(1, self._ahead_rng)[0])
-
-    def eval_target(self) -> float:
-        """The command of greedy evaluation (see ``TrainConfig.eval_command``)."""
-        c = self.config
-        return eval_command(c.eval_command, c.command, c.max_return, self.buffer.start_returns())
 
     # --- the loop ---
 
@@ -365,12 +339,6 @@ class Trainer(UpdateStep, Evaluation):
                 ahead.close()
             self.env_source.close_rollout_envs(envs)
         return self
-
-    def _explore_chance(self) -> float:
-        """A starting rollout episode's chance to explore: ``explore_share`` x the share of stored episodes
-        at the worst return (`lightup.training.explore`)."""
-        share = self.config.explore_share
-        return share * worst_share(self.buffer.returns()) if share else 0.0
 
     def _round_steps(self, total: int) -> int:
         """Steps per env of the next round: the last one is cut to the steps left, so a run ends at its
