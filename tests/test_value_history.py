@@ -113,7 +113,7 @@ def test_with_the_context_s_history_the_default_learns_a_game_the_observation_al
 
 def test_rows_kept_for_every_step_equal_rows_built_per_batch(monkeypatch):
     """The buffer keeps every step's value row between two `add`s where they fit (VALUE_ROWS_KEPT), else
-    builds a batch's own: the same numbers either way."""
+    builds a batch's own and bootstraps in chunks: the same numbers either way."""
     import lightup.training.replay as replay
 
     def batch(kept: int):
@@ -126,9 +126,12 @@ def test_rows_kept_for_every_step_equal_rows_built_per_batch(monkeypatch):
             obs = rng.normal(size=(length, 3)).astype(np.float32)
             buffer.add(Episode(obs, rng.integers(0, 2, length), np.ones(length, np.float32), terminated=True))
         out = buffer.sample(32, 4, np.random.default_rng(1), 1.0, start_action=2)["value_inputs"]
-        return out, buffer._steps()["value_rows"]
+        rows = buffer._steps()["value_rows"]
+        buffer.bootstrap_value_targets(lambda r: r.sum(-1).astype(np.float64), lam=0.5)
+        return out, rows, buffer._steps()["value_targets"]
 
-    kept, rows = batch(1 << 24)
-    built, none = batch(0)
+    kept, rows, targets = batch(1 << 24)
+    monkeypatch.setattr(replay, "VALUE_CHUNK", 4)  # not kept: the bootstrap reads the values in chunks
+    built, none, chunked = batch(0)
     assert rows is not None and rows.shape == (14, 3 + 3 * (3 + 2 + 1)) and none is None
-    assert torch.equal(kept, built)
+    assert torch.equal(kept, built) and np.array_equal(targets, chunked)

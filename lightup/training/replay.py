@@ -44,6 +44,8 @@ class Episode:
 VALUE_ROWS_KEPT = 1 << 24
 """The most numbers of the value's rows of every stored step kept at once (64 MB of float32); past it they
 are built for each batch and bootstrap chunk instead."""
+VALUE_CHUNK = 8192
+"""Steps per call of the value when the rows are not kept."""
 
 
 class EpisodeBuffer:
@@ -134,10 +136,12 @@ class EpisodeBuffer:
         time limit cut is bootstrapped with the value of its last state (the state after it is not stored)."""
         assert self.value_gamma is not None and self._episodes, "bootstrap needs value_gamma and episodes"
         steps = self._steps()
-        n, chunk = int(steps["ends"][-1]), 8192  # in chunks: the rows of every step may not fit at once
-        values = np.concatenate(
-            [value_of(self._value_rows(np.arange(i, min(i + chunk, n)))) for i in range(0, n, chunk)]
-        ).astype(np.float64)
+        n = int(steps["ends"][-1])
+        if self._rows_kept():  # one call over every step's row
+            values = np.asarray(value_of(steps["value_rows"]), dtype=np.float64)
+        else:  # in chunks: the rows of every step do not fit at once
+            chunks = [np.arange(i, min(i + VALUE_CHUNK, n)) for i in range(0, n, VALUE_CHUNK)]
+            values = np.concatenate([value_of(self._value_rows(c)) for c in chunks]).astype(np.float64)
         ends, starts = steps["ends"], steps["starts"]
         cut = np.array([not e.terminated for e in self._episodes])
         bootstrap = np.where(cut, values[ends - 1], 0.0)
@@ -149,20 +153,27 @@ class EpisodeBuffer:
     def _value_rows(self, idx: np.ndarray) -> np.ndarray:
         """What the value reads at the flat steps ``idx`` (float32 (*idx.shape, F))."""
         steps = self._steps()
-        if self.value_inputs is None:
-            return steps["observations"][idx].astype(np.float32)
-        if "value_rows" not in steps:  # every step's row, kept until the next `add` where they fit in memory
-            n = int(steps["ends"][-1])
-            width = self.value_inputs(steps["observations"], steps["actions"], steps["t"], np.zeros(1, int))
-            fits = n * width.shape[-1] <= VALUE_ROWS_KEPT
-            steps["value_rows"] = (
-                self.value_inputs(steps["observations"], steps["actions"], steps["t"], np.arange(n))
-                if fits
-                else None
-            )
-        if steps["value_rows"] is not None:
+        if self._rows_kept():
             return steps["value_rows"][idx]
         return self.value_inputs(steps["observations"], steps["actions"], steps["t"], idx)
+
+    def _rows_kept(self) -> bool:
+        """Build every stored step's value row once after an `add`, where they fit in VALUE_ROWS_KEPT
+        numbers; True if they are kept. Without ``value_inputs`` the rows are the observations."""
+        steps = self._steps()
+        if "value_rows" not in steps:
+            obs, n = steps["observations"], int(steps["ends"][-1])
+            if self.value_inputs is None:
+                steps["value_rows"] = obs.astype(np.float32)
+            else:
+                width = self.value_inputs(obs, steps["actions"], steps["t"], np.zeros(1, int)).shape[-1]
+                rows = (
+                    self.value_inputs(obs, steps["actions"], steps["t"], np.arange(n))
+                    if n * width <= VALUE_ROWS_KEPT
+                    else None
+                )
+                steps["value_rows"] = rows
+        return steps["value_rows"] is not None
 
     def sample(
         self,
