@@ -850,6 +850,10 @@ def test_the_default_recipe_is_the_same_for_every_env_and_fills_only_what_is_lef
     # the value's history follows the context chosen; a preset keeps the observation alone it was measured on
     assert with_env_defaults(TrainConfig(context_len=4), None, lambda: 1.0).value_history == 3
     assert with_env_defaults(TrainConfig(context_len=200), None, lambda: 1.0).value_history == 64
+    # ... while its row stays within 512 numbers: Taxi-v4's 500 one-hot states and 6 actions allow no step
+    # back, MiniGrid's 148 numbers and 7 actions two, CartPole-v1's 4 and 2 the whole context
+    for width, history in ((500 + 6 + 1, 0), (148 + 7 + 1, 2), (4 + 2 + 1, 9)):
+        assert with_env_defaults(TrainConfig(), None, lambda: 1.0, step_width=width).value_history == history
     assert with_env_defaults(TrainConfig(preset="cartpole"), None).value_history == 0
     assert with_env_defaults(TrainConfig(preset="lunarlander"), None).explore_share == 0.0
     # what the env declares: its highest return caps commands and scales returns-to-go

@@ -122,6 +122,9 @@ CONTINUOUS_DEFAULTS: dict = {
     "explore_share": 0.0,
 }
 VALUE_HISTORY_MAX = 64
+# Taxi-v4's one-hot observations are 500 numbers: nine steps back would make each row of the value 5,063
+# wide; CartPole-v1's step is 7 numbers, LunarLander-v3's 13, MiniGrid's flattened image about 156.
+VALUE_ROW_WIDTH = 512
 EVALUATIONS_PER_RUN = 20  # the default cadence: eval_every = total_steps / 20
 
 
@@ -154,11 +157,13 @@ def with_env_defaults(
     max_return: float | None,
     return_scale: Callable[[], float] | None = None,
     continuous: bool = False,
+    step_width: int = 1,
 ) -> TrainConfig:
     """Fill fields left at None from the preset or `DEFAULTS` (with `CONTINUOUS_DEFAULTS` over them for
     ``continuous`` actions), and from the env: its declared highest return (commands are capped there and
     returns-to-go scaled by it), else ``return_scale()`` (called only if the scale is still unset;
-    default 1)."""
+    default 1); ``step_width``, the numbers one step back adds to the value's row (observation, action,
+    flag), bounds the value's history."""
     defaults = dict(PRESETS[config.preset] if config.preset else DEFAULTS)
     if continuous and not config.preset:
         defaults.update(CONTINUOUS_DEFAULTS)
@@ -180,8 +185,11 @@ def with_env_defaults(
                 updates[key] = off
     if "entropy_target_final" in updates and chosen.entropy_target == 0:
         updates["entropy_target_final"] = None
-    if chosen.value_history is None:  # the value sees the steps the policy's context holds
-        updates["value_history"] = min(chosen.context_len - 1, VALUE_HISTORY_MAX)
+    if chosen.value_history is None:
+        # The value sees the steps the policy's context holds, as long as its row (the step and those before
+        # it, ``step_width`` numbers each: observation, action, flag) stays within VALUE_ROW_WIDTH numbers.
+        fits = max(VALUE_ROW_WIDTH // max(step_width, 1) - 1, 0)
+        updates["value_history"] = min(chosen.context_len - 1, VALUE_HISTORY_MAX, fits)
     if "greedy_envs" in updates:
         updates["greedy_envs"] = min(chosen.greedy_envs, chosen.n_envs // 4)
     return with_overrides(config, updates)

@@ -94,12 +94,16 @@ class Trainer(UpdateStep, Evaluation, Asks):
         config = dataclasses.replace(config, obs_adapters=adapters_of(probe))
         self.threshold = reward_threshold(probe)
         max_return = getattr(probe.unwrapped, "max_return", None)
+        obs_dim = int(np.prod(probe.observation_space.shape))
         config = with_env_defaults(
-            config, max_return, lambda: random_return_scale(probe, config.seed), not self.discrete
+            config,
+            max_return,
+            lambda: random_return_scale(probe, config.seed),
+            not self.discrete,
+            step_width=obs_dim + self.n_actions + 1,  # what one step back adds to the value's row
         )
         config.validate()  # the values the recipe filled in, against the ones given
         self.config = config
-        obs_dim = int(np.prod(probe.observation_space.shape))
         probe.close()
         if not self.discrete and config.advantage_baseline == "policy":
             raise LightupError(f"{config.env_id} has continuous actions: use --advantage-baseline value")
