@@ -78,3 +78,10 @@ class Explorer:
 
 EXPLORE_SHAPES = {"exploring": bool, "explore_action": np.int64, "explore_left": np.int64}
 """The arrays (N,) an `Explorer` adds to a rollout's state, by name and dtype."""
+
+
+def options_out_of_range(state: dict[str, np.ndarray], n_actions: int) -> bool:
+    """A saved state's options (of `EXPLORE_SHAPES`, shapes already checked) hold an action that is not one
+    of ``n_actions`` or more steps left than an option can have."""
+    left, action = state["explore_left"], state["explore_action"]
+    return bool(left.min() < 0 or left.max() > MAX_DURATION or action.min() < 0 or action.max() >= n_actions)

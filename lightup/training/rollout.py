@@ -12,7 +12,7 @@ import torch
 from lightup.errors import LightupError
 from lightup.models.heads import with_temperature
 from lightup.models.policy import SequencePolicy, greedy_action
-from lightup.training.explore import EXPLORE_SHAPES, MAX_DURATION, Explorer
+from lightup.training.explore import EXPLORE_SHAPES, Explorer, options_out_of_range
 from lightup.training.replay import Episode
 from lightup.training.returns import next_return_to_go
 
@@ -360,6 +360,9 @@ class Rollout:
             "rew_buf": ((n, m), np.float64),
             "rtg_buf": ((n, m), np.float64),
         }
+        explored = any(state.get(k) is not None for k in EXPLORE_SHAPES)  # written with exploration
+        if explored:
+            shapes.update({name: ((n,), dtype) for name, dtype in EXPLORE_SHAPES.items()})
         for name, (shape, dtype) in shapes.items():
             value = state.get(name)
             if not isinstance(value, np.ndarray) or value.shape != shape or value.dtype != dtype:
@@ -367,22 +370,8 @@ class Rollout:
                     f"the checkpoint's rollout.{name} does not fit {n} envs of this policy (an altered "
                     "file); use a checkpoint written by lightup"
                 )
-        explore = {k: state.get(k) for k in EXPLORE_SHAPES}
-        if any(v is not None for v in explore.values()):  # written with exploration: all three, in range
-            for name, dtype in EXPLORE_SHAPES.items():
-                value = explore[name]
-                if not isinstance(value, np.ndarray) or value.shape != (n,) or value.dtype != dtype:
-                    raise LightupError(
-                        f"the checkpoint's rollout.{name} does not fit {n} envs of this policy (an altered "
-                        "file); use a checkpoint written by lightup"
-                    )
         t = state["t"]
-        bad_option = any(v is not None for v in explore.values()) and (
-            explore["explore_left"].min() < 0
-            or explore["explore_left"].max() > MAX_DURATION
-            or explore["explore_action"].min() < 0
-            or explore["explore_action"].max() >= max(self.policy.act_dim, 1)
-        )
+        bad_option = explored and options_out_of_range(state, self.policy.act_dim)
         if len(state["played"]) * n > REPLAY_LIMIT or t.min() < 0 or t.max() != m or bad_option:
             raise LightupError(
                 "the checkpoint's rollout state is out of range (an altered file); use a checkpoint written "

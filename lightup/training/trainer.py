@@ -95,12 +95,15 @@ class Trainer(UpdateStep, Evaluation, Asks):
         self.threshold = reward_threshold(probe)
         max_return = getattr(probe.unwrapped, "max_return", None)
         obs_dim = int(np.prod(probe.observation_space.shape))
+        # What one step back adds to the value's row: its observation, its action (one-hot when discrete)
+        # and a flag (lightup.training.advantage.history_inputs).
+        step_width = obs_dim + self.n_actions + 1
         config = with_env_defaults(
             config,
             max_return,
             lambda: random_return_scale(probe, config.seed),
             not self.discrete,
-            step_width=obs_dim + self.n_actions + 1,  # what one step back adds to the value's row
+            step_width=step_width,
         )
         config.validate()  # the values the recipe filled in, against the ones given
         self.config = config
@@ -144,10 +147,7 @@ class Trainer(UpdateStep, Evaluation, Asks):
         self.value_net: torch.nn.Module | None = None
         if config.advantage_beta > 0:
             n_out = 1 + self.n_actions if config.advantage_baseline == "policy" else 1
-            # The value reads the observation and the value_history steps before it: each one's observation,
-            # action (one-hot when discrete) and a flag (lightup.training.advantage.history_inputs).
-            h = config.value_history
-            n_in = obs_dim * (h + 1) + h * (self.n_actions + 1)
+            n_in = obs_dim + config.value_history * step_width  # the observation, then the steps before it
             self.value_net = build_value_net(n_in, n_out, config.value_hidden).to(self.device)
             self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr, foreach=True)
         value_gamma = config.advantage_gamma if self.value_net is not None else None
