@@ -262,6 +262,7 @@ ROWS: list[tuple] = [
     ("train --advantage-beta x", "Error parsing --advantage-beta: could not convert string to float"),
     ("train --context-len 0", "--context-len must be an integer from 1 to 4096, got 0"),
     ("train --n-envs 0", "--n-envs must be an integer from 1 to 1024, got 0"),
+    ("train --max-episode-steps 0", "--max-episode-steps must be an integer from 1 to 1_000_000, got 0"),
     ("train --no-such-flag 3", "Unrecognized options: --no-such-flag"),
     ("train --layout x", "--layout must be one of stacked, interleaved, got 'x'"),
     ("train --timestep-embedding maybe", "--timestep-embedding must be one of True, False, got"),

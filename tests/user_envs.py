@@ -58,6 +58,16 @@ class UnboundedActionEnv(gym.Env):
         return self.observation_space.low * 0, 0.0, True, False, {}
 
 
+class WalledCorridorEnv(CorridorEnv):
+    """The corridor with a wall at its left end (stepping left there stays put): an episode ends only at
+    the right end, so a policy that keeps stepping left plays forever. Registered without a time limit."""
+
+    def step(self, action):
+        if action == 0 and self.cell == 0:
+            return 0, 0.0, False, False, {}
+        return super().step(action)
+
+
 _ENVS = (
     ("UserCorridor-v0", CorridorEnv),
     ("UserBroken-v0", BrokenEnv),
@@ -66,3 +76,5 @@ _ENVS = (
 for _id, _cls in _ENVS:
     if _id not in gym.registry:
         gym.register(id=_id, entry_point=_cls, max_episode_steps=20)
+if "UserWalled-v0" not in gym.registry:
+    gym.register(id="UserWalled-v0", entry_point=WalledCorridorEnv)

@@ -151,6 +151,7 @@ def return_following_fit(trainer) -> dict | None:
         trainer.options,
         episodes=FOLLOW_EPISODES,
         gamma=c.gamma,
+        max_episode_steps=c.max_episode_steps,
     )
     commanded = np.array([r["command"] for r in rows])
     achieved = np.array([r["mean"] for r in rows])

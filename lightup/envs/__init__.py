@@ -32,6 +32,7 @@ from lightup.envs.probes import (
 )
 from lightup.envs.probes_continuous import CommandFollowContinuousEnv, ProbeObsActionEnv, ProbeTargetActionEnv
 from lightup.envs.recall_button import RecallButtonEnv
+from lightup.envs.time_limit import DEFAULT_MAX_EPISODE_STEPS, time_limited
 from lightup.errors import LightupError
 
 # id -> (class, reward threshold for the default arguments)
@@ -102,11 +103,13 @@ def make_env(
     env_id: str,
     render_mode: str | None = None,
     adapters: Sequence[str] | None = None,
+    max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS,
     **options: Any,
 ) -> gym.Env:
     """``gymnasium.make(env_id, render_mode=..., **options)`` with one-line errors for user mistakes, its
     observations adapted to flat vectors: by the named ``adapters`` (those a run recorded), or by those its
-    observation space needs (None). The names applied are the env's ``obs_adapters`` (`adapters_of`)."""
+    observation space needs (None). The names applied are the env's ``obs_adapters`` (`adapters_of`). An env
+    that declares no time limit is cut at ``max_episode_steps`` (`lightup.envs.time_limit`)."""
     module = env_module(env_id)
     name = env_id.rpartition(":")[2]
     if module is not None:
@@ -141,7 +144,7 @@ def make_env(
         raise LightupError(f"env {env_id} could not be made ({_first_line(err)})") from None
     env, names = adapt(env, adapters)
     env.obs_adapters = names  # read by `adapters_of`
-    return env
+    return time_limited(env, max_episode_steps)
 
 
 def adapters_of(env: gym.Env) -> tuple[str, ...]:

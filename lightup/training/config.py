@@ -22,6 +22,7 @@ from lightup.args import (
     default_hint,
     may_be_none,
 )
+from lightup.envs.time_limit import DEFAULT_MAX_EPISODE_STEPS
 from lightup.errors import LightupError
 from lightup.jsonfile import read_json
 from lightup.outputs import check_folder, folder_kind, refuse_kind
@@ -38,6 +39,8 @@ class TrainConfig:
     """A lightup game, any Gymnasium id or module:EnvId (Discrete or bounded 1-D Box actions)."""
     env_options: Strings = ()
     """Options of the env as key=value, e.g. size=4 game_length=5."""
+    max_episode_steps: int = DEFAULT_MAX_EPISODE_STEPS
+    """Episodes of an env that declares no time limit are cut (truncated) here; an env's own limit stays."""
     obs_adapters: Annotated[tuple[str, ...] | None, tyro.conf.Suppress] = None
     """Filled in by the trainer, not a flag: the adapters applied to the env's observations and actions
     (`lightup.envs.adapters`), so that a run read back rebuilds the same pipeline."""

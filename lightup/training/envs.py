@@ -15,6 +15,7 @@ import numpy as np
 
 from lightup.envs import make_env
 from lightup.envs.adapters import action_space_problem, adapt, needs_rescale
+from lightup.envs.time_limit import DEFAULT_MAX_EPISODE_STEPS, time_limited
 from lightup.errors import LightupError
 
 if TYPE_CHECKING:
@@ -49,9 +50,11 @@ def vector_env(make: EnvFactory, n: int) -> gym.vector.VectorEnv:
     )
 
 
-def make_vector_env(env_id: str, options: dict, n: int) -> gym.vector.VectorEnv:
+def make_vector_env(
+    env_id: str, options: dict, n: int, max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS
+) -> gym.vector.VectorEnv:
     """`vector_env` of a registered id with its options."""
-    return vector_env(lambda: make_env(env_id, **options), n)
+    return vector_env(lambda: make_env(env_id, max_episode_steps=max_episode_steps, **options), n)
 
 
 def _adapted(env, adapters: tuple[str, ...] | None):
@@ -85,6 +88,9 @@ class EnvSource:
     - a callable returning a ``gym.Env``: called once per env;
     - a ``gym.vector.VectorEnv`` (SAME_STEP autoreset): rollouts play it as it is; evaluation makes single
       envs with ``eval_env``, else with the vector env's own ``env_fns`` (Sync and Async vector envs).
+
+    Every env made here that declares no time limit is cut at ``max_episode_steps`` (`time_limited`); the
+    rollouts of a given vector env play it as it is.
     """
 
     def __init__(
@@ -94,11 +100,15 @@ class EnvSource:
         options: dict,
         eval_env: EnvFactory | None = None,
         adapters: tuple[str, ...] | None = None,
+        max_episode_steps: int | None = None,
     ):
         self.vector: gym.vector.VectorEnv | None = None
+        cap = max_episode_steps
         if env is None or isinstance(env, str):
             env_id = env_id if env is None else env
-            self.make: EnvFactory = lambda: make_env(env_id, adapters=adapters, **options)
+            self.make: EnvFactory = lambda: make_env(
+                env_id, adapters=adapters, max_episode_steps=cap, **options
+            )
         elif isinstance(env, gym.vector.VectorEnv):
             mode = env.metadata.get("autoreset_mode")
             if mode is not None and mode != gym.vector.AutoresetMode.SAME_STEP:
@@ -119,16 +129,16 @@ class EnvSource:
                     f"{env.single_action_space.high.max():g}; the policy acts in [-1, 1]: wrap each env in "
                     "gymnasium.wrappers.RescaleAction(env, -1.0, 1.0)"
                 )
-            self.vector, self.make = env, make
+            self.vector, self.make = env, lambda: time_limited(make(), cap)
         elif callable(env):
-            self.make = lambda: _adapted(env(), adapters)  # a user's env, adapted as an id's would be
+            self.make = lambda: time_limited(_adapted(env(), adapters), cap)  # adapted as an id's would be
         else:
             raise LightupError(
                 f"env must be an env id, a callable returning a gym.Env or a gym.vector.VectorEnv, not a "
                 f"{type(env).__name__}"
             )
         if eval_env is not None and self.vector is None:
-            self.make_eval: EnvFactory = eval_env
+            self.make_eval: EnvFactory = lambda: time_limited(eval_env(), cap)
         else:
             self.make_eval = self.make
         self.given = env is not None and not isinstance(env, str)

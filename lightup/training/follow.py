@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from lightup.envs.time_limit import DEFAULT_MAX_EPISODE_STEPS
 from lightup.models.policy import SequencePolicy
 from lightup.training.agent import Agent, play_episodes
 from lightup.training.envs import make_vector_env
@@ -37,10 +38,12 @@ def return_following(
     gamma: float = 1.0,
     greedy: bool = True,
     seed: int = SWEEP_SEED,
+    max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS,
 ) -> list[dict[str, float]]:
     """Per command, the mean and std of the return of ``episodes`` episodes (played in lockstep, on the same
-    seeds for every command, exactly as training rollouts feed the policy)."""
-    envs = make_vector_env(env_id, env_options or {}, episodes)
+    seeds for every command, exactly as training rollouts feed the policy; an env with no time limit cut at
+    ``max_episode_steps``, as the run's own)."""
+    envs = make_vector_env(env_id, env_options or {}, episodes, max_episode_steps)
     agent = Agent(policy, return_scale, gamma)
     out = []
     try:

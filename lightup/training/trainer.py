@@ -85,7 +85,9 @@ class Trainer(UpdateStep, Evaluation, Asks):
     ):
         config.validate()
         self.options = parse_options(list(config.env_options))
-        self.env_source = EnvSource(env, config.env_id, self.options, eval_env, config.obs_adapters)
+        self.env_source = EnvSource(
+            env, config.env_id, self.options, eval_env, config.obs_adapters, config.max_episode_steps
+        )
         probe = self.env_source.probe()
         if self.env_source.given or isinstance(env, str):
             config = dataclasses.replace(config, env_id=env if isinstance(env, str) else env_name(probe))

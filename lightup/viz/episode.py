@@ -183,7 +183,10 @@ def make_run_env(trainer, render_mode: str | None = None) -> gym.Env:
     if render_mode == "rgb_array":
         # drawn off-screen: without this SDL looks for a display (and complains on stderr)
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    return make_env(trainer.config.env_id, render_mode=render_mode, **trainer.options)
+    c = trainer.config
+    return make_env(
+        c.env_id, render_mode=render_mode, max_episode_steps=c.max_episode_steps, **trainer.options
+    )
 
 
 def default_command(trainer) -> float:

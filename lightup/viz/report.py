@@ -151,6 +151,7 @@ def _policy_sections(trainer, records: list[dict], opts: ReportOptions) -> list[
             env_options=trainer.options,
             episodes=opts.episodes_per_command,
             gamma=config.gamma,
+            max_episode_steps=config.max_episode_steps,
         )
         fig = plot_return_following(
             rows, f"Return following ({opts.episodes_per_command} greedy episodes each)"
