@@ -268,6 +268,55 @@ class LargeHeadInit(DecisionTransformer):
         nn.init.normal_(self.head.weight, std=1.0)
 
 
+# --- inputs read over part of their range, part of the episode, or some of their dimensions ---
+
+
+class ReturnRectified(DecisionTransformer):
+    """Returns-to-go clipped at 0 (a model written for positive rewards): every negative command looks the
+    same, so an env of costs (Acrobot, MountainCar) cannot be commanded."""
+
+    def _embed(self, returns_to_go, states, prev_actions, timesteps):
+        return super()._embed(returns_to_go.clamp(min=0), states, prev_actions, timesteps)
+
+
+class StateReadEarlyOnly(DecisionTransformer):
+    """The state reaches the model only in the first 30 steps of an episode (a mask built from the timestep
+    instead of the padding)."""
+
+    def _embed(self, returns_to_go, states, prev_actions, timesteps):
+        return super()._embed(returns_to_go, states * (timesteps < 30)[..., None], prev_actions, timesteps)
+
+
+class LastStateDimDropped(DecisionTransformer):
+    """The state embedding reads every observation dimension but the last (a slice off by one)."""
+
+    def _embed(self, returns_to_go, states, prev_actions, timesteps):
+        states = torch.cat([states[..., :-1], torch.zeros_like(states[..., -1:])], dim=-1)
+        return super()._embed(returns_to_go, states, prev_actions, timesteps)
+
+
+# --- a sequence's outputs from other sequences, or from chance ---
+
+
+class ReturnsNormalisedOverBatch(DecisionTransformer):
+    """Returns-to-go standardised with the batch's mean and spread at each position: an env's command is
+    read against the other envs' commands."""
+
+    def _embed(self, returns_to_go, states, prev_actions, timesteps):
+        if returns_to_go.shape[0] > 1:
+            mean, std = returns_to_go.mean(0, keepdim=True), returns_to_go.std(0, keepdim=True)
+            returns_to_go = (returns_to_go - mean) / (std + 1e-3)
+        return super()._embed(returns_to_go, states, prev_actions, timesteps)
+
+
+class DropoutInEval(DecisionTransformer):
+    """Dropout on the tokens that ignores eval mode (``training=True`` passed by hand)."""
+
+    def _embed(self, returns_to_go, states, prev_actions, timesteps):
+        tokens = super()._embed(returns_to_go, states, prev_actions, timesteps)
+        return torch.nn.functional.dropout(tokens, 0.1, training=True)
+
+
 # --- the cache ---
 
 
@@ -412,6 +461,19 @@ def bugs() -> list[Bug]:
             "timesteps_by_position",
         ),
         Bug("return scaled twice", Subject(small(ReturnScaledTwice)), "returns_by_position"),
+        Bug("returns-to-go rectified", Subject(small(ReturnRectified)), "returns_by_position"),
+        Bug("state read early in episodes only", Subject(small(StateReadEarlyOnly)), "states_by_position"),
+        Bug(
+            "last state dimension dropped",
+            Subject(small(LastStateDimDropped, "interleaved")),
+            "states_by_position",
+        ),
+        Bug(
+            "returns-to-go normalised over the batch",
+            Subject(small(ReturnsNormalisedOverBatch)),
+            "rows_independent",
+        ),
+        Bug("dropout in eval mode", Subject(small(DropoutInEval, "interleaved")), "deterministic"),
         Bug("state scaled away", Subject(small(StateScaledAway, "interleaved")), "states_by_position"),
         Bug(
             "start token samplable",

@@ -4,7 +4,8 @@ with its verdict (pass, fail or inconclusive), the measured quantity, its limit 
 They test the `SequencePolicy` contract (see `lightup.models.policy`) and the trainer pieces a model meets
 on the way (the loss, the hindsight relabelling), on small random batches. The checks live by concern:
 `checks_outputs` (the head), `checks_inputs` (what reaches the output, by input and position),
-`checks_cache` (the incremental interface), `checks_training` (gradients, padding, memorising),
+`checks_rows` (each sequence its own, the same each time), `checks_cache` (the incremental interface),
+`checks_training` (gradients, padding, memorising),
 `checks_returns` (relabelling and the returns bookkeeping), `checks_continuous` (a factory's
 continuous-action twin); their limits in `limits`, their shared pieces
 in `check_base`.
@@ -46,6 +47,7 @@ from lightup.doctor.checks_outputs import (
     start_token_never_sampled,
 )
 from lightup.doctor.checks_returns import relabelling, return_bookkeeping
+from lightup.doctor.checks_rows import deterministic, rows_independent
 from lightup.doctor.checks_training import (
     gradients,
     overfit,
@@ -74,6 +76,8 @@ __all__ = [
 STATIC_CHECKS: tuple[Callable[[Subject], CheckResult], ...] = (
     output_shape,
     causal_masking,
+    rows_independent,
+    deterministic,
     kv_cache,
     gradients,
     start_token_never_sampled,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -49,21 +50,27 @@ def declares(policy: SequencePolicy, name: str) -> bool | None:
     return None
 
 
-def variants(policy: SequencePolicy, batch: Batch, name: str, t: int, seed: int) -> Iterator[Batch]:
-    """The batch with input ``name`` changed at step t alone: R_t by +-1, s_t by a unit normal draw, a_{t-1}
-    to each other real action, t by 7 (never to 0, so no step becomes an episode start)."""
+def variants(
+    policy: SequencePolicy, batch: Batch, name: str, t: int, seed: int
+) -> Iterator[tuple[str, Batch]]:
+    """The batch with input ``name`` changed at step t alone, each change with its label: R_t by +-1; s_t by
+    a unit normal draw, then each dimension alone by 1 (a dimension the model drops is a change it misses);
+    a_{t-1} to each other real action (continuous: another action vector); t by 7 (never to 0, so no step
+    becomes an episode start)."""
     g = torch.Generator().manual_seed(seed + t)
+    n = batch["states"].shape[0]
     if name == "returns_to_go":
-        shifts = [1.0, -1.0]
+        shifts = [("+1", 1.0), ("-1", -1.0)]
     elif name == "states":
-        shifts = [torch.randn(batch["states"].shape[0], policy.obs_dim, generator=g)]
+        shifts = [("a random shift", torch.randn(n, policy.obs_dim, generator=g))]
+        shifts += [(f"dimension {j}", torch.eye(policy.obs_dim)[j]) for j in range(policy.obs_dim)]
     elif name == "prev_actions" and not policy.discrete:  # another real action vector
-        shifts = [random_actions(policy, (batch["states"].shape[0],), g) - batch[name][:, t]]
+        shifts = [("another action", random_actions(policy, (n,), g) - batch[name][:, t])]
     elif name == "prev_actions":
-        shifts = list(range(1, policy.act_dim))
+        shifts = [(f"action + {k}", k) for k in range(1, policy.act_dim)]
     else:
-        shifts = [7]
-    for shift in shifts:
+        shifts = [("+7", 7)]
+    for label, shift in shifts:
         other = dict(batch)
         value = batch[name].clone()
         if name == "prev_actions" and policy.discrete:
@@ -71,22 +78,58 @@ def variants(policy: SequencePolicy, batch: Batch, name: str, t: int, seed: int)
         else:
             value[:, t] = value[:, t] + shift
         other[name] = value
-        yield other
+        yield label, other
 
 
-def by_position(policy: SequencePolicy, name: str, seed: int) -> list[float]:
+def row_changes(a: Tensor, b: Tensor) -> Tensor:
+    """For each row of (B, ...) outputs, its largest change relative to the largest output of either batch
+    (inf where either is not finite)."""
+    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+        return torch.full((a.shape[0],), math.inf)
+    scale = max(float(a.abs().max()), float(b.abs().max()), 1e-12)
+    return (a - b).abs().reshape(a.shape[0], -1).amax(1) / scale
+
+
+def phases(policy: SequencePolicy, length: int) -> list[int]:
+    """Where in an episode the position checks put their windows: near its start, then tens and hundreds of
+    steps in (below a declared ``config.max_episode_len``), so that an input read only early in an episode
+    shows."""
+    most = getattr(getattr(policy, "config", None), "max_episode_len", None) or 1024
+    return sorted({min(start, max(most - length - 8, 0)) for start in (0, 40, 400)})
+
+
+@dataclass
+class Weakest:
+    """The smallest change an input made at its own position, and where: the timestep, row and change."""
+
+    change: float = math.inf
+    where: str = ""
+
+
+def by_position(policy: SequencePolicy, name: str, seed: int) -> tuple[list[float], Weakest]:
     """For each position t of the window, the smallest relative change of the output at t over the changes
-    of input ``name`` at t alone (rows mid-episode, so that every a_{t-1} is a real action)."""
-    batch = inputs(random_batch(policy, 8, window(policy), seed=seed, pad=False, mid_episode=True))
-    out = []
+    of input ``name`` at t alone, over every row (each row a sequence of its own: an input that reaches the
+    output for some values only, a clipped or rectified one, leaves some row unchanged) and over windows
+    early and late in the episode (rows mid-episode, so that every a_{t-1} is a real action); and the
+    weakest of all."""
+    length = window(policy)
+    out = [math.inf] * length
+    weakest = Weakest()
     with torch.no_grad():
-        base = policy(**batch)
-        for t in range(base.shape[1]):
-            changes = [
-                rel_diff(base[:, t], policy(**v)[:, t]) for v in variants(policy, batch, name, t, seed)
-            ]
-            out.append(min(changes))
-    return out
+        for start in phases(policy, length):
+            batch = inputs(random_batch(policy, 8, length, seed=seed, pad=False, mid_episode=True))
+            batch["timesteps"] = batch["timesteps"] + start
+            base = policy(**batch)
+            for t in range(base.shape[1]):
+                for label, other in variants(policy, batch, name, t, seed):
+                    rows = row_changes(base[:, t], policy(**other)[:, t])
+                    row = int(rows.argmin())
+                    change = float(rows[row])
+                    out[t] = min(out[t], change)
+                    if change < weakest.change:
+                        step = int(batch["timesteps"][row, t])
+                        weakest = Weakest(change, f"timestep {step}, row {row}, {name} {label}")
+    return out, weakest
 
 
 def _position_check(subject: Subject, name: str, seed: int) -> Finding:
@@ -94,14 +137,15 @@ def _position_check(subject: Subject, name: str, seed: int) -> Finding:
     declared = declares(policy, name)
     if declared is False:
         return Finding("pass", f"the policy's config declares no {name} input (nothing to check)")
-    changes = by_position(policy, name, seed)
+    changes, weakest = by_position(policy, name, seed)
     if declared is None and max(changes) <= limits.SAME:
         return Finding("pass", f"{name} reach the output at no position: an input the policy does not read")
     t = min(range(len(changes)), key=changes.__getitem__)
-    where = f"weakest at position {t} of {len(changes)} ({name})"
+    where = f"weakest at position {t} of {len(changes)} ({weakest.where})"
+    used = "used elsewhere (other positions, timesteps or values) but not here"
     why = (
         f"changing {name} at step {t} alone leaves the output at step {t} (nearly) unchanged: the input is "
-        f"{'used at other positions but not at this one' if max(changes) > limits.SAME else 'not used'}"
+        f"{used if max(changes) > limits.SAME else 'not used'}"
     )
     return Finding.measured(limits.BY_POSITION[name], changes[t], where, why, f"{name} reach every position")
 
@@ -143,7 +187,7 @@ def start_token_distinct(subject: Subject) -> Finding:
     declared = declares(policy, "prev_actions")
     if declared is False:
         return Finding("pass", "the policy's config declares no previous-action input (nothing to check)")
-    if declared is None and max(by_position(policy, "prev_actions", seed=22)) <= limits.SAME:
+    if declared is None and max(by_position(policy, "prev_actions", seed=22)[0]) <= limits.SAME:
         return Finding(
             "pass", "previous actions reach the output at no position: the policy does not read them"
         )

@@ -38,33 +38,34 @@ TIMESTEPS_MATTER = Limit(
     next_step="run the press-hard rung: its right button depends on the timestep",
 )
 
-# Relative change of the output at step t when one input changes at step t alone (the weakest position).
-# The interleaved layout reads R_t and a_{t-1} through attention from other tokens: at initialisation its
-# changes are the smallest of the healthy models (0.006 and 0.009 at worst), yet 130 times those of the zoo's
-# scaling bugs.
+# Relative change of the output at step t when one input changes at step t alone: the weakest position,
+# row and phase of the episode. The interleaved layout reads R_t and a_{t-1} through attention from other
+# tokens: at initialisation its changes are the smallest of the healthy models, 16 times those of the zoo's
+# scaling bug for returns at worst, a gap too narrow for a margin of ten each way; that limit splits it at
+# its geometric middle (about four each way).
 BY_POSITION = {
     "returns_to_go": Limit(
         "relative change",
-        4.5e-4,
-        6e-4,
+        5e-5,
+        7e-5,
         next_step="run the press-length-5 rung: it needs the return at later steps",
     ),
     "states": Limit(
         "relative change",
-        2.3e-3,
-        0.02,
+        1.8e-4,
+        6e-4,
         next_step="run the press-size-4 rung: it needs the state at every step",
     ),
     "prev_actions": Limit(
         "relative change",
         NOISE,
-        9e-4,
+        NOISE,
         next_step="run the recall rung: it needs the previous action at every step",
     ),
     "timesteps": Limit(
         "relative change",
         NOISE,
-        0.026,
+        2.9e-3,
         next_step="run the press-hard rung: its right button depends on the timestep",
     ),
 }

@@ -1,0 +1,61 @@
+"""Static checks that each sequence of a batch is a rollout of its own: its outputs depend on its own inputs
+alone (not on the other sequences beside it), and the same inputs give the same outputs (in eval mode).
+
+A rollout batches one step of each of n envs, training a few hundred windows: a model that normalises over
+the batch (a batch norm in its statistics, a mean over dim 0, a reshape that mixes rows) gives an env's
+action from the other envs' states and commands; one whose dropout or noise stays on in eval mode acts
+randomly where the trainer asks for its greedy action.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lightup.doctor import limits
+from lightup.doctor.check_base import Finding, Subject, build, check, inputs, random_batch, rel_diff, window
+
+
+@check
+def rows_independent(subject: Subject) -> Finding:
+    """Each sequence's outputs are the same alone, in its batch, and with the batch's rows reordered."""
+    policy = build(subject).eval()
+    batch = inputs(random_batch(policy, 6, window(policy), seed=31))
+    n = batch["states"].shape[0]
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(31))
+    worst, where = 0.0, ""
+    with torch.no_grad():
+        base = policy(**batch)
+        shuffled = policy(**{k: v[order] for k, v in batch.items()})
+        diff = rel_diff(base[order][batch["mask"][order]], shuffled[batch["mask"][order]])
+        worst, where = diff, "rows reordered"
+        for i in range(n):
+            alone = policy(**{k: v[i : i + 1] for k, v in batch.items()})[0]
+            real = batch["mask"][i]
+            diff = rel_diff(base[i][real], alone[real])
+            if diff > worst:
+                worst, where = diff, f"row {i} alone against in its batch of {n}"
+    why = (
+        "a sequence's outputs change with the other sequences in its batch: statistics across the batch "
+        "(a batch norm, a mean over dim 0) or a reshape that mixes rows"
+    )
+    return Finding.measured(limits.EXACT_OUTPUTS, worst, where, why, "each row is its own")
+
+
+@check
+def deterministic(subject: Subject) -> Finding:
+    """In eval mode the same inputs give the same outputs, through ``forward`` and through ``push``."""
+    policy = build(subject).eval()
+    batch = inputs(random_batch(policy, 4, window(policy), seed=32, pad=False))
+    with torch.no_grad():
+        first, second = policy(**batch), policy(**batch)
+        worst, where = rel_diff(first, second), "forward called twice"
+        pushed = []
+        for _ in range(2):
+            policy.begin(4)
+            step = {k: v[:, 0] for k, v in batch.items() if k != "mask"}
+            pushed.append(policy.push(**step))
+        diff = rel_diff(pushed[0], pushed[1])
+        if diff > worst:
+            worst, where = diff, "push called twice, after begin"
+    why = "the same inputs give different outputs in eval mode: dropout or noise left on outside training"
+    return Finding.measured(limits.EXACT_OUTPUTS, worst, where, why, "the same inputs, the same outputs")
