@@ -40,7 +40,7 @@ class TrainConfig:
     env_options: Strings = ()
     """Options of the env as key=value, e.g. size=4 game_length=5."""
     max_episode_steps: int = DEFAULT_MAX_EPISODE_STEPS
-    """Episodes of an env that declares no time limit are cut (truncated) here; an env's own limit stays."""
+    """Where episodes of an env with no time limit of its own are cut (truncated)."""
     obs_adapters: Annotated[tuple[str, ...] | None, tyro.conf.Suppress] = None
     """Filled in by the trainer, not a flag: the adapters applied to the env's observations and actions
     (`lightup.envs.adapters`), so that a run read back rebuilds the same pipeline."""
