@@ -123,6 +123,38 @@ def test_discrete_observation_envs_train_end_to_end_and_resume_with_their_adapte
     assert again.config.obs_adapters == ("flatten",) and again.steps == trainer.steps
 
 
+class ShiftedActionsEnv(gym.Env):
+    """Discrete(3, start=-1) actions (-1, 0, 1), as a user writes a left/stay/right env; any other action
+    raises. The reward is the action taken; episodes of 4 steps."""
+
+    observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = spaces.Discrete(3, start=-1)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            raise ValueError(f"action {action!r} is not one of -1, 0, 1")
+        self.t += 1
+        return np.zeros(2, np.float32), float(action), self.t == 4, False, {}
+
+
+def test_discrete_actions_that_start_elsewhere_are_shifted_to_start_at_0():
+    env, names = adapt(ShiftedActionsEnv())
+    assert names == ("shift_actions",) and env.action_space == spaces.Discrete(3)
+    env.reset(seed=0)
+    assert [env.step(i)[1] for i in (0, 1, 2)] == [-1.0, 0.0, 1.0]
+
+
+def test_an_env_with_shifted_actions_trains_without_an_env_error(tmp_path):
+    trainer = Trainer(tiny_config(tmp_path / "run", total_steps=96), env=ShiftedActionsEnv).learn()
+    assert trainer.n_actions == 3
+    assert not (tmp_path / "run" / "env_errors.log").exists()
+
+
 # --- module:EnvId ---
 
 

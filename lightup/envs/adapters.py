@@ -7,6 +7,8 @@ mission text cannot be a fixed vector), then are flattened. A Box needs nothing 
 
 Continuous actions: a policy's tanh-squashed head acts in [-1, 1] in every dimension, so a bounded Box action
 space with other bounds is rescaled to it (Gymnasium's ``RescaleAction``); the env sees its own bounds.
+Discrete actions: a policy picks an index from 0, so a Discrete space that starts elsewhere is shifted
+(Gymnasium's ``TransformAction``).
 
 The adapters applied are named (`ADAPTERS`) and recorded in the run's config, so a run rebuilds the same
 pipeline when it is loaded again, and a space that no longer fits it is an error, not a silent change.
@@ -42,10 +44,19 @@ def _rescale_action(env: gym.Env) -> gym.Env:
     return gym.wrappers.RescaleAction(env, -one, one)
 
 
+def _shift_actions(env: gym.Env) -> gym.Env:
+    """Discrete(n, start=s) actions played as 0 .. n - 1: the policy's index i is the env's action s + i."""
+    space = env.action_space
+    return gym.wrappers.TransformAction(
+        env, lambda i: space.start + np.int64(i), spaces.Discrete(int(space.n), seed=space.np_random)
+    )
+
+
 ADAPTERS = {
     "minigrid_image": _minigrid_image,
     "flatten": gym.wrappers.FlattenObservation,
     "rescale_action": _rescale_action,
+    "shift_actions": _shift_actions,
 }
 """name -> the wrapper it applies; the names are what a run's config records."""
 
@@ -99,7 +110,10 @@ def _is_minigrid(env: gym.Env) -> bool:
 def plan(env: gym.Env) -> tuple[str, ...]:
     """The adapters ``env``'s spaces need, in the order they apply; an observation space that cannot be
     adapted is a one-line error."""
-    action = ("rescale_action",) if needs_rescale(env.action_space) else ()
+    space = env.action_space
+    action = ("rescale_action",) if needs_rescale(space) else ()
+    if isinstance(space, spaces.Discrete) and space.start != 0:
+        action = ("shift_actions",)
     return (*_observation_plan(env), *action)
 
 
