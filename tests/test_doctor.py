@@ -104,6 +104,27 @@ def test_bug_zoo_every_bug_is_flagged_by_the_right_check_for_the_named_reason(bu
         assert f"limit {'>=' if '>=' in result.detail else '<='} {result.limit:.3g}" in result.detail
 
 
+class ShortTimestepTable(DecisionTransformer):
+    """Healthy for episodes shorter than 100 steps: a timestep table of 100 rows, as the DT paper's code
+    sizes one with ``max_ep_len`` (declared, or not)."""
+
+    def __init__(self, config, declare: bool = True):
+        super().__init__(config)
+        self.embed_timestep = torch.nn.Embedding(100, config.n_embd)
+        if declare:
+            self.max_ep_len = 100
+
+
+@pytest.mark.parametrize("declare", [True, False])
+def test_a_model_whose_timesteps_end_early_is_checked_where_it_can_play_and_passes(declare):
+    def factory(obs_dim, act_dim, discrete):
+        return ShortTimestepTable(small(DecisionTransformer)(obs_dim, act_dim, discrete).config, declare)
+
+    names = ("returns_by_position", "states_by_position", "prev_actions_by_position", "timesteps_by_position")
+    results = run_static(Subject(factory), only=names)
+    assert [r.verdict for r in results] == ["pass"] * 4, [r.detail for r in results]
+
+
 def test_a_failure_by_position_names_the_input_and_the_position():
     (bug,) = [b for b in bugs() if b.name == "first return-to-go everywhere"]
     (result,) = run_static(bug.subject, only=("returns_by_position",))

@@ -90,12 +90,22 @@ def row_changes(a: Tensor, b: Tensor) -> Tensor:
     return (a - b).abs().reshape(a.shape[0], -1).amax(1) / scale
 
 
+MAX_EPISODE_NAMES = ("max_episode_len", "max_ep_len", "max_timestep")
+"""Where a policy or its config may declare the longest episode its timestep input takes."""
+
+
+def longest_episode(policy: SequencePolicy) -> int:
+    """The longest episode the policy declares (the least, on itself or its ``config``), else 1024."""
+    owners = (getattr(policy, "config", None), policy)
+    declared = [getattr(o, n, None) for o in owners for n in MAX_EPISODE_NAMES]
+    return min([v for v in declared if isinstance(v, int) and v > 0], default=1024)
+
+
 def phases(policy: SequencePolicy, length: int) -> list[int]:
     """Where in an episode the position checks put their windows: near its start, then tens and hundreds of
-    steps in (below a declared ``config.max_episode_len``), so that an input read only early in an episode
-    shows."""
-    most = getattr(getattr(policy, "config", None), "max_episode_len", None) or 1024
-    return sorted({min(start, max(most - length - 8, 0)) for start in (0, 40, 400)})
+    steps in (below a declared longest episode), so that an input read only early in an episode shows."""
+    last = longest_episode(policy) - length - 16  # room for a start up to 5 steps in and the shift of 7
+    return sorted({min(start, max(last, 0)) for start in (0, 40, 400)})
 
 
 @dataclass
@@ -111,25 +121,43 @@ def by_position(policy: SequencePolicy, name: str, seed: int) -> tuple[list[floa
     of input ``name`` at t alone, over every row (each row a sequence of its own: an input that reaches the
     output for some values only, a clipped or rectified one, leaves some row unchanged) and over windows
     early and late in the episode (rows mid-episode, so that every a_{t-1} is a real action); and the
-    weakest of all."""
+    weakest of all. A later window that the policy cannot take (its timestep input ends before, undeclared)
+    is left out: the episodes it plays are shorter, or the trainer meets that error itself."""
     length = window(policy)
     out = [math.inf] * length
     weakest = Weakest()
     with torch.no_grad():
         for start in phases(policy, length):
-            batch = inputs(random_batch(policy, 8, length, seed=seed, pad=False, mid_episode=True))
-            batch["timesteps"] = batch["timesteps"] + start
-            base = policy(**batch)
-            for t in range(base.shape[1]):
-                for label, other in variants(policy, batch, name, t, seed):
-                    rows = row_changes(base[:, t], policy(**other)[:, t])
-                    row = int(rows.argmin())
-                    change = float(rows[row])
-                    out[t] = min(out[t], change)
-                    if change < weakest.change:
-                        step = int(batch["timesteps"][row, t])
-                        weakest = Weakest(change, f"timestep {step}, row {row}, {name} {label}")
+            try:
+                found = _phase(policy, name, seed, start)
+            except Exception:  # noqa: BLE001 (a later window the policy cannot take; the first must run)
+                if start == 0:
+                    raise
+                continue
+            for t, (change, where) in enumerate(found):
+                out[t] = min(out[t], change)
+                if change < weakest.change:
+                    weakest = Weakest(change, where)
     return out, weakest
+
+
+def _phase(policy: SequencePolicy, name: str, seed: int, start: int) -> list[tuple[float, str]]:
+    """For each position of a window ``start`` steps into the episode: the smallest change of the output
+    there over the rows and the changes of ``name``, and where it was."""
+    batch = inputs(random_batch(policy, 8, window(policy), seed=seed, pad=False, mid_episode=True))
+    batch["timesteps"] = batch["timesteps"] + start
+    base = policy(**batch)
+    found = []
+    for t in range(base.shape[1]):
+        smallest = (math.inf, "")
+        for label, other in variants(policy, batch, name, t, seed):
+            rows = row_changes(base[:, t], policy(**other)[:, t])
+            row = int(rows.argmin())
+            if float(rows[row]) < smallest[0]:
+                step = int(batch["timesteps"][row, t])
+                smallest = (float(rows[row]), f"timestep {step}, row {row}, {name} {label}")
+        found.append(smallest)
+    return found
 
 
 def _position_check(subject: Subject, name: str, seed: int) -> Finding:
