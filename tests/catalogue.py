@@ -258,6 +258,10 @@ ROWS: list[tuple] = [
     ("frobnicate", "unknown command 'frobnicate'; choose one of: games, train"),
     ("train NoSuchEnv-v0", "unknown env id 'NoSuchEnv-v0'"),
     ("train user_envs:UserUnbounded-v0", "has an unbounded Box action space; give it finite low and high"),
+    (
+        "train user_envs:UserMissingDeps-v0",
+        "could not be made (ModuleNotFoundError: No module named 'lightup_tests_not_installed'); install",
+    ),
     ("train --n-envs x", "Error parsing --n-envs: invalid literal for int()"),
     ("train --advantage-beta x", "Error parsing --advantage-beta: could not convert string to float"),
     ("train --context-len 0", "--context-len must be an integer from 1 to 4096, got 0"),

@@ -78,3 +78,5 @@ for _id, _cls in _ENVS:
         gym.register(id=_id, entry_point=_cls, max_episode_steps=20)
 if "UserWalled-v0" not in gym.registry:
     gym.register(id="UserWalled-v0", entry_point=WalledCorridorEnv)
+if "UserMissingDeps-v0" not in gym.registry:  # its entry point's module is not installed
+    gym.register(id="UserMissingDeps-v0", entry_point="lightup_tests_not_installed:Env")

@@ -128,7 +128,12 @@ def make_env(
             "such as CartPole-v1 also works, and module:EnvId for an env that a module registers on import)"
         )
     spec = gym.spec(name)
-    valid = _option_names(spec)
+    try:
+        valid = _option_names(spec)  # loads the entry point: its module's imports may fail
+    except Exception as err:
+        raise LightupError(
+            f"env {env_id} could not be made ({_first_line(err)}); install what its module needs"
+        ) from None
     if valid is not None:
         for option in options:
             if option not in valid:
