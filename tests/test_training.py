@@ -223,6 +223,17 @@ def test_buffer_eviction_fifo_and_top():
     assert fifo.returns().tolist() == [7.0] and fifo.n_steps == 7  # longer than the cap: kept alone
 
 
+def test_the_replay_holds_at_most_2_gib_of_observations_by_default(tmp_path):
+    from lightup.training.replay import step_cap
+
+    image = 96 * 96 * 3  # CarRacing-v3's observation: 110,592 bytes a step as float32
+    assert step_cap(None, image) == (2 << 30) // (4 * image) == 19_418
+    assert step_cap(1000, image) == 1000 and step_cap(10**9, image) == 19_418  # a smaller cap given wins
+    assert step_cap(None, 4) == 2**31 // 16  # CartPole-v1: never reached
+    trainer = Trainer(tiny_config(tmp_path / "run", "CartPole-v1", total_steps=32))
+    assert trainer.buffer.max_steps == step_cap(None, 4)
+
+
 def test_commands_by_hand():
     returns = np.array([1.0, 4.0, 2.0, 3.0])
     rng = np.random.default_rng(0)

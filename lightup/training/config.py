@@ -108,7 +108,7 @@ class TrainConfig:
     buffer_capacity: MaybeInt = None
     """Episodes kept in the replay (default: the recipe's)."""
     buffer_steps: MaybeInt = None
-    """Also drop episodes while the replay holds more steps than this (default: no limit)."""
+    """Also drop episodes while the replay holds more steps than this (default: 2 GiB of observations)."""
     buffer_kind: Literal["fifo", "top"] = "fifo"
     """Drop the oldest episodes, or keep the best."""
     gamma: float = 1.0

@@ -46,6 +46,17 @@ VALUE_ROWS_KEPT = 1 << 24
 are built for each batch and bootstrap chunk instead."""
 VALUE_CHUNK = 8192
 """Steps per call of the value when the rows are not kept."""
+OBSERVATION_BYTES = 2 << 30
+"""The most bytes of stored observations (float32) a replay holds by default: 2 GiB, about 19,000 steps of
+CarRacing-v3's 96 x 96 x 3 images (a replay of 300 such episodes would want 33 GB), a hundred million of
+CartPole-v1's."""
+
+
+def step_cap(buffer_steps: int | None, obs_dim: int) -> int:
+    """The most steps a replay of ``obs_dim`` observations holds: ``buffer_steps`` if given, never more than
+    `OBSERVATION_BYTES` of observations."""
+    most = max(OBSERVATION_BYTES // (4 * max(obs_dim, 1)), 1)
+    return most if buffer_steps is None else min(buffer_steps, most)
 
 
 class EpisodeBuffer:

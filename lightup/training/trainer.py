@@ -47,7 +47,7 @@ from lightup.training.evaluation import Evaluation
 from lightup.training.logger import EpisodeWindow, RunLogger
 from lightup.training.overlap import RolloutAhead
 from lightup.training.recipe import random_return_scale, with_env_defaults
-from lightup.training.replay import Episode, EpisodeBuffer
+from lightup.training.replay import Episode, EpisodeBuffer, step_cap
 from lightup.training.rollout import Rollout
 from lightup.training.state import CHECKPOINT
 from lightup.training.state_checks import check_buffer
@@ -158,7 +158,7 @@ class Trainer(UpdateStep, Evaluation, Asks):
             config.buffer_capacity,
             config.buffer_kind,
             value_gamma,
-            max_steps=config.buffer_steps,
+            max_steps=step_cap(config.buffer_steps, obs_dim),
             value_inputs=partial(history_inputs, history=config.value_history, n_actions=one_hot),
         )
         self.steps = self.rounds = self.updates = self.episodes = 0
