@@ -10,8 +10,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import user_envs  # noqa: E402,F401 (registers the users' envs)
+from tiny import tiny_config  # noqa: E402
 
-from lightup.training.config import TrainConfig  # noqa: E402
 from lightup.training.envs import EnvSource  # noqa: E402
 from lightup.training.trainer import Trainer  # noqa: E402
 
@@ -49,18 +49,16 @@ def test_an_env_s_own_time_limit_stays():
         assert (steps, truncated) == (20, True)
 
 
-def test_training_on_an_endless_env_finishes_and_stores_episodes_no_longer_than_the_cap():
-    config = TrainConfig(
-        env_id="user_envs:UserWalled-v0",
+def test_training_on_an_endless_env_finishes_and_stores_episodes_no_longer_than_the_cap(tmp_path):
+    config = tiny_config(
+        tmp_path / "run",
+        "user_envs:UserWalled-v0",
         env_options=("length=30",),
         total_steps=256,
         max_episode_steps=12,
         eval_episodes=2,
-        quiet=True,
-        seed=0,
     )
-    trainer = Trainer(config)
-    trainer.learn()
+    trainer = Trainer(config).learn()
     lengths = [episode.length for episode in trainer.buffer.episodes]
     assert lengths and max(lengths) <= 12
     assert 12 in lengths  # walking a corridor of 30 from cell 1 in 12 steps is impossible: every one is cut
