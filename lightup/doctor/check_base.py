@@ -235,12 +235,18 @@ def start_value(policy: SequencePolicy) -> int | float:
     return policy.start_action if policy.discrete else 0.0
 
 
+def row_changes(a: Tensor, b: Tensor) -> Tensor:
+    """For each row of (B, ...) outputs, its largest change relative to the largest output of either batch
+    (inf where either is not finite)."""
+    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+        return torch.full((a.shape[0],), math.inf)
+    scale = max(float(a.abs().max()), float(b.abs().max()), 1e-12)
+    return (a - b).abs().reshape(a.shape[0], -1).amax(1) / scale
+
+
 def rel_diff(a: Tensor, b: Tensor) -> float:
     """max |a - b| relative to the larger output; inf where either is not finite."""
-    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
-        return math.inf
-    scale = max(float(a.abs().max()), float(b.abs().max()), 1e-12)
-    return float((a - b).abs().max()) / scale
+    return float(row_changes(a.reshape(1, -1), b.reshape(1, -1))[0])
 
 
 def random_batch(

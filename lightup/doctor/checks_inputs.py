@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -26,6 +25,7 @@ from lightup.doctor.check_base import (
     random_actions,
     random_batch,
     rel_diff,
+    row_changes,
     window,
 )
 from lightup.models.decision_transformer import DecisionTransformer
@@ -81,15 +81,6 @@ def variants(
         yield label, other
 
 
-def row_changes(a: Tensor, b: Tensor) -> Tensor:
-    """For each row of (B, ...) outputs, its largest change relative to the largest output of either batch
-    (inf where either is not finite)."""
-    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
-        return torch.full((a.shape[0],), math.inf)
-    scale = max(float(a.abs().max()), float(b.abs().max()), 1e-12)
-    return (a - b).abs().reshape(a.shape[0], -1).amax(1) / scale
-
-
 MAX_EPISODE_NAMES = ("max_episode_len", "max_ep_len", "max_timestep")
 """Where a policy or its config may declare the longest episode its timestep input takes."""
 
@@ -108,24 +99,17 @@ def phases(policy: SequencePolicy, length: int) -> list[int]:
     return sorted({min(start, max(last, 0)) for start in (0, 40, 400)})
 
 
-@dataclass
-class Weakest:
-    """The smallest change an input made at its own position, and where: the timestep, row and change."""
-
-    change: float = math.inf
-    where: str = ""
-
-
-def by_position(policy: SequencePolicy, name: str, seed: int) -> tuple[list[float], Weakest]:
+def by_position(policy: SequencePolicy, name: str, seed: int) -> tuple[list[float], str]:
     """For each position t of the window, the smallest relative change of the output at t over the changes
     of input ``name`` at t alone, over every row (each row a sequence of its own: an input that reaches the
     output for some values only, a clipped or rectified one, leaves some row unchanged) and over windows
-    early and late in the episode (rows mid-episode, so that every a_{t-1} is a real action); and the
-    weakest of all. A later window that the policy cannot take (its timestep input ends before, undeclared)
-    is left out: the episodes it plays are shorter, or the trainer meets that error itself."""
+    early and late in the episode (rows mid-episode, so that every a_{t-1} is a real action); and where the
+    weakest of all was (timestep, row and change). A later window that the policy cannot take (its timestep
+    input ends before, undeclared) is left out: the episodes it plays are shorter, or the trainer meets that
+    error itself."""
     length = window(policy)
     out = [math.inf] * length
-    weakest = Weakest()
+    weakest = (math.inf, "")
     with torch.no_grad():
         for start in phases(policy, length):
             try:
@@ -136,9 +120,8 @@ def by_position(policy: SequencePolicy, name: str, seed: int) -> tuple[list[floa
                 continue
             for t, (change, where) in enumerate(found):
                 out[t] = min(out[t], change)
-                if change < weakest.change:
-                    weakest = Weakest(change, where)
-    return out, weakest
+                weakest = min(weakest, (change, where), key=lambda pair: pair[0])
+    return out, weakest[1]
 
 
 def _phase(policy: SequencePolicy, name: str, seed: int, start: int) -> list[tuple[float, str]]:
@@ -169,7 +152,7 @@ def _position_check(subject: Subject, name: str, seed: int) -> Finding:
     if declared is None and max(changes) <= limits.SAME:
         return Finding("pass", f"{name} reach the output at no position: an input the policy does not read")
     t = min(range(len(changes)), key=changes.__getitem__)
-    where = f"weakest at position {t} of {len(changes)} ({weakest.where})"
+    where = f"weakest at position {t} of {len(changes)} ({weakest})"
     used = "used elsewhere (other positions, timesteps or values) but not here"
     why = (
         f"changing {name} at step {t} alone leaves the output at step {t} (nearly) unchanged: the input is "

@@ -22,7 +22,6 @@ def rows_independent(subject: Subject) -> Finding:
     batch = inputs(random_batch(policy, 6, window(policy), seed=31))
     n = batch["states"].shape[0]
     order = torch.randperm(n, generator=torch.Generator().manual_seed(31))
-    worst, where = 0.0, ""
     with torch.no_grad():
         base = policy(**batch)
         shuffled = policy(**{k: v[order] for k, v in batch.items()})
