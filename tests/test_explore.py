@@ -8,7 +8,7 @@ import pytest
 import torch
 from tiny import tiny_config
 
-from lightup.training.explore import Explorer, worst_share
+from lightup.training.explore import Explorer, payoff, worst_share
 from lightup.training.trainer import Trainer
 
 
@@ -71,3 +71,58 @@ def test_the_trainer_explores_while_every_return_is_the_worst_and_hardly_once_th
     spread = Trainer(tiny_config(tmp_path / "cp", "CartPole-v1", explore_share=0.5)).learn(1024)
     assert len(spread.buffer) > 20 and spread._explore_chance() < 0.05
     spread.close()
+
+
+def test_payoff_by_hand():
+    """Rates above the worst, each with one success and one failure added: exploring over the policy's."""
+    returns = np.array([0.0] * 6 + [1.0] * 4)
+    # 4 exploring, none above the worst: 1/6; 6 of the policy's, 4 above: 5/8; (1/6) / (5/8) = 4/15
+    explored = np.array([True] * 4 + [False] * 6)
+    assert payoff(returns, explored) == pytest.approx(4 / 15)
+    # the exploring ones are those above: 5/6 against 1/8, capped at 1
+    assert payoff(returns, ~explored) == 1.0
+    # nothing above the worst (every episode at -200): no evidence, whatever the counts
+    assert payoff(np.full(7, -200.0), np.array([True] * 5 + [False] * 2)) == 1.0
+    # no exploring episode stored yet: (0 + 1) / (0 + 2) = 1/2 against the policy's (1 + 1) / (4 + 2)
+    assert payoff(np.array([-3.0, -3.0, -3.0, -1.0]), np.zeros(4, bool)) == 1.0
+    assert payoff(np.array([-3.0, -1.0, -1.0, -1.0]), np.zeros(4, bool)) == pytest.approx(0.5 / 0.6666666)
+
+
+def test_exploration_falls_where_the_policy_finds_more_than_the_options(tmp_path):
+    """Stored episodes marked as explored by the rollout that played them, and the chance to explore scaled
+    by how they pay: a replay whose exploring episodes never rise above the worst while the policy's do
+    explores less than the share at the worst alone would say."""
+    from lightup.training.replay import Episode
+
+    stuck = Trainer(tiny_config(tmp_path / "mc", "MountainCar-v0", explore_share=0.5, n_envs=8)).learn(5120)
+    # 8 envs x 200 steps an episode: the first two in each env start before any episode is stored (the
+    # replay takes a round's episodes at its end); of the third, about half explore
+    explored = stuck.buffer.explored()
+    assert len(explored) == 24 and not explored[:16].any() and explored[16:].any()
+    stuck.close()
+    trainer = Trainer(tiny_config(tmp_path / "hand", "MountainCar-v0", explore_share=0.5, n_envs=8))
+    obs = np.zeros((1, 2), np.float32)
+    for i in range(20):  # 10 exploring episodes at -1, 10 of the policy's, 5 of them at 0
+        ret = -1.0 if i < 10 or i % 2 else 0.0
+        trainer.buffer.add(Episode(obs, np.zeros(1, np.int64), np.float32([ret]), True, explored=i < 10))
+    # 15 of 20 at the worst; exploring 1/12 against the policy's 6/12
+    assert trainer._explore_chance() == pytest.approx(0.5 * 0.75 * (1 / 12) / (6 / 12))
+    trainer.close()
+
+
+def test_a_resumed_run_keeps_which_stored_episodes_explored_and_ends_the_same(tmp_path):
+    """The checkpoint holds the replay's exploration flags (the chance to explore reads them): a run split
+    after exploring episodes were stored ends on the weights and flags of the run in one go."""
+    config = dict(explore_share=0.5, n_envs=8, checkpoint_every=5120)
+    whole = Trainer(tiny_config(tmp_path / "whole", "MountainCar-v0", **config)).learn(6144)
+    first = Trainer(tiny_config(tmp_path / "split", "MountainCar-v0", **config)).learn(5120)
+    assert first.buffer.explored().any()
+    resumed = Trainer.load(first.run_dir)
+    assert resumed.buffer.explored().tolist() == first.buffer.explored().tolist()
+    resumed.learn(6144)
+    assert resumed.buffer.explored().tolist() == whole.buffer.explored().tolist()
+    weights = zip(whole.policy.state_dict().items(), resumed.policy.state_dict().values(), strict=True)
+    for (k, v), w in weights:
+        assert torch.equal(v, w), k
+    for t in (whole, first, resumed):
+        t.close()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lightup.training.commands import eval_command, rollout_commands
-from lightup.training.explore import worst_share
+from lightup.training.explore import payoff, worst_share
 
 
 class Asks:
@@ -40,6 +40,9 @@ class Asks:
 
     def _explore_chance(self) -> float:
         """A starting rollout episode's chance to explore: ``explore_share`` x the share of stored episodes
-        at the worst return (`lightup.training.explore`)."""
+        at the worst return x how exploring episodes pay against the policy's (`lightup.training.explore`)."""
         share = self.config.explore_share
-        return share * worst_share(self.buffer.returns()) if share else 0.0
+        if not share:
+            return 0.0
+        returns = self.buffer.returns()
+        return share * worst_share(returns) * payoff(returns, self.buffer.explored())

@@ -20,6 +20,7 @@ class Episode:
     terminated: bool  # the last step ended the episode (False: truncated by a time limit)
     gamma: float = 1.0
     commanded: float = float("nan")  # the target return the episode was played for, if any
+    explored: bool = False  # its actions came from exploration's options (`lightup.training.explore`)
     returns_to_go: np.ndarray = field(init=False)  # (T,) float64, recomputed from the rewards received
 
     def __post_init__(self) -> None:
@@ -99,6 +100,10 @@ class EpisodeBuffer:
 
     def returns(self) -> np.ndarray:
         return np.array([e.ret for e in self._episodes], dtype=np.float64)
+
+    def explored(self) -> np.ndarray:
+        """Each stored episode's `Episode.explored` (bool (n,))."""
+        return np.array([e.explored for e in self._episodes], dtype=bool)
 
     def start_returns(self) -> np.ndarray:
         """Each episode's `Episode.start_return`: what the command strategies look at."""

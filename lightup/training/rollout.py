@@ -387,4 +387,5 @@ class Rollout:
             terminated,
             gamma=self.gamma,
             commanded=float(self._rtg_buf[i, 0]),
+            explored=self.explorer is not None and bool(self.explorer.exploring[i]),
         )

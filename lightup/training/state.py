@@ -194,6 +194,7 @@ def buffer_tensors(buffer: EpisodeBuffer) -> dict[str, torch.Tensor]:
         "buffer.rewards": torch.from_numpy(np.concatenate([e.rewards for e in eps])),
         "buffer.lengths": torch.tensor([e.length for e in eps]),
         "buffer.terminated": torch.tensor([e.terminated for e in eps]),
+        "buffer.explored": torch.tensor([e.explored for e in eps]),
     }
 
 
@@ -201,6 +202,8 @@ def buffer_episodes(tensors: dict, commanded: list[float], gamma: float) -> list
     if "buffer.lengths" not in tensors:
         return []
     ends = np.cumsum(tensors["buffer.lengths"].numpy())
+    # written before episodes were marked as explored: none counts as one
+    explored = tensors.get("buffer.explored", torch.zeros(len(ends), dtype=torch.bool))
     out = []
     for i, end in enumerate(ends):
         start = end - int(tensors["buffer.lengths"][i])
@@ -212,6 +215,7 @@ def buffer_episodes(tensors: dict, commanded: list[float], gamma: float) -> list
                 bool(tensors["buffer.terminated"][i]),
                 gamma=gamma,
                 commanded=commanded[i],
+                explored=bool(explored[i]),
             )
         )
     return out

@@ -60,6 +60,11 @@ def check_buffer(
         )
     if terminated.ndim != 1 or len(terminated) != len(lengths):
         raise bad(f"{len(terminated)} end flags disagree with its {len(lengths)} episodes")
+    explored = tensors.get("buffer.explored")  # absent in checkpoints written before it
+    if explored is not None and (
+        explored.dtype != torch.bool or explored.ndim != 1 or len(explored) != len(lengths)
+    ):
+        raise bad(f"exploration flags are not {len(lengths)} booleans, one per episode")
     if not discrete:
         if actions.ndim != 2 or actions.shape[1] != n_actions or actions.dtype != torch.float32:
             raise bad(f"actions are not float32 vectors of the env's {n_actions} dimensions")
