@@ -41,6 +41,25 @@ PPO: dict[str, dict] = {
     },
 }
 
+# dqn.yml "# Tuned" Acrobot-v1 and LunarLander-v2, the same values in both: n_timesteps 1e5, learning_rate
+# 6.3e-4, batch_size 128, buffer_size 50000, learning_starts 0, gamma 0.99, target_update_interval 250,
+# train_freq 4, gradient_steps -1, exploration_fraction 0.12, exploration_final_eps 0.1, net_arch [256, 256]
+_DQN_ACROBOT_LUNAR: dict = {
+    "n_envs": 1,
+    "zoo_steps": 100_000,
+    "learning_rate": 6.3e-4,
+    "batch_size": 128,
+    "buffer_size": 50_000,
+    "learning_starts": 0,
+    "gamma": 0.99,
+    "target_update_interval": 250,
+    "train_freq": 4,
+    "gradient_steps": -1,
+    "exploration_fraction": 0.12,
+    "exploration_final_eps": 0.1,
+    "net_arch": [256, 256],
+}
+
 DQN: dict[str, dict] = {
     # dqn.yml "# Almost Tuned" CartPole-v1: n_timesteps 5e4, learning_rate 2.3e-3, batch_size 64,
     # buffer_size 100000, learning_starts 1000, gamma 0.99, target_update_interval 10, train_freq 256,
@@ -78,40 +97,9 @@ DQN: dict[str, dict] = {
         "exploration_final_eps": 0.07,
         "net_arch": [256, 256],
     },
-    # dqn.yml "# Tuned" Acrobot-v1: the values of LunarLander-v2 below, n_timesteps 1e5
-    "Acrobot-v1": {
-        "n_envs": 1,
-        "zoo_steps": 100_000,
-        "learning_rate": 6.3e-4,
-        "batch_size": 128,
-        "buffer_size": 50_000,
-        "learning_starts": 0,
-        "gamma": 0.99,
-        "target_update_interval": 250,
-        "train_freq": 4,
-        "gradient_steps": -1,
-        "exploration_fraction": 0.12,
-        "exploration_final_eps": 0.1,
-        "net_arch": [256, 256],
-    },
-    # dqn.yml "# Tuned" LunarLander-v2: n_timesteps 1e5, learning_rate 6.3e-4, batch_size 128,
-    # buffer_size 50000, learning_starts 0, gamma 0.99, target_update_interval 250, train_freq 4,
-    # gradient_steps -1, exploration_fraction 0.12, exploration_final_eps 0.1, net_arch [256, 256]
-    "LunarLander-v3": {
-        "n_envs": 1,
-        "zoo_steps": 100_000,
-        "learning_rate": 6.3e-4,
-        "batch_size": 128,
-        "buffer_size": 50_000,
-        "learning_starts": 0,
-        "gamma": 0.99,
-        "target_update_interval": 250,
-        "train_freq": 4,
-        "gradient_steps": -1,
-        "exploration_fraction": 0.12,
-        "exploration_final_eps": 0.1,
-        "net_arch": [256, 256],
-    },
+    # dqn.yml "# Tuned" Acrobot-v1 and LunarLander-v2 (the same values in both)
+    "Acrobot-v1": dict(_DQN_ACROBOT_LUNAR),
+    "LunarLander-v3": dict(_DQN_ACROBOT_LUNAR),
 }
 
 # Not from the zoo: our choice for envs it does not cover (the lightup games: short episodes, rewards in
@@ -131,18 +119,10 @@ FALLBACK: dict[str, dict] = {
         "learning_rate": 1e-3,
     },
     "dqn": {
-        "n_envs": 1,
+        **_DQN_ACROBOT_LUNAR,
         "zoo_steps": 20_000,
-        "learning_rate": 6.3e-4,
-        "batch_size": 128,
-        "buffer_size": 50_000,
         "learning_starts": 1000,
-        "gamma": 0.99,
-        "target_update_interval": 250,
-        "train_freq": 4,
         "gradient_steps": 1,
-        "exploration_fraction": 0.12,
-        "exploration_final_eps": 0.1,
         "net_arch": [64, 64],
     },
 }
