@@ -42,7 +42,8 @@ def payoff(returns: np.ndarray, explored: np.ndarray) -> float:
     actions held for heavy-tailed durations reach it in 2.5% of 200 episodes, uniform ones in none); they
     hurt where a goal needs varied actions in a row (MiniGrid-DoorKey-5x5-v0: 0.5% against uniform actions'
     8%). Where the policy's episodes find better than the worst more often than exploring ones, the chance
-    to explore falls in proportion, so exploration is kept where it pays."""
+    to explore falls in proportion, so exploration is kept where it pays
+    (benchmarks/results/explore_rates.md)."""
     above = ~at_worst(returns)
     if not above.any():  # nothing found yet by either: no evidence against exploring
         return 1.0
