@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import gymnasium as gym
@@ -888,6 +889,31 @@ def test_the_default_recipe_is_the_same_for_every_env_and_fills_only_what_is_lef
     assert chosen.return_scale == 3.0
     off = with_env_defaults(TrainConfig(advantage_beta=0.0), None, lambda: 1.0)
     assert (off.advantage_beta, off.advantage_lambda, off.advantage_baseline) == (0.0, 1.0, "value")
+
+
+def test_the_default_command_step_is_a_share_of_the_return_scale_in_any_unit():
+    from lightup.training.recipe import with_env_defaults
+
+    rng = np.random.default_rng(0)
+    # returns in [0, 1] (scale 0.8) and returns of hundreds (MountainCar-v0's scale of 200) take the same step
+    # relative to their scale: 0.02 and 5, a fortieth
+    for scale, step in ((0.8, 0.02), (200.0, 5.0), (12_385.0, 309.625)):
+        c = with_env_defaults(TrainConfig(), None, lambda s=scale: s)
+        assert c.command.offset == pytest.approx(step)
+        flat = dataclasses.replace(c.command, jitter=0.0)
+        # every stored episode at one return (no spread): the command is that return plus the step
+        assert propose_target(flat, np.array([0.5 * scale] * 3), rng) == pytest.approx(0.5 * scale + step)
+    # a [0, 1] task's best of 1 is asked for 1.2 + 0.025 (0.2 of the spread of 1 and the step), not 6.2
+    unit = dataclasses.replace(with_env_defaults(TrainConfig(), None, lambda: 1.0).command, jitter=0.0)
+    assert propose_target(unit, np.array([0.0, 1.0]), rng) == pytest.approx(1.225)
+    # the scale given, or the env's declared highest return, sets the step; a step given stays
+    assert with_env_defaults(TrainConfig(return_scale=40.0), None, lambda: 1 / 0).command.offset == 1.0
+    assert with_env_defaults(TrainConfig(), 4.0, lambda: 1 / 0).command.offset == 0.1
+    given = TrainConfig(command=CommandConfig(offset=3.0))
+    assert with_env_defaults(given, None, lambda: 1.0).command.offset == 3.0
+    # the presets keep the step of 5 they were measured with
+    for preset in ("cartpole", "lunarlander", "games"):
+        assert with_env_defaults(TrainConfig(preset=preset), 1.0).command.offset == 5.0
 
 
 def test_presets_are_the_measured_recipes_of_named_envs():

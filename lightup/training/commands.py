@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import numpy as np
 import tyro
 
-from lightup.args import default_hint
+from lightup.args import MaybeFloat, default_hint
 
 
 @dataclass
@@ -27,8 +27,8 @@ class CommandConfig:
     """The target of ``fixed``, and the target of the others before any episode is stored."""
     margin: float = 0.2
     """best: raise the best return by this share of the returns' spread (best less worst)."""
-    offset: float = 5.0
-    """best: and by this much."""
+    offset: MaybeFloat = None
+    """best: and by this much (default: the recipe's, a share of the return scale)."""
     jitter: float = 0.2
     """best: less a uniform random share, up to this, of the way up from the worst return."""
     k: int = 50
@@ -44,7 +44,7 @@ def propose_target(config: CommandConfig, returns: np.ndarray, rng: np.random.Ge
         # Measured from the worst return, not from 0: the same steps whatever the sign or offset of the
         # returns (a best of -500 among returns down to -1000 asks for -395 before jitter).
         best, worst = returns.max(), returns.min()
-        target = best + config.margin * (best - worst) + config.offset
+        target = best + config.margin * (best - worst) + (config.offset or 0.0)
         return float(target - rng.uniform(0.0, config.jitter) * (target - worst))
     top = np.sort(returns)[-config.k :]
     return float(top.mean() + top.std())

@@ -9,6 +9,7 @@ is derived from it, never looked up by its id:
   episodes of uniformly random actions before training (written into the run's config, so the policy sees
   the same inputs after a resume);
 - the evaluation cadence: a twentieth of the budget;
+- the command's step above the best return: a share of the return scale (`COMMAND_OFFSET_SHARE`);
 - the kind of actions: continuous ones fit the advantage's value net to TD(0.95) returns
   (`CONTINUOUS_DEFAULTS`).
 """
@@ -43,6 +44,7 @@ _MEASURED_BASE = {
     "entropy_target": 0.15,
     "entropy_target_final": None,
     "command.kind": "best",
+    "command.offset": 5.0,
     "advantage_baseline": "value",
 }
 
@@ -126,6 +128,11 @@ VALUE_HISTORY_MAX = 64
 # wide; CartPole-v1's step is 7 numbers, LunarLander-v3's 13, MiniGrid's flattened image about 156.
 VALUE_ROW_WIDTH = 512
 EVALUATIONS_PER_RUN = 20  # the default cadence: eval_every = total_steps / 20
+# The default command's fixed step above the best return, as a share of the return scale: the measured
+# recipe's 5 on MountainCar-v0's scale of 200 (its step while every stored episode sits at -200). A step in
+# reward units would ask a [0, 1] task (MiniGrid, FrozenLake) for 5 times its highest return;
+# benchmarks/results/learning_general.md.
+COMMAND_OFFSET_SHARE = 0.025
 
 
 def random_return_scale(env: gym.Env, seed: int, episodes: int = 16, max_steps: int = 20_000) -> float:
@@ -175,6 +182,8 @@ def with_env_defaults(
             defaults["return_scale"] = max(abs(max_return), 1.0)
     if "return_scale" not in defaults and config.return_scale is None:
         defaults["return_scale"] = return_scale() if return_scale is not None else 1.0
+    scale = config.return_scale if config.return_scale is not None else defaults["return_scale"]
+    defaults.setdefault("command.offset", COMMAND_OFFSET_SHARE * scale)
     updates = {k: v for k, v in defaults.items() if _field(config, k) is None}
     # A default gives way to what was chosen: no TD(lambda) or policy baseline without advantage weighting,
     # no entropy schedule without the entropy term, at most a quarter of the envs greedy.
@@ -197,6 +206,7 @@ def with_env_defaults(
 
 __all__ = [
     "CONTINUOUS_DEFAULTS",
+    "COMMAND_OFFSET_SHARE",
     "DEFAULTS",
     "PRESETS",
     "PRESET_NAMES",
