@@ -63,3 +63,29 @@ def test_training_on_an_endless_env_finishes_and_stores_episodes_no_longer_than_
     assert lengths and max(lengths) <= 12
     assert 12 in lengths  # walking a corridor of 30 from cell 1 in 12 steps is impossible: every one is cut
     assert trainer.config.max_episode_steps == 12
+    # the agent file keeps the cut: its env ends where the run's did, not at the default 1000 steps
+    from lightup.training.agent import Agent
+
+    agent = Agent.load(trainer.run_dir)
+    assert agent.max_episode_steps == 12
+    assert steps_until_done(agent.make_env(), action=0) == (12, False, True)
+
+
+def test_an_agent_file_without_the_cut_takes_the_default_and_a_bad_cut_is_one_line(tmp_path):
+    import pytest
+
+    from lightup.checkpoint import load_tensors, save_tensors
+    from lightup.envs.time_limit import DEFAULT_MAX_EPISODE_STEPS
+    from lightup.errors import LightupError
+    from lightup.training.agent import AGENT_FILE, Agent
+
+    trainer = Trainer(tiny_config(tmp_path / "run", "user_envs:UserWalled-v0", total_steps=64)).learn()
+    tensors, meta = load_tensors(trainer.run_dir / AGENT_FILE)
+    del meta["agent"]["max_episode_steps"]  # as an agent file written before the field was kept
+    save_tensors(tmp_path / "old.safetensors", tensors, meta)
+    assert Agent.load(tmp_path / "old.safetensors").max_episode_steps == DEFAULT_MAX_EPISODE_STEPS
+    for bad in (0, 2.5, "12", 10**9):
+        meta["agent"]["max_episode_steps"] = bad
+        save_tensors(tmp_path / "bad.safetensors", tensors, meta)
+        with pytest.raises(LightupError, match=f"agent max_episode_steps {bad!r} is "):
+            Agent.load(tmp_path / "bad.safetensors")

@@ -21,9 +21,11 @@ import numpy as np
 import torch
 
 from lightup.checkpoint import load_tensors, save_tensors, with_prefix
+from lightup.envs.time_limit import DEFAULT_MAX_EPISODE_STEPS
 from lightup.errors import LightupError
 from lightup.models import MODELS, SequencePolicy, greedy_action, load_policy
 from lightup.models.factory import PolicyFactory, call_factory
+from lightup.ranges import RANGES
 from lightup.training.returns import next_return_to_go
 from lightup.training.rollout import check_finite
 
@@ -50,8 +52,10 @@ class Agent:
         env_id: str | None = None,
         env_options: tuple[str, ...] = (),
         factory: str | None = None,
+        max_episode_steps: int = DEFAULT_MAX_EPISODE_STEPS,
     ):
         self.policy = policy.eval()
+        self.max_episode_steps = int(max_episode_steps)
         self.return_scale, self.gamma, self.command = float(return_scale), float(gamma), float(command)
         self.env_id, self.env_options, self.factory = env_id, tuple(env_options), factory
         self.device = next(policy.parameters()).device
@@ -136,6 +140,7 @@ class Agent:
                 "env_id": self.env_id,
                 "env_options": list(self.env_options),
                 "factory": self.factory,
+                "max_episode_steps": self.max_episode_steps,
             },
         }
 
@@ -191,15 +196,19 @@ class Agent:
             info["env_id"],
             tuple(info["env_options"]),
             info["factory"],
+            info["max_episode_steps"],
         )
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
-        """One env of the kind the agent was trained on (a registered id, with its options)."""
+        """One env of the kind the agent was trained on (a registered id, with its options), cut where the
+        run cut episodes of an env with no time limit of its own."""
         from lightup.envs import make_env, parse_options
 
         if self.env_id is None:
             raise LightupError("this agent does not know its env (it was trained on one given in Python)")
-        return make_env(self.env_id, render_mode=render_mode, **parse_options(list(self.env_options)))
+        options = parse_options(list(self.env_options))
+        cut = self.max_episode_steps
+        return make_env(self.env_id, render_mode=render_mode, max_episode_steps=cut, **options)
 
 
 def _user_policy(policy: SequencePolicy | PolicyFactory, info: dict, path: Path) -> SequencePolicy:
@@ -231,6 +240,12 @@ def _agent_info(meta: dict, path: Path) -> dict:
         "obs_dim": int(number("obs_dim", lambda v: v == int(v) and 1 <= v <= 1 << 16)),
         "act_dim": int(number("act_dim", lambda v: v == int(v) and 1 <= v <= 1 << 16)),
         "discrete": bool(info.get("discrete", True)),
+        # files written before the field was kept: the default cut
+        "max_episode_steps": int(
+            number("max_episode_steps", RANGES["max_episode_steps"].holds)
+            if "max_episode_steps" in info
+            else DEFAULT_MAX_EPISODE_STEPS
+        ),
     }
     for name in ("env_id", "factory"):
         value = info.get(name)

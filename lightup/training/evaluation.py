@@ -65,6 +65,7 @@ class Evaluation:
             None if self.env_source.given else c.env_id,
             c.env_options,
             c.policy if is_factory_spec(c.policy) else None,
+            c.max_episode_steps,
         )
 
     def evaluate_commands(self, targets: list[float]) -> list[dict[str, float]]:
