@@ -89,7 +89,9 @@ def main(out: Path) -> None:
         "is not in the aggregate: its 10 seeds of the DT's default at 1M env steps have not been run. "
         "MountainCar-v0's DT runs are those of the recipe before the command's step changed: there the step "
         "is the same 5, and seeds 0 and 1 run again at the new code end on the same weights "
-        "(bench_offset_mountaincar_check).",
+        "(bench_offset_mountaincar_check). Each folder ran at its own time and load: wall times, and the "
+        "wall-time ratios of the per-env tables below, compare runs of different benches and mean little "
+        "here; env steps and returns are what this report is for.",
         "",
         f"Sources: {sources}.",
         "",
