@@ -1,16 +1,17 @@
 """How often random play reaches the goal: uniform actions against actions held as exploration's options.
 
 For each env, 200 episodes (env seeds 0..199) of uniformly random actions, then 200 of random actions each
-held for floor(1 / U) steps, U uniform in (0, 1] (as `lightup.training.explore.Explorer` holds them, capped at
-its MAX_DURATION); prints the share of episodes that reach the goal. Envs without a time limit of their own
-are cut at lightup's default (`lightup.envs.time_limit`). Usage: python benchmarks/explore_rates.py
+held for floor(1 / U) steps, U uniform in (0, 1] (drawn by `lightup.training.explore.Explorer` itself, on
+torch's generator seeded 0); prints the share of episodes that reach the goal. Envs without a time limit of
+their own are cut at lightup's default (`lightup.envs.time_limit`). Usage: python benchmarks/explore_rates.py
 """
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from lightup.envs.time_limit import time_limited
-from lightup.training.explore import MAX_DURATION
+from lightup.training.explore import Explorer
 
 EPISODES = 200
 
@@ -30,19 +31,18 @@ def goal_share(env_id: str, held: bool) -> float:
     env = gym.make(env_id)
     env = time_limited(env) if env.spec.max_episode_steps is None else env
     rng = np.random.default_rng(0)
+    torch.manual_seed(0)
     n = int(env.action_space.n)
+    explorer = Explorer(1, n)
     reached = 0
     for episode in range(EPISODES):
         env.reset(seed=episode)
-        left, action, done = 0, 0, False
+        explorer.begin(np.array([0]), chance=1.0)
+        done = False
         while not done:
-            if not held:
-                action = int(rng.integers(n))
-            else:
-                if left == 0:
-                    action = int(rng.integers(n))
-                    left = min(int(np.floor(1.0 / (1.0 - rng.random()))), MAX_DURATION)
-                left -= 1
+            action = int(rng.integers(n))
+            if held:
+                action = int(explorer.act(np.array([action]))[0])
             _, reward, terminated, truncated, _ = env.step(action)
             done = terminated or truncated
         reached += GOAL[env_id](terminated, reward)
