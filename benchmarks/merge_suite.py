@@ -49,7 +49,6 @@ SOURCES: dict[tuple[str, str], str] = {
     ("minigrid:MiniGrid-DoorKey-5x5-v0", "sb3-ppo"): "bench_peers_ppo_sparse",
     ("minigrid:MiniGrid-DoorKey-5x5-v0", "sb3-dqn"): "bench_peers_dqn_doorkey",
 }
-EVAL_EPISODES = {"FrozenLake-v1": 100}  # the suite's own; 20 elsewhere
 
 
 def gather() -> list[dict]:
@@ -72,7 +71,7 @@ def main(out: Path) -> None:
     first = {task_name(r): r for r in rows}
     random_returns = {
         t: random_return(
-            first[t]["env_id"], tuple(first[t].get("env_options") or ()), EVAL_EPISODES.get(t, 20)
+            first[t]["env_id"], tuple(first[t].get("env_options") or ()), first[t]["eval_episodes"]
         )
         for t in tasks
     }
