@@ -15,7 +15,8 @@ from lightup.cli import main as lightup_main
 def test_the_general_suite_takes_the_zoo_budget_where_it_has_one_else_200k():
     budgets = {e.spec: e.budget for e in SUITES["general"]}
     assert budgets["CartPole-v1"] == 100_000 and budgets["LunarLander-v3"] == 1_000_000
-    assert budgets["MountainCar-v0"] == budgets["Taxi-v4"] == budgets["FrozenLake-v1"] == 200_000
+    assert budgets["MountainCar-v0"] == 1_000_000 and budgets["minigrid:MiniGrid-DoorKey-5x5-v0"] == 100_000
+    assert budgets["Taxi-v4"] == budgets["FrozenLake-v1"] == 200_000  # no zoo entry: 200k
     frozen = next(e for e in SUITES["general"] if e.spec == "FrozenLake-v1")
     assert frozen.eval_episodes == 100  # stochastic: enough episodes that the threshold is no coin flip
     config = BenchConfig(suite="general", agents=("dt-stacked",), seeds=1).with_suite()

@@ -12,6 +12,7 @@ import numpy as np
 from stable_baselines3 import DQN, PPO, SAC, TD3
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecNormalize
 
 from lightup.bench.job import Job, weights_digest
 from lightup.bench.zoo import hyperparameters
@@ -20,7 +21,9 @@ from lightup.training.agent import EVAL_SEED, play_episodes
 
 
 class _Greedy:
-    """An SB3 model as an agent of `play_episodes`: its deterministic ``predict``."""
+    """An SB3 model as an agent of `play_episodes`: its deterministic ``predict``, of the raw env's
+    observations normalised by the model's ``VecNormalize`` statistics where it trains on one (read, not
+    updated: evaluation does not step the training envs)."""
 
     def __init__(self, model):
         self.model = model
@@ -29,6 +32,9 @@ class _Greedy:
         pass
 
     def act(self, observations, rewards, episode_starts, **_) -> np.ndarray:
+        normalizer = self.model.get_vec_normalize_env()
+        if normalizer is not None:
+            observations = normalizer.normalize_obs(observations)
         return self.model.predict(observations, deterministic=True)[0]
 
 
@@ -86,7 +92,7 @@ def build_model(algo: str, job: Job, env) -> tuple[object, dict]:
         params["exploration_fraction"] = min(params["exploration_fraction"] * horizon / job.budget, 1.0)
     policy_kwargs = {"net_arch": params.pop("net_arch")} if "net_arch" in params else None
     policy_kwargs = params.pop("policy_kwargs", policy_kwargs)
-    params.pop("zoo_normalize", None)  # dropped: see lightup.bench.zoo_continuous
+    params.pop("zoo_normalize", None)  # the env is wrapped by `run_sb3`
     if "noise_type" in params:
         params["action_noise"] = _action_noise(params.pop("noise_type"), params.pop("noise_std"), env)
     cls = {"ppo": PPO, "dqn": DQN, "sac": SAC, "td3": TD3}[algo]
@@ -108,6 +114,8 @@ def run_sb3(job: Job, algo: str) -> dict:
     options = parse_options(list(job.env_options))
     params, _ = hyperparameters(algo, job.env_id)
     env = make_vec_env(lambda: make_env(job.env_id, **options), n_envs=params["n_envs"], seed=job.seed)
+    if params.get("zoo_normalize"):
+        env = VecNormalize(env, gamma=params.get("gamma", 0.99))
     eval_envs = gym.vector.SyncVectorEnv(
         [lambda: make_env(job.env_id, **options) for _ in range(job.eval_episodes)],
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,

@@ -8,6 +8,9 @@ an arbitrary Gymnasium id: those get ``FALLBACK``, zoo-like values of our own (s
 Each entry: the constructor keywords, ``n_envs``, and ``zoo_steps``, the zoo's ``n_timesteps``. Schedules
 (PPO's ``lin_`` learning rate and clip range, DQN's exploration) span ``zoo_steps`` env steps, as in the
 zoo, whatever the bench budget: a longer budget keeps the zoo's schedule and then holds its final value.
+``zoo_normalize`` marks the zoo's ``normalize: true``: the peer trains on SB3's ``VecNormalize`` (running
+observation and reward normalisation), and its greedy evaluation feeds the raw env's observations through
+the statistics frozen at that point (`lightup.bench.sb3`), so every agent is scored on the same raw env.
 """
 
 from __future__ import annotations
@@ -38,6 +41,46 @@ PPO: dict[str, dict] = {
         "gamma": 0.999,
         "n_epochs": 4,
         "ent_coef": 0.01,
+    },
+    # ppo.yml MountainCar-v0: normalize true, n_envs 16, n_timesteps 1e6, n_steps 16, gae_lambda 0.98, gamma
+    # 0.99, n_epochs 4, ent_coef 0.0 (batch size, learning rate and clip range: SB3 defaults 64, 3e-4, 0.2)
+    "MountainCar-v0": {
+        "n_envs": 16,
+        "zoo_steps": 1_000_000,
+        "zoo_normalize": True,
+        "n_steps": 16,
+        "gae_lambda": 0.98,
+        "gamma": 0.99,
+        "n_epochs": 4,
+        "ent_coef": 0.0,
+    },
+    # ppo.yml Acrobot-v1: normalize true, n_envs 16, n_timesteps 1e6, n_steps 256, gae_lambda 0.94, gamma
+    # 0.99, n_epochs 4, ent_coef 0.0
+    "Acrobot-v1": {
+        "n_envs": 16,
+        "zoo_steps": 1_000_000,
+        "zoo_normalize": True,
+        "n_steps": 256,
+        "gae_lambda": 0.94,
+        "gamma": 0.99,
+        "n_epochs": 4,
+        "ent_coef": 0.0,
+    },
+    # ppo.yml MiniGrid-DoorKey-5x5-v0: normalize true, n_envs 8, n_timesteps 1e5, n_steps 128, batch_size 64,
+    # gae_lambda 0.95, gamma 0.99, n_epochs 10, ent_coef 0.0, learning_rate 2.5e-4, clip_range 0.2 (the zoo
+    # feeds MiniGrid's Dict observations; here they are flattened as for every agent, lightup.envs.adapters)
+    "MiniGrid-DoorKey-5x5-v0": {
+        "n_envs": 8,
+        "zoo_steps": 100_000,
+        "zoo_normalize": True,
+        "n_steps": 128,
+        "batch_size": 64,
+        "gae_lambda": 0.95,
+        "gamma": 0.99,
+        "n_epochs": 10,
+        "ent_coef": 0.0,
+        "learning_rate": 2.5e-4,
+        "clip_range": 0.2,
     },
 }
 
@@ -128,12 +171,17 @@ FALLBACK: dict[str, dict] = {
 }
 
 
+def zoo_key(env_id: str) -> str:
+    """The zoo's name of ``env_id``: Gymnasium's ``module:EnvId`` without the module it imports."""
+    return env_id.rpartition(":")[2]
+
+
 def hyperparameters(algo: str, env_id: str) -> tuple[dict, bool]:
     """The zoo's values for ``algo`` ("ppo", "dqn", "sac" or "td3") on ``env_id``, and whether they come
     from the zoo (continuous-action entries: `lightup.bench.zoo_continuous`)."""
     from lightup.bench.zoo_continuous import FALLBACK_CONTINUOUS, PPO_CONTINUOUS, SAC, TD3
 
     table = {"ppo": {**PPO, **PPO_CONTINUOUS}, "dqn": DQN, "sac": SAC, "td3": TD3}[algo]
-    if env_id in table:
-        return dict(table[env_id]), True
+    if zoo_key(env_id) in table:
+        return dict(table[zoo_key(env_id)]), True
     return dict({**FALLBACK, **FALLBACK_CONTINUOUS}[algo]), False

@@ -5,9 +5,8 @@ a02f4fb) and ``hyperparams/ppo.yml`` (commit 208b6fd). Where the zoo tunes an ol
 (Pendulum-v0, LunarLanderContinuous-v2, the MuJoCo v3/v4 envs), its values are used for the version here
 (Pendulum-v1, LunarLanderContinuous-v3, the v5 envs): same dynamics and rewards up to bug fixes.
 
-Departures, stated: the zoo's ``normalize: true`` (VecNormalize of observations and rewards) is dropped,
-because every bench agent is evaluated on the raw env by one evaluation (`lightup.bench.sb3`); the entries
-that had it (PPO on MountainCarContinuous and MuJoCo) are marked ``zoo_normalize``. TD3's MuJoCo entries are
+The zoo's ``normalize: true`` (PPO on MountainCarContinuous and MuJoCo) is kept as ``zoo_normalize``
+(lightup/bench/zoo.py says how it is trained and evaluated). Departure, stated: TD3's MuJoCo entries are
 not in that td3.yml: they get ``FALLBACK_CONTINUOUS["td3"]``. Every env here has a [-1, 1] action space to
 the agents (`lightup.envs.adapters` rescales it), as the zoo recommends for SAC and TD3.
 """
@@ -96,7 +95,7 @@ PPO_CONTINUOUS: dict[str, dict] = {
         "use_sde": True,
         "sde_sample_freq": 4,
     },
-    # ppo.yml "# Tuned" MountainCarContinuous-v0 (normalize dropped)
+    # ppo.yml "# Tuned" MountainCarContinuous-v0
     "MountainCarContinuous-v0": {
         "n_envs": 1,
         "zoo_steps": 20_000,
@@ -116,8 +115,8 @@ PPO_CONTINUOUS: dict[str, dict] = {
     },
     # ppo.yml LunarLanderContinuous-v3: the same values as its LunarLander-v2 entry
     "LunarLanderContinuous-v3": dict(PPO["LunarLander-v3"]),
-    # ppo.yml "# Tuned" Hopper-v4, HalfCheetah-v4, Walker2d-v4. Departures: normalize dropped, and the zoo's
-    # activation_fn=nn.ReLU too (a class cannot go into the results' JSON): SB3's Tanh stays.
+    # ppo.yml "# Tuned" Hopper-v4, HalfCheetah-v4, Walker2d-v4. Departure: the zoo's activation_fn=nn.ReLU is
+    # dropped (a class cannot go into the results' JSON): SB3's Tanh stays.
     "Hopper-v5": {
         "n_envs": 1,
         "zoo_steps": 1_000_000,
