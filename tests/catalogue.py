@@ -311,6 +311,7 @@ ROWS: list[tuple] = [
     ("bench --agent-seeds sb3-ppo=x", "--agent-seeds 'sb3-ppo=x' must look like AGENT=N with N >= 1"),
     ("bench --agent-seeds nope=3", "--agent-seeds 'nope=3' must look like AGENT=N"),
     ("bench --envs NoSuchEnv-v0", "unknown env id 'NoSuchEnv-v0'"),
+    ("bench --suite continuous --envs CartPole-v1", "--envs 'CartPole-v1' is not in suite continuous"),
     ("bench --seeds abc", "Error parsing --seeds"),
     ("report {tmp}/missing", "run folder '{tmp}/missing' not found"),
     ("inspect {tmp}/empty", "has no checkpoint.safetensors yet", old_folders),

@@ -10,6 +10,7 @@ import pytest
 from lightup.bench.config import BenchConfig
 from lightup.bench.suites import SUITES, SuiteEnv
 from lightup.cli import main as lightup_main
+from lightup.errors import LightupError
 
 
 def test_the_general_suite_takes_the_zoo_budget_where_it_has_one_else_200k():
@@ -27,6 +28,16 @@ def test_the_general_suite_takes_the_zoo_budget_where_it_has_one_else_200k():
     assert jobs["minigrid:MiniGrid-DoorKey-5x5-v0"].solved_at_return == 0.9  # the registry sets none
     capped = BenchConfig(suite="general", agents=("dt-stacked",), seeds=1, budget=5_000).with_suite()
     assert {j.budget for j in capped.jobs()} == {5_000}
+
+
+def test_envs_given_with_a_suite_run_only_those_of_its_envs_on_its_settings():
+    config = BenchConfig(suite="general", envs=("minigrid:MiniGrid-DoorKey-5x5-v0", "FrozenLake-v1"), seeds=1)
+    jobs = {j.env_id: j for j in config.with_suite().jobs()}
+    assert set(jobs) == {"minigrid:MiniGrid-DoorKey-5x5-v0", "FrozenLake-v1"}
+    assert jobs["FrozenLake-v1"].eval_episodes == 100 and jobs["FrozenLake-v1"].budget == 200_000
+    assert jobs["minigrid:MiniGrid-DoorKey-5x5-v0"].budget == 100_000
+    with pytest.raises(LightupError, match=r"--envs 'Acrobot-v1' is not in suite general: name envs of"):
+        BenchConfig(suite="general", envs=("Acrobot-v1",)).with_suite()
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

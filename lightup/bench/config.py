@@ -47,7 +47,8 @@ class BenchConfig:
         Literal["general", "continuous"] | None,
         tyro.conf.arg(metavar="{general,continuous}", help_behavior_hint=default_hint),
     ] = None
-    """A named suite of envs in place of --envs; --budget caps its budgets (default: none)."""
+    """A named suite: its envs with their budgets, thresholds and evaluation episodes (with --envs, only
+    those of them); --budget caps its budgets (default: none)."""
     budget: MaybeInt = None
     """Env steps per run at most; runs stop at the threshold (default: the recipe's 100k, or the suite's)."""
     eval_every: MaybeInt = None
@@ -109,10 +110,20 @@ class BenchConfig:
                 raise LightupError(f"lightup bench needs {module}: {extra}")
 
     def with_suite(self) -> BenchConfig:
-        """This config with its suite's envs as ``envs`` (itself when no suite is named)."""
+        """This config with its suite's envs as ``envs``, or only those ``--envs`` names when it names any
+        (itself when no suite is named); an env not in the suite is a one-line LightupError."""
         if self.suite is None:
             return self
-        return dataclasses.replace(self, envs=tuple(e.spec for e in SUITES[self.suite]))
+        names = tuple(e.spec for e in SUITES[self.suite])
+        if self.envs == BenchConfig.envs:  # --envs not given: the whole suite
+            return dataclasses.replace(self, envs=names)
+        for spec in self.envs:
+            if spec not in names:
+                raise LightupError(
+                    f"--envs {spec!r} is not in suite {self.suite}: name envs of the suite "
+                    f"({', '.join(names)}), or leave --envs out to run all of it"
+                )
+        return self
 
     def jobs(self) -> list[Job]:
         """Every (env, agent, seed), seeds outermost: the first seeds of every pair finish first."""
