@@ -36,8 +36,8 @@ SOURCES: dict[tuple[str, str], str] = {
     ("CartPole-v1", "dt-stacked"): "bench_offset_classic",
     ("CartPole-v1", "sb3-ppo"): "bench_CartPole-v1_dt_vs_ppo",
     ("CartPole-v1", "sb3-dqn"): "bench_suite_dqn_cartpole",
-    ("MountainCar-v0", "dt-stacked"): "bench_payoff_mountaincar",
-    ("MountainCar-v0", "sb3-ppo"): "bench_peers_ppo_sparse",
+    ("MountainCar-v0", "dt-stacked"): "bench_suite_dt_mountaincar1m",
+    ("MountainCar-v0", "sb3-ppo"): "bench_peers_ppo_zoo_mountaincar",
     ("MountainCar-v0", "sb3-dqn"): "bench_peers_dqn_zoo_mountaincar",
     ("Taxi-v4", "dt-stacked"): "bench_suite_dt_taxi",
     ("Taxi-v4", "sb3-ppo"): "bench_peers_taxi",
@@ -45,9 +45,9 @@ SOURCES: dict[tuple[str, str], str] = {
     ("FrozenLake-v1", "dt-stacked"): "bench_offset_frozenlake",
     ("FrozenLake-v1", "sb3-ppo"): "bench_peers_frozenlake",
     ("FrozenLake-v1", "sb3-dqn"): "bench_peers_frozenlake",
-    ("minigrid:MiniGrid-DoorKey-5x5-v0", "dt-stacked"): "bench_offset_doorkey",
-    ("minigrid:MiniGrid-DoorKey-5x5-v0", "sb3-ppo"): "bench_peers_ppo_sparse",
-    ("minigrid:MiniGrid-DoorKey-5x5-v0", "sb3-dqn"): "bench_peers_dqn_doorkey",
+    ("minigrid:MiniGrid-DoorKey-5x5-v0", "dt-stacked"): "bench_suite_dt_doorkey100k",
+    ("minigrid:MiniGrid-DoorKey-5x5-v0", "sb3-ppo"): "bench_peers_ppo_zoo_doorkey",
+    ("minigrid:MiniGrid-DoorKey-5x5-v0", "sb3-dqn"): "bench_suite_dqn_doorkey100k",
 }
 
 
@@ -81,14 +81,15 @@ def main(out: Path) -> None:
         "",
         f"`python benchmarks/merge_suite.py {out}`: seeds 0 to 9 of each env and agent, taken from the "
         "committed bench folders below (nothing run here; each folder's summary names its command, machine "
-        "and code). Budgets are each folder's: the games 20k (PressButton size 2 and 4, RecallButton) and "
-        "50k "
-        "(game_length 5, both modes), CartPole-v1 100k, the others 200k; evaluation greedy, 20 episodes "
-        "(FrozenLake-v1 100); a run stops at the first evaluation that reaches the threshold. LunarLander-v3 "
+        "and code). Budgets are each folder's, the suite's (the RL Zoo's PPO budget where it has one, else "
+        "200k): the games 20k (PressButton size 2 and 4, RecallButton) and 50k (game_length 5, both modes), "
+        "CartPole-v1 100k, MountainCar-v0 1M, MiniGrid-DoorKey-5x5-v0 100k, Taxi-v4 and FrozenLake-v1 200k, "
+        "except DQN's MountainCar-v0 runs, 200k (8 of 10 solved there); evaluation greedy, 20 episodes "
+        "(FrozenLake-v1 100) every 10k env steps on MountainCar-v0 and DoorKey; a run stops at the first "
+        "evaluation that reaches the threshold. PPO takes the zoo's settings on CartPole-v1, MountainCar-v0 "
+        "and DoorKey (with its observation normalisation), lightup's fallback elsewhere. LunarLander-v3 "
         "is not in the aggregate: its 10 seeds of the DT's default at 1M env steps have not been run. "
-        "MountainCar-v0's DT runs are those of the recipe before the command's step changed: there the step "
-        "is the same 5, and seeds 0 and 1 run again at the new code end on the same weights "
-        "(bench_offset_mountaincar_check). Each folder ran at its own time and load: wall times, and the "
+        "Each folder ran at its own time and load: wall times, and the "
         "wall-time ratios of the per-env tables below, compare runs of different benches and mean little "
         "here; env steps and returns are what this report is for.",
         "",
