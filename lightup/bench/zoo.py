@@ -67,8 +67,9 @@ PPO: dict[str, dict] = {
         "ent_coef": 0.0,
     },
     # ppo.yml MiniGrid-DoorKey-5x5-v0: normalize true, n_envs 8, n_timesteps 1e5, n_steps 128, batch_size 64,
-    # gae_lambda 0.95, gamma 0.99, n_epochs 10, ent_coef 0.0, learning_rate 2.5e-4, clip_range 0.2 (the zoo
-    # feeds MiniGrid's Dict observations; here they are flattened as for every agent, lightup.envs.adapters)
+    # gae_lambda 0.95, gamma 0.99, n_epochs 10, ent_coef 0.0, learning_rate 2.5e-4, clip_range 0.2 (the entry
+    # comments out its flattening wrapper, "Dict Observations are now supported"; here every agent gets
+    # MiniGrid's observations flattened by lightup.envs.adapters)
     "MiniGrid-DoorKey-5x5-v0": {
         "n_envs": 8,
         "zoo_steps": 100_000,
