@@ -47,8 +47,7 @@ class BenchConfig:
         Literal["general", "continuous"] | None,
         tyro.conf.arg(metavar="{general,continuous}", help_behavior_hint=default_hint),
     ] = None
-    """A named suite: its envs with their budgets, thresholds and evaluation episodes (with --envs, only
-    those of them); --budget caps its budgets (default: none)."""
+    """A named suite's envs at their budgets (with --envs: only those); --budget caps them (default: none)."""
     budget: MaybeInt = None
     """Env steps per run at most; runs stop at the threshold (default: the recipe's 100k, or the suite's)."""
     eval_every: MaybeInt = None
