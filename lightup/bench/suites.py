@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lightup.bench.zoo import PPO, zoo_key
+from lightup.bench.zoo import PPO
 from lightup.bench.zoo_continuous import PPO_CONTINUOUS, SAC, TD3
+from lightup.envs import env_name
 
 DEFAULT_BUDGET = 200_000
 MAX_BUDGET = 1_000_000
@@ -30,7 +31,7 @@ class SuiteEnv:
 
     @property
     def budget(self) -> int:
-        env_id = zoo_key(self.spec.split(",")[0])
+        env_id = env_name(self.spec.split(",")[0])
         zoo = [t[env_id]["zoo_steps"] for t in (PPO, PPO_CONTINUOUS, SAC, TD3) if env_id in t]
         return min(max(zoo, default=DEFAULT_BUDGET), MAX_BUDGET)
 

@@ -15,6 +15,8 @@ the statistics frozen at that point (`lightup.bench.sb3`), so every agent is sco
 
 from __future__ import annotations
 
+from lightup.envs import env_name
+
 PPO: dict[str, dict] = {
     # ppo.yml "# Tuned" CartPole-v1: n_envs 8, n_timesteps 1e5, n_steps 32, batch_size 256, gae_lambda 0.8,
     # gamma 0.98, n_epochs 20, ent_coef 0.0, learning_rate lin_0.001, clip_range lin_0.2
@@ -172,17 +174,12 @@ FALLBACK: dict[str, dict] = {
 }
 
 
-def zoo_key(env_id: str) -> str:
-    """The zoo's name of ``env_id``: Gymnasium's ``module:EnvId`` without the module it imports."""
-    return env_id.rpartition(":")[2]
-
-
 def hyperparameters(algo: str, env_id: str) -> tuple[dict, bool]:
     """The zoo's values for ``algo`` ("ppo", "dqn", "sac" or "td3") on ``env_id``, and whether they come
     from the zoo (continuous-action entries: `lightup.bench.zoo_continuous`)."""
     from lightup.bench.zoo_continuous import FALLBACK_CONTINUOUS, PPO_CONTINUOUS, SAC, TD3
 
     table = {"ppo": {**PPO, **PPO_CONTINUOUS}, "dqn": DQN, "sac": SAC, "td3": TD3}[algo]
-    if zoo_key(env_id) in table:
-        return dict(table[zoo_key(env_id)]), True
+    if env_name(env_id) in table:  # the zoo names envs without the module a module:EnvId id imports
+        return dict(table[env_name(env_id)]), True
     return dict({**FALLBACK, **FALLBACK_CONTINUOUS}[algo]), False

@@ -84,6 +84,11 @@ def env_module(env_id: str) -> str | None:
     return module if sep else None
 
 
+def env_name(env_id: str) -> str:
+    """The registered name of an env id: a ``module:EnvId`` id without its module."""
+    return env_id.rpartition(":")[2]
+
+
 def check_env_module_trusted(env_id: str) -> None:
     """An env id read from a file (a run's config or checkpoint) may name a module; importing it runs its
     code, so it is imported only if it already is, or if the user lists it in ``LIGHTUP_ENV_MODULES``."""
@@ -110,8 +115,7 @@ def make_env(
     observations adapted to flat vectors: by the named ``adapters`` (those a run recorded), or by those its
     observation space needs (None). The names applied are the env's ``obs_adapters`` (`adapters_of`). An env
     that declares no time limit is cut at ``max_episode_steps`` (`lightup.envs.time_limit`)."""
-    module = env_module(env_id)
-    name = env_id.rpartition(":")[2]
+    module, name = env_module(env_id), env_name(env_id)
     if module is not None:
         try:
             importlib.import_module(module)
@@ -198,6 +202,7 @@ __all__ = [
     "adapters_of",
     "check_env_module_trusted",
     "env_module",
+    "env_name",
     "make_env",
     "parse_options",
     "reward_threshold",

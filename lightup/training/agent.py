@@ -240,7 +240,7 @@ def _agent_info(meta: dict, path: Path) -> dict:
         "obs_dim": int(number("obs_dim", lambda v: v == int(v) and 1 <= v <= 1 << 16)),
         "act_dim": int(number("act_dim", lambda v: v == int(v) and 1 <= v <= 1 << 16)),
         "discrete": bool(info.get("discrete", True)),
-        # files written before the field was kept: the default cut
+        # a file without the field: the default cut
         "max_episode_steps": int(
             number("max_episode_steps", RANGES["max_episode_steps"].holds)
             if "max_episode_steps" in info
