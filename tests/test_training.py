@@ -404,7 +404,7 @@ def test_the_value_of_advantage_weighting_learns_the_discounted_returns(tmp_path
     """Two-step episodes whose rewards are set by the first observation: the value of each stored state
     comes to its discounted return (in units of return_scale)."""
     # the value of the observation alone, fit to Monte Carlo returns
-    alone = dict(value_history=0, advantage_lambda=1.0, advantage_baseline="value")
+    alone = dict(value_history=0, advantage_lambda=1.0, advantage_baseline="value", value_select=False)
     trainer = Trainer(
         small_config(tmp_path, advantage_beta=1.0, advantage_gamma=0.5, return_scale=4.0, **alone)
     )
@@ -433,7 +433,9 @@ def test_advantage_lambda_fits_the_value_to_bootstrapped_targets(tmp_path):
     TD(lambda) returns from the current value net, and an episode a time limit cut is bootstrapped with
     the value of its last state; a later episode brings the Monte Carlo targets back until the next round."""
     switches = dict(advantage_beta=1.0, advantage_gamma=0.5, advantage_lambda=0.0, return_scale=4.0)
-    trainer = Trainer(small_config(tmp_path, value_history=0, advantage_baseline="value", **switches))
+    trainer = Trainer(
+        small_config(tmp_path, value_history=0, advantage_baseline="value", value_select=False, **switches)
+    )
     obs_dim = trainer.value_net[0].in_features
     trainer.buffer.add(episode([1.0, 2.0], obs_dim=obs_dim, terminated=True))
     trainer.buffer.add(episode([3.0], obs_dim=obs_dim, terminated=False))
@@ -455,7 +457,9 @@ def test_the_policy_baseline_learns_q_of_each_action(tmp_path):
     """advantage_baseline policy: the value net also learns Q(s, a), here the return of each of PressButton's
     actions 0 and 1 from one state (rewards 1 and -1, one-step episodes), beside the state's value."""
     switches = dict(advantage_beta=1.0, advantage_baseline="policy", return_scale=1.0, entropy_target=0.0)
-    trainer = Trainer(small_config(tmp_path, value_history=0, advantage_lambda=1.0, **switches))
+    trainer = Trainer(
+        small_config(tmp_path, value_history=0, advantage_lambda=1.0, value_select=False, **switches)
+    )
     obs_dim = trainer.value_net[0].in_features
     assert trainer.value_net[-1].out_features == 1 + trainer.n_actions
     for i in range(40):
@@ -501,7 +505,9 @@ def test_the_policy_baseline_s_advantage_is_q_less_the_policy_s_mean_q(tmp_path,
     actions, mask = batch.pop("actions"), batch["mask"]
     batch.pop("value_targets")
     with torch.no_grad():
-        q = value_net(batch.pop("value_inputs"))[..., 1:]  # the observation and the steps before it
+        # the default's pair: Q of its chosen value, the history's (nothing scored yet; test_value_pair.py)
+        assert trainer.value_net.chosen == 0
+        q = value_net(batch.pop("value_inputs"))[..., 0, 1:]  # the observation and the steps before it
         probs = policy(**batch).softmax(-1)
     expected = q.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - (probs * q).sum(-1)
     torch.testing.assert_close(seen[0][mask], expected[mask])
@@ -606,7 +612,7 @@ def test_a_checkpoint_from_before_the_policy_baseline_resumes_with_the_value_bas
     from lightup.checkpoint import load_tensors, save_tensors
 
     run = tmp_path / "run"
-    config = tiny_config(run, "LunarLander-v3", advantage_baseline="value")
+    config = tiny_config(run, "LunarLander-v3", advantage_baseline="value", value_select=False)
     path = Trainer(config).learn(64).save_checkpoint()
     tensors, meta = load_tensors(path)
     del meta["config"]["advantage_baseline"]
@@ -621,7 +627,7 @@ def test_a_checkpoint_from_before_value_hidden_resumes_with_its_128_wide_value_n
     from lightup.checkpoint import load_tensors, save_tensors
 
     run = tmp_path / "run"
-    trained = Trainer(tiny_config(run, "CartPole-v1", value_hidden=128)).learn(64)
+    trained = Trainer(tiny_config(run, "CartPole-v1", value_hidden=128, value_select=False)).learn(64)
     path = trained.save_checkpoint()
     tensors, meta = load_tensors(path)
     del meta["config"]["value_hidden"]
@@ -629,7 +635,7 @@ def test_a_checkpoint_from_before_value_hidden_resumes_with_its_128_wide_value_n
     resumed = Trainer.load(run)
     assert resumed.config.value_hidden == 128 and resumed.value_net[0].out_features == 128
     assert torch.equal(resumed.value_net[0].weight, trained.value_net[0].weight)
-    assert Trainer(tiny_config(tmp_path / "new", "CartPole-v1")).value_net[0].out_features == 64
+    assert Trainer(tiny_config(tmp_path / "new", "CartPole-v1")).value_net.nets[0][0].out_features == 64
 
 
 def test_predict_keeps_its_episodes_when_the_trainer_evaluates_between_calls(tmp_path):

@@ -76,7 +76,9 @@ def test_the_trainer_sizes_the_value_net_to_its_history(tmp_path):
     """CartPole-v1 (4 numbers, 2 actions), 3 steps back: 4 + 3 * (4 + 2 + 1) inputs; Q(s, a) as before."""
     config = tiny_config(tmp_path / "run", "CartPole-v1", value_history=3, advantage_baseline="policy")
     trainer = Trainer(config).learn(64)
-    assert trainer.value_net[0].in_features == 4 + 3 * 7 and trainer.value_net[-1].out_features == 1 + 2
+    history, observation = trainer.value_net.nets  # the default's pair (ValuePair): the observation alone too
+    assert history[0].in_features == 4 + 3 * 7 and history[-1].out_features == 1 + 2
+    assert observation[0].in_features == 4 and observation[-1].out_features == 1 + 2
     assert trainer.updates > 0
     trainer.close()
 
@@ -85,10 +87,10 @@ def test_a_checkpoint_from_before_value_history_resumes_with_the_observation_alo
     from lightup.checkpoint import load_tensors, save_tensors
 
     run = tmp_path / "run"
-    trained = Trainer(tiny_config(run, "CartPole-v1", value_history=0)).learn(64)
+    trained = Trainer(tiny_config(run, "CartPole-v1", value_history=0, value_select=False)).learn(64)
     path = trained.save_checkpoint()
     tensors, meta = load_tensors(path)
-    del meta["config"]["value_history"]
+    del meta["config"]["value_history"], meta["config"]["value_select"]
     save_tensors(path, tensors, meta)
     resumed = Trainer.load(run)
     assert resumed.config.value_history == 0 and resumed.value_net[0].in_features == 4
@@ -107,7 +109,8 @@ def test_with_the_context_s_history_the_default_learns_a_game_the_observation_al
     with_history = Trainer(config).learn()
     assert with_history.config.value_history == 9 and with_history.solved_at is not None
     assert with_history.solved_at <= 3072
-    alone = Trainer(dataclasses.replace(config, run_dir=str(tmp_path / "o"), value_history=0)).learn()
+    alone = dataclasses.replace(config, run_dir=str(tmp_path / "o"), value_history=0, value_select=False)
+    alone = Trainer(alone).learn()
     assert alone.solved_at is None and alone.last_eval == 2.0
 
 

@@ -19,6 +19,45 @@ def build_value_net(obs_dim: int, n_out: int = 1, hidden: int = 128) -> torch.nn
     )
 
 
+class ValuePair(torch.nn.Module):
+    """Two values of the state, fit side by side, and the choice of the one advantages are taken against.
+
+    ``nets[0]`` reads the value's whole row (the observation, then the steps before it: `history_inputs`)
+    and learns TD(lambda) returns; ``nets[1]`` reads the observation alone (the row's first ``obs_dim``
+    numbers) and learns one-step TD targets. Neither is right everywhere: a state the observation does not
+    tell apart (a count of presses, a cue seen earlier) needs the history, while on a slippery, Markov task
+    one-step values of the observation pool every transition seen from a state and the history's values
+    chase the luck of single episodes. So the data chooses: before a round's episodes are trained on, each
+    value predicts their discounted returns (`score`), and the advantages use the one whose running mean
+    squared error is lower (`chosen`; the history's until both are scored). Its forward gives (..., 2,
+    ``n_out``): the two nets' outputs for the same rows."""
+
+    def __init__(self, n_in: int, obs_dim: int, n_out: int, hidden: int, decay: float = 0.9):
+        super().__init__()
+        self.obs_dim, self.decay = obs_dim, decay
+        self.nets = torch.nn.ModuleList(
+            [build_value_net(n_in, n_out, hidden), build_value_net(obs_dim, n_out, hidden)]
+        )
+        # the running mean squared errors of the two on fresh episodes (NaN: none scored yet); kept in
+        # the checkpoint with the weights, so a resumed run chooses as the uninterrupted one
+        self.register_buffer("errors", torch.full((2,), float("nan"), dtype=torch.float64))
+
+    def forward(self, rows: Tensor) -> Tensor:
+        return torch.stack([self.nets[0](rows), self.nets[1](rows[..., : self.obs_dim])], dim=-2)
+
+    @property
+    def chosen(self) -> int:
+        """The index of the value the advantages use."""
+        errors = self.errors.tolist()
+        return 1 if errors[1] < errors[0] else 0  # False while either is NaN
+
+    def score(self, errors: Tensor) -> None:
+        """Fold the two values' mean squared errors (2,) on a fresh round into their running means."""
+        errors = errors.to(self.errors)
+        old = self.errors
+        self.errors.copy_(torch.where(old.isnan(), errors, self.decay * old + (1 - self.decay) * errors))
+
+
 def advantage_weights(advantages: Tensor, mask: Tensor, beta: float, max_weight: float = 20.0) -> Tensor:
     """AWR's weights exp(A / beta) (B, T), with A normalised to mean 0 and std 1 over the real steps and the
     weights capped at ``max_weight`` (Peng et al. 2019 cap at 20); 0 at padded steps."""

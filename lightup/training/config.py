@@ -143,6 +143,8 @@ class TrainConfig:
 
     value_history: MaybeInt = None
     """Past steps (observation, action) the value net sees beside the observation (default: the recipe's)."""
+    value_select: MaybeBool = None
+    """Also fit one-step values of the observation; use the value that predicts new episodes better."""
 
     advantage_baseline: Annotated[
         Literal["value", "policy"] | None,

@@ -28,6 +28,7 @@ _MEASURED_BASE = {
     "buffer_capacity": 300,
     "value_hidden": 128,
     "value_history": 0,
+    "value_select": False,
     "n_embd": 64,
     "n_envs": 16,
     "context_len": 20,
@@ -107,6 +108,9 @@ DEFAULTS: dict = {
     "value_hidden": 64,
     "advantage_lambda": 0.95,
     "advantage_baseline": "policy",
+    # the value of the history (TD(0.95)) or one-step values of the observation, whichever predicts fresh
+    # episodes better (lightup.training.advantage.ValuePair)
+    "value_select": True,
     "greedy_envs": 0,
     "explore_share": 0.5,
     "entropy_target": 0.15,
@@ -121,6 +125,7 @@ CONTINUOUS_DEFAULTS: dict = {
     "advantage_lambda": 0.95,
     "advantage_baseline": "value",
     "value_history": 0,
+    "value_select": False,
     "explore_share": 0.0,
 }
 VALUE_HISTORY_MAX = 64
@@ -189,7 +194,7 @@ def with_env_defaults(
     # no entropy schedule without the entropy term, at most a quarter of the envs greedy.
     chosen = with_overrides(config, updates)
     if chosen.advantage_beta == 0:
-        for key, off in (("advantage_lambda", 1.0), ("advantage_baseline", "value")):
+        for key, off in (("advantage_lambda", 1.0), ("advantage_baseline", "value"), ("value_select", False)):
             if key in updates:
                 updates[key] = off
     if "entropy_target_final" in updates and chosen.entropy_target == 0:

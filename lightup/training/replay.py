@@ -145,11 +145,12 @@ class EpisodeBuffer:
                 self._flat["value_targets"] = np.concatenate(self._value_targets)
         return self._flat
 
-    def bootstrap_value_targets(self, value_of, lam: float) -> None:
+    def bootstrap_value_targets(self, value_of, lam) -> None:
         """Replace the value targets of every stored step, until the next `add`, with TD(lam) returns
         (`lightup.training.returns.lambda_returns`, discounted by ``value_gamma``) from the values
-        ``value_of`` gives: the value's inputs (N, F) float32 to values (N,) in return units. An episode a
-        time limit cut is bootstrapped with the value of its last state (the state after it is not stored)."""
+        ``value_of`` gives: the value's inputs (N, F) float32 to values (N,) in return units, or (N, k) of k
+        values, each with its own lam of ``lam`` (k,), whose targets are then (N, k). An episode a time limit
+        cut is bootstrapped with the value of its last state (the state after it is not stored)."""
         assert self.value_gamma is not None and self._episodes, "bootstrap needs value_gamma and episodes"
         steps = self._steps()
         n = int(steps["ends"][-1])
@@ -160,7 +161,7 @@ class EpisodeBuffer:
             values = np.concatenate([value_of(self._value_rows(c)) for c in chunks]).astype(np.float64)
         ends, starts = steps["ends"], steps["starts"]
         cut = np.array([not e.terminated for e in self._episodes])
-        bootstrap = np.where(cut, values[ends - 1], 0.0)
+        bootstrap = np.where(cut if values.ndim == 1 else cut[:, None], values[ends - 1], 0.0)
         rewards = np.concatenate([e.rewards for e in self._episodes])
         steps["value_targets"] = lambda_returns(
             rewards, values, starts, ends - starts, bootstrap, self.value_gamma, lam
@@ -205,8 +206,8 @@ class EpisodeBuffer:
 
         Returns tensors (B, K): returns_to_go (scaled), states (B, K, S), prev_actions, actions, timesteps,
         mask. prev_actions holds ``start_action`` at an episode's first step (discrete). With the buffer's
-        ``value_gamma``: value_targets too, the discounted returns scaled as the returns-to-go, and
-        value_inputs (B, K, F), what the value reads at each step. With
+        ``value_gamma``: value_targets too, the discounted returns scaled as the returns-to-go ((B, K, k)
+        after a bootstrap of k values), and value_inputs (B, K, F), what the value reads at each step. With
         ``start_returns``: start_returns (B,) too, the `Episode.start_return` of each window's episode
         (unscaled)."""
         assert self._episodes, "sample from an empty buffer"
@@ -233,7 +234,9 @@ class EpisodeBuffer:
         timesteps = np.where(mask, t, 0).astype(np.int64)
         extra = {}
         if self.value_gamma is not None:
-            values = np.where(mask, steps["value_targets"][idx] / return_scale, 0.0).astype(np.float32)
+            targets = steps["value_targets"][idx]  # (B, K), or (B, K, k) for k values
+            keep = mask.reshape(mask.shape + (1,) * (targets.ndim - 2))
+            values = np.where(keep, targets / return_scale, 0.0).astype(np.float32)
             extra["value_targets"] = torch.from_numpy(values)
             inputs = self._value_rows(idx)
             extra["value_inputs"] = torch.from_numpy(

@@ -54,21 +54,24 @@ def at_commands(returns_to_go, timesteps, start_returns, commands, gamma: float 
     return returns_to_go + (shift if gamma == 1.0 else shift / gamma**timesteps)
 
 
-def lambda_returns(rewards, values, starts, lengths, bootstrap, gamma: float, lam: float) -> np.ndarray:
+def lambda_returns(rewards, values, starts, lengths, bootstrap, gamma: float, lam) -> np.ndarray:
     """TD(lambda) returns of episodes stored one after another in flat arrays; float64 like ``rewards``.
 
     G_t = r_t + gamma ((1 - lam) V_{t+1} + lam G_{t+1}) within each episode, with G_T = V_T = ``bootstrap``
     after its last step (0 where the episode terminated; a value estimate where a time limit cut it).
     ``values`` (N,) are V(s_t) at every stored step; ``starts`` and ``lengths`` (E,) place the episodes.
-    lam 1 gives the discounted returns plus the bootstrap; lam 0 one-step TD targets."""
+    lam 1 gives the discounted returns plus the bootstrap; lam 0 one-step TD targets. Several values at
+    once: ``values`` (N, k), ``bootstrap`` (E, k) and ``lam`` a number or (k,) give returns (N, k)."""
     rewards, values = np.asarray(rewards, dtype=np.float64), np.asarray(values, dtype=np.float64)
-    out = np.empty_like(rewards)
+    lam = np.asarray(lam, dtype=np.float64)
+    out = np.empty_like(values)
     g = np.asarray(bootstrap, dtype=np.float64).copy()  # G_{t+1} per episode
     v_next = g.copy()  # V_{t+1} per episode
     for t in range(int(lengths.max(initial=0)) - 1, -1, -1):  # every episode at its step t, at once
         alive = np.flatnonzero(lengths > t)
         i = starts[alive] + t
-        g[alive] = rewards[i] + gamma * ((1 - lam) * v_next[alive] + lam * g[alive])
+        r = rewards[i] if values.ndim == 1 else rewards[i, None]
+        g[alive] = r + gamma * ((1 - lam) * v_next[alive] + lam * g[alive])
         v_next[alive] = values[i]
         out[i] = g[alive]
     return out

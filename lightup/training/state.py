@@ -174,6 +174,8 @@ def config_from_dict(d: dict) -> TrainConfig:
     d.setdefault("value_hidden", 128)
     # Written before the value net saw past steps: it saw the observation alone.
     d.setdefault("value_history", 0)
+    # Written before the value was chosen from two: it was the one.
+    d.setdefault("value_select", False)
     # Written before exploration: none.
     d.setdefault("explore_share", 0.0)
     d["command"] = CommandConfig(**d["command"])

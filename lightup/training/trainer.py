@@ -36,7 +36,7 @@ from lightup.models import SequencePolicy
 from lightup.models.factory import PolicyFactory, is_factory_spec, resolve_policy, spec_of
 from lightup.outputs import mark
 from lightup.training import recovery
-from lightup.training.advantage import build_value_net, history_inputs
+from lightup.training.advantage import ValuePair, build_value_net, history_inputs
 from lightup.training.agent import AGENT_FILE, EVAL_SEED
 from lightup.training.asks import Asks
 from lightup.training.callbacks import Callback, default_callbacks
@@ -149,7 +149,10 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
         if config.advantage_beta > 0:
             n_out = 1 + self.n_actions if config.advantage_baseline == "policy" else 1
             n_in = obs_dim + config.value_history * step_width  # the observation, then the steps before it
-            self.value_net = build_value_net(n_in, n_out, config.value_hidden).to(self.device)
+            if config.value_select:
+                self.value_net = ValuePair(n_in, obs_dim, n_out, config.value_hidden).to(self.device)
+            else:
+                self.value_net = build_value_net(n_in, n_out, config.value_hidden).to(self.device)
             self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr, foreach=True)
         value_gamma = config.advantage_gamma if self.value_net is not None else None
         one_hot = self.n_actions if self.discrete else None
@@ -351,6 +354,7 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
         return min(self.config.rollout_steps, -(-(total - self.steps) // self.config.n_envs))
 
     def _add_round(self, stats, finished: list[Episode]) -> None:
+        self._score_values(finished)  # before they are stored: episodes no value has trained on
         for ep in finished:
             self.buffer.add(ep)
         self.steps += stats.steps

@@ -15,9 +15,10 @@ import torch
 
 from lightup.errors import LightupError
 from lightup.models.policy import SequencePolicy
-from lightup.training.advantage import advantage_weights
+from lightup.training.advantage import ValuePair, advantage_weights
 from lightup.training.loss import action_log_prob, masked_mean
-from lightup.training.returns import at_commands
+from lightup.training.replay import Episode
+from lightup.training.returns import at_commands, lambda_returns
 from lightup.training.rollout import categorical_stats
 
 
@@ -56,8 +57,12 @@ class UpdateStep:
             # the cut (TD(1)), not fit to its returns to the cut, which fall with the steps left, a thing
             # the value of the observation cannot see (benchmarks/results/learning_continuous.md). The
             # discrete path keeps its measured Monte Carlo targets.
-            if (c.advantage_lambda < 1 or not self.discrete) and c.updates_per_round:
-                self.buffer.bootstrap_value_targets(self._values, c.advantage_lambda)
+            # Two values (`ValuePair`): the second learns one-step TD targets, bootstrapped in any case.
+            pair = isinstance(self.value_net, ValuePair)
+            if (c.advantage_lambda < 1 or not self.discrete or pair) and c.updates_per_round:
+                lam = (c.advantage_lambda, 0.0) if pair else c.advantage_lambda
+                self.buffer.bootstrap_value_targets(self._values, lam)
+            k = self.value_net.chosen if pair else 0  # the value the advantages are taken against
         target_entropy = self.target_entropy
         # The loss is checked once, after the round's updates (a check per update waits for the device each
         # time): a non-finite one stops the run there, before anything is logged or saved.
@@ -97,19 +102,24 @@ class UpdateStep:
                 loss = nll - alpha * entropy
             else:
                 out = self.value_net(value_inputs)
+                if out.dim() == 3:  # one value: the shape of a pair's, (B, T, values, outputs)
+                    out, value_targets = out.unsqueeze(-2), value_targets.unsqueeze(-1)
                 values = out[..., 0]
-                value_loss = masked_mean((values - value_targets) ** 2, mask)
+                value_loss = masked_mean(((values - value_targets) ** 2).sum(-1), mask)
                 totals["train/value_loss"].append(value_loss.detach())
                 if c.advantage_baseline == "policy":
                     q = out[..., 1:]
-                    q_taken = q.gather(-1, actions.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)
-                    q_loss = masked_mean((q_taken - value_targets) ** 2, mask)
+                    taken = actions.masked_fill(~mask, 0)[..., None, None].expand(
+                        *actions.shape, q.shape[-2], 1
+                    )
+                    q_taken = q.gather(-1, taken).squeeze(-1)
+                    q_loss = masked_mean(((q_taken - value_targets) ** 2).sum(-1), mask)
                     totals["train/q_loss"].append(q_loss.detach())
                     value_loss = value_loss + q_loss
-                    q = q.detach()
-                    advantages = q_taken.detach() - (params.detach().softmax(-1) * q).sum(-1)
+                    q = q[..., k, :].detach()
+                    advantages = q_taken[..., k].detach() - (params.detach().softmax(-1) * q).sum(-1)
                 else:
-                    advantages = value_targets - values.detach()
+                    advantages = value_targets[..., k] - values[..., k].detach()
                 weights = advantage_weights(advantages, mask, c.advantage_beta)
                 loss = -(weights * log_prob).sum() / n_real - alpha * entropy + value_loss
             self.optimizer.zero_grad(set_to_none=True)
@@ -146,15 +156,40 @@ class UpdateStep:
             out["train/grad_norm"] = next(values)
         if c.updates_per_round and not math.isfinite(out["train/loss"]):
             self._non_finite("loss", out["train/loss"], f"updates {first_update + 1} to {self.updates}")
+        if isinstance(self.value_net, ValuePair):
+            out["train/value_choice"] = float(self.value_net.chosen)
+            errors = self.value_net.errors.tolist()
+            out["train/value_error_history"], out["train/value_error_observation"] = errors
         out["train/target_entropy"] = target_entropy
         out["train/learning_rate"] = lr
         return out
 
     @torch.no_grad()
     def _values(self, inputs: np.ndarray) -> np.ndarray:
-        """The value net's values of its ``inputs`` (N, F), in return units (it learns scaled ones)."""
-        values = self.value_net(torch.from_numpy(inputs).to(self.device))[:, 0]
+        """The value net's values of its ``inputs`` (N, F), in return units (it learns scaled ones): (N,),
+        or (N, 2) for a `ValuePair`."""
+        values = self.value_net(torch.from_numpy(inputs).to(self.device))[..., 0]
         return values.double().cpu().numpy() * self.config.return_scale
+
+    def _score_values(self, episodes: list[Episode]) -> None:
+        """With two values (`ValuePair`): each one's mean squared error (in return-scale units) predicting
+        the discounted returns of ``episodes``, which no value has trained on, folded into its running
+        mean. An episode a time limit cut adds each value's own estimate at the cut, as its targets do."""
+        if not isinstance(self.value_net, ValuePair) or not episodes:
+            return
+        lengths = np.array([e.length for e in episodes])
+        ends = np.cumsum(lengths)
+        starts, n = ends - lengths, int(ends[-1])
+        observations = np.concatenate([e.observations for e in episodes])
+        actions = np.concatenate([e.actions for e in episodes])
+        t = np.arange(n) - np.repeat(starts, lengths)
+        values = self._values(self.buffer.value_inputs(observations, actions, t, np.arange(n)))
+        cut = np.array([not e.terminated for e in episodes])
+        bootstrap = np.where(cut[:, None], values[ends - 1], 0.0)
+        rewards = np.concatenate([e.rewards for e in episodes])
+        returns = lambda_returns(rewards, values, starts, lengths, bootstrap, self.buffer.value_gamma, 1.0)
+        errors = (((values - returns) / self.config.return_scale) ** 2).mean(axis=0)
+        self.value_net.score(torch.from_numpy(errors))
 
     def _at_commands(self, batch: dict[str, torch.Tensor], start_returns: torch.Tensor) -> dict:
         """``batch`` with the returns-to-go of each window's episode replayed from a fresh rollout command
