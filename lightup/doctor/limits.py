@@ -31,10 +31,13 @@ RETURNS_MATTER = Limit(
     3.6e-3,
     next_step="run the command-follow rung: it needs the return to choose the action",
 )
+# Healthy models measure 0.37 to 1.32 (doctor_margins.md); our Decision Transformer with a learned position
+# embedding beside its timestep embedding (torch's default init, N(0, 1), 50 times the timestep
+# embedding's) 0.024 to 0.034 (tests/healthy_shapes.py); pass from a tenth of that. Bugs measure 0.
 TIMESTEPS_MATTER = Limit(
     "relative change",
     1e-3,
-    0.037,
+    2.3e-3,
     next_step="run the press-hard rung: its right button depends on the timestep",
 )
 
@@ -79,13 +82,17 @@ START_TOKEN = Limit(
 INITIAL_ENTROPY = Limit("share of the maximum entropy", 0.9, 0.9)
 DISTINCT_OUTPUTS = Limit("relative spread", 1e-3, 0.035, next_step="run the press-size-4 rung")
 
-# Healthy models memorise the batch in 94 to 294 steps (the GRU is the slowest); a model that needs more
-# than 400 is inconclusive, one that needs more than 800 fails.
+# Healthy models memorise the batch in 94 to 295 steps (benchmarks/results/doctor_margins.md), and healthy
+# models of other shapes take longer: a per-step MLP of two tanh layers of 64 takes 353 to 485 steps
+# (tests/healthy_shapes.py). Between a slow healthy model and a broken one the step count leaves no gap
+# (the zoo's learning rate 100x too high memorises in 509 steps at one init of three, never at the
+# others), so there is one limit: a model that memorises within the budget passes, one that does not
+# fails.
 OVERFIT_STEPS = 800  # the budget of `overfit_batch`
 OVERFIT = Limit(
     "Adam steps to a loss below 0.05",
     OVERFIT_STEPS,
-    400,
+    OVERFIT_STEPS,
     higher_is_healthy=False,
     next_step="run the overfit-batch and lookup-table rungs with --seeds 5",
 )
