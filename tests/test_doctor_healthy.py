@@ -37,9 +37,15 @@ def test_the_example_gru_passes_every_static_check_at_several_inits(monkeypatch)
 @pytest.mark.parametrize("name", list(HEALTHY_SHAPES))
 def test_healthy_models_of_other_shapes_pass_every_static_check(name):
     """No blame for a model of a shape the other tests do not use: every check passes (or skips, with its
-    reason) at two initialisations (the overfitting one at the first: it takes seconds)."""
+    reason) at two initialisations (the overfitting one at the first: it takes seconds), but a slow learner
+    may be inconclusive in overfit_batch, where its step count meets a broken model's (limits.OVERFIT)."""
     for seed in (0, 1):
         only = tuple(n for n in CHECK_NAMES if n != "overfit_batch" or seed == 0)
         subject = dataclasses.replace(HEALTHY_SHAPES[name], seed=seed)
         results = run_static(subject, only=only)
-        assert {r.name: r.detail for r in results if not r.passed or r.verdict == "inconclusive"} == {}, seed
+        blamed = {
+            r.name: r.detail
+            for r in results
+            if not r.passed or (r.verdict == "inconclusive" and r.name != "overfit_batch")
+        }
+        assert blamed == {}, seed

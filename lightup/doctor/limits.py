@@ -82,17 +82,16 @@ START_TOKEN = Limit(
 INITIAL_ENTROPY = Limit("share of the maximum entropy", 0.9, 0.9)
 DISTINCT_OUTPUTS = Limit("relative spread", 1e-3, 0.035, next_step="run the press-size-4 rung")
 
-# Healthy models memorise the batch in 94 to 295 steps (benchmarks/results/doctor_margins.md), and healthy
-# models of other shapes take longer: a per-step MLP of two tanh layers of 64 takes 353 to 485 steps
-# (tests/healthy_shapes.py). Between a slow healthy model and a broken one the step count leaves no gap
-# (the zoo's learning rate 100x too high memorises in 509 steps at one init of three, never at the
-# others), so there is one limit: a model that memorises within the budget passes, one that does not
-# fails.
+# Healthy models memorise the batch in 94 to 295 steps (benchmarks/results/doctor_margins.md); a model that
+# needs more than 400 is inconclusive, one that needs more than 800 fails. Healthy models of other shapes can
+# land between: a per-step MLP of two tanh layers of 64 takes 353 to 485 steps (tests/healthy_shapes.py), as
+# does the zoo's learning rate 100x too high at one init of three (509 steps; it never memorises at the
+# others): the step count alone cannot tell the two apart there, so neither passes.
 OVERFIT_STEPS = 800  # the budget of `overfit_batch`
 OVERFIT = Limit(
     "Adam steps to a loss below 0.05",
     OVERFIT_STEPS,
-    OVERFIT_STEPS,
+    400,
     higher_is_healthy=False,
     next_step="run the overfit-batch and lookup-table rungs with --seeds 5",
 )
