@@ -439,6 +439,9 @@ class Bug:
 
 
 def bugs() -> list[Bug]:
+    """The zoo: the bugs of this module, then those of `bug_zoo_more` (kinds found later)."""
+    from bug_zoo_more import more_bugs
+
     good = DTFactory()
     return [
         Bug("timestep embedding removed", Subject(small(NoTimestepEmbedding)), "timesteps_matter"),
@@ -571,4 +574,4 @@ def bugs() -> list[Bug]:
         Bug(
             "learning rate 100x too high", Subject(good, lr=0.1, train_overrides={"lr": 0.1}), "overfit_batch"
         ),
-    ]
+    ] + more_bugs()

@@ -285,6 +285,21 @@ def inputs(batch: dict[str, Tensor]) -> dict[str, Tensor]:
     return {k: v for k, v in batch.items() if k != "actions"}
 
 
+MODES = ("eval", "train")
+"""The modes a property of the training path must hold in: rollouts act in eval mode, the loss trains in
+train mode, and a model may compute its mask or its statistics differently in each (a mask applied in eval
+only, a batch norm whose training statistics span the time axis and the padding)."""
+
+
+def seeded(policy: SequencePolicy, batch: dict[str, Tensor], seed: int) -> Tensor:
+    """``policy(**batch)`` with the global RNG seeded (and restored after): in train mode, two batches of the
+    same shapes then meet the same dropout masks, so any difference between their outputs comes from the
+    inputs that differ."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return policy(**batch)
+
+
 def window(policy: SequencePolicy, most: int = 6) -> int:
     """The window length the checks use: the policy's context length, at most ``most`` steps."""
     return min(policy.context_len, most)

@@ -4,7 +4,8 @@ with its verdict (pass, fail or inconclusive), the measured quantity, its limit 
 They test the `SequencePolicy` contract (see `lightup.models.policy`) and the trainer pieces a model meets
 on the way (the loss, the hindsight relabelling), on small random batches. The checks live by concern:
 `checks_outputs` (the head), `checks_inputs` (what reaches the output, by input and position),
-`checks_rows` (each sequence its own, the same each time), `checks_cache` (the incremental interface),
+`checks_rows` (each sequence its own, the same each time, in either mode), `checks_cache` (the incremental
+interface),
 `checks_training` (gradients, padding, memorising),
 `checks_returns` (relabelling and the returns bookkeeping), `checks_continuous` (a factory's
 continuous-action twin); their limits in `limits`, their shared pieces
@@ -47,7 +48,7 @@ from lightup.doctor.checks_outputs import (
     start_token_never_sampled,
 )
 from lightup.doctor.checks_returns import relabelling, return_bookkeeping
-from lightup.doctor.checks_rows import deterministic, rows_independent
+from lightup.doctor.checks_rows import deterministic, rows_independent, train_matches_eval
 from lightup.doctor.checks_training import (
     gradients,
     overfit,
@@ -78,6 +79,7 @@ STATIC_CHECKS: tuple[Callable[[Subject], CheckResult], ...] = (
     causal_masking,
     rows_independent,
     deterministic,
+    train_matches_eval,
     kv_cache,
     gradients,
     start_token_never_sampled,

@@ -17,35 +17,45 @@ from lightup.doctor.check_base import (
     rel_diff,
     start_value,
 )
+from lightup.doctor.checks_inputs import longest_episode
+from lightup.models.policy import SequencePolicy
+
+DEEP = 400
+"""How far into an episode the second run of the cache check joins it (below a declared longest episode):
+a cache may be exact for the first steps of an episode and drift later (a timestep clamped, a counter
+that overflows), where a run from the episode's start does not reach."""
 
 
-@check
-def kv_cache(subject: Subject) -> Finding:
-    """begin/push/reset give what forward gives, past the context length and with resets at different
-    times in the batch. Two semantics are exact: forward over the whole episode so far (a banded cache, as
-    our Decision Transformer keeps) or over its last K steps (the `SequencePolicy` default); a policy must
-    match one of them at every step."""
-    policy = build(subject).eval()
+def _cache_run(policy: SequencePolicy, join: int, length: int) -> tuple[dict, dict]:
+    """Push ``length`` steps of 3 sequences, each step against forward over the episode so far and over its
+    last K steps; the sequences join their first episode ``join`` steps in (its earlier steps unseen, as
+    if begin came mid-episode) and new episodes begin at different times. The worst difference of each
+    semantics, and where."""
     k = policy.context_len
-    n, length = 3, k + 4
+    n = 3
     g = torch.Generator().manual_seed(3)
     rtg = torch.randn(n, length, generator=g)
     states = torch.randn(n, length, policy.obs_dim, generator=g)
     actions = random_actions(policy, (n, length), g)
+    before = random_actions(policy, (n,), g)  # the action before a joined episode's first pushed step
     start = start_value(policy)
-    resets = {0: set(), 1: {2}, 2: {k + 1}}  # steps at which a new episode begins (besides step 0)
-    episode_start = [0] * n
+    # Steps at which a new episode begins (besides step 0): early, after the ring wrapped once and twice.
+    resets = {0: {2 * k + 1}, 1: {2}, 2: {k + 1}}
+    episode_start = [-join] * n
     worst = {"episode": 0.0, "window": 0.0}
     where = {"episode": "", "window": ""}
 
+    def prev(i: int, step: int) -> Tensor:
+        if step == episode_start[i]:
+            return torch.full_like(actions[i, 0], start)
+        return before[i] if step == 0 else actions[i, step - 1]
+
     def reference(i: int, lo: int, j: int) -> Tensor:
         steps = torch.arange(lo, j + 1)
-        first = (steps == episode_start[i]).view(-1, *([1] * (actions.dim() - 2)))
-        prev = torch.where(first, start, actions[i, (steps - 1).clamp(min=0)])
         return policy(
             rtg[i : i + 1, lo : j + 1],
             states[i : i + 1, lo : j + 1],
-            prev[None],
+            torch.stack([prev(i, int(s)) for s in steps])[None],
             (steps - episode_start[i])[None],
             torch.ones(1, j + 1 - lo, dtype=torch.bool),
         )[0, -1]
@@ -60,29 +70,52 @@ def kv_cache(subject: Subject) -> Finding:
                 if j in resets[i]:
                     episode_start[i] = j
             ts = torch.tensor([j - episode_start[i] for i in range(n)])
-            prev = torch.stack(
-                [torch.full_like(actions[i, 0], start) if ts[i] == 0 else actions[i, j - 1] for i in range(n)]
-            )
-            pushed = policy.push(rtg[:, j], states[:, j], prev, ts)
+            pushed = policy.push(rtg[:, j], states[:, j], torch.stack([prev(i, j) for i in range(n)]), ts)
             for i in range(n):
-                for kind, lo in (("episode", episode_start[i]), ("window", max(episode_start[i], j - k + 1))):
-                    if worst[kind] == math.inf:
-                        continue
+                first = max(episode_start[i], 0)
+                for kind, lo in (("episode", first), ("window", max(first, j - k + 1))):
+                    if worst[kind] > limits.CACHE.fail_at:
+                        continue  # this semantics already fails: the other decides
                     try:
                         diff = rel_diff(pushed[i], reference(i, lo, j))
                     except Exception:  # e.g. a model whose forward takes at most K steps
                         diff = math.inf
                     if diff > worst[kind]:
-                        worst[kind], where[kind] = diff, f"sequence {i}, step {j}"
+                        at = f"sequence {i}, step {j} (timestep {int(ts[i])})"
+                        worst[kind], where[kind] = diff, at
+    return worst, where
+
+
+@check
+def kv_cache(subject: Subject) -> Finding:
+    """begin/push/reset give what forward gives, over two context lengths and more with resets at
+    different times in the batch, from an episode's start and joined hundreds of steps into one. Two
+    semantics are exact: forward over the whole episode so far (a banded cache, as our Decision Transformer
+    keeps) or over its last K steps (the `SequencePolicy` default); a policy must match one of them at every
+    step."""
+    policy = build(subject).eval()
+    k = policy.context_len
+    worst, where = _cache_run(policy, 0, 2 * k + 4)
+    runs = f"{2 * k + 4} steps from the episode start"
+    join = min(DEEP, longest_episode(policy) - 2 * k - 8)
+    if join > 0:
+        try:
+            deep, deep_where = _cache_run(policy, join, k + 4)
+        except Exception:  # noqa: BLE001 (push cannot take so late a timestep: its episodes are shorter)
+            deep = None
+        if deep is not None:
+            runs += f" and {k + 4} from timestep {join}"
+            for kind in worst:
+                if deep[kind] > worst[kind]:
+                    worst[kind], where[kind] = deep[kind], deep_where[kind]
     kind = min(worst, key=worst.get)
     span = "the whole episode so far" if kind == "episode" else "the last K steps"
-    found = Finding.measured(
+    return Finding.measured(
         limits.CACHE,
         worst[kind],
-        f"{length} steps (K = {k}), resets at different times",
+        f"{runs} (K = {k}), resets at different times",
         f"push differs from forward ({worst['episode']:.1e} at {where['episode']} against the whole episode, "
         f"{worst['window']:.1e} at {where['window']} against the last K steps): check the cache position, "
-        "the ring buffer and reset",
+        "the ring buffer, the timesteps it embeds and reset",
         f"push equals forward over {span}",
     )
-    return found

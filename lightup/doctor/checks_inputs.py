@@ -16,6 +16,7 @@ from torch import Tensor
 
 from lightup.doctor import limits
 from lightup.doctor.check_base import (
+    MODES,
     Finding,
     Subject,
     build,
@@ -26,6 +27,7 @@ from lightup.doctor.check_base import (
     random_batch,
     rel_diff,
     row_changes,
+    seeded,
     window,
 )
 from lightup.models.decision_transformer import DecisionTransformer
@@ -226,37 +228,52 @@ def start_token_distinct(subject: Subject) -> Finding:
     )
 
 
+def future_changed(policy: SequencePolicy, batch: Batch, t: int) -> Batch:
+    """The batch with every input after step t changed: returns-to-go and states redrawn, previous actions
+    moved to other actions, timesteps moved on by 7 (a later step is never an episode start)."""
+    other = {k: v.clone() for k, v in batch.items()}
+    b, t_len = batch["returns_to_go"].shape
+    g = torch.Generator().manual_seed(100 + t)
+    other["returns_to_go"][:, t + 1 :] = torch.randn(b, t_len - t - 1, generator=g) * 3
+    other["states"][:, t + 1 :] = torch.randn(b, t_len - t - 1, policy.obs_dim, generator=g) * 3
+    later = other["prev_actions"][:, t + 1 :]
+    other["prev_actions"][:, t + 1 :] = (later + 1) % policy.act_dim if policy.discrete else -later
+    other["timesteps"][:, t + 1 :] += 7
+    return other
+
+
 @check
 def causal_masking(subject: Subject) -> Finding:
     """Changing the inputs after step t leaves the outputs up to step t unchanged, in unpadded windows and
-    in right-padded ones (a model may build its mask differently for each)."""
-    policy = build(subject).eval()
+    in right-padded ones (a model may build its mask differently for each), in eval mode (rollouts) and in
+    train mode (the loss; both forwards with the same dropout masks)."""
+    policy = build(subject)
     t_len = max(window(policy), 2)
-    worst, where = 0.0, ""
+    worst, where, skipped = 0.0, "", ""
     with torch.no_grad():
-        for pad in (False, True):
-            batch = random_batch(policy, 4, t_len, seed=2, pad=pad)
-            real = batch["mask"]
-            batch = inputs(batch)
-            base = policy(**batch)
-            for t in range(t_len - 1):
-                other = {k: v.clone() for k, v in batch.items()}
-                g = torch.Generator().manual_seed(100 + t)
-                other["returns_to_go"][:, t + 1 :] = torch.randn(4, t_len - t - 1, generator=g) * 3
-                other["states"][:, t + 1 :] = torch.randn(4, t_len - t - 1, policy.obs_dim, generator=g) * 3
-                later = other["prev_actions"][:, t + 1 :]
-                other["prev_actions"][:, t + 1 :] = (
-                    (later + 1) % policy.act_dim if policy.discrete else -later
-                )
-                out = policy(**other)
-                seen = real[:, : t + 1]
-                diff = rel_diff(base[:, : t + 1][seen], out[:, : t + 1][seen])
-                if diff > worst:
-                    padded = ", padded windows" if pad else ""
-                    worst, where = diff, f"outputs at steps <= {t} when steps > {t} changed{padded}"
-    why = "the model sees the future (a missing or wrong causal mask)"
+        for mode in MODES:
+            policy.train(mode == "train")
+            for pad in (False, True):
+                batch = random_batch(policy, 4, t_len, seed=2, pad=pad)
+                real = batch["mask"]
+                batch = inputs(batch)
+                base = seeded(policy, batch, 0)
+                if mode == "train" and rel_diff(base, seeded(policy, batch, 0)) > limits.SAME:
+                    skipped = "; train mode not compared (its randomness is not torch's: not reproducible)"
+                    break
+                for t in range(t_len - 1):
+                    out = seeded(policy, future_changed(policy, batch, t), 0)
+                    seen = real[:, : t + 1]
+                    diff = rel_diff(base[:, : t + 1][seen], out[:, : t + 1][seen])
+                    if diff > worst:
+                        padded = ", padded windows" if pad else ""
+                        worst, where = (
+                            diff,
+                            f"outputs at steps <= {t} when steps > {t} changed{padded}, {mode} mode",
+                        )
+    why = "the model sees the future (a missing or wrong causal mask, or statistics over the time axis)"
     return Finding.measured(
-        limits.EXACT_OUTPUTS, worst, where, why, f"no step sees a later one (T = {t_len})"
+        limits.EXACT_OUTPUTS, worst, where + skipped, why, f"no step sees a later one (T = {t_len})"
     )
 
 
@@ -279,9 +296,10 @@ def timesteps_matter(subject: Subject) -> Finding:
     config = getattr(policy, "config", None)
     if not getattr(config, "timestep_embedding", False):
         return Finding("pass", "the policy declares no timestep embedding (nothing to check)")
-    batch = inputs(random_batch(policy, 4, window(policy, 4), seed=9, pad=False))
-    later = batch["timesteps"] + 7  # no step becomes 0, so the start token stays where it was
-    later = torch.where(batch["timesteps"] == 0, 0, later)
+    # Every row mid-episode (no step at timestep 0, none moved to it): every timestep moves, also in a
+    # window of one step, and the start token stays where it was.
+    batch = inputs(random_batch(policy, 4, window(policy, 4), seed=9, pad=False, mid_episode=True))
+    later = batch["timesteps"] + 7
     with torch.no_grad():
         diff = rel_diff(policy(**batch), policy(**{**batch, "timesteps": later}))
     why = "config.timestep_embedding is on but other timesteps leave the output unchanged: it is unused"

@@ -4,7 +4,8 @@ alone (not on the other sequences beside it), and the same inputs give the same 
 A rollout batches one step of each of n envs, training a few hundred windows: a model that normalises over
 the batch (a batch norm in its statistics, a mean over dim 0, a reshape that mixes rows) gives an env's
 action from the other envs' states and commands; one whose dropout or noise stays on in eval mode acts
-randomly where the trainer asks for its greedy action.
+randomly where the trainer asks for its greedy action; one whose eval mode computes another function than
+its train mode acts with a policy the loss never trained.
 """
 
 from __future__ import annotations
@@ -12,7 +13,17 @@ from __future__ import annotations
 import torch
 
 from lightup.doctor import limits
-from lightup.doctor.check_base import Finding, Subject, build, check, inputs, random_batch, rel_diff, window
+from lightup.doctor.check_base import (
+    Finding,
+    Subject,
+    build,
+    check,
+    inputs,
+    random_batch,
+    rel_diff,
+    seeded,
+    window,
+)
 
 
 @check
@@ -58,3 +69,26 @@ def deterministic(subject: Subject) -> Finding:
             worst, where = diff, "push called twice, after begin"
     why = "the same inputs give different outputs in eval mode: dropout or noise left on outside training"
     return Finding.measured(limits.EXACT_OUTPUTS, worst, where, why, "the same inputs, the same outputs")
+
+
+@check
+def train_matches_eval(subject: Subject) -> Finding:
+    """A model without randomness in train mode computes the same function in train and eval mode: the loss
+    trains the train-mode function and rollouts act with the eval-mode one. (A model with dropout, whose
+    train mode differs from one seed to the next, is not compared: its modes differ by design.)"""
+    policy = build(subject)
+    batch = inputs(random_batch(policy, 4, window(policy), seed=33))
+    real = batch["mask"]
+    with torch.no_grad():
+        policy.train()
+        trained = seeded(policy, batch, 0)
+        if rel_diff(trained[real], seeded(policy, batch, 1)[real]) > limits.SAME:
+            return Finding("pass", "train mode is random (dropout or noise): its modes differ by design")
+        acted = policy.eval()(**batch)
+    why = (
+        "eval mode (rollouts) computes another function than train mode (the loss): a temperature or "
+        "a mask applied in one mode only, or statistics a batch norm keeps for eval"
+    )
+    return Finding.measured(
+        limits.EXACT_OUTPUTS, rel_diff(trained[real], acted[real]), "", why, "train and eval modes agree"
+    )
