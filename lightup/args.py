@@ -42,6 +42,7 @@ def parse_config(cls: type[T], argv: list[str], command: str, note: str = "", de
         # prints the help and exits 0 (a number out of range is refused naming its range)
         return tyro.cli(cls, args=["--help"], prog=prog, description=note or None)
     check_given_once(argv, prog)
+    check_not_empty(argv, prog)
     printed = io.StringIO()
     try:
         with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
@@ -56,6 +57,22 @@ def check_given_once(argv: list[str], prog: str) -> None:
     twice = next((name for name in named if named.count(name) > 1), None)
     if twice is not None:
         raise LightupError(f"--{twice} is given twice to `{prog}`; give it once (see `{prog} --help`)")
+
+
+def check_not_empty(argv: list[str], prog: str) -> None:
+    """An empty value ('', '  ' or ``--flag=``) is refused: no path, id or name lightup takes is empty, and
+    tyro would take '' as given (``Path('')`` is the current folder) or a field as unset (its default)."""
+    flag = None
+    for arg in argv:
+        if arg.startswith("--") and len(arg) > 2:
+            flag, eq, value = arg.partition("=")
+            if eq and not value.strip():
+                raise LightupError(
+                    f"{flag} is given an empty value; give a value or leave it out (see `{prog} --help`)"
+                )
+        elif not arg.strip():
+            what = f"{flag} is given an empty value" if flag else "an empty argument '' is given"
+            raise LightupError(f"{what}; give a value or leave it out (see `{prog} --help`)")
 
 
 def usage_error(text: str, cls: type, argv: list[str], prog: str) -> LightupError:

@@ -91,7 +91,7 @@ def parse(argv: list[str]) -> tuple[str, Any]:
     anything tyro rejects is a one-line LightupError with tyro's own message and suggestions."""
     import tyro
 
-    from lightup.args import check_given_once, usage_error
+    from lightup.args import check_given_once, check_not_empty, usage_error
     from lightup.errors import LightupError
 
     command = argv[0] if argv and argv[0] in COMMANDS else None
@@ -103,6 +103,7 @@ def parse(argv: list[str]) -> tuple[str, Any]:
     if any(a in ("-h", "--help") for a in argv):  # tyro prints the help and exits 0
         return tyro.cli(app(command, default), args=argv, prog="lightup", description=DESCRIPTION)
     check_given_once(rest, f"lightup {command}")
+    check_not_empty(rest, f"lightup {command}")
     printed = io.StringIO()
     try:
         with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):

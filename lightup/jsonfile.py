@@ -53,9 +53,10 @@ def depth(text: str) -> int:
     return deepest
 
 
-def loads(text: str | bytes, what: str, max_bytes: int = MAX_FILE_BYTES) -> Any:
+def loads(text: str | bytes, what: str, max_bytes: int = MAX_FILE_BYTES, unique_keys: bool = False) -> Any:
     """Parse JSON ``text`` read from ``what`` (a file, named in the error), within the caps; anything that
-    is not JSON or breaks a cap is a one-line LightupError."""
+    is not JSON or breaks a cap is a one-line LightupError. ``unique_keys``: a key given twice in an object
+    is refused (a config file a person wrote), rather than the last one kept."""
     if len(text) > max_bytes:
         raise JsonLimitError(f"{what} holds {len(text):,} bytes of JSON, more than the {max_bytes:,} allowed")
     if isinstance(text, bytes):
@@ -64,10 +65,19 @@ def loads(text: str | bytes, what: str, max_bytes: int = MAX_FILE_BYTES) -> Any:
     if deepest > MAX_DEPTH:
         raise JsonLimitError(f"{what} holds JSON nested {deepest} deep, more than the {MAX_DEPTH} allowed")
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique if unique_keys else None)
     except (ValueError, RecursionError) as err:  # ValueError: not JSON, or an integer of 4300+ digits
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise JsonSyntaxError(f"{what} is not valid JSON ({reason})", reason) from None
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} is given twice; give it once")
+        out[key] = value
+    return out
 
 
 def read_json(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> Any:

@@ -60,6 +60,17 @@ def refuse_kind(path: str | Path, wanted: FolderKind, flag: str) -> None:
         raise LightupError(f"{flag} {str(path)!r} is {_USE[kind]}, not a {wanted} folder")
 
 
+def check_run_folder(run_dir: str | Path) -> Path:
+    """``run_dir`` as a Path if it is a folder and not one of another kind (a bench's), else a one-line
+    error: checked before an output path next to it, so that a file given as RUN_DIR is named as such."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        what = "is a file, not a run folder" if run_dir.exists() else "not found"
+        raise LightupError(f"run folder {str(run_dir)!r} {what}; pass a folder made by `lightup train`")
+    refuse_kind(run_dir, "run", "RUN_DIR")
+    return run_dir
+
+
 def check_folder(path: str | Path, flag: str, given: str | Path | None = None) -> None:
     """``path`` is a folder this process can write in, or one it can make (nothing is made here): not a
     file, not under a file, not read-only, not in /proc. A one-line error naming ``flag`` and the path

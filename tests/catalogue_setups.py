@@ -150,3 +150,24 @@ def old_folders(tmp: Path, base: Path) -> None:
     (tmp / "truncated" / "checkpoint.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
     (tmp / "foreign").mkdir()
     save_file({"weight": torch.zeros(2)}, str(tmp / "foreign" / "checkpoint.safetensors"))
+
+
+def env_run(env_id: str) -> Setup:
+    """A tiny finished run of ``env_id`` (one of tests/user_envs.py, say) in place of the PressButton one."""
+
+    def setup(tmp: Path, base: Path) -> None:
+        import user_envs  # noqa: F401 (registers the user envs)
+        from tiny import tiny_config
+
+        from lightup.training.trainer import Trainer
+
+        Trainer(tiny_config(tmp / "run", env_id, total_steps=64, eval_every=64)).learn().close()
+
+    return setup
+
+
+def optimizer_moment(shape: tuple[int, ...]) -> Callable[[dict, dict], None]:
+    """The first Adam moment of the model's optimizer replaced by zeros of ``shape``."""
+    import torch
+
+    return set_tensor("optim.0.exp_avg", lambda t: torch.zeros(shape))

@@ -68,10 +68,24 @@ class WalledCorridorEnv(CorridorEnv):
         return super().step(action)
 
 
+class BadRenderEnv(CorridorEnv):
+    """The corridor, claiming rgb_array rendering, whose render() fails with a message of two lines."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(self, length: int = 4, render_mode=None):
+        super().__init__(length)
+        self.render_mode = render_mode
+
+    def render(self):
+        raise RuntimeError("no display found\n(second line of the message)")
+
+
 _ENVS = (
     ("UserCorridor-v0", CorridorEnv),
     ("UserBroken-v0", BrokenEnv),
     ("UserUnbounded-v0", UnboundedActionEnv),
+    ("UserBadRender-v0", BadRenderEnv),
 )
 for _id, _cls in _ENVS:
     if _id not in gym.registry:

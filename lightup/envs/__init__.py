@@ -70,8 +70,10 @@ def _option_names(spec: gym.envs.registration.EnvSpec) -> list[str] | None:
 
 
 def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+    """The error's type and first line, without the tail Gymnasium adds to an env constructor's TypeError
+    (" was raised from the environment creator for ID with kwargs (...)"), which repeats the options."""
+    text = str(err).strip().split(" was raised from the environment creator for ")[0]
+    return f"{type(err).__name__}: {text.splitlines()[0][:300]}" if text else type(err).__name__
 
 
 TRUSTED_MODULES_VAR = "LIGHTUP_ENV_MODULES"
@@ -119,7 +121,7 @@ def make_env(
     if module is not None:
         try:
             importlib.import_module(module)
-        except Exception as err:
+        except (Exception, SystemExit) as err:  # sys.exit() in a user's module too
             raise LightupError(
                 f"env id {env_id!r}: importing its module {module!r} failed ({_first_line(err)}); "
                 "check the module name and that it is on the Python path (PYTHONPATH)"
@@ -134,7 +136,7 @@ def make_env(
     spec = gym.spec(name)
     try:
         valid = _option_names(spec)  # loads the entry point: its module's imports may fail
-    except Exception as err:
+    except (Exception, SystemExit) as err:
         raise LightupError(
             f"env {env_id} could not be made ({_first_line(err)}); install what its module needs"
         ) from None
@@ -149,7 +151,7 @@ def make_env(
         env = gym.make(name, **options, **({} if render_mode is None else {"render_mode": render_mode}))
     except LightupError:
         raise
-    except Exception as err:  # the env's own constructor: any exception is the env's message to the user
+    except (Exception, SystemExit) as err:  # the env's constructor: any exception is its message to the user
         raise LightupError(f"env {env_id} could not be made ({_first_line(err)})") from None
     env, names = adapt(env, adapters)
     env.obs_adapters = names  # read by `adapters_of`
@@ -184,6 +186,15 @@ def _parse_value(text: str) -> int | float | bool | str:
     return text
 
 
+# Keywords that `make_env` takes itself: as env options they would collide with lightup's own.
+_RESERVED = {
+    "max_episode_steps": "it is lightup's --max-episode-steps",
+    "render_mode": "each command picks the render mode it needs",
+    "adapters": "lightup picks the observation adapters",
+    "env_id": "the env id is given on its own",
+}
+
+
 def parse_options(pairs: list[str]) -> dict[str, Any]:
     """``["size=4", "hard_mode=true", "rate=0.5"]`` -> ``{"size": 4, "hard_mode": True, "rate": 0.5}``."""
     options: dict[str, Any] = {}
@@ -191,6 +202,10 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise LightupError(f"option {pair!r} must look like name=value, e.g. size=4")
+        if name.strip() in _RESERVED:
+            raise LightupError(
+                f"option {name.strip()!r} is not an env option ({_RESERVED[name.strip()]}); drop it"
+            )
         if name.strip() in options:
             raise LightupError(f"option {name.strip()!r} is given twice")
         options[name.strip()] = _parse_value(value.strip())

@@ -42,10 +42,12 @@ def load_factory(spec: str) -> PolicyFactory:
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
-        raise LightupError(f"--policy {spec!r}: cannot import module {module_name!r} ({err})") from None
-    except Exception as err:  # the user's module raised while importing
         raise LightupError(
-            f"--policy {spec!r}: importing {module_name!r} raised {type(err).__name__}: {err}"
+            f"--policy {spec!r}: cannot import module {module_name!r} ({_line(err)})"
+        ) from None
+    except (Exception, SystemExit) as err:  # the user's module raised (or called sys.exit) while importing
+        raise LightupError(
+            f"--policy {spec!r}: importing {module_name!r} raised {type(err).__name__}: {_line(err)}"
         ) from None
     factory = module
     for part in attr.split("."):
@@ -59,16 +61,22 @@ def load_factory(spec: str) -> PolicyFactory:
     return factory  # type: ignore[return-value]
 
 
+def _line(err: BaseException) -> str:
+    """An error's message as one short line: a user's module may raise one of many lines, or none."""
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else "(no message)"
+
+
 def call_factory(
     factory: PolicyFactory, obs_dim: int, act_dim: int, discrete: bool, spec: str
 ) -> SequencePolicy:
     """``factory(obs_dim, act_dim, discrete)``; a one-line error when it raises or breaks the contract."""
     try:
         policy = factory(obs_dim, act_dim, discrete)
-    except Exception as err:
+    except (Exception, SystemExit) as err:
         raise LightupError(
             f"--policy {spec!r}: factory(obs_dim={obs_dim}, act_dim={act_dim}, discrete={discrete}) raised "
-            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            f"{type(err).__name__}: {_line(err)}"
         ) from None
     if not isinstance(policy, SequencePolicy):
         raise LightupError(

@@ -76,7 +76,7 @@ class Checkpoints:
             obs_dim, commanded = trainer.policy.obs_dim, meta["buffer_commanded"]
             where, n = f"{str(path)!r} ", trainer.n_actions
             check_buffer(tensors, commanded, obs_dim, n, where, discrete=trainer.discrete)
-            state.restore_state(trainer, tensors, meta)
+            state.restore_state(trainer, tensors, meta, where)
             rollout = with_prefix(tensors, "rollout.")
             trainer._rollout_state = {k: v.numpy() for k, v in rollout.items()} if rollout else None
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as err:

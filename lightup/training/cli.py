@@ -54,6 +54,9 @@ class TrainArgs(TrainConfig):
     """Continue the run in RUN_DIR from its checkpoint; see above for the flags it takes (default: none)."""
     given: Annotated[tuple[str, ...], tyro.conf.Suppress] = ()
     """Not a flag: the names of the flags given, in order (see `defaults`)."""
+    file_env_id: Annotated[str | None, tyro.conf.Suppress] = None
+    """Not a flag: the ``module:EnvId`` that ``--config`` names and the command line does not (see
+    `check_file_env`)."""
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)})
@@ -76,12 +79,30 @@ def defaults(argv: list[str]) -> TrainArgs:
     if path is not None and "resume" in given:
         raise LightupError("--config and --resume do not go together: a resumed run keeps its own config")
     if path is not None:
+        from lightup.envs import env_module
+        from lightup.models.factory import is_factory_spec
         from lightup.training.configfile import read_config_file
 
         config = read_config_file(path)
+        if is_factory_spec(config.policy) and "policy" not in given:
+            raise LightupError(
+                f"{path!r} names the policy factory {config.policy!r}, which lightup does not import "
+                f"because a file names it; give it on the command line too: --policy {config.policy}"
+            )
         fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(TrainConfig)}
-        return TrainArgs(**fields, config=path, given=given)
+        typed = config.env_id in argv  # the same id given as ENV_ID: named by the user
+        file_env_id = None if typed or env_module(config.env_id) is None else config.env_id
+        return TrainArgs(**fields, config=path, given=given, file_env_id=file_env_id)
     return TrainArgs(env_id="" if "resume" in given else TrainArgs.env_id, given=given)
+
+
+def check_file_env(args: TrainArgs) -> None:
+    """The env id of ``--config FILE``, if ENV_ID did not replace it, names a module that is imported only
+    if it already is or the user trusts it (`check_env_module_trusted`): a file never imports one."""
+    if args.file_env_id is not None and args.env_id == args.file_env_id:
+        from lightup.envs import check_env_module_trusted
+
+        check_env_module_trusted(args.env_id)
 
 
 def _value_of(flag: str, argv: list[str]) -> str | None:
@@ -175,6 +196,7 @@ def run(args: TrainArgs) -> int:
         policy = load_factory(spec) if spec is not None else None
         trainer = resume(Path(run_dir), env, policy, overrides)
     else:
+        check_file_env(args)
         config = args.train_config()
         config.validate()
         if args.print_config:

@@ -197,6 +197,8 @@ class TrainConfig:
                     raise LightupError(
                         f"{where}--{prefix}{name.replace('_', '-')} must be a string, got {value!r}"
                     )
+                if isinstance(value, str) and not value.strip():  # '' would mean here, or the default
+                    raise LightupError(f"{where}--{prefix}{name.replace('_', '-')} must not be empty")
         if not isinstance(self.env_options, tuple | list) or not all(
             isinstance(o, str) for o in self.env_options
         ):

@@ -67,7 +67,7 @@ def _parse(path: Path) -> Any:
     text = data.decode("utf-8", errors="replace")
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return loads(data, what, MAX_BYTES)
+        return loads(data, what, MAX_BYTES, unique_keys=True)
     if suffix == ".toml":
         import tomllib
 
@@ -94,10 +94,31 @@ def _yaml(text: str, what: str) -> Any:
                     raise LightupError(f"{what} nests deeper than the {MAX_DEPTH} levels allowed")
             elif isinstance(event, yaml.CollectionEndEvent):
                 level -= 1
+        _check_unique_keys(yaml.compose(text, Loader=yaml.SafeLoader), what)
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
         reason = " ".join(str(err).split())
         raise LightupError(f"{what} is not valid YAML ({reason[:200]})") from None
+
+
+def _check_unique_keys(root: Any, what: str) -> None:
+    """A key given twice in one mapping is refused, as a flag given twice is: YAML would keep the last
+    without a word. ``root``: the file's node tree (nesting already capped), walked without recursion."""
+    import yaml
+
+    nodes = [root] if root is not None else []
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key, value in node.value:
+                name = (key.tag, key.value) if isinstance(key, yaml.ScalarNode) else None
+                if name in seen:
+                    raise LightupError(f"{what} gives the key {key.value!r} twice; give it once")
+                seen.add(name)
+                nodes.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            nodes.extend(node.value)
 
 
 def _check_keys(fields: dict, cls: type, prefix: str, where: str) -> None:

@@ -27,6 +27,7 @@ from lightup.models.factory import is_factory_spec
 from lightup.training.commands import CommandConfig
 from lightup.training.config import TrainConfig
 from lightup.training.replay import Episode, EpisodeBuffer
+from lightup.training.state_checks import load_optimizer, load_weights
 
 if TYPE_CHECKING:
     from lightup.training.trainer import Trainer
@@ -123,34 +124,34 @@ def unreadable(path: Path, err: Exception) -> LightupError:
     )
 
 
-def restore_state(trainer: Trainer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    """Load a checkpoint's weights, optimizers, replay and random states into a fresh trainer."""
-    state = with_prefix(tensors, "model.")
-    try:
-        trainer.policy.load_state_dict(state)
-    except RuntimeError as err:
-        raise LightupError(f"checkpoint does not fit its config ({str(err).splitlines()[0]})") from None
+def restore_state(trainer: Trainer, tensors: dict[str, torch.Tensor], meta: dict, where: str = "") -> None:
+    """Load a checkpoint's weights, optimizers, replay and random states into a fresh trainer; a part that
+    does not fit is a one-line error after ``where`` (the file)."""
+    load_weights(trainer.policy, with_prefix(tensors, "model."), "model.", where)
     averaged = with_prefix(tensors, "averaged.")
     if trainer.config.ema > 0 and meta["counters"]["updates"] > 0:
         trainer._average()  # made as at the first update, then overwritten
-        trainer.averaged.load_state_dict(averaged)
+        load_weights(trainer.averaged, averaged, "averaged.", where)
     elif averaged:
         raise LightupError(
-            "checkpoint holds averaged weights but its config has ema 0 (an altered file); use a "
-            "checkpoint written by lightup"
+            f"{where or 'checkpoint '}holds averaged weights but its config has ema 0 (an altered file); "
+            "use a checkpoint written by lightup"
         )
-    trainer.optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+    load_optimizer(trainer.optimizer, unflatten_optimizer(tensors, meta["optimizer"]), "optim.", where)
     alpha = with_prefix(tensors, "alpha.")
-    trainer.alpha_optimizer.load_state_dict(unflatten_optimizer(alpha, meta["alpha_optimizer"]))
+    load_optimizer(
+        trainer.alpha_optimizer, unflatten_optimizer(alpha, meta["alpha_optimizer"]), "alpha.optim.", where
+    )
     value = with_prefix(tensors, "value.")
     if trainer.value_net is not None:
-        trainer.value_net.load_state_dict(value)
+        load_weights(trainer.value_net, value, "value.", where)
         value_opt = with_prefix(tensors, "value_opt.")
-        trainer.value_optimizer.load_state_dict(unflatten_optimizer(value_opt, meta["value_optimizer"]))
+        state = unflatten_optimizer(value_opt, meta["value_optimizer"])
+        load_optimizer(trainer.value_optimizer, state, "value_opt.optim.", where)
     elif value:
         raise LightupError(
-            "checkpoint holds a value network but its config has advantage_beta 0 (an altered file); use "
-            "a checkpoint written by lightup"
+            f"{where or 'checkpoint '}holds a value network but its config has advantage_beta 0 (an altered "
+            "file); use a checkpoint written by lightup"
         )
     with torch.no_grad():
         trainer.log_alpha.copy_(tensors["log_alpha"])

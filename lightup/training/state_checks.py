@@ -90,3 +90,36 @@ def check_buffer(
 
 def _count(value: Any) -> str:
     return f"{len(value)}" if isinstance(value, list) else type(value).__name__
+
+
+def load_weights(
+    module: torch.nn.Module, state: dict[str, torch.Tensor], prefix: str, where: str = ""
+) -> None:
+    """``module.load_state_dict(state)``; weights missing, extra or of another shape (``prefix``: their
+    names' in the file) are a one-line error naming the first, not torch's message of many lines."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as err:
+        details = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+        first = details[0] if details else str(err).splitlines()[0]
+        raise LightupError(
+            f"{where}holds {prefix}* weights that do not fit its config ({first[:300]}); use a checkpoint "
+            "written by lightup"
+        ) from None
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, state: dict, prefix: str, where: str = "") -> None:
+    """``optimizer.load_state_dict(state)``, then each moment (``exp_avg``, ...) checked against the shape
+    of its parameter: torch takes any shape and fails at the first update, deep in a run."""
+    optimizer.load_state_dict(state)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for index, param in enumerate(params):
+        for key, value in optimizer.state.get(param, {}).items():
+            if not isinstance(value, torch.Tensor) or value.ndim == 0:
+                continue  # the step count
+            if value.shape != param.shape or not value.dtype.is_floating_point:
+                raise LightupError(
+                    f"{where}holds the optimizer state {prefix}{index}.{key} of shape {tuple(value.shape)} "
+                    f"({value.dtype}) for a parameter of shape {tuple(param.shape)}; use a checkpoint "
+                    "written by lightup"
+                )

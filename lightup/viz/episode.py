@@ -18,7 +18,7 @@ import torch
 
 from lightup.errors import LightupError
 from lightup.models.policy import SequencePolicy, greedy_action
-from lightup.outputs import refuse_kind
+from lightup.outputs import check_run_folder
 from lightup.training.agent import Agent, play_episodes
 
 
@@ -165,16 +165,42 @@ def load_trainer(run_dir: str | Path):
     from lightup.training.state import CHECKPOINT
     from lightup.training.trainer import Trainer
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise LightupError(f"run folder {str(run_dir)!r} not found; pass a folder made by `lightup train`")
-    refuse_kind(run_dir, "run", "RUN_DIR")
+    run_dir = check_run_folder(run_dir)
     if not (run_dir / CHECKPOINT).is_file():
         raise LightupError(
             f"{str(run_dir)!r} has no {CHECKPOINT} yet: a run writes it at its first checkpoint and at its "
             "end; wait for it or pass another run folder"
         )
     return Trainer.load(run_dir)
+
+
+def why_no_frames(trainer) -> str | None:
+    """Why the run's env cannot be drawn as rgb frames (None: it can), asked before an episode is played: it
+    must list ``rgb_array`` among its render modes and draw an (H, W, 3) image after a reset. Asking first
+    keeps Gymnasium's warnings and the env's own errors (nested, many lines) off the user's terminal."""
+    env_id = trainer.config.env_id
+    env = make_run_env(trainer)
+    modes = list(env.metadata.get("render_modes") or [])
+    env.close()
+    if "rgb_array" not in modes:
+        return (
+            f"{env_id} draws no rgb_array frames (its render modes: {', '.join(map(str, modes)) or 'none'})"
+        )
+    try:
+        env = make_run_env(trainer, render_mode="rgb_array")
+    except LightupError as err:
+        return str(err)
+    try:
+        env.reset(seed=0)
+        frame = env.render()
+    except Exception as err:  # noqa: BLE001 (the env's own drawing code: any failure means no frames)
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        return f"{env_id} failed to draw a frame ({type(err).__name__}{': ' + reason if reason else ''})"
+    finally:
+        env.close()
+    if not (isinstance(frame, np.ndarray) and frame.ndim == 3):
+        return f"{env_id} drew no (H, W, 3) image (got {type(frame).__name__})"
+    return None
 
 
 def make_run_env(trainer, render_mode: str | None = None) -> gym.Env:

@@ -22,7 +22,7 @@ import numpy as np
 
 from lightup.checkpoint import atomic_write
 from lightup.errors import LightupError
-from lightup.outputs import check_file, refuse_kind, starts_with
+from lightup.outputs import check_file, check_run_folder, starts_with
 from lightup.ranges import check_config
 from lightup.viz.args import ReportArgs
 
@@ -214,31 +214,15 @@ def _policy_sections(trainer, records: list[dict], opts: ReportOptions) -> list[
 
 
 def _why_no_video(trainer) -> str | None:
-    """Why the episode cannot be shown as a video (None: it can). The env must list ``rgb_array`` among its
-    render modes and draw one frame after a reset; imageio must be installed."""
-    from lightup.viz.episode import make_run_env
+    """Why the episode cannot be shown as a video (None: it can): imageio missing, or the env draws no
+    frames (`why_no_frames`)."""
+    from lightup.viz.episode import why_no_frames
 
     try:
         import imageio  # noqa: F401
     except ImportError:
         return 'writing it needs imageio: pip install -e ".[video]"'
-    env = make_run_env(trainer)
-    modes = list(env.metadata.get("render_modes") or [])
-    env.close()
-    if "rgb_array" not in modes:
-        listed = ", ".join(map(str, modes)) or "none"
-        return f"{trainer.config.env_id} draws no rgb_array frames (its render modes: {listed})"
-    env = make_run_env(trainer, render_mode="rgb_array")
-    try:
-        env.reset(seed=0)
-        frame = env.render()
-    except Exception as err:  # any failure of the env's own drawing code only costs the video
-        return f"{trainer.config.env_id} failed to draw a frame ({type(err).__name__}: {err})"
-    finally:
-        env.close()
-    if not (isinstance(frame, np.ndarray) and frame.ndim == 3):
-        return f"{trainer.config.env_id} drew no (H, W, 3) image (got {type(frame).__name__})"
-    return None
+    return why_no_frames(trainer)
 
 
 def _alarms_section(run_dir: Path, records: list[dict]) -> Section | None:
@@ -297,10 +281,7 @@ def build_report(run_dir: str | Path, trainer=None, options: ReportOptions | Non
 
     opts = options or ReportOptions()
     opts.validate()
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise LightupError(f"run folder {str(run_dir)!r} not found; pass a folder made by `lightup train`")
-    refuse_kind(run_dir, "run", "RUN_DIR")
+    run_dir = check_run_folder(run_dir)
     if not (run_dir / "metrics.jsonl").is_file():
         raise LightupError(
             f"{str(run_dir)!r} has no metrics.jsonl: pass a run folder made by `lightup train`"
@@ -372,6 +353,7 @@ def write_report(
     """Build the report and write it atomically (default ``RUN_DIR/report.html``); returns its path. An
     existing file at ``out`` is replaced only if it is an earlier report, or with ``force``."""
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
+    check_run_folder(run_dir)  # a file given as RUN_DIR is named as such, not as a bad --out
     check_file(path, "--out", force, own=starts_with(SIGNATURE))  # before any work
     text = build_report(run_dir, trainer, options)
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

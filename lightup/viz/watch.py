@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from lightup.errors import LightupError
-from lightup.outputs import check_file
+from lightup.outputs import check_file, check_run_folder
 from lightup.ranges import check, check_args
 from lightup.viz.args import WatchArgs
-from lightup.viz.episode import load_trainer, make_run_env, play_episode
+from lightup.viz.episode import load_trainer, make_run_env, play_episode, why_no_frames
 
 NUMBERS = ("episodes", "fps", "max_steps", "command", "seed")  # flags checked against lightup.ranges
 FORMATS = (".gif", ".mp4")
@@ -94,15 +94,13 @@ def render_episodes(
     """Frames of ``episodes`` episodes one after the other (seeds seed, seed + 1, ...) and their returns."""
     from lightup.envs import GAME_IDS
 
-    env_id = trainer.config.env_id
+    env_id, inspect = trainer.config.env_id, f"`lightup inspect {trainer.run_dir}`"
     if env_id in GAME_IDS:
-        raise LightupError(
-            f"{env_id} draws no pictures (its render mode is text); see it with `lightup inspect RUN_DIR`"
-        )
-    try:
-        env = make_run_env(trainer, render_mode="rgb_array")
-    except Exception as err:
-        raise LightupError(f"{env_id} cannot render rgb_array frames ({type(err).__name__}: {err})") from None
+        raise LightupError(f"{env_id} draws no pictures (its render mode is text); see it with {inspect}")
+    reason = why_no_frames(trainer)
+    if reason is not None:
+        raise LightupError(f"{reason}; a video needs an env that draws them: see its episodes with {inspect}")
+    env = make_run_env(trainer, render_mode="rgb_array")
     target = float(trainer.eval_target() if command is None else command)
     frames, returns = [], []
     try:
@@ -138,7 +136,7 @@ def watch(
 ) -> tuple[Path, int, list[float]]:
     """Render and write the video; returns (path, frames written, episode returns). An existing file at
     ``out`` is replaced only if it is the run's own RUN_DIR/episodes.gif, or with ``force``."""
-    default = Path(run_dir) / "episodes.gif"
+    default = check_run_folder(run_dir) / "episodes.gif"  # RUN_DIR first: a file given as it is named so
     out = Path(out) if out is not None else default
     if out.suffix.lower() not in FORMATS:
         raise LightupError(f"--out must end in .gif or .mp4, got {str(out)!r}")
