@@ -29,10 +29,11 @@ class ValuePair(torch.nn.Module):
     one-step values of the observation pool every transition seen from a state and the history's values
     chase the luck of single episodes. So the data chooses: before a round's episodes are trained on, each
     value predicts their discounted returns (`score`), and the advantages use the one whose running mean
-    squared error is lower (`chosen`; the history's until both are scored). Its forward gives (..., 2,
-    ``n_out``): the two nets' outputs for the same rows."""
+    squared error is lower (`chosen`; the history's until both are scored). The running mean forgets at
+    ``decay`` a round (0.7: a memory of about three rounds, so a choice follows a value that falls behind
+    within a few rounds). Its forward gives (..., 2, ``n_out``): the two nets' outputs for the same rows."""
 
-    def __init__(self, n_in: int, obs_dim: int, n_out: int, hidden: int, decay: float = 0.9):
+    def __init__(self, n_in: int, obs_dim: int, n_out: int, hidden: int, decay: float = 0.7):
         super().__init__()
         self.obs_dim, self.decay = obs_dim, decay
         self.nets = torch.nn.ModuleList(

@@ -175,8 +175,8 @@ class UpdateStep:
         """With two values (`ValuePair`): each one's mean squared error (in return-scale units) predicting
         the discounted returns of ``episodes``, which no value has trained on, folded into its running
         mean. An episode a time limit cut adds each value's own estimate at the cut, as its targets do."""
-        if not isinstance(self.value_net, ValuePair) or not episodes:
-            return
+        if not isinstance(self.value_net, ValuePair) or not episodes or not self.updates:
+            return  # (untrained values: their errors say nothing of what they learn)
         lengths = np.array([e.length for e in episodes])
         ends = np.cumsum(lengths)
         starts, n = ends - lengths, int(ends[-1])
