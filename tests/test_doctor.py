@@ -351,7 +351,7 @@ def test_bad_policy_paths_are_one_line_errors(user_module, spec, message):
 
 def test_sb3_peer_climbs_the_same_environment_rungs(tmp_path):
     from lightup.doctor.cli import main
-    from lightup.doctor.ladder import peer_rungs
+    from lightup.doctor.ladder_peers import peer_rungs
     from lightup.doctor.rungs import RUNGS
 
     names = [r.name for r in peer_rungs(list(RUNGS))]

@@ -66,7 +66,7 @@ def check(config: DoctorConfig) -> DoctorConfig:
     unknown = [r for r in config.rungs if r not in RUNG_NAMES]
     if unknown:
         raise LightupError(f"unknown rung {unknown[0]!r}; rungs: {', '.join(RUNG_NAMES)}")
-    from lightup.doctor.ladder import PEERS
+    from lightup.doctor.ladder_peers import PEERS
 
     bad = [a for a in config.agent if a not in PEERS]
     if bad:
@@ -149,7 +149,7 @@ def run(config: DoctorConfig) -> int:
         entry["seconds"] = time.perf_counter() - t0
         report["subjects"].append(entry)
     if not config.static_only:
-        from lightup.doctor.ladder import climb_peer
+        from lightup.doctor.ladder_peers import climb_peer
 
         for agent in config.agent:  # shown beside ours; a peer failing a rung does not fail the doctor
             t0 = time.perf_counter()

@@ -144,7 +144,7 @@ class TrainConfig:
     value_history: MaybeInt = None
     """Past steps (observation, action) the value net sees beside the observation (default: the recipe's)."""
     value_select: MaybeBool = None
-    """Fit one-step values of the observation too; use the value that predicts best (default: the recipe's)."""
+    """Fit one-step values of the observation too; use the one that predicts best (default: the recipe's)."""
 
     advantage_baseline: Annotated[
         Literal["value", "policy"] | None,
