@@ -36,7 +36,7 @@ SOURCES: dict[tuple[str, str], str] = {
     ("CartPole-v1", "dt-stacked"): "bench_pair_classic",
     ("CartPole-v1", "sb3-ppo"): "bench_CartPole-v1_dt_vs_ppo",
     ("CartPole-v1", "sb3-dqn"): "bench_suite_dqn_cartpole",
-    ("MountainCar-v0", "dt-stacked"): "bench_suite_dt_mountaincar1m",
+    ("MountainCar-v0", "dt-stacked"): "bench_pair_mountaincar1m",
     ("MountainCar-v0", "sb3-ppo"): "bench_peers_ppo_zoo_mountaincar",
     ("MountainCar-v0", "sb3-dqn"): "bench_peers_dqn_zoo_mountaincar",
     ("Taxi-v4", "dt-stacked"): "bench_suite_dt_taxi",  # the default before the value pair
