@@ -88,6 +88,13 @@ def test_fresh_episodes_are_scored_on_their_discounted_returns_by_hand(tmp_path)
     trainer.close()
 
 
+def recipe_sized(run_dir, env_id: str = "lightup/PressButton-v0", **overrides):
+    """The tests' tiny config at the default recipe's sizes (8 envs x 32 steps, 32 updates of 64 windows,
+    K 10, one block of width 32)."""
+    sizes = dict(n_envs=8, rollout_steps=32, updates_per_round=32, batch_size=64, context_len=10, n_embd=32)
+    return tiny_config(run_dir, env_id, n_layer=1, **sizes, **overrides)
+
+
 def choices(run_dir) -> list[float]:
     return [r["train/value_choice"] for r in read_metrics(run_dir) if "train/value_choice" in r]
 
@@ -96,17 +103,7 @@ def test_a_game_that_needs_the_history_keeps_the_history_s_value(tmp_path):
     """PressButton hard mode (the right button moves with the presses made, which the observation does not
     show), the default recipe, seed 0: after its first rounds the run judges actions against the value of
     the history, whose fresh-episode error is the lower one."""
-    config = tiny_config(
-        tmp_path / "run",
-        env_options=("game_length=5", "hard_mode=true"),
-        n_envs=8,
-        rollout_steps=32,
-        updates_per_round=32,
-        batch_size=64,
-        context_len=10,
-        n_embd=32,
-        n_layer=1,
-    )
+    config = recipe_sized(tmp_path / "run", env_options=("game_length=5", "hard_mode=true"))
     trainer = Trainer(config).learn(4096)
     picked = choices(trainer.run_dir)
     assert len(picked) == 16 and set(picked[4:]) == {0.0}
@@ -119,18 +116,7 @@ def test_a_slippery_markov_task_takes_the_observation_s_one_step_value(tmp_path)
     """FrozenLake-v1 (slippery, its observation the whole state), the default recipe, seed 0: the one-step
     values of the observation pool every transition seen from a cell and predict fresh episodes' returns
     better than the history's TD(0.95) values, which chase the luck of single episodes."""
-    config = tiny_config(
-        tmp_path / "run",
-        "FrozenLake-v1",
-        n_envs=8,
-        rollout_steps=32,
-        updates_per_round=32,
-        batch_size=64,
-        context_len=10,
-        n_embd=32,
-        n_layer=1,
-    )
-    trainer = Trainer(config).learn(4096)
+    trainer = Trainer(recipe_sized(tmp_path / "run", "FrozenLake-v1")).learn(4096)
     picked = choices(trainer.run_dir)
     assert len(picked) == 16 and set(picked[8:]) == {1.0}
     errors = trainer.value_net.errors.tolist()
