@@ -39,7 +39,7 @@ SOURCES: dict[tuple[str, str], str] = {
     ("MountainCar-v0", "dt-stacked"): "bench_pair_mountaincar1m",
     ("MountainCar-v0", "sb3-ppo"): "bench_peers_ppo_zoo_mountaincar",
     ("MountainCar-v0", "sb3-dqn"): "bench_peers_dqn_zoo_mountaincar",
-    ("Taxi-v4", "dt-stacked"): "bench_suite_dt_taxi",  # the default before the value pair
+    ("Taxi-v4", "dt-stacked"): "bench_pair_taxi",
     ("Taxi-v4", "sb3-ppo"): "bench_peers_taxi",
     ("Taxi-v4", "sb3-dqn"): "bench_peers_taxi",
     ("FrozenLake-v1", "dt-stacked"): "bench_pair_frozenlake",
@@ -89,8 +89,7 @@ def main(out: Path) -> None:
         "evaluation that reaches the threshold. PPO takes the zoo's settings on CartPole-v1, MountainCar-v0 "
         "and DoorKey (with its observation normalisation), lightup's fallback elsewhere. LunarLander-v3 "
         "is not in the aggregate: its 10 seeds of the DT's default at 1M env steps have not been run. "
-        "The DT's rows are the default with its two values (value_select) on every env but Taxi-v4, whose "
-        "rows are the default's before them (0 of 10 there, as both peers; not run again). "
+        "The DT's rows are the default with its two values (value_select). "
         "Each folder ran at its own time and load: wall times, and the "
         "wall-time ratios of the per-env tables below, compare runs of different benches and mean little "
         "here; env steps and returns are what this report is for.",
