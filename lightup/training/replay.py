@@ -60,6 +60,25 @@ def step_cap(buffer_steps: int | None, obs_dim: int) -> int:
     return most if buffer_steps is None else min(buffer_steps, most)
 
 
+def episode_layout(episodes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Episodes stored one after another in flat arrays: (ends, starts) of each (E,), and each step's index
+    within its episode (N,)."""
+    lengths = np.array([e.length for e in episodes])
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    return ends, starts, np.arange(ends[-1]) - np.repeat(starts, lengths)
+
+
+def episode_lambda_returns(episodes, values, ends, starts, gamma: float, lam) -> np.ndarray:
+    """TD(lam) returns (`lightup.training.returns.lambda_returns`) of ``episodes`` laid out flat
+    (`episode_layout`) from their steps' ``values`` (N,), or (N, k) with ``lam`` (k,): an episode a time
+    limit cut is bootstrapped with the value of its last state (the state after it is not stored)."""
+    cut = np.array([not e.terminated for e in episodes])
+    bootstrap = np.where(cut if values.ndim == 1 else cut[:, None], values[ends - 1], 0.0)
+    rewards = np.concatenate([e.rewards for e in episodes])
+    return lambda_returns(rewards, values, starts, ends - starts, bootstrap, gamma, lam)
+
+
 class EpisodeBuffer:
     """Keeps at most ``capacity`` episodes, and with ``max_steps`` at most that many steps (but at least one
     episode): the newest (``fifo``) or the highest returns (``top``).
@@ -130,16 +149,15 @@ class EpisodeBuffer:
         `add`, then reused: a round of updates samples many batches between two rounds of rollouts)."""
         if self._flat is None:
             eps = self._episodes
-            lengths = np.array([e.length for e in eps])
-            ends = np.cumsum(lengths)
+            ends, starts, t = episode_layout(eps)
             self._flat = {
                 "ends": ends,
-                "starts": ends - lengths,
+                "starts": starts,
                 "returns_to_go": np.concatenate([e.returns_to_go for e in eps]),
                 "observations": np.concatenate([e.observations for e in eps]),
                 "actions": np.concatenate([e.actions for e in eps]),
                 "start_returns": self.start_returns(),  # per episode
-                "t": np.arange(ends[-1]) - np.repeat(ends - lengths, lengths),  # index within its episode
+                "t": t,  # index within its episode
             }
             if self.value_gamma is not None:
                 self._flat["value_targets"] = np.concatenate(self._value_targets)
@@ -149,8 +167,8 @@ class EpisodeBuffer:
         """Replace the value targets of every stored step, until the next `add`, with TD(lam) returns
         (`lightup.training.returns.lambda_returns`, discounted by ``value_gamma``) from the values
         ``value_of`` gives: the value's inputs (N, F) float32 to values (N,) in return units, or (N, k) of k
-        values, each with its own lam of ``lam`` (k,), whose targets are then (N, k). An episode a time limit
-        cut is bootstrapped with the value of its last state (the state after it is not stored)."""
+        values, each with its own lam of ``lam`` (k,), whose targets are then (N, k); a time limit's cut is
+        bootstrapped (`episode_lambda_returns`)."""
         assert self.value_gamma is not None and self._episodes, "bootstrap needs value_gamma and episodes"
         steps = self._steps()
         n = int(steps["ends"][-1])
@@ -159,12 +177,8 @@ class EpisodeBuffer:
         else:  # in chunks: the rows of every step do not fit at once
             chunks = [np.arange(i, min(i + VALUE_CHUNK, n)) for i in range(0, n, VALUE_CHUNK)]
             values = np.concatenate([value_of(self._value_rows(c)) for c in chunks]).astype(np.float64)
-        ends, starts = steps["ends"], steps["starts"]
-        cut = np.array([not e.terminated for e in self._episodes])
-        bootstrap = np.where(cut if values.ndim == 1 else cut[:, None], values[ends - 1], 0.0)
-        rewards = np.concatenate([e.rewards for e in self._episodes])
-        steps["value_targets"] = lambda_returns(
-            rewards, values, starts, ends - starts, bootstrap, self.value_gamma, lam
+        steps["value_targets"] = episode_lambda_returns(
+            self._episodes, values, steps["ends"], steps["starts"], self.value_gamma, lam
         )
 
     def _value_rows(self, idx: np.ndarray) -> np.ndarray:

@@ -17,8 +17,8 @@ from lightup.errors import LightupError
 from lightup.models.policy import SequencePolicy
 from lightup.training.advantage import ValuePair, advantage_weights
 from lightup.training.loss import action_log_prob, masked_mean
-from lightup.training.replay import Episode
-from lightup.training.returns import at_commands, lambda_returns
+from lightup.training.replay import Episode, episode_lambda_returns, episode_layout
+from lightup.training.returns import at_commands
 from lightup.training.rollout import categorical_stats
 
 
@@ -177,17 +177,11 @@ class UpdateStep:
         mean. An episode a time limit cut adds each value's own estimate at the cut, as its targets do."""
         if not isinstance(self.value_net, ValuePair) or not episodes or not self.updates:
             return  # (untrained values: their errors say nothing of what they learn)
-        lengths = np.array([e.length for e in episodes])
-        ends = np.cumsum(lengths)
-        starts, n = ends - lengths, int(ends[-1])
+        ends, starts, t = episode_layout(episodes)
         observations = np.concatenate([e.observations for e in episodes])
         actions = np.concatenate([e.actions for e in episodes])
-        t = np.arange(n) - np.repeat(starts, lengths)
-        values = self._values(self.buffer.value_inputs(observations, actions, t, np.arange(n)))
-        cut = np.array([not e.terminated for e in episodes])
-        bootstrap = np.where(cut[:, None], values[ends - 1], 0.0)
-        rewards = np.concatenate([e.rewards for e in episodes])
-        returns = lambda_returns(rewards, values, starts, lengths, bootstrap, self.buffer.value_gamma, 1.0)
+        values = self._values(self.buffer.value_inputs(observations, actions, t, np.arange(len(t))))
+        returns = episode_lambda_returns(episodes, values, ends, starts, self.buffer.value_gamma, 1.0)
         errors = (((values - returns) / self.config.return_scale) ** 2).mean(axis=0)
         self.value_net.score(torch.from_numpy(errors))
 
