@@ -292,6 +292,8 @@ ROWS: list[tuple] = [
      "importing 'user_exit_on_import' raised SystemExit: 3"),
     ("play user_exit_on_import:Env-v0", "failed (SystemExit: 3)"),
     # config files: a key twice, and modules a file names
+    ("train --config {tmp}/c.yaml --run-dir {tmp}/new", "--value-select must be one of True, False",
+     plain_file("c.yaml", 'value_select: "yes"\n'), "train --config: value_select a string"),
     ("train --config {tmp}/c.yaml --run-dir {tmp}/new", "gives the key 'seed' twice; give it once",
      plain_file("c.yaml", "seed: 1\nseed: 2\n"), "train --config: a YAML key twice"),
     ("train --config {tmp}/c.json --run-dir {tmp}/new", "the key 'seed' is given twice",
@@ -330,6 +332,7 @@ ROWS: list[tuple] = [
     ("train --no-such-flag 3", "Unrecognized options: --no-such-flag"),
     ("train --layout x", "--layout must be one of stacked, interleaved, got 'x'"),
     ("train --timestep-embedding maybe", "--timestep-embedding must be one of True, False, got"),
+    ("train --value-select maybe", "--value-select must be one of True, False, got 'maybe'"),
     ("train --command.kind zz", "--command.kind must be one of fixed, best, topk, got 'zz'"),
     ("train --n-embd 30 --n-head 4", "--n-embd (30) must be divisible by --n-head (4)"),
     ("train --temperature -1", "--temperature must be a finite number > 0 and <= 100, got -1.0"),
