@@ -64,6 +64,7 @@ SMALL = dict(
     advantage_beta=0.0,
 )
 LARGE = (("eval_episodes", 10),)  # CartPole, LunarLander: fewer evaluation episodes than the trainer's
+CONTINUOUS_OVERRIDES = (("advantage_beta", 0.5), ("explore_share", 0.0))
 
 RUNGS: tuple[Rung, ...] = (
     Rung(
@@ -121,7 +122,8 @@ RUNGS: tuple[Rung, ...] = (
         budget=2048,
     ),
     # Continuous actions (tanh-Gaussian head, actions rescaled from [0, 1]), with advantage weighting as in
-    # the default recipe: plain imitation misses seeds here. Policies for discrete actions only skip them.
+    # the default recipe: plain imitation misses seeds here. Without exploration, as calibrated
+    # (benchmarks/results/rung_calibration.md). Policies for discrete actions only skip them.
     Rung(
         "continuous-target-action",
         "a continuous action learnt from returns alone (constant observation, a fixed right action)",
@@ -129,7 +131,7 @@ RUNGS: tuple[Rung, ...] = (
         "lightup/ProbeTargetAction-v0",
         budget=2048,
         continuous=True,
-        overrides=(("advantage_beta", 0.5),),
+        overrides=CONTINUOUS_OVERRIDES,
     ),
     Rung(
         "continuous-obs-action",
@@ -138,7 +140,7 @@ RUNGS: tuple[Rung, ...] = (
         "lightup/ProbeObsAction-v0",
         budget=3072,
         continuous=True,
-        overrides=(("advantage_beta", 0.5),),
+        overrides=CONTINUOUS_OVERRIDES,
     ),
     Rung(
         "command-follow-later",

@@ -4,10 +4,14 @@ When most stored episodes end at the worst return (MountainCar-v0 before the fla
 before the tip first swings up), the replay holds nothing better to condition on or to weight, and a policy
 near uniform rarely finds better by itself: uniformly random actions reach MountainCar-v0's flag in none of
 200 episodes. Random actions each held for a heavy-tailed number of steps (ez-greedy's options, Dabney et al.
-2021: P(duration >= n) = 1 / n) travel further. Each rollout episode is such an exploring episode with
-chance ``share`` x (the fraction of stored episodes at the worst return) x (`payoff`: less where the
-policy's own episodes beat the worst more often than exploring ones), drawn when it starts: at most
-``share`` while nothing better has been found, near 0 once returns spread (CartPole-v1, LunarLander-v3).
+2021: P(duration >= n) = 1 / n) travel further. Each rollout episode is such an exploring episode with a
+chance drawn when it starts:
+- discrete actions: ``share`` x (the fraction of stored episodes at the worst return) x (`payoff`: less where
+  the policy's own episodes beat the worst more often than exploring ones): at most ``share`` while nothing
+  better has been found, near 0 once returns spread (CartPole-v1, LunarLander-v3);
+- continuous actions (an option holds a uniform action of the box): ``share`` x `odds`, the odds that a stored
+  exploring episode's return beats one of the policy's own, at most 1. Action costs make every continuous
+  return differ (MountainCarContinuous-v0), so "at the worst" says nothing there; the ranks do.
 The episodes are stored like the others; hindsight returns-to-go tell the policy what they were worth.
 """
 
@@ -51,14 +55,34 @@ def payoff(returns: np.ndarray, explored: np.ndarray) -> float:
     return float(min(1.0, rate[0] / rate[1]))
 
 
+def odds(returns: np.ndarray, explored: np.ndarray) -> float:
+    """How exploring episodes fare against the policy's own by rank, in (0, 1]: over every pair of a stored
+    exploring episode and one of the policy's, the pairs the exploring one wins over those it loses (a tie
+    half each), each count with one added (so no pair gives 1), at most 1.
+
+    Held uniform actions reach MountainCarContinuous-v0's flag in about half of their episodes, and there
+    they beat a policy that learns to stand still: the odds stay at 1. Where the policy's episodes beat the
+    options' (Pendulum-v1 once it swings up), they fall as 1 / (pairs lost), and with them the chance to
+    explore (benchmarks/results/learning_continuous.md)."""
+    mine, theirs = np.sort(returns[~explored]), returns[explored]
+    below = np.searchsorted(mine, theirs, side="left")  # the policy's returns each exploring one beats
+    ties = np.searchsorted(mine, theirs, side="right") - below
+    won = float(below.sum()) + 0.5 * float(ties.sum())
+    lost = float(len(theirs) * len(mine)) - won
+    return float(min(1.0, (won + 1.0) / (lost + 1.0)))
+
+
 class Explorer:
     """Per env of a rollout: whether its episode explores, and the option under way (action, steps left).
-    Draws from torch's generator (saved in checkpoints), so runs and resumes stay the same."""
+    An option's action is one of ``n_actions``, or with ``continuous`` a vector of ``n_actions`` numbers
+    uniform in [-1, 1) (the policy's action box, which the env's bounds are rescaled from). Draws from torch's
+    generator (saved in checkpoints), so runs and resumes stay the same."""
 
-    def __init__(self, n_envs: int, n_actions: int):
-        self.n_actions = n_actions
+    def __init__(self, n_envs: int, n_actions: int, continuous: bool = False):
+        self.n_actions, self.continuous = n_actions, continuous
         self.exploring = np.zeros(n_envs, dtype=bool)
-        self.action = np.zeros(n_envs, dtype=np.int64)
+        shape, dtype = option_action(n_envs, n_actions, continuous)
+        self.action = np.zeros(shape, dtype=dtype)
         self.left = np.zeros(n_envs, dtype=np.int64)
 
     def begin(self, rows: np.ndarray, chance: float) -> None:
@@ -76,10 +100,14 @@ class Explorer:
             return actions
         fresh = np.flatnonzero(self.exploring & (self.left == 0))
         if len(fresh):
-            self.action[fresh] = torch.randint(self.n_actions, (len(fresh),)).numpy()
+            if self.continuous:
+                self.action[fresh] = (2.0 * torch.rand(len(fresh), self.n_actions) - 1.0).numpy()
+            else:
+                self.action[fresh] = torch.randint(self.n_actions, (len(fresh),)).numpy()
             u = 1.0 - torch.rand(len(fresh), dtype=torch.float64).numpy()  # in (0, 1]
             self.left[fresh] = np.minimum(np.floor(1.0 / u), MAX_DURATION).astype(np.int64)
-        out = np.where(self.exploring, self.action, actions)
+        exploring = self.exploring[:, None] if self.continuous else self.exploring
+        out = np.where(exploring, self.action, actions).astype(actions.dtype, copy=False)
         self.left[self.exploring] -= 1
         return out
 
@@ -100,12 +128,30 @@ class Explorer:
         self.exploring[:], self.action[:], self.left[:] = saved[0][:n], saved[1][:n], saved[2][:n]
 
 
-EXPLORE_SHAPES = {"exploring": bool, "explore_action": np.int64, "explore_left": np.int64}
-"""The arrays (N,) an `Explorer` adds to a rollout's state, by name and dtype."""
+def option_action(n_envs: int, n_actions: int, continuous: bool) -> tuple[tuple[int, ...], type]:
+    """The shape and dtype of the options' actions of ``n_envs`` envs: (N,) int64, or (N, A) float32."""
+    return ((n_envs, n_actions), np.float32) if continuous else ((n_envs,), np.int64)
 
 
-def options_out_of_range(state: dict[str, np.ndarray], n_actions: int) -> bool:
-    """A saved state's options (of `EXPLORE_SHAPES`, shapes already checked) hold an action that is not one
-    of ``n_actions`` or more steps left than an option can have."""
+def explore_shapes(n_envs: int, n_actions: int, continuous: bool) -> dict[str, tuple[tuple[int, ...], type]]:
+    """The arrays an `Explorer` adds to a rollout's state: name -> (shape, dtype)."""
+    return {
+        "exploring": ((n_envs,), bool),
+        "explore_action": option_action(n_envs, n_actions, continuous),
+        "explore_left": ((n_envs,), np.int64),
+    }
+
+
+EXPLORE_KEYS = ("exploring", "explore_action", "explore_left")
+
+
+def options_out_of_range(state: dict[str, np.ndarray], n_actions: int, continuous: bool = False) -> bool:
+    """A saved state's options (of `explore_shapes`, shapes already checked) hold an action that is not one
+    of ``n_actions`` (not finite and within [-1, 1] for ``continuous``) or more steps left than an option
+    can have."""
     left, action = state["explore_left"], state["explore_action"]
-    return bool(left.min() < 0 or left.max() > MAX_DURATION or action.min() < 0 or action.max() >= n_actions)
+    if left.size and (left.min() < 0 or left.max() > MAX_DURATION):
+        return True
+    if continuous:
+        return bool(not np.isfinite(action).all() or np.abs(action).max(initial=0.0) > 1.0)
+    return bool(action.size and (action.min() < 0 or action.max() >= n_actions))

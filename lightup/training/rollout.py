@@ -12,7 +12,7 @@ import torch
 from lightup.errors import LightupError
 from lightup.models.heads import with_temperature
 from lightup.models.policy import SequencePolicy, greedy_action
-from lightup.training.explore import EXPLORE_SHAPES, Explorer, options_out_of_range
+from lightup.training.explore import EXPLORE_KEYS, Explorer, explore_shapes, options_out_of_range
 from lightup.training.replay import Episode
 from lightup.training.returns import next_return_to_go
 
@@ -97,9 +97,9 @@ class Rollout:
         # The contract's own categorical distribution: sampled by `sample_categorical`, without building a
         # torch.distributions object each step (a policy that overrides ``distribution`` keeps its own).
         self._plain_categorical = self.discrete and type(policy).distribution is SequencePolicy.distribution
-        self.explorer = Explorer(self.n, policy.act_dim) if self.discrete else None
+        self.explorer = Explorer(self.n, policy.act_dim, continuous=not self.discrete)
         self.explore_chance: Callable[[], float] = lambda: 0.0
-        """Each starting episode's chance to explore (`lightup.training.explore`; discrete actions only)."""
+        """Each starting episode's chance to explore (`lightup.training.explore`)."""
 
     def start(self, seed: int, command: Callable[[], float]) -> None:
         """Reset all envs (seeded) and begin fresh sequences."""
@@ -110,8 +110,7 @@ class Rollout:
         self.obs = obs.reshape(self.n, -1).astype(np.float32)
         self.command = command
         self.rtg = np.array([command() for _ in range(self.n)], dtype=np.float64)
-        if self.explorer is not None:
-            self.explorer.begin(self._rows, self.explore_chance())
+        self.explorer.begin(self._rows, self.explore_chance())
         self.t = np.zeros(self.n, dtype=np.int64)
         """Steps of each env's episode so far; the next step is written at index ``t``."""
         self._alloc(256)
@@ -217,7 +216,7 @@ class Rollout:
                 else:  # the tanh-Gaussian's entropy has no closed form: -log p of the draws estimates it
                     stats.entropy -= float(dist.log_prob(actions).mean())
             actions_np = actions.cpu().numpy()
-            if self.explorer is not None and not greedy:
+            if not greedy:
                 self.explorer.exploring[:n_greedy] = False
                 stats.explored += int(self.explorer.exploring.sum())
                 actions_np = self.explorer.act(actions_np)
@@ -252,7 +251,7 @@ class Rollout:
                 if on_episode is not None:
                     on_episode(int(i), self._episode(int(i), int(t[i]) + 1, bool(terminated[i])))
                 self.rtg[i] = self.command()
-            if self.explorer is not None and done.any():
+            if done.any():
                 self.explorer.begin(np.flatnonzero(done), self.explore_chance())
             self.t = np.where(done, 0, t + 1)
             self.obs = obs.reshape(self.n, -1).astype(np.float32)
@@ -298,7 +297,7 @@ class Rollout:
             "act_buf": self._act_buf[:, :m],
             "rew_buf": self._rew_buf[:, :m],
             "rtg_buf": self._rtg_buf[:, :m],
-            **(self.explorer.state() if self.explorer is not None else {}),
+            **self.explorer.state(),
         }
 
     def restore(self, state: dict[str, np.ndarray], command: Callable[[], float]) -> bool:
@@ -320,8 +319,7 @@ class Rollout:
         self.seed, self.command = seed, command
         self.obs, self.rtg, self.t = state["obs"].copy(), state["rtg"].copy(), state["t"].copy()
         self.errors_in_a_row = int(state["errors_in_a_row"][0])
-        if self.explorer is not None:
-            self.explorer.restore(state)
+        self.explorer.restore(state)
         m, capacity = state["obs_buf"].shape[1], 256
         while capacity <= m:
             capacity *= 2
@@ -360,9 +358,9 @@ class Rollout:
             "rew_buf": ((n, m), np.float64),
             "rtg_buf": ((n, m), np.float64),
         }
-        explored = any(state.get(k) is not None for k in EXPLORE_SHAPES)  # written with exploration
+        explored = any(state.get(k) is not None for k in EXPLORE_KEYS)  # written with exploration
         if explored:
-            shapes.update({name: ((n,), dtype) for name, dtype in EXPLORE_SHAPES.items()})
+            shapes.update(explore_shapes(n, self.policy.act_dim, not self.discrete))
         for name, (shape, dtype) in shapes.items():
             value = state.get(name)
             if not isinstance(value, np.ndarray) or value.shape != shape or value.dtype != dtype:
@@ -371,7 +369,7 @@ class Rollout:
                     "file); use a checkpoint written by lightup"
                 )
         t = state["t"]
-        bad_option = explored and options_out_of_range(state, self.policy.act_dim)
+        bad_option = explored and options_out_of_range(state, self.policy.act_dim, not self.discrete)
         if len(state["played"]) * n > REPLAY_LIMIT or t.min() < 0 or t.max() != m or bad_option:
             raise LightupError(
                 "the checkpoint's rollout state is out of range (an altered file); use a checkpoint written "
@@ -387,5 +385,5 @@ class Rollout:
             terminated,
             gamma=self.gamma,
             commanded=float(self._rtg_buf[i, 0]),
-            explored=self.explorer is not None and bool(self.explorer.exploring[i]),
+            explored=bool(self.explorer.exploring[i]),
         )
