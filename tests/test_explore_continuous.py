@@ -1,0 +1,145 @@
+"""Exploration with continuous actions (`lightup.training.explore`): options that hold a uniform action of the
+box, the odds that gate them, and the rollout, trainer and checkpoints using them."""
+
+from __future__ import annotations
+
+import signal
+
+import numpy as np
+import pytest
+import torch
+from tiny import tiny_config
+
+from lightup.errors import LightupError
+from lightup.training.callbacks import Callback
+from lightup.training.explore import Explorer, odds
+from lightup.training.replay import Episode
+from lightup.training.trainer import Trainer
+
+
+def test_odds_by_hand():
+    """Pairs of (exploring, policy's) returns the exploring one wins over those it loses, a tie half each,
+    each count with one added, at most 1."""
+    returns = np.array([5.0, 1.0, 3.0, 2.0, 3.0])
+    explored = np.array([True, True, False, False, False])
+    # 5 beats 3, 2, 3 (3 won); 1 loses to all three (3 lost): (3 + 1) / (3 + 1) = 1
+    assert odds(returns, explored) == 1.0
+    # exploring 3 and 2 against the policy's 5, 1, 3: 3 wins 1, ties 3, loses 5; 2 wins 1, loses 5 and 3
+    # won 2.5, lost 3.5: 3.5 / 4.5
+    assert odds(returns, np.array([False, False, True, True, False])) == pytest.approx(3.5 / 4.5)
+    # exploring episodes that lose every pair: 1 / (pairs + 1)
+    assert odds(np.array([-9.0, -8.0, -1.0, 0.0, 1.0]), np.array([True, True, False, False, False])) == (
+        pytest.approx(1 / 7)
+    )
+    # nothing to compare (no episode, or none of one kind): 1
+    assert odds(np.array([]), np.array([], bool)) == 1.0
+    assert odds(np.array([-3.0, -1.0]), np.array([False, False])) == 1.0
+    assert odds(np.array([-3.0, -1.0]), np.array([True, True])) == 1.0
+
+
+def test_continuous_options_hold_a_uniform_action_of_the_box():
+    """An exploring env plays its option's vector, uniform in [-1, 1) per dimension, until the option runs
+    out; an env that does not explore keeps the policy's action."""
+    torch.manual_seed(0)
+    explorer = Explorer(2, n_actions=3, continuous=True)
+    explorer.begin(np.array([0]), 1.0)
+    explorer.begin(np.array([1]), 0.0)
+    policy = np.full((2, 3), 0.25, np.float32)
+    played = np.array([explorer.act(policy) for _ in range(20_000)])
+    assert played.dtype == np.float32 and played.shape == (20_000, 2, 3)
+    assert (played[:, 1] == 0.25).all()
+    ours = played[:, 0]
+    assert ours.min() >= -1.0 and ours.max() < 1.0
+    changes = np.flatnonzero((ours[1:] != ours[:-1]).any(axis=1)) + 1
+    options = ours[np.concatenate([[0], changes])]  # each option's action, once
+    assert len(options) > 1000
+    assert np.abs(options.mean(axis=0)).max() < 0.05  # uniform: mean 0, variance 1/3 per dimension
+    assert options.var(axis=0) == pytest.approx(np.full(3, 1 / 3), abs=0.03)
+    # a held option: every step between two changes repeats the same vector
+    assert len(changes) < len(ours) / 2
+
+
+def pendulum(tmp_path, name: str, **kw) -> Trainer:
+    return Trainer(tiny_config(tmp_path / name, "Pendulum-v1", explore_share=0.5, n_envs=8, **kw))
+
+
+def test_the_chance_to_explore_continuous_actions_is_the_share_times_the_odds(tmp_path):
+    """Every return of a continuous env differs (action costs): no share of them sits at the worst, yet
+    the chance is explore_share while exploring episodes hold their own, and falls as they lose."""
+    trainer = pendulum(tmp_path, "hand")
+    assert trainer._explore_chance() == 0.5  # nothing stored
+    obs = np.zeros((1, 3), np.float32)
+    for ret, explored in [(-900.0, True), (-700.0, True), (-800.0, False), (-300.0, False)]:
+        action = np.zeros((1, 1), np.float32)
+        trainer.buffer.add(Episode(obs, action, np.float32([ret]), False, explored=explored))
+    # exploring -900 loses both; -700 wins over -800, loses to -300: won 1, lost 3
+    assert trainer._explore_chance() == pytest.approx(0.5 * 2 / 4)
+    off = Trainer(tiny_config(tmp_path / "off", "Pendulum-v1", explore_share=0.0))
+    assert off._explore_chance() == 0.0
+    for t in (trainer, off):
+        t.close()
+
+
+def test_continuous_exploring_episodes_reach_mountaincars_flag_and_are_stored_as_explored(tmp_path):
+    """MountainCarContinuous-v0: uniform random actions never reach the flag and the action's cost makes
+    every return differ; options reach it. Seed 0, 8 envs, the first 999-step episodes: those that explored
+    hold their actions for spells, lie in the box, and one reaches the flag (return above 0)."""
+    trainer = Trainer(
+        tiny_config(tmp_path / "mcc", "MountainCarContinuous-v0", explore_share=0.5, n_envs=8)
+    ).learn(8192)
+    episodes = trainer.buffer.episodes
+    explored = trainer.buffer.explored()
+    assert explored.any() and not explored.all()
+    for e in (e for e in episodes if e.explored):
+        assert np.abs(e.actions).max() <= 1.0
+        changes = int((e.actions[1:] != e.actions[:-1]).any(axis=1).sum())
+        assert changes < e.length / 2  # held, not drawn each step
+    assert any(e.terminated and e.ret > 0 for e in episodes if e.explored)
+    trainer.close()
+
+
+def test_a_continuous_run_that_explores_resumes_to_the_uninterrupted_run(tmp_path):
+    """Split at a checkpoint while options are under way (Pendulum-v1's 200-step episodes): the resumed run
+    ends on the weights and exploration flags of the run in one go."""
+    whole = pendulum(tmp_path, "whole", checkpoint_every=2048).learn(3072)
+    first = pendulum(tmp_path, "split", checkpoint_every=2048).learn(2048)
+    assert first.buffer.explored().any()
+    resumed = Trainer.load(first.run_dir)
+    resumed.learn(3072)
+    assert resumed.buffer.explored().tolist() == whole.buffer.explored().tolist()
+    for (name, a), b in zip(
+        whole.policy.state_dict().items(), resumed.policy.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    for t in (whole, first, resumed):
+        t.close()
+
+
+class StopAt(Callback):
+    """Asks the run to stop (as Ctrl-C does) once it has passed ``step``: the checkpoint then holds the
+    rollout's state, options under way included."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_round(self, trainer, metrics) -> None:
+        if trainer.steps >= self.step:
+            trainer._request_stop(signal.SIGINT, None)
+
+
+@pytest.mark.parametrize("bad", [2.0, float("nan")])
+def test_a_continuous_option_out_of_the_box_in_a_checkpoint_is_a_one_line_error(tmp_path, bad):
+    from lightup.checkpoint import load_tensors, save_tensors
+
+    first = pendulum(tmp_path, "run").learn(2048, callbacks=[StopAt(1024)])
+    first.close()
+    path = first.run_dir / "checkpoint.safetensors"
+    tensors, meta = load_tensors(path)
+    assert tensors["rollout.exploring"].any()
+    action = tensors["rollout.explore_action"]
+    assert action.shape == (8, 1) and action.dtype == torch.float32
+    assert Trainer.load(first.run_dir).steps == first.steps  # as written, it loads
+    action[0, 0] = bad
+    save_tensors(path, tensors, meta)
+    with pytest.raises(LightupError, match="^the checkpoint's rollout state is out of range"):
+        Trainer.load(first.run_dir).learn(2048)
