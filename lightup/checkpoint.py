@@ -17,7 +17,7 @@ from typing import Any
 
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightup.errors import LightupError
 from lightup.jsonfile import MiB, loads
@@ -89,6 +89,28 @@ def load_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
             f"{str(path)!r} has lightup metadata that is not a JSON object; use another checkpoint"
         )
     return tensors, meta
+
+
+def check_parameters(module: nn.Module, state: dict[str, Tensor], where: str, prefix: str = "") -> None:
+    """The weights ``state`` holds for ``module``'s parameters are of a floating type where the parameter
+    is, and finite: else a one-line LightupError naming the first (``where``: what holds them, as the start
+    of the message; ``prefix``: the weights' names' in the file). torch's
+    ``load_state_dict`` would cast integers silently and take NaN, and the model would then act on garbage.
+    Buffers are not checked (a running statistic may hold NaN until it is first measured)."""
+    for name, param in module.named_parameters():
+        value = state.get(name)
+        if value is None:
+            continue  # missing weights: the caller's shape check names them
+        if param.is_floating_point() and not value.is_floating_point():
+            raise LightupError(
+                f"{where}holds the weight {prefix + name!r} as {value.dtype} where the model has "
+                "floating-point weights (an altered file); use a checkpoint written by lightup"
+            )
+        if value.is_floating_point() and not bool(value.isfinite().all()):
+            raise LightupError(
+                f"{where}holds non-finite values (NaN or infinity) in the weight {prefix + name!r}: a "
+                "corrupt file or a run that diverged; use an earlier checkpoint"
+            )
 
 
 def with_prefix(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:

@@ -9,11 +9,13 @@ The tables below give each case as (argv, says[, setup[, name]]); the name defau
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 from pathlib import Path
 from typing import NamedTuple
 
+import torch
 from catalogue_setups import (
     DEEP,
     LONG_LINE,
@@ -316,6 +318,14 @@ ROWS: list[tuple] = [
     (R, "holds the optimizer state optim.0.exp_avg of shape (5, 5)",
      crafted_tensors(optimizer_moment((5, 5))),
      "resume: an optimizer moment of another shape"),
+    # weights that fit in shape but are not numbers a model can hold
+    (R, "holds non-finite values (NaN or infinity) in the weight 'model.head.weight'",
+     crafted_tensors(set_tensor("model.head.weight", lambda t: t.index_fill(1, torch.tensor([0]), math.nan))),
+     "resume: a NaN weight"),
+    (R, "holds the weight 'model.head.weight' as torch.int64 where the model has floating-point weights",
+     crafted_tensors(set_tensor("model.head.weight", lambda t: t.round().long())), "resume: integer weights"),
+    ("inspect {run}", "holds non-finite values (NaN or infinity) in the weight 'model.head.bias'",
+     crafted_tensors(set_tensor("model.head.bias", lambda t: t + math.inf)), "inspect: an infinite weight"),
     # usage errors from before the catalogue (tests/test_bad_inputs.py)
     ("frobnicate", "unknown command 'frobnicate'; choose one of: games, train"),
     ("train NoSuchEnv-v0", "unknown env id 'NoSuchEnv-v0'"),

@@ -69,8 +69,9 @@ def crafted(change: Callable[[dict], object] | None = None, raw: str | None = No
     return setup
 
 
-def crafted_tensors(change: Callable[[dict, dict], None]) -> Setup:
-    """A copy of the run whose checkpoint's tensors and metadata are changed in place by ``change``."""
+def crafted_tensors(change: Callable[[dict, dict], None], file: str = "checkpoint.safetensors") -> Setup:
+    """A copy of the run whose checkpoint's (or another ``file``'s) tensors and metadata are changed in
+    place by ``change``."""
 
     def setup(tmp: Path, base: Path) -> None:
         from safetensors.torch import save_file
@@ -78,7 +79,7 @@ def crafted_tensors(change: Callable[[dict, dict], None]) -> Setup:
         from lightup.checkpoint import load_tensors
 
         run_copy(tmp, base)
-        path = tmp / "run" / "checkpoint.safetensors"
+        path = tmp / "run" / file
         tensors, meta = load_tensors(path)
         change(tensors, meta)
         save_file(

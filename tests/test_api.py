@@ -3,6 +3,8 @@ end to end, callbacks that stop training, and `Agent` playing exactly as the tra
 
 from __future__ import annotations
 
+import math
+import re
 import subprocess
 import sys
 
@@ -291,6 +293,40 @@ def test_agent_load_of_a_user_policy_needs_the_policy_and_refuses_a_file_that_is
         Agent.load(tmp_path / "bare.safetensors")
     with pytest.raises(LightupError, match="does not fit the given policy"):
         Agent.load(trainer.run_dir / "policy.safetensors", policy=lambda o, a, d: make_policy(o + 1, a, d))
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda t: t.index_fill(0, torch.tensor([0]), math.nan), "holds non-finite values (NaN or infinity)"),
+        (lambda t: t.round().long(), "as torch.int64 where the model has floating-point weights"),
+    ],
+)
+def test_an_agent_file_with_weights_no_model_can_hold_is_a_one_line_error(
+    tmp_path, examples_path, change, says
+):
+    """NaN or integer weights of the right shape: torch's load_state_dict would take the NaN and cast the
+    integers, and the agent would act on them; both lightup's models and a user's are refused, the file
+    unchanged."""
+    from custom_policy import make_policy
+
+    from lightup import Agent
+    from lightup.checkpoint import load_tensors, save_tensors
+    from lightup.training.trainer import Trainer
+
+    for name, policy in (("dt", None), ("user", make_policy)):
+        trainer = Trainer(tiny_config(tmp_path / name), policy=policy).learn(64)
+        path = trainer.run_dir / "policy.safetensors"
+        tensors, meta = load_tensors(path)
+        first = next(k for k in tensors if k.startswith("model.") and tensors[k].is_floating_point())
+        tensors[first] = change(tensors[first])
+        save_tensors(path, tensors, meta)
+        before = path.read_bytes()
+        with pytest.raises(LightupError, match=re.escape(repr(first))) as err:
+            Agent.load(path, policy=policy)
+        assert says in str(err.value) and "\n" not in str(err.value), err.value
+        assert path.read_bytes() == before
+        trainer.close()
 
 
 def test_a_run_on_an_env_given_in_python_resumes_only_with_the_env_given_again(tmp_path):

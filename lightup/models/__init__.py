@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from lightup.checkpoint import load_tensors, save_tensors, with_prefix
+from lightup.checkpoint import check_parameters, load_tensors, save_tensors, with_prefix
 from lightup.errors import LightupError
 from lightup.models.decision_transformer import DecisionTransformer, DTConfig
 from lightup.models.mlp import MLPConfig, ReturnConditionedMLP
@@ -105,6 +105,7 @@ def load_weights(policy: SequencePolicy, path: str | Path) -> None:
 
 
 def _load_state(policy: SequencePolicy, state: dict, path: str | Path) -> None:
+    check_parameters(policy, state, f"{str(path)!r} ", "model.")
     try:
         policy.load_state_dict(state, strict=True)
     except RuntimeError as err:

@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lightup.checkpoint import load_tensors, save_tensors, with_prefix
+from lightup.checkpoint import check_parameters, load_tensors, save_tensors, with_prefix
 from lightup.envs.time_limit import DEFAULT_MAX_EPISODE_STEPS
 from lightup.errors import LightupError
 from lightup.models import MODELS, SequencePolicy, greedy_action, load_policy
@@ -187,6 +187,7 @@ class Agent:
                     "pass "
                     "the factory the run was trained with"
                 )
+            check_parameters(built, state, f"{str(path)!r} ", "model.")
             built.load_state_dict(state, strict=True)
         return cls(
             built,

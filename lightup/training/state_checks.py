@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from lightup.checkpoint import check_parameters
 from lightup.errors import LightupError
 
 BUFFER = ("buffer.observations", "buffer.actions", "buffer.rewards", "buffer.lengths", "buffer.terminated")
@@ -96,7 +97,9 @@ def load_weights(
     module: torch.nn.Module, state: dict[str, torch.Tensor], prefix: str, where: str = ""
 ) -> None:
     """``module.load_state_dict(state)``; weights missing, extra or of another shape (``prefix``: their
-    names' in the file) are a one-line error naming the first, not torch's message of many lines."""
+    names' in the file) are a one-line error naming the first, not torch's message of many lines; so are
+    weights that are not finite or not of a floating type (`lightup.checkpoint.check_parameters`)."""
+    check_parameters(module, state, where or "checkpoint ", prefix)
     try:
         module.load_state_dict(state)
     except RuntimeError as err:
