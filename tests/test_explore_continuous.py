@@ -12,29 +12,40 @@ from tiny import tiny_config
 
 from lightup.errors import LightupError
 from lightup.training.callbacks import Callback
-from lightup.training.explore import Explorer, odds
+from lightup.training.explore import Explorer, gain, in_top
 from lightup.training.replay import Episode
 from lightup.training.trainer import Trainer
 
 
-def test_odds_by_hand():
-    """Pairs of (exploring, policy's) returns the exploring one wins over those it loses, a tie half each,
-    each count with one added, at most 1."""
-    returns = np.array([5.0, 1.0, 3.0, 2.0, 3.0])
-    explored = np.array([True, True, False, False, False])
-    # 5 beats 3, 2, 3 (3 won); 1 loses to all three (3 lost): (3 + 1) / (3 + 1) = 1
-    assert odds(returns, explored) == 1.0
-    # exploring 3 and 2 against the policy's 5, 1, 3: 3 wins 1, ties 3, loses 5; 2 wins 1, loses 5 and 3
-    # won 2.5, lost 3.5: 3.5 / 4.5
-    assert odds(returns, np.array([False, False, True, True, False])) == pytest.approx(3.5 / 4.5)
-    # exploring episodes that lose every pair: 1 / (pairs + 1)
-    assert odds(np.array([-9.0, -8.0, -1.0, 0.0, 1.0]), np.array([True, True, False, False, False])) == (
-        pytest.approx(1 / 7)
-    )
-    # nothing to compare (no episode, or none of one kind): 1
-    assert odds(np.array([]), np.array([], bool)) == 1.0
-    assert odds(np.array([-3.0, -1.0]), np.array([False, False])) == 1.0
-    assert odds(np.array([-3.0, -1.0]), np.array([True, True])) == 1.0
+@pytest.mark.parametrize(
+    ("exploring", "expected"),
+    [
+        # 4 exploring, one on top: (1 + 0.2) / (4 + 2); 16 of the policy's, one: 1.2 / 18; 3 times: capped
+        ([0, 1, 2, 19], 1.0),
+        # 7 exploring, one on top: 1.2 / 9; 13 of the policy's, one: 1.2 / 15; 15 / 9 - 1
+        ([0, 1, 2, 3, 4, 5, 19], 2 / 3),
+        # 10 and 10, one on top each: equal rates
+        ([0, 1, 2, 3, 4, 5, 6, 7, 8, 19], 0.0),
+        # 10 exploring, none on top: 0.2 / 12 against 2.2 / 12
+        ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 0.0),
+        # none exploring: the prior's 0.2 / 2 against 2.2 / 22
+        ([], 0.0),
+    ],
+)
+def test_the_top_tenth_and_the_gain_at_it_by_hand(exploring, expected):
+    """Continuous actions: the bar is the 0.9 quantile of stored returns; the gain is the rate at which
+    exploring episodes are above it over the policy's rate, less 1, in [0, 1], each rate with two
+    episodes' worth of prior at 0.1."""
+    returns = np.arange(20, dtype=np.float64)  # 0..19: the 0.9 quantile is 17.1, so 18 and 19 are above
+    assert np.flatnonzero(in_top(returns)).tolist() == [18, 19]
+    explored = np.zeros(20, bool)
+    explored[exploring] = True
+    assert gain(returns, explored) == pytest.approx(expected)
+
+
+def test_the_gain_with_nothing_stored_and_the_bar_of_one_return():
+    assert gain(np.array([]), np.array([], bool)) == 1.0  # nothing stored: the first episodes find out
+    assert in_top(np.array([])).tolist() == [] and in_top(np.array([-5.0])).tolist() == [False]
 
 
 def test_continuous_options_hold_a_uniform_action_of_the_box():
@@ -63,17 +74,26 @@ def pendulum(tmp_path, name: str, **kw) -> Trainer:
     return Trainer(tiny_config(tmp_path / name, "Pendulum-v1", explore_share=0.5, n_envs=8, **kw))
 
 
-def test_the_chance_to_explore_continuous_actions_is_the_share_times_the_odds(tmp_path):
-    """Every return of a continuous env differs (action costs): no share of them sits at the worst, yet
-    the chance is explore_share while exploring episodes hold their own, and falls as they lose."""
+def test_the_chance_to_explore_continuous_actions_is_the_share_times_the_gain_at_the_top(tmp_path):
+    """Every return of a continuous env differs (action costs): none sits at the worst, yet the chance is
+    explore_share while exploring episodes reach the top tenth of stored returns twice as often as the
+    policy's, and 0 where they reach it no more often."""
     trainer = pendulum(tmp_path, "hand")
     assert trainer._explore_chance() == 0.5  # nothing stored
-    obs = np.zeros((1, 3), np.float32)
-    for ret, explored in [(-900.0, True), (-700.0, True), (-800.0, False), (-300.0, False)]:
-        action = np.zeros((1, 1), np.float32)
-        trainer.buffer.add(Episode(obs, action, np.float32([ret]), False, explored=explored))
-    # exploring -900 loses both; -700 wins over -800, loses to -300: won 1, lost 3
-    assert trainer._explore_chance() == pytest.approx(0.5 * 2 / 4)
+    obs, action = np.zeros((1, 3), np.float32), np.zeros((1, 1), np.float32)
+    for i in range(20):  # returns -1000 + 10 i; the bottom half explored, the top two the policy's
+        trainer.buffer.add(Episode(obs, action, np.float32([-1000.0 + 10 * i]), False, explored=i < 10))
+    assert trainer._explore_chance() == 0.0  # exploring 0.2 / 12 against 2.2 / 12
+    trainer.buffer.add(Episode(obs, action, np.float32([5.0]), False, explored=True))  # the new best
+    returns = trainer.buffer.returns()
+    assert sorted(returns[in_top(returns)].tolist()) == [-810.0, 5.0]
+    # exploring 1.2 / 13 against 1.2 / 12: not more often by enough to pay
+    assert trainer._explore_chance() == pytest.approx(0.5 * max(12 / 13 - 1, 0.0))
+    for ret in (6.0, 7.0, 8.0):  # exploring episodes take the top: 4 of 14 against 0 of 10
+        trainer.buffer.add(Episode(obs, action, np.float32([ret]), False, explored=True))
+    returns = trainer.buffer.returns()
+    assert sorted(returns[in_top(returns)].tolist()) == [6.0, 7.0, 8.0]
+    assert trainer._explore_chance() == 0.5  # 3.2 / 16 against 0.2 / 12: capped at 1
     off = Trainer(tiny_config(tmp_path / "off", "Pendulum-v1", explore_share=0.0))
     assert off._explore_chance() == 0.0
     for t in (trainer, off):

@@ -861,11 +861,10 @@ def test_the_default_recipe_is_the_same_for_every_env_and_fills_only_what_is_lef
         # the value sees the steps before each one that the policy's context holds; exploration while returns
         # sit at the worst
         assert (c.value_history, c.explore_share) == (9, 0.5)
-    # continuous actions: the value of the observation alone, fit to TD(0.95) returns; exploration as for
-    # discrete actions (its chance gated otherwise: lightup.training.explore)
+    # continuous actions: the value of the observation alone, fit to TD(0.95) returns; no exploration
     pendulum = with_env_defaults(TrainConfig(env_id="Pendulum-v1"), None, lambda: 42.0, continuous=True)
     assert (pendulum.advantage_lambda, pendulum.advantage_baseline) == (0.95, "value")
-    assert (pendulum.value_history, pendulum.explore_share) == (0, 0.5)
+    assert (pendulum.value_history, pendulum.explore_share) == (0, 0.0)
     # the value's history follows the context chosen; a preset keeps the observation alone it was measured on
     assert with_env_defaults(TrainConfig(context_len=4), None, lambda: 1.0).value_history == 3
     assert with_env_defaults(TrainConfig(context_len=200), None, lambda: 1.0).value_history == 64

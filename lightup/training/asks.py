@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lightup.training.commands import eval_command, rollout_commands
-from lightup.training.explore import odds, payoff, worst_share
+from lightup.training.explore import gain, payoff, worst_share
 
 
 class Asks:
@@ -41,11 +41,12 @@ class Asks:
     def _explore_chance(self) -> float:
         """A starting rollout episode's chance to explore (`lightup.training.explore`): ``explore_share`` x
         the share of stored episodes at the worst return x how exploring episodes pay against the policy's,
-        or for continuous actions ``explore_share`` x the odds that they beat the policy's."""
+        or for continuous actions ``explore_share`` x how much more often exploring episodes reach the top
+        of the stored returns (`lightup.training.explore.gain`)."""
         share = self.config.explore_share
         if not share:
             return 0.0
         returns = self.buffer.returns()
         if not self.policy.discrete:
-            return share * odds(returns, self.buffer.explored())
+            return share * gain(returns, self.buffer.explored())
         return share * worst_share(returns) * payoff(returns, self.buffer.explored())

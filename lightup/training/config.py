@@ -100,7 +100,7 @@ class TrainConfig:
     greedy_envs: MaybeInt = None
     """Rollout envs that act greedily instead of sampling (default: the recipe's, at most n_envs / 4)."""
     explore_share: MaybeFloat = None
-    """Most share of episodes that explore while returns sit at the worst (default: the recipe's)."""
+    """Most share of rollout episodes that explore with held random actions (default: the recipe's)."""
     ema: float = 0.0
     """Polyak averaging of the weights evaluation plays; 0: none, 0.99: ~100 updates."""
 

@@ -121,13 +121,14 @@ DEFAULTS: dict = {
 # returns, bootstrapped at time-limit cuts, in place of Monte Carlo ones. Monte Carlo returns to a time limit
 # fall with the steps left, which the value (of the observation alone) cannot see, so the advantages ranked
 # steps by time: Pendulum-v1 stayed at random actions' return; benchmarks/results/learning_continuous.md.
-# Exploration (DEFAULTS' share) is gated by the odds that its episodes beat the policy's
-# (lightup.training.explore).
+# No exploration: it solves MountainCarContinuous-v0 (opt in, --explore-share 0.5) but slowed Pendulum-v1
+# (benchmarks/results/learning_continuous.md, "Exploration for continuous actions").
 CONTINUOUS_DEFAULTS: dict = {
     "advantage_lambda": 0.95,
     "advantage_baseline": "value",
     "value_history": 0,
     "value_select": False,
+    "explore_share": 0.0,
 }
 VALUE_HISTORY_MAX = 64
 # Taxi-v4's one-hot observations are 500 numbers: nine steps back would make each row of the value 5,063

@@ -297,9 +297,9 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
                 metrics.update(self.episode_window.metrics())  # SB3's means over the last 100 episodes
                 if stats.steps:
                     metrics["rollout/entropy"] = stats.entropy * c.n_envs / stats.steps
+                    metrics["rollout/explored"] = stats.explored / stats.steps
                     if self.discrete:
                         metrics["rollout/max_prob"] = stats.max_prob * c.n_envs / stats.steps
-                        metrics["rollout/explored"] = stats.explored / stats.steps
                 metrics["rollout/buffer_best_return"] = (
                     float(self.buffer.returns().max()) if len(self.buffer) else 0.0
                 )
