@@ -227,6 +227,18 @@ class ContinuousTanhTwice(DecisionTransformer):
         return TanhNormal(torch.tanh(mean), log_std)
 
 
+class ContinuousMeanSquashedInForward(DecisionTransformer):
+    """Continuous: forward squashes the mean, and the head's tanh squashes it again: actions stay within
+    +-tanh(1) = +-0.76 of the box's middle, whatever the policy learns."""
+
+    def forward(self, *args, **kwargs):
+        params = super().forward(*args, **kwargs)
+        if self.discrete:
+            return params
+        mean, log_std = params.chunk(2, -1)
+        return torch.cat([torch.tanh(mean), log_std], -1)
+
+
 class ContinuousNoTanhCorrection(DecisionTransformer):
     """Continuous: the sampler's log-density leaves out the tanh's change of variables."""
 
@@ -298,6 +310,11 @@ def more_bugs() -> list:
             "continuous: tanh applied twice",
             Subject(small(ContinuousTanhTwice), discrete=False),
             "sampling_matches_loss",
+        ),
+        Bug(
+            "continuous: mean squashed in forward",
+            Subject(small(ContinuousMeanSquashedInForward), discrete=False),
+            "continuous_reach",
         ),
         Bug(
             "continuous: no tanh correction in the sampler",

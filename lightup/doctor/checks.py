@@ -29,7 +29,7 @@ from lightup.doctor.check_base import (
     rel_diff,
 )
 from lightup.doctor.checks_cache import kv_cache
-from lightup.doctor.checks_continuous import continuous_actions
+from lightup.doctor.checks_continuous import continuous_actions, continuous_reach
 from lightup.doctor.checks_inputs import (
     causal_masking,
     distinct_outputs,
@@ -98,6 +98,7 @@ STATIC_CHECKS: tuple[Callable[[Subject], CheckResult], ...] = (
     relabelling,
     return_bookkeeping,
     continuous_actions,
+    continuous_reach,
     overfit_batch,
 )
 CHECK_NAMES = tuple(c.__name__ for c in STATIC_CHECKS)

@@ -3,9 +3,9 @@
 The other checks examine discrete-action policies (as the ladder trains). A factory that also builds
 continuous-action policies (ours does) has code only they run: the start of an episode has no previous
 action (``prev_actions`` is ignored where ``timesteps == 0``, by the `SequencePolicy` contract), previous
-actions are vectors, and the head gives a mean and a log-std per action dimension. This check runs the
-contract's rules on that twin: what the start ignores, what each later position reads, gradients, and
-``push`` against ``forward``.
+actions are vectors, and the head gives a mean and a log-std per action dimension. `continuous_actions`
+runs the contract's rules on that twin: what the start ignores, what each later position reads, gradients,
+and ``push`` against ``forward``; `continuous_reach` fits it to actions near the edge of the action box.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from lightup.doctor import limits
 from lightup.doctor.check_base import OBS, Finding, Subject, check, inputs, random_batch, rel_diff
 from lightup.doctor.checks_inputs import declares
-from lightup.models.policy import SequencePolicy
+from lightup.models.policy import SequencePolicy, greedy_action
 
 ACT_DIMS = 2  # action dimensions of the continuous twin
 
@@ -157,3 +157,38 @@ def continuous_actions(subject: Subject) -> Finding | tuple[bool, str]:
     return Finding.measured(
         limits.CACHE, cache, "continuous actions", why, "continuous twin keeps the contract"
     )
+
+
+@check
+def continuous_reach(subject: Subject) -> Finding | tuple[bool, str]:
+    """Where the factory also builds continuous-action policies: fit by the loss to one batch whose every
+    action is (0.95, -0.95), the greedy action comes within 0.05 of it. A mean squashed, clamped or scaled
+    before the head's own tanh cannot reach the edges of the action box (a tanh twice stops at 0.76), so
+    neither can the policy's actions, whatever it learns."""
+    policy = twin(subject)
+    if policy is None:
+        return True, "the factory builds no continuous-action policy (nothing to check)"
+    if plays_continuous(subject) is not None:
+        return True, "its continuous-action policy raises in forward (continuous_actions reports it)"
+    policy.train()
+    batch = _batch(policy, seed=32)
+    mask = batch["mask"]
+    target = torch.tensor([limits.REACH_TARGET, -limits.REACH_TARGET]).expand_as(batch["actions"])
+    trained = [p for p in policy.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trained, lr=subject.lr)
+    for step in range(limits.REACH_STEPS + 1):
+        params = policy(**inputs(batch))
+        with torch.no_grad():
+            error = float((greedy_action(params.detach(), False) - target).abs()[mask].max())
+        if not math.isfinite(error) or error <= limits.REACH.pass_at or step == limits.REACH_STEPS:
+            break
+        loss = subject.loss(params, target, mask, False)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    why = (
+        "the greedy action cannot reach the edge of the action box: a mean squashed, clamped or scaled "
+        "before the head's tanh"
+    )
+    where = f"target +-{limits.REACH_TARGET}, {step} Adam steps"
+    return Finding.measured(limits.REACH, error, where, why, "reaches the edges of the action box")

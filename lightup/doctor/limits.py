@@ -79,6 +79,19 @@ START_TOKEN = Limit(
     next_step="run the recall rung: it tells the first step from the later ones",
 )
 
+# The greedy action of a continuous twin fit to one batch whose every action is `REACH_TARGET`: healthy models
+# come within 0.05 of it (the fit stops there; benchmarks/results/doctor_reach.md), a mean squashed by a
+# tanh before the head's own tanh stops at tanh(1) = 0.76, an error of 0.19.
+REACH_TARGET = 0.95
+REACH_STEPS = 300  # the fit's budget: healthy models take 30 to 150 Adam steps (doctor_reach.md)
+REACH = Limit(
+    "largest distance of the greedy action from the target",
+    0.1,
+    0.05,
+    higher_is_healthy=False,
+    next_step="run the continuous-target-action rung",
+)
+
 INITIAL_ENTROPY = Limit("share of the maximum entropy", 0.9, 0.9)
 DISTINCT_OUTPUTS = Limit("relative spread", 1e-3, 0.035, next_step="run the press-size-4 rung")
 
