@@ -227,6 +227,18 @@ class ContinuousTanhTwice(DecisionTransformer):
         return TanhNormal(torch.tanh(mean), log_std)
 
 
+class CacheLogNeverTrimmed(DecisionTransformer):
+    """The rollout cache also logs every step it is given and never drops one: exact, and a leak."""
+
+    def begin(self, n: int) -> None:
+        super().begin(n)
+        self._log: list[Tensor] = []
+
+    def push(self, returns_to_go, states, prev_actions, timesteps):
+        self._log.append(states.clone())
+        return super().push(returns_to_go, states, prev_actions, timesteps)
+
+
 class ContinuousMeanSquashedInForward(DecisionTransformer):
     """Continuous: forward squashes the mean, and the head's tanh squashes it again: actions stay within
     +-tanh(1) = +-0.76 of the box's middle, whatever the policy learns."""
@@ -311,6 +323,7 @@ def more_bugs() -> list:
             Subject(small(ContinuousTanhTwice), discrete=False),
             "sampling_matches_loss",
         ),
+        Bug("cache log never trimmed", Subject(small(CacheLogNeverTrimmed)), "cache_bounded"),
         Bug(
             "continuous: mean squashed in forward",
             Subject(small(ContinuousMeanSquashedInForward), discrete=False),

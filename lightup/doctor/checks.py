@@ -28,7 +28,7 @@ from lightup.doctor.check_base import (
     random_batch,
     rel_diff,
 )
-from lightup.doctor.checks_cache import kv_cache
+from lightup.doctor.checks_cache import cache_bounded, kv_cache
 from lightup.doctor.checks_continuous import continuous_actions, continuous_reach
 from lightup.doctor.checks_inputs import (
     causal_masking,
@@ -81,6 +81,7 @@ STATIC_CHECKS: tuple[Callable[[Subject], CheckResult], ...] = (
     deterministic,
     train_matches_eval,
     kv_cache,
+    cache_bounded,
     gradients,
     start_token_never_sampled,
     start_token_distinct,

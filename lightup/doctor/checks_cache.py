@@ -1,11 +1,12 @@
-"""The static check of the incremental interface: ``begin``/``push``/``reset`` against ``forward``."""
+"""The static checks of the incremental interface: ``begin``/``push``/``reset`` against ``forward``, and the
+state a policy keeps between pushes."""
 
 from __future__ import annotations
 
 import math
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightup.doctor import limits
 from lightup.doctor.check_base import (
@@ -118,4 +119,60 @@ def kv_cache(subject: Subject) -> Finding:
         f"{worst['window']:.1e} at {where['window']} against the last K steps): check the cache position, "
         "the ring buffer, the timesteps it embeds and reset",
         f"push equals forward over {span}",
+    )
+
+
+def held_numbers(policy: SequencePolicy) -> int:
+    """Numbers in the tensors reachable from ``policy`` through modules, dicts, lists, tuples and sets,
+    its parameters aside: what it keeps between pushes, besides its weights."""
+    weights = {id(p) for p in policy.parameters()}
+    seen: set[int] = set()
+    total, stack = 0, [policy]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, Tensor):
+            total += 0 if id(obj) in weights else obj.numel()
+        elif isinstance(obj, nn.Module):
+            stack.extend(vars(obj).values())
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+    return total
+
+
+@check
+def cache_bounded(subject: Subject) -> Finding:
+    """The state a policy keeps between pushes stops growing once it holds K steps: the same numbers K + 2
+    steps into an episode and 3K + 4 steps in. A cache or log that never drops old steps is exact (so
+    kv_cache passes it) and holds memory without bound over a long episode."""
+    policy = build(subject).eval()
+    k, n = policy.context_len, 2
+    g = torch.Generator().manual_seed(5)
+    length = 3 * k + 4
+    actions = random_actions(policy, (n, length), g)
+    held = {}
+    with torch.no_grad():
+        policy.begin(n)
+        for j in range(length):
+            prev = torch.full_like(actions[:, 0], start_value(policy)) if j == 0 else actions[:, j - 1]
+            policy.push(
+                torch.randn(n, generator=g),
+                torch.randn(n, policy.obs_dim, generator=g),
+                prev,
+                torch.full((n,), j),
+            )
+            if j + 1 in (k + 2, length):
+                held[j + 1] = held_numbers(policy)
+    growth = float(held[length] - held[k + 2])
+    where = f"{held[k + 2]} numbers after {k + 2} steps, {held[length]} after {length} (K = {k})"
+    why = (
+        "the state it keeps between pushes grows with the episode: a cache or log that never drops old "
+        "steps holds memory without bound over a long episode"
+    )
+    return Finding.measured(
+        limits.HELD_GROWTH, growth, where, why, "the state kept between pushes is bounded"
     )

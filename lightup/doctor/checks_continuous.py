@@ -173,6 +173,11 @@ def continuous_reach(subject: Subject) -> Finding | tuple[bool, str]:
     policy.train()
     batch = _batch(policy, seed=32)
     mask = batch["mask"]
+    shape = (*mask.shape, 2 * ACT_DIMS)
+    with torch.no_grad():
+        given = tuple(policy(**inputs(batch)).shape)
+    if given != shape:  # not a mean and a log-std per dimension: output_shape judges a continuous subject
+        return True, f"its continuous-action policy gives outputs of shape {given}, not {shape} (not checked)"
     target = torch.tensor([limits.REACH_TARGET, -limits.REACH_TARGET]).expand_as(batch["actions"])
     trained = [p for p in policy.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trained, lr=subject.lr)

@@ -92,6 +92,11 @@ REACH = Limit(
     next_step="run the continuous-target-action rung",
 )
 
+# Numbers a policy holds between pushes (tensors reachable from it, parameters aside), from K + 2 steps into
+# an episode to 3K + 4: a ring or a window of K steps holds the same; a cache or log that keeps every step
+# grows by at least one number a step. Exact: any growth fails.
+HELD_GROWTH = Limit("numbers held, growth over 2K + 2 steps", 0.0, 0.0, higher_is_healthy=False)
+
 INITIAL_ENTROPY = Limit("share of the maximum entropy", 0.9, 0.9)
 DISTINCT_OUTPUTS = Limit("relative spread", 1e-3, 0.035, next_step="run the press-size-4 rung")
 
