@@ -80,10 +80,10 @@ START_TOKEN = Limit(
 )
 
 # The greedy action of a continuous twin fit to one batch whose every action is `REACH_TARGET`: healthy models
-# come within 0.05 of it (the fit stops there; benchmarks/results/doctor_reach.md), a mean squashed by a
+# come within 0.05 of it (the fit stops there; benchmarks/results/doctor_new_checks.md), a mean squashed by a
 # tanh before the head's own tanh stops at tanh(1) = 0.76, an error of 0.19.
 REACH_TARGET = 0.95
-REACH_STEPS = 300  # the fit's budget: healthy models take 30 to 150 Adam steps (doctor_reach.md)
+REACH_STEPS = 300  # the fit's budget: healthy models take 30 to 150 Adam steps (doctor_new_checks.md)
 REACH = Limit(
     "largest distance of the greedy action from the target",
     0.1,
