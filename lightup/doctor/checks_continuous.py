@@ -165,12 +165,10 @@ def continuous_reach(subject: Subject) -> Finding | tuple[bool, str]:
     action is (0.95, -0.95), the greedy action comes within 0.05 of it. A mean squashed, clamped or scaled
     before the head's own tanh cannot reach the edges of the action box (a tanh twice stops at 0.76), so
     neither can the policy's actions, whatever it learns."""
-    policy = twin(subject)
-    if policy is None:
-        return True, "the factory builds no continuous-action policy (nothing to check)"
-    if plays_continuous(subject) is not None:
-        return True, "its continuous-action policy raises in forward (continuous_actions reports it)"
-    policy.train()
+    why_not = plays_continuous(subject)
+    if why_not is not None:
+        return True, f"{why_not} (nothing to check)"
+    policy = twin(subject).train()
     batch = _batch(policy, seed=32)
     mask = batch["mask"]
     shape = (*mask.shape, 2 * ACT_DIMS)

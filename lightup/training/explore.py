@@ -122,7 +122,7 @@ class Explorer:
             u = 1.0 - torch.rand(len(fresh), dtype=torch.float64).numpy()  # in (0, 1]
             self.left[fresh] = np.minimum(np.floor(1.0 / u), MAX_DURATION).astype(np.int64)
         exploring = self.exploring[:, None] if self.continuous else self.exploring
-        out = np.where(exploring, self.action, actions).astype(actions.dtype, copy=False)
+        out = np.where(exploring, self.action, actions)
         self.left[self.exploring] -= 1
         return out
 
@@ -157,7 +157,8 @@ def explore_shapes(n_envs: int, n_actions: int, continuous: bool) -> dict[str, t
     }
 
 
-EXPLORE_KEYS = ("exploring", "explore_action", "explore_left")
+EXPLORE_KEYS = tuple(explore_shapes(1, 1, False))
+"""The names of the arrays an `Explorer` adds to a rollout's state."""
 
 
 def options_out_of_range(state: dict[str, np.ndarray], n_actions: int, continuous: bool = False) -> bool:
@@ -165,8 +166,8 @@ def options_out_of_range(state: dict[str, np.ndarray], n_actions: int, continuou
     of ``n_actions`` (not finite and within [-1, 1] for ``continuous``) or more steps left than an option
     can have."""
     left, action = state["explore_left"], state["explore_action"]
-    if left.size and (left.min() < 0 or left.max() > MAX_DURATION):
+    if left.min() < 0 or left.max() > MAX_DURATION:
         return True
     if continuous:
-        return bool(not np.isfinite(action).all() or np.abs(action).max(initial=0.0) > 1.0)
-    return bool(action.size and (action.min() < 0 or action.max() >= n_actions))
+        return bool(not np.isfinite(action).all() or np.abs(action).max() > 1.0)
+    return bool(action.min() < 0 or action.max() >= n_actions)
