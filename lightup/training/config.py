@@ -65,8 +65,8 @@ class TrainConfig:
     """K: steps of history the policy sees (default: the recipe's)."""
     n_layer: MaybeInt = None
     """Transformer blocks (default: the recipe's)."""
-    n_head: int = 4
-    """Attention heads."""
+    n_head: MaybeInt = None
+    """Attention heads (default: the recipe's)."""
     n_embd: MaybeInt = None
     """Width of the model (default: the recipe's)."""
     dropout: float = 0.0
@@ -81,8 +81,8 @@ class TrainConfig:
     """Env steps per env between two rounds of updates."""
     updates_per_round: MaybeInt = None
     """Gradient steps after each round of rollouts (default: the recipe's)."""
-    batch_size: int = 64
-    """Windows per gradient step."""
+    batch_size: MaybeInt = None
+    """Windows per gradient step (default: the recipe's)."""
     overlap: bool = False
     """Collect the next round during the updates, in a thread (one round stale; inexact resume)."""
     lr: float = 1e-3
@@ -93,6 +93,11 @@ class TrainConfig:
     """Where the linear schedule ends, as a share of lr."""
     weight_decay: float = 1e-4
     """Weight decay of AdamW."""
+    optimizer_kernel: Annotated[
+        Literal["fused", "foreach"] | None,
+        tyro.conf.arg(metavar="{fused,foreach}", help_behavior_hint=default_hint),
+    ] = None
+    """The optimizers' kernels: one fused kernel a step, or torch's foreach (default: the recipe's)."""
     grad_clip: float = 0.25
     """Clip of the gradient's norm."""
     temperature: float = 1.0
@@ -213,7 +218,7 @@ class TrainConfig:
             raise LightupError(
                 f"{where}--greedy-envs must be from 0 to --n-envs ({self.n_envs}), got {greedy}"
             )
-        if None not in (self.n_layer, self.n_embd, self.context_len):
+        if None not in (self.n_layer, self.n_embd, self.n_head, self.context_len, self.batch_size):
             check_memory(self.n_layer, self.n_embd, self.n_head, self.context_len, self.batch_size, where)
         beta = self.advantage_beta
         if beta == 0 and self.advantage_lambda is not None and self.advantage_lambda < 1:
@@ -232,7 +237,7 @@ class TrainConfig:
                 f"{where}--entropy-target-final needs the entropy term: set --entropy-target above 0, or "
                 "leave --entropy-target-final unset"
             )
-        if self.n_embd is not None and self.n_embd % self.n_head:
+        if None not in (self.n_embd, self.n_head) and self.n_embd % self.n_head:
             raise LightupError(
                 f"{where}--n-embd ({self.n_embd}) must be divisible by --n-head ({self.n_head})"
             )

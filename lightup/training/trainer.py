@@ -134,11 +134,11 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
             # the config names the model trained, so that a resume asks for it again (see `load`)
             self.config = dataclasses.replace(config, policy=spec_of(policy))
         self._parameters = list(self.policy.parameters())  # listed once: walking the modules costs per update
-        # foreach: one kernel call per step for all tensors instead of a Python loop over them, with the same
-        # arithmetic (bit-identical weights) in less time.
-        # (fused, one kernel in all, is faster but not the same arithmetic: benchmarks/results/wall_time.md.)
+        # The recipe's kernel: fused (one kernel a step for all tensors) or foreach (one call a step per
+        # operation); the same algorithm, rounded differently (benchmarks/results/wall_time.md).
+        kernel = {config.optimizer_kernel: True}
         self.optimizer = torch.optim.AdamW(
-            self._parameters, lr=config.lr, weight_decay=config.weight_decay, foreach=True
+            self._parameters, lr=config.lr, weight_decay=config.weight_decay, **kernel
         )
         self.averaged: torch.optim.swa_utils.AveragedModel | None = None  # made at the first update (ema)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=True)
@@ -153,7 +153,7 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
                 self.value_net = ValuePair(n_in, obs_dim, n_out, config.value_hidden).to(self.device)
             else:
                 self.value_net = build_value_net(n_in, n_out, config.value_hidden).to(self.device)
-            self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr, foreach=True)
+            self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr, **kernel)
         value_gamma = config.advantage_gamma if self.value_net is not None else None
         one_hot = self.n_actions if self.discrete else None
         self.buffer = EpisodeBuffer(
