@@ -621,6 +621,26 @@ def test_a_checkpoint_from_before_the_policy_baseline_resumes_with_the_value_bas
     assert resumed.config.advantage_baseline == "value" and resumed.value_net[-1].out_features == 1
 
 
+def test_the_optimizers_kernel_is_the_recipes_and_a_checkpoint_from_before_it_resumes_with_foreach(tmp_path):
+    """The default recipe steps its optimizers with fused kernels; a checkpoint whose config has no
+    optimizer_kernel (written before it existed, with foreach kernels) resumes with foreach, the rounding
+    it was trained with."""
+    from lightup.checkpoint import load_tensors, save_tensors
+
+    run = tmp_path / "run"
+    trained = Trainer(tiny_config(run, "CartPole-v1")).learn(64)
+    assert trained.config.optimizer_kernel == "fused"
+    assert trained.optimizer.defaults["fused"] and trained.value_optimizer.defaults["fused"]
+    path = trained.save_checkpoint()
+    tensors, meta = load_tensors(path)
+    del meta["config"]["optimizer_kernel"]
+    save_tensors(path, tensors, meta)
+    resumed = Trainer.load(run)
+    assert resumed.config.optimizer_kernel == "foreach"
+    assert resumed.optimizer.defaults["foreach"] and not resumed.optimizer.defaults["fused"]
+    assert not resumed.value_optimizer.defaults["fused"]
+
+
 def test_a_checkpoint_from_before_value_hidden_resumes_with_its_128_wide_value_network(tmp_path):
     """CartPole-v1 now defaults to a value network of width 64; a checkpoint whose config has no value_hidden
     (written before it existed) was trained with 128 and resumes with it, its weights loaded."""
@@ -849,7 +869,8 @@ def test_the_default_recipe_is_the_same_for_every_env_and_fills_only_what_is_lef
     for env_id in ("CartPole-v1", "lightup/PressButton-v0", "Acrobot-v1", "my_module:MyEnv-v0"):
         c = with_env_defaults(TrainConfig(env_id=env_id), None, lambda: 42.0)
         assert (c.total_steps, c.eval_every, c.return_scale, c.max_return) == (100_000, 5_000, 42.0, None)
-        assert (c.n_envs, c.updates_per_round, c.context_len, c.n_layer, c.n_embd) == (8, 32, 10, 1, 32)
+        assert (c.n_envs, c.updates_per_round, c.context_len, c.n_layer, c.n_embd) == (8, 16, 10, 1, 32)
+        assert (c.batch_size, c.optimizer_kernel) == (128, "fused")
         assert (c.timestep_embedding, c.advantage_beta, c.value_hidden, c.buffer_capacity) == (
             False,
             0.5,
@@ -865,6 +886,9 @@ def test_the_default_recipe_is_the_same_for_every_env_and_fills_only_what_is_lef
     pendulum = with_env_defaults(TrainConfig(env_id="Pendulum-v1"), None, lambda: 42.0, continuous=True)
     assert (pendulum.advantage_lambda, pendulum.advantage_baseline) == (0.95, "value")
     assert (pendulum.value_history, pendulum.explore_share) == (0, 0.0)
+    # ... and the updates and the kernel its figures were measured with
+    assert (pendulum.batch_size, pendulum.updates_per_round) == (64, 32)
+    assert pendulum.optimizer_kernel == "foreach"
     # the value's history follows the context chosen; a preset keeps the observation alone it was measured on
     assert with_env_defaults(TrainConfig(context_len=4), None, lambda: 1.0).value_history == 3
     assert with_env_defaults(TrainConfig(context_len=200), None, lambda: 1.0).value_history == 64
@@ -934,6 +958,9 @@ def test_presets_are_the_measured_recipes_of_named_envs():
         32,
         100.0,
     )
+    for preset in ("cartpole", "games", "lunarlander"):  # the batches and arithmetic they were measured with
+        measured = with_env_defaults(TrainConfig(preset=preset), 1.0)
+        assert (measured.batch_size, measured.optimizer_kernel) == (64, "foreach")
     game = with_env_defaults(TrainConfig(env_id="lightup/PressButton-v0", preset="games"), 1.0)
     assert (game.total_steps, game.eval_every, game.buffer_capacity, game.return_scale) == (
         20_000,

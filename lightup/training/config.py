@@ -65,8 +65,8 @@ class TrainConfig:
     """K: steps of history the policy sees (default: the recipe's)."""
     n_layer: MaybeInt = None
     """Transformer blocks (default: the recipe's)."""
-    n_head: MaybeInt = None
-    """Attention heads (default: the recipe's)."""
+    n_head: int = 4
+    """Attention heads."""
     n_embd: MaybeInt = None
     """Width of the model (default: the recipe's)."""
     dropout: float = 0.0
@@ -218,7 +218,7 @@ class TrainConfig:
             raise LightupError(
                 f"{where}--greedy-envs must be from 0 to --n-envs ({self.n_envs}), got {greedy}"
             )
-        if None not in (self.n_layer, self.n_embd, self.n_head, self.context_len, self.batch_size):
+        if None not in (self.n_layer, self.n_embd, self.context_len, self.batch_size):
             check_memory(self.n_layer, self.n_embd, self.n_head, self.context_len, self.batch_size, where)
         beta = self.advantage_beta
         if beta == 0 and self.advantage_lambda is not None and self.advantage_lambda < 1:
@@ -237,7 +237,7 @@ class TrainConfig:
                 f"{where}--entropy-target-final needs the entropy term: set --entropy-target above 0, or "
                 "leave --entropy-target-final unset"
             )
-        if None not in (self.n_embd, self.n_head) and self.n_embd % self.n_head:
+        if self.n_embd is not None and self.n_embd % self.n_head:
             raise LightupError(
                 f"{where}--n-embd ({self.n_embd}) must be divisible by --n-head ({self.n_head})"
             )

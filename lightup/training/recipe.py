@@ -47,7 +47,6 @@ _MEASURED_BASE = {
     "command.kind": "best",
     "command.offset": 5.0,
     "advantage_baseline": "value",
-    "n_head": 4,
     "batch_size": 64,
     "optimizer_kernel": "foreach",
 }
@@ -107,7 +106,6 @@ DEFAULTS: dict = {
     "context_len": 10,
     "timestep_embedding": False,
     "n_layer": 1,
-    "n_head": 1,
     "n_embd": 32,
     "advantage_beta": 0.5,
     "value_hidden": 64,
@@ -135,8 +133,7 @@ CONTINUOUS_DEFAULTS: dict = {
     "value_history": 0,
     "value_select": False,
     "explore_share": 0.0,
-    # the model, updates and optimizer kernel the continuous figures were measured with
-    "n_head": 4,
+    # the updates and the optimizer kernel the continuous figures were measured with
     "batch_size": 64,
     "updates_per_round": 32,
     "optimizer_kernel": "foreach",
