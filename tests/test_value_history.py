@@ -100,15 +100,15 @@ def test_a_checkpoint_from_before_value_history_resumes_with_the_observation_alo
 def test_with_the_context_s_history_the_default_learns_a_game_the_observation_alone_cannot_judge(tmp_path):
     """PressButton hard mode, 3 presses of 2 buttons: the right button moves with the presses made, which the
     observation does not show. The default's Q baseline, reading the 9 steps before each one, solves it
-    within 3,072 env steps (seed 0; seeds 1 to 4 too, by 3,072); reading the observation alone, the same run
-    stays at 2 of 3 to the end of its 8,192 steps: the best a memoryless policy can do, where every
-    advantage points."""
+    within 5,120 env steps (seed 1: 4,096; seeds 0 to 5: 2,048 to 5,120); reading the observation alone,
+    the same run stays at 2 of 3 to the end of its 8,192 steps: the best a memoryless policy can do, where
+    every advantage points."""
     game = dict(env_options=("game_length=3", "hard_mode=true"), total_steps=8192, eval_every=1024)
     common = dict(stop_at_threshold=True, quiet=True, tensorboard=False, threads=1, **game)
     config = TrainConfig(env_id="lightup/PressButton-v0", run_dir=str(tmp_path / "h"), **common)
     with_history = Trainer(config).learn()
     assert with_history.config.value_history == 9 and with_history.solved_at is not None
-    assert with_history.solved_at <= 3072
+    assert with_history.solved_at <= 5120
     alone = dataclasses.replace(config, run_dir=str(tmp_path / "o"), value_history=0, value_select=False)
     alone = Trainer(alone).learn()
     assert alone.solved_at is None and alone.last_eval == 2.0
