@@ -641,6 +641,17 @@ def test_the_optimizers_kernel_is_the_recipes_and_a_checkpoint_from_before_it_re
     assert not resumed.value_optimizer.defaults["fused"]
 
 
+def test_a_users_model_with_a_complex_parameter_steps_with_foreach_kernels(tmp_path):
+    """Fused optimizer kernels refuse complex tensors; such a model trains with foreach kernels in place."""
+    from user_policies import gru_with_a_complex_parameter
+
+    trainer = Trainer(tiny_config(tmp_path / "run", "CartPole-v1"), policy=gru_with_a_complex_parameter)
+    assert trainer.config.optimizer_kernel == "fused" and not trainer.optimizer.defaults["fused"]
+    phase = trainer.policy.phase
+    trainer.learn(64)
+    assert trainer.updates > 0 and phase.dtype == torch.complex64
+
+
 def test_a_checkpoint_from_before_value_hidden_resumes_with_its_128_wide_value_network(tmp_path):
     """CartPole-v1 now defaults to a value network of width 64; a checkpoint whose config has no value_hidden
     (written before it existed) was trained with 128 and resumes with it, its weights loaded."""

@@ -42,6 +42,13 @@ def gru_factory(obs_dim: int, act_dim: int, discrete: bool) -> SequencePolicy:
     return GRUPolicy(obs_dim, act_dim, discrete)
 
 
+def gru_with_a_complex_parameter(obs_dim: int, act_dim: int, discrete: bool) -> SequencePolicy:
+    """The GRU policy with an unused complex parameter (which fused optimizer kernels refuse)."""
+    policy = GRUPolicy(obs_dim, act_dim, discrete)
+    policy.phase = torch.nn.Parameter(torch.zeros(2, dtype=torch.complex64))
+    return policy
+
+
 def dt_without_timesteps(obs_dim: int, act_dim: int, discrete: bool) -> SequencePolicy:
     """Our Decision Transformer at the doctor's size with its timestep embedding off."""
     return DecisionTransformer(

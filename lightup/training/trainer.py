@@ -135,10 +135,12 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
             self.config = dataclasses.replace(config, policy=spec_of(policy))
         self._parameters = list(self.policy.parameters())  # listed once: walking the modules costs per update
         # The recipe's kernel: fused (one kernel a step for all tensors) or foreach (one call a step per
-        # operation); the same algorithm, rounded differently (benchmarks/results/wall_time.md).
+        # operation); the same algorithm, rounded differently (benchmarks/results/wall_time.md). A user's
+        # model with parameters the fused kernel refuses (complex ones) steps with foreach.
         kernel = {config.optimizer_kernel: True}
+        real = all(p.is_floating_point() for p in self._parameters)
         self.optimizer = torch.optim.AdamW(
-            self._parameters, lr=config.lr, weight_decay=config.weight_decay, **kernel
+            self._parameters, lr=config.lr, weight_decay=config.weight_decay, **(kernel if real else {})
         )
         self.averaged: torch.optim.swa_utils.AveragedModel | None = None  # made at the first update (ema)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=True)
