@@ -355,6 +355,7 @@ ROWS: list[tuple] = [
     ("train LunarLander-v3 --greedy-envs 9", "--greedy-envs must be from 0 to --n-envs (8)"),
     ("train lightup/PressButton-v0 --advantage-beta 0 --advantage-lambda 0.9", "needs advantage weighting"),
     ("train --advantage-baseline q", "--advantage-baseline must be one of value, policy, got 'q'"),
+    ("train --optimizer-kernel adam", "--optimizer-kernel must be one of fused, foreach, got 'adam'"),
     (
         "train lightup/PressButton-v0 --advantage-beta 0 --advantage-baseline policy",
         "policy needs advantage weighting",

@@ -73,6 +73,8 @@ BAD = [
     ("lr: fast\n", "--lr must be a finite number > 0 and < 1, got 'fast'"),
     ("n_layer: 2.5\n", "--n-layer must be an integer from 1 to 64, got 2.5"),
     ("layout: diagonal\n", "--layout must be one of stacked, interleaved, got 'diagonal'"),
+    ("optimizer_kernel: sgd\n", "--optimizer-kernel must be one of fused, foreach, got 'sgd'"),
+    ("batch_size: 0\n", "--batch-size must be an integer from 1 to 65536, got 0"),
     ("- a list\n", "a config file holds a mapping of field names to values"),
     ("lr: [1, 2\n", "is not valid YAML"),
     ("a: &x [1]\nb: *x\n", "uses a YAML alias"),
