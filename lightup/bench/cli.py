@@ -154,9 +154,47 @@ def _finished_rows(out: Path, config: BenchConfig) -> list[dict]:
             f"--resume: {str(out)!r} holds {len(strays)} runs these flags do not name (e.g. {r['agent']} on "
             f"{task}, seed {r['seed']}, budget {_thousands(r['budget'])}); resume with the flags it ran with"
         )
+    _check_settings(out, rows)
     if cut:  # only once the rest is known to be this bench's runs: a refused folder is left as it was
         atomic_write(path, lambda tmp: Path(tmp).write_text("".join(lines), encoding="utf-8"))
     return rows
+
+
+def _settings_now(row: dict):
+    """What this code would run ``row``'s job with, in the form the row records it: the trainer's recipe
+    digest, or an SB3 peer's hyperparameters (the zoo's, or SB3's defaults)."""
+    from lightup.bench.runs import SB3_AGENTS, TRAINER_AGENTS
+
+    if row["agent"] in TRAINER_AGENTS:
+        from lightup.training.recipe import recipe_digest
+
+        return "recipe", recipe_digest()
+    if row["agent"] in SB3_AGENTS:
+        from lightup.bench.zoo import hyperparameters
+
+        params, from_zoo = hyperparameters(SB3_AGENTS[row["agent"]], row["env_id"])
+        return "hyperparameters", json.loads(json.dumps(dict(params, from_zoo=from_zoo)))
+    return None, None
+
+
+def _check_settings(out: Path, rows: list[dict]) -> None:
+    """Every kept row ran with the settings this code would run its job with: a bench resumed after its
+    defaults changed would mix two recipes under one name. Rows that record no settings (written before
+    rows recorded them) are kept as they are."""
+    stale = []
+    for row in rows:
+        key, now = _settings_now(row)
+        if key is not None and key in row and row[key] != now:
+            stale.append((row, key))
+    if stale:
+        row, key = stale[0]
+        others = sum(1 for r, _ in stale if r["agent"] == row["agent"])
+        differ = "recipe differs" if key == "recipe" else f"{key} differ"
+        raise LightupError(
+            f"--resume: {str(out)!r} holds {others} runs of {row['agent']} whose {differ} from this code's "
+            f"(e.g. on {task_name(row)}, seed {row['seed']}); finish the bench with the code it started "
+            "with, or start a new --out"
+        )
 
 
 def _render(out: Path, config: BenchConfig, rows: list[dict], header: list[str], notes: str = "") -> str:

@@ -65,7 +65,7 @@ class BenchConfig:
     bootstrap_reps: int = 2000
     """Bootstrap replications of the confidence intervals."""
     resume: bool = False
-    """Keep the results folder's finished runs and run only those it lacks (give the flags it ran with)."""
+    """Run only the runs the results folder lacks (refused if its runs' flags or settings differ)."""
     report: MaybeStr = None
     """Run nothing: write this results folder's summary and plots again from its runs (default: none)."""
     quiet: bool = False

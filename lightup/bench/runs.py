@@ -74,6 +74,7 @@ def run_job(job: Job) -> dict:
 def _run_trainer(job: Job) -> dict:
     from lightup.training.config import TrainConfig, with_overrides
     from lightup.training.logger import read_metrics
+    from lightup.training.recipe import recipe_digest
     from lightup.training.trainer import Trainer
 
     start = time.perf_counter()
@@ -119,6 +120,7 @@ def _run_trainer(job: Job) -> dict:
         "curve": [[r["step"], float(r["eval/mean_reward"])] for r in evals],
         "weights_sha256": weights,
         "hyperparameters": {"from_zoo": None},
+        "recipe": recipe_digest(),
         "follow": follow,
     }
     if config.ema > 0:  # the trained weights' evaluations on the same episodes: the run without averaging

@@ -16,6 +16,9 @@ is derived from it, never looked up by its id:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -150,6 +153,30 @@ EVALUATIONS_PER_RUN = 20  # the default cadence: eval_every = total_steps / 20
 COMMAND_OFFSET_SHARE = 0.025
 
 
+# TrainConfig's fields that choose where a run writes and what it shows, not what it learns.
+_NOT_RECIPE = (
+    "exp_name", "run_root", "run_dir", "quiet", "tensorboard", "track", "wandb_project", "device", "threads",
+    "max_env_errors",
+)  # fmt: skip
+
+
+def recipe_digest() -> str:
+    """A short SHA-256 of everything a run's config is filled from when a field is left unset: `DEFAULTS`,
+    `CONTINUOUS_DEFAULTS`, the presets, this module's constants and `TrainConfig`'s own defaults. Two
+    codes with equal digests run a job with the same settings (a bench's ``--resume`` refuses rows of
+    another)."""
+    config = {k: v for k, v in dataclasses.asdict(TrainConfig()).items() if k not in _NOT_RECIPE}
+    tables = {
+        "defaults": DEFAULTS,
+        "continuous": CONTINUOUS_DEFAULTS,
+        "presets": PRESETS,
+        "constants": [VALUE_HISTORY_MAX, VALUE_ROW_WIDTH, EVALUATIONS_PER_RUN, COMMAND_OFFSET_SHARE],
+        "config": config,
+    }
+    text = json.dumps(tables, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def random_return_scale(env: gym.Env, seed: int, episodes: int = 16, max_steps: int = 20_000) -> float:
     """The largest absolute return of ``episodes`` episodes of uniformly random actions (at most ``max_steps``
     steps in all; an episode cut there counts its return so far), or 1 if all are 0: the unit in which the
@@ -226,5 +253,6 @@ __all__ = [
     "PRESETS",
     "PRESET_NAMES",
     "random_return_scale",
+    "recipe_digest",
     "with_env_defaults",
 ]
