@@ -55,7 +55,9 @@ def test_a_changed_default_refuses_the_resume_and_changes_nothing(finished, tmp_
     before = recipe.recipe_digest()
     monkeypatch.setitem(recipe.DEFAULTS, "updates_per_round", recipe.DEFAULTS["updates_per_round"] + 1)
     assert recipe.recipe_digest() != before
-    message = "holds 2 runs of mlp whose recipe differs from this code's (e.g. on lightup/PressButton-v0, seed"
+    message = (
+        "holds 2 runs of mlp whose recipe differs from this code's (e.g. on lightup/PressButton-v0, seed"
+    )
     with pytest.raises(LightupError, match=re.escape(message)):
         _resume(folder, seeds=3)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
