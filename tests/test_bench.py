@@ -216,28 +216,6 @@ def test_env_options_after_commas_make_their_own_task(tmp_path):
     assert random_returns["lightup/PressButton-v0 size=3 game_length=2"] < 1.5
 
 
-@pytest.fixture(scope="module")
-def finished_bench(tmp_path_factory):
-    """A finished tiny bench folder, with a hand-written note appended to its summary."""
-    from lightup.bench.cli import run_bench
-
-    config = BenchConfig(
-        envs=("lightup/PressButton-v0",),
-        agents=("mlp",),
-        seeds=2,
-        budget=256,
-        eval_every=256,
-        out=str(tmp_path_factory.mktemp("bench") / "done"),
-        workers=2,
-        bootstrap_reps=50,
-        quiet=True,
-    )
-    out = run_bench(config, "lightup bench --the-command-it-ran")
-    with open(out / "summary.md", "a", encoding="utf-8") as f:
-        f.write("\n## This run\n\nA note by hand.\n")
-    return out
-
-
 def test_report_writes_a_finished_folder_again_keeping_its_header_and_notes(finished_bench, tmp_path):
     import shutil
 

@@ -10,30 +10,13 @@ import shutil
 import pytest
 
 from lightup.bench.cli import load_config, run_bench
-from lightup.bench.config import BenchConfig
 from lightup.errors import LightupError
 from lightup.training import recipe
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    config = BenchConfig(
-        envs=("lightup/PressButton-v0",),
-        agents=("mlp",),
-        seeds=2,
-        budget=256,
-        eval_every=256,
-        out=str(tmp_path_factory.mktemp("bench") / "done"),
-        workers=1,
-        bootstrap_reps=50,
-        quiet=True,
-    )
-    return run_bench(config, "lightup bench --the-command-it-ran")
-
-
-def _copy(finished, tmp_path):
+def _copy(finished_bench, tmp_path):
     folder = tmp_path / "copy"
-    shutil.copytree(finished, folder)
+    shutil.copytree(finished_bench, folder)
     return folder, {p.name: p.read_bytes() for p in folder.iterdir()}
 
 
@@ -46,12 +29,12 @@ def _rows(folder) -> list[dict]:
     return [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()]
 
 
-def test_each_trainer_row_records_the_recipe_it_ran_with(finished):
-    assert {row["recipe"] for row in _rows(finished)} == {recipe.recipe_digest()}
+def test_each_trainer_row_records_the_recipe_it_ran_with(finished_bench):
+    assert {row["recipe"] for row in _rows(finished_bench)} == {recipe.recipe_digest()}
 
 
-def test_a_changed_default_refuses_the_resume_and_changes_nothing(finished, tmp_path, monkeypatch):
-    folder, files = _copy(finished, tmp_path)
+def test_a_changed_default_refuses_the_resume_and_changes_nothing(finished_bench, tmp_path, monkeypatch):
+    folder, files = _copy(finished_bench, tmp_path)
     before = recipe.recipe_digest()
     monkeypatch.setitem(recipe.DEFAULTS, "updates_per_round", recipe.DEFAULTS["updates_per_round"] + 1)
     assert recipe.recipe_digest() != before
@@ -63,8 +46,8 @@ def test_a_changed_default_refuses_the_resume_and_changes_nothing(finished, tmp_
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
 
 
-def test_the_same_recipe_resumes_and_rows_from_before_the_record_are_kept(finished, tmp_path):
-    folder, _ = _copy(finished, tmp_path)
+def test_the_same_recipe_resumes_and_rows_from_before_the_record_are_kept(finished_bench, tmp_path):
+    folder, _ = _copy(finished_bench, tmp_path)
     first, second = _rows(folder)
     del first["recipe"]  # a row written before rows recorded their recipe
     (folder / "runs.jsonl").write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")
@@ -73,11 +56,11 @@ def test_the_same_recipe_resumes_and_rows_from_before_the_record_are_kept(finish
     assert sorted(r["seed"] for r in rows) == [0, 1, 2] and rows[0] == first
 
 
-def test_a_peer_row_whose_hyperparameters_changed_refuses_the_resume(finished, tmp_path):
+def test_a_peer_row_whose_hyperparameters_changed_refuses_the_resume(finished_bench, tmp_path):
     """An SB3 peer's row records the hyperparameters it ran with; the zoo's for this job now differ."""
     from lightup.bench.zoo import hyperparameters
 
-    folder, _ = _copy(finished, tmp_path)
+    folder, _ = _copy(finished_bench, tmp_path)
     params, from_zoo = hyperparameters("ppo", "lightup/PressButton-v0")
     row = {**_rows(folder)[0], "agent": "sb3-ppo", "hyperparameters": dict(params, from_zoo=from_zoo)}
     row["hyperparameters"]["learning_rate"] = 0.5  # not what this code's zoo table gives
