@@ -58,11 +58,11 @@ def test_the_same_recipe_resumes_and_rows_from_before_the_record_are_kept(finish
 
 def test_a_peer_row_whose_hyperparameters_changed_refuses_the_resume(finished_bench, tmp_path):
     """An SB3 peer's row records the hyperparameters it ran with; the zoo's for this job now differ."""
-    from lightup.bench.zoo import hyperparameters
+    from lightup.bench.zoo import as_recorded, hyperparameters
 
     folder, _ = _copy(finished_bench, tmp_path)
-    params, from_zoo = hyperparameters("ppo", "lightup/PressButton-v0")
-    row = {**_rows(folder)[0], "agent": "sb3-ppo", "hyperparameters": dict(params, from_zoo=from_zoo)}
+    recorded = as_recorded(*hyperparameters("ppo", "lightup/PressButton-v0"))
+    row = {**_rows(folder)[0], "agent": "sb3-ppo", "hyperparameters": recorded}
     row["hyperparameters"]["learning_rate"] = 0.5  # not what this code's zoo table gives
     (folder / "runs.jsonl").write_text(json.dumps(row) + "\n")
     files = {p.name: p.read_bytes() for p in folder.iterdir()}

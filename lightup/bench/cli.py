@@ -170,10 +170,10 @@ def _settings_now(row: dict):
 
         return "recipe", recipe_digest()
     if row["agent"] in SB3_AGENTS:
-        from lightup.bench.zoo import hyperparameters
+        from lightup.bench.zoo import as_recorded, hyperparameters
 
-        params, from_zoo = hyperparameters(SB3_AGENTS[row["agent"]], row["env_id"])
-        return "hyperparameters", json.loads(json.dumps(dict(params, from_zoo=from_zoo)))
+        record = as_recorded(*hyperparameters(SB3_AGENTS[row["agent"]], row["env_id"]))
+        return "hyperparameters", json.loads(json.dumps(record))  # as read back from runs.jsonl
     return None, None
 
 
@@ -181,9 +181,12 @@ def _check_settings(out: Path, rows: list[dict]) -> None:
     """Every kept row ran with the settings this code would run its job with: a bench resumed after its
     defaults changed would mix two recipes under one name. Rows that record no settings (written before
     rows recorded them) are kept as they are."""
-    stale = []
+    settings, stale = {}, []  # one lookup per (agent, env), not per row
     for row in rows:
-        key, now = _settings_now(row)
+        job = (row["agent"], row["env_id"])
+        if job not in settings:
+            settings[job] = _settings_now(row)
+        key, now = settings[job]
         if key is not None and key in row and row[key] != now:
             stale.append((row, key))
     if stale:

@@ -15,7 +15,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
 from lightup.bench.job import Job, weights_digest
-from lightup.bench.zoo import hyperparameters
+from lightup.bench.zoo import as_recorded, hyperparameters
 from lightup.envs import make_env, parse_options, reward_threshold
 from lightup.training.agent import EVAL_SEED, play_episodes
 
@@ -80,7 +80,7 @@ def _linear(initial: float, budget: int, horizon: int):
 def build_model(algo: str, job: Job, env) -> tuple[object, dict]:
     """The SB3 model with the zoo's values for this env (see ``lightup.bench.zoo``)."""
     params, from_zoo = hyperparameters(algo, job.env_id)
-    record = dict(params, from_zoo=from_zoo)
+    record = as_recorded(params, from_zoo)
     params.pop("n_envs")
     zoo_steps = params.pop("zoo_steps")
     # Schedules follow the zoo in env steps; a budget beyond the zoo's stretches them, as `rl_zoo3 -n` does.

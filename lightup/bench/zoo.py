@@ -183,3 +183,9 @@ def hyperparameters(algo: str, env_id: str) -> tuple[dict, bool]:
     if env_name(env_id) in table:  # the zoo names envs without the module a module:EnvId id imports
         return dict(table[env_name(env_id)]), True
     return dict({**FALLBACK, **FALLBACK_CONTINUOUS}[algo]), False
+
+
+def as_recorded(params: dict, from_zoo: bool) -> dict:
+    """`hyperparameters`' answer as a bench row records it: what the peer ran with, and what a resumed bench
+    compares its kept rows against."""
+    return dict(params, from_zoo=from_zoo)
