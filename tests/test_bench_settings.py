@@ -49,7 +49,7 @@ def test_a_changed_default_refuses_the_resume_and_changes_nothing(finished_bench
 def test_the_same_recipe_resumes_and_rows_from_before_the_record_are_kept(finished_bench, tmp_path):
     folder, _ = _copy(finished_bench, tmp_path)
     first, second = _rows(folder)
-    del first["recipe"]  # a row written before rows recorded their recipe
+    del first["recipe"]  # a row from a lightup that did not record its recipe
     (folder / "runs.jsonl").write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")
     _resume(folder, seeds=3)
     rows = _rows(folder)

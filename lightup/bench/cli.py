@@ -179,8 +179,8 @@ def _settings_now(row: dict):
 
 def _check_settings(out: Path, rows: list[dict]) -> None:
     """Every kept row ran with the settings this code would run its job with: a bench resumed after its
-    defaults changed would mix two recipes under one name. Rows that record no settings (written before
-    rows recorded them) are kept as they are."""
+    defaults changed would mix two recipes under one name. Rows that record no settings (from a lightup
+    that did not record them) are kept as they are."""
     settings, stale = {}, []  # one lookup per (agent, env), not per row
     for row in rows:
         job = (row["agent"], row["env_id"])
