@@ -72,6 +72,23 @@ def test_lambda_returns_by_hand():
     np.testing.assert_allclose(mc[3:], returns_to_go(rewards[3:], 0.9))
 
 
+def test_lambda_returns_match_one_episode_at_a_time():
+    """Episodes of mixed lengths in any order, two values with their own lambdas: each episode's returns are
+    those of the recursion run over it alone, to the bit."""
+    rng = np.random.default_rng(3)
+    lengths = np.array([2, 7, 1, 7, 4, 9, 3])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    rewards, values = rng.normal(size=lengths.sum()), rng.normal(size=(lengths.sum(), 2))
+    bootstrap, lam, gamma = rng.normal(size=(len(lengths), 2)), np.array([0.9, 0.0]), 0.97
+    got = lambda_returns(rewards, values, starts, lengths, bootstrap, gamma, lam)
+    for e, (start, length) in enumerate(zip(starts, lengths, strict=True)):
+        g, v_next = bootstrap[e].copy(), bootstrap[e].copy()
+        for i in range(start + length - 1, start - 1, -1):
+            g = rewards[i] + gamma * ((1 - lam) * v_next + lam * g)
+            v_next = values[i]
+            assert got[i].tolist() == g.tolist(), (e, i)
+
+
 def episode(rewards, actions=None, obs_dim=2, terminated=True, commanded=float("nan")) -> Episode:
     n = len(rewards)
     obs = np.arange(n * obs_dim, dtype=np.float32).reshape(n, obs_dim)

@@ -138,3 +138,26 @@ def test_rows_kept_for_every_step_equal_rows_built_per_batch(monkeypatch):
     built, none, chunked = batch(0)
     assert rows is not None and rows.shape == (14, 3 + 3 * (3 + 2 + 1)) and none is None
     assert torch.equal(kept, built) and np.array_equal(targets, chunked)
+
+
+def test_an_episode_whose_rows_did_not_fit_is_kept_once_older_ones_leave(monkeypatch):
+    """Each episode's value rows are built once, as it comes in, while all of them fit in VALUE_ROWS_KEPT
+    numbers; one that did not fit is built once older episodes have left, and the rows kept are then every
+    step's, as if built at once."""
+    import lightup.training.replay as replay
+
+    width = 3 + (3 + 2 + 1)  # one step back: observation, its action one-hot, a 1
+    monkeypatch.setattr(replay, "VALUE_ROWS_KEPT", 12 * width)
+    inputs = partial(history_inputs, history=1, n_actions=2)
+    buffer = EpisodeBuffer(2, value_gamma=1.0, value_inputs=inputs)
+    rng = np.random.default_rng(0)
+    for length in (8, 6):
+        obs = rng.normal(size=(length, 3)).astype(np.float32)
+        buffer.add(Episode(obs, rng.integers(0, 2, length), np.ones(length, np.float32), terminated=True))
+    assert not buffer._rows_kept()  # 8 + 6 steps of rows: past the limit of 12
+    obs = rng.normal(size=(4, 3)).astype(np.float32)
+    buffer.add(Episode(obs, rng.integers(0, 2, 4), np.ones(4, np.float32), terminated=True))  # the 8 leave
+    assert buffer._rows_kept()
+    steps = buffer._steps()
+    want = inputs(steps["observations"], steps["actions"], steps["t"], np.arange(10))
+    assert np.array_equal(steps["value_rows"], want) and buffer._rows_size == 10 * width

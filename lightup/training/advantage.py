@@ -10,11 +10,11 @@ from torch import Tensor
 def build_value_net(obs_dim: int, n_out: int = 1, hidden: int = 128) -> torch.nn.Module:
     """The values of a state for advantage weighting: an MLP from the observation to ``n_out`` numbers (the
     state's value, then Q(s, a) of each action when the baseline is the policy's)."""
-    return torch.nn.Sequential(
+    return torch.nn.Sequential(  # in place: the same values, without a copy of each hidden layer
         torch.nn.Linear(obs_dim, hidden),
-        torch.nn.ReLU(),
+        torch.nn.ReLU(inplace=True),
         torch.nn.Linear(hidden, hidden),
-        torch.nn.ReLU(),
+        torch.nn.ReLU(inplace=True),
         torch.nn.Linear(hidden, n_out),
     )
 
@@ -89,12 +89,23 @@ def history_inputs(
     which the sequence policy can: its advantages would then push every such state toward the same action.
     """
     idx = np.asarray(idx)
-    parts = [np.asarray(observations[idx], dtype=np.float32)]
+    flat = idx.reshape(-1)
+    s = observations.shape[-1]
+    a = n_actions if n_actions is not None else int(np.prod(actions.shape[1:], dtype=int))
+    width = s + history * (s + a + 1)
+    # Written in place into one array of zeros (each step back fills only its rows that have that step):
+    # the same numbers as stacking the parts, without a temporary per part.
+    out = np.zeros((flat.size, width), dtype=np.float32)
+    out[:, :s] = observations[flat]
+    t_at = t[flat]
     for back in range(1, history + 1):
-        valid = (t[idx] >= back)[..., None]
-        before = np.maximum(idx - back, 0)
-        taken = actions[before]
-        taken = np.eye(n_actions, dtype=np.float32)[taken] if n_actions is not None else taken
-        taken = taken.reshape(*idx.shape, -1)
-        parts += [np.where(valid, observations[before], 0.0), np.where(valid, taken, 0.0), valid]
-    return np.concatenate(parts, axis=-1, dtype=np.float32)
+        rows = np.flatnonzero(t_at >= back)
+        before = flat[rows] - back
+        at = s + (back - 1) * (s + a + 1)  # this step back's first column
+        out[rows, at : at + s] = observations[before]
+        if n_actions is not None:
+            out[rows, at + s + actions[before]] = 1.0
+        else:
+            out[rows, at + s : at + s + a] = actions[before].reshape(len(rows), a)
+        out[rows, at + s + a] = 1.0
+    return out.reshape(*idx.shape, width)

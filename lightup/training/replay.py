@@ -103,6 +103,10 @@ class EpisodeBuffer:
         self._episodes: list[Episode] = []
         self._n_steps = 0
         self._value_targets: list[np.ndarray] = []  # beside _episodes, with value_gamma
+        # beside _episodes, with value_inputs: each episode's value rows, built once at `add` (a row reads
+        # only its own episode), or None where keeping them would pass VALUE_ROWS_KEPT numbers in all
+        self._episode_rows: list[np.ndarray | None] = []
+        self._rows_size = 0  # numbers in the rows kept
         self._flat: dict[str, np.ndarray] | None = None  # every stored step in one array; see `_steps`
 
     @property
@@ -134,6 +138,8 @@ class EpisodeBuffer:
         self._n_steps += episode.length
         if self.value_gamma is not None:
             self._value_targets.append(returns_to_go(episode.rewards, self.value_gamma))
+        if self.value_inputs is not None:
+            self._episode_rows.append(self._rows_of(episode))
         self._flat = None
         while len(episodes) > self.capacity or (
             self.max_steps is not None and self._n_steps > self.max_steps and len(episodes) > 1
@@ -143,6 +149,18 @@ class EpisodeBuffer:
             self._n_steps -= episodes.pop(drop).length
             if self.value_gamma is not None:
                 self._value_targets.pop(drop)
+            if self.value_inputs is not None:
+                rows = self._episode_rows.pop(drop)
+                self._rows_size -= 0 if rows is None else rows.size
+
+    def _rows_of(self, episode: Episode) -> np.ndarray | None:
+        """The value rows of ``episode``'s steps, counted in ``_rows_size``; None if they do not fit."""
+        t = np.arange(episode.length)
+        width = self.value_inputs(episode.observations, episode.actions, t, t[:1]).shape[-1]  # one row's
+        if self._rows_size + episode.length * width > VALUE_ROWS_KEPT:
+            return None
+        self._rows_size += episode.length * width
+        return self.value_inputs(episode.observations, episode.actions, t, t)
 
     def _steps(self) -> dict[str, np.ndarray]:
         """Every stored step, episode after episode, in flat arrays (built on the first `sample` after an
@@ -189,21 +207,20 @@ class EpisodeBuffer:
         return self.value_inputs(steps["observations"], steps["actions"], steps["t"], idx)
 
     def _rows_kept(self) -> bool:
-        """Build every stored step's value row once after an `add`, where they fit in VALUE_ROWS_KEPT
-        numbers; True if they are kept. Without ``value_inputs`` the rows are the observations."""
+        """Every stored step's value row in one array after an `add`, where they fit in VALUE_ROWS_KEPT
+        numbers (each episode's built once); True if they are kept. Without ``value_inputs`` the rows are the
+        observations."""
         steps = self._steps()
         if "value_rows" not in steps:
-            obs, n = steps["observations"], int(steps["ends"][-1])
             if self.value_inputs is None:
-                steps["value_rows"] = obs.astype(np.float32)
+                steps["value_rows"] = steps["observations"].astype(np.float32)
             else:
-                width = self.value_inputs(obs, steps["actions"], steps["t"], np.zeros(1, int)).shape[-1]
-                rows = (
-                    self.value_inputs(obs, steps["actions"], steps["t"], np.arange(n))
-                    if n * width <= VALUE_ROWS_KEPT
-                    else None
-                )
-                steps["value_rows"] = rows
+                kept = self._episode_rows
+                for i, rows in enumerate(kept):  # the episodes that did not fit when they came: now?
+                    if rows is None:
+                        kept[i] = self._rows_of(self._episodes[i])
+                fit = all(rows is not None for rows in kept)
+                steps["value_rows"] = np.concatenate(kept) if fit else None
         return steps["value_rows"] is not None
 
     def sample(

@@ -65,13 +65,19 @@ def lambda_returns(rewards, values, starts, lengths, bootstrap, gamma: float, la
     rewards, values = np.asarray(rewards, dtype=np.float64), np.asarray(values, dtype=np.float64)
     lam = np.asarray(lam, dtype=np.float64)
     out = np.empty_like(values)
-    g = np.asarray(bootstrap, dtype=np.float64).copy()  # G_{t+1} per episode
+    # Longest episodes first: the episodes still under way at step t are then the first ``alive[t]``, a
+    # slice, where a mask would take an index array and a gather and a scatter more per step.
+    order = np.argsort(-lengths, kind="stable")
+    starts, lengths = starts[order], lengths[order]
+    longest = int(lengths.max(initial=0))
+    alive = np.searchsorted(-lengths, -np.arange(longest), side="left")  # episodes longer than t
+    g = np.asarray(bootstrap, dtype=np.float64)[order]  # G_{t+1} per episode
     v_next = g.copy()  # V_{t+1} per episode
-    for t in range(int(lengths.max(initial=0)) - 1, -1, -1):  # every episode at its step t, at once
-        alive = np.flatnonzero(lengths > t)
-        i = starts[alive] + t
+    for t in range(longest - 1, -1, -1):  # every episode at its step t, at once
+        m = alive[t]
+        i = starts[:m] + t
         r = rewards[i] if values.ndim == 1 else rewards[i, None]
-        g[alive] = r + gamma * ((1 - lam) * v_next[alive] + lam * g[alive])
-        v_next[alive] = values[i]
-        out[i] = g[alive]
+        g[:m] = r + gamma * ((1 - lam) * v_next[:m] + lam * g[:m])
+        v_next[:m] = values[i]
+        out[i] = g[:m]
     return out

@@ -164,7 +164,7 @@ class UpdateStep:
         out["train/learning_rate"] = lr
         return out
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _values(self, inputs: np.ndarray) -> np.ndarray:
         """The value net's values of its ``inputs`` (N, F), in return units (it learns scaled ones): (N,),
         or (N, 2) for a `ValuePair`."""
