@@ -43,8 +43,9 @@ class Episode:
 
 
 VALUE_ROWS_KEPT = 1 << 24
-"""The most numbers of the value's rows of every stored step kept at once (64 MB of float32); past it they
-are built for each batch and bootstrap chunk instead."""
+"""The most numbers of the value's rows of every stored step kept at once (64 MB of float32, each episode's,
+and as much again while they are joined into one array for a round); past it they are built for each batch
+and bootstrap chunk instead."""
 VALUE_CHUNK = 8192
 """Steps per call of the value when the rows are not kept."""
 OBSERVATION_BYTES = 2 << 30
