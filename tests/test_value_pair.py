@@ -122,3 +122,18 @@ def test_a_slippery_markov_task_takes_the_observation_s_one_step_value(tmp_path)
     errors = trainer.value_net.errors.tolist()
     assert errors[1] < errors[0]
     trainer.close()
+
+
+def test_the_value_errors_are_logged_once_scored_and_raise_no_alarm(tmp_path):
+    """The running errors are NaN until the values have trained and met fresh episodes: a round before then
+    logs neither (a NaN logged would read as a diverging update), and the doctor finds nothing non-finite
+    in the run."""
+    from lightup.doctor.alarms import check_run
+
+    run = tmp_path / "run"
+    Trainer(tiny_config(run, "CartPole-v1", value_select=True)).learn(256)
+    rounds = [r for r in read_metrics(run) if "train/value_choice" in r]
+    logged = [r for r in rounds if "train/value_error_history" in r]
+    assert "train/value_error_history" not in rounds[0]  # the first round: nothing scored yet
+    assert logged and all(np.isfinite(r["train/value_error_observation"]) for r in logged)
+    assert not [a for a in check_run(run).alarms if a.name == "non-finite"]

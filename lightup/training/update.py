@@ -158,8 +158,9 @@ class UpdateStep:
             self._non_finite("loss", out["train/loss"], f"updates {first_update + 1} to {self.updates}")
         if isinstance(self.value_net, ValuePair):
             out["train/value_choice"] = float(self.value_net.chosen)
-            errors = self.value_net.errors.tolist()
-            out["train/value_error_history"], out["train/value_error_observation"] = errors
+            for name, error in zip(("history", "observation"), self.value_net.errors.tolist(), strict=True):
+                if not math.isnan(error):  # NaN: not scored yet (the first rounds), nothing to log
+                    out[f"train/value_error_{name}"] = error
         out["train/target_entropy"] = target_entropy
         out["train/learning_rate"] = lr
         return out
