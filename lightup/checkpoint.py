@@ -25,6 +25,8 @@ from lightup.jsonfile import MiB, loads
 META_KEY = "lightup"
 MAX_META_BYTES = 64 * MiB  # the replay's commands and the optimizers' settings: under 1 MiB as written
 TEMP_SUFFIX = ".tmp"
+MAX_TENSORS = 65_536  # a run's checkpoint holds a few hundred (weights, optimizer moments, replay)
+MAX_HEADER_BYTES = MAX_META_BYTES + MAX_TENSORS * 256  # the metadata plus each tensor's name, type, place
 
 
 def atomic_write(path: str | Path, write: Any) -> None:
@@ -71,6 +73,7 @@ def load_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise LightupError(f"checkpoint {str(path)!r} not found; pass the path of a .safetensors file")
+    check_header(path)  # before safetensors parses it all: a header of a million tensors takes GBs
     try:
         tensors = load_file(str(path))
         with safe_open(str(path), framework="pt") as f:
@@ -89,6 +92,50 @@ def load_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
             f"{str(path)!r} has lightup metadata that is not a JSON object; use another checkpoint"
         )
     return tensors, meta
+
+
+def check_header(path: Path) -> bytes:
+    """The raw JSON header of the safetensors file ``path``, read only if its declared size and its number
+    of tensors are within what lightup writes (`MAX_HEADER_BYTES`, `MAX_TENSORS`): else a one-line error.
+    A file too short to hold a header is left to safetensors' own error."""
+    try:
+        with open(path, "rb") as f:
+            size_bytes = f.read(8)
+            if len(size_bytes) < 8:
+                return b""
+            size = int.from_bytes(size_bytes, "little")
+            if size > MAX_HEADER_BYTES:
+                raise LightupError(
+                    f"{str(path)!r} declares a header of {size:,} bytes, more than the "
+                    f"{MAX_HEADER_BYTES:,} a lightup checkpoint has (an altered or foreign file); use a "
+                    "checkpoint written by lightup"
+                )
+            header = f.read(size)
+    except OSError as err:
+        raise LightupError(f"cannot read {str(path)!r} ({err.strerror or type(err).__name__})") from None
+    count = header.count(b'"data_offsets"')  # one per tensor; counted in C, before any parsing
+    if count > MAX_TENSORS:
+        raise LightupError(
+            f"{str(path)!r} declares {count:,} tensors, more than the {MAX_TENSORS:,} a lightup checkpoint "
+            "has (an altered or foreign file); use a checkpoint written by lightup"
+        )
+    return header
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The lightup metadata of a safetensors file, read from its header alone (capped as in
+    `check_header`); {} for a file without it. A file that is not safetensors is a one-line error."""
+    path = Path(path)
+    header = check_header(path)
+    try:
+        doc = loads(header, f"the header of {str(path)!r}", MAX_HEADER_BYTES)
+        meta = doc.get("__metadata__", {}).get(META_KEY)
+        meta = loads(meta, f"the metadata of {str(path)!r}", MAX_META_BYTES) if meta is not None else {}
+    except (AttributeError, TypeError):
+        meta = None
+    if not isinstance(meta, dict):
+        raise LightupError(f"{str(path)!r} is not a lightup file (its header is not safetensors')")
+    return meta
 
 
 def check_parameters(module: nn.Module, state: dict[str, Tensor], where: str, prefix: str = "") -> None:

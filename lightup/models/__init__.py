@@ -65,6 +65,7 @@ def load_policy(path: str | Path) -> SequencePolicy:
     state = with_prefix(tensors, "model.")
     try:
         config = config_cls(**_config_of(meta, path))
+        _check_size(config, state, path)  # before any model is built, even on the meta device
         # First on the meta device (no memory): a config that does not fit the file's tensors stops here,
         # before a crafted config (a width of 10**9, say) could allocate anything.
         with torch.device("meta"):
@@ -80,6 +81,36 @@ def load_policy(path: str | Path) -> SequencePolicy:
     policy = cls(config)
     _load_state(policy, state, path)
     return policy
+
+
+# Sizes that allocate when the model runs, not when it is built: capped at what training accepts.
+MAX_SIZES = {"context_len": 4096, "max_episode_len": 1_000_000, "obs_dim": 1 << 16, "act_dim": 1 << 16}
+
+
+def _check_size(config, state: dict, path: str | Path) -> None:
+    """The file's model config is no bigger than its tensors: its layers number no more than the tensors,
+    and its parameters (at least ``layers * width**2``) no more than the numbers the tensors hold; sizes
+    used at run time (``context_len``: a 1e12 context allocates 256 TB at the first act) within
+    `MAX_SIZES`. Else a one-line error: building 1e5 layers, even on the meta device, takes minutes."""
+    for name, cap in MAX_SIZES.items():
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > cap:
+            raise LightupError(
+                f"{str(path)!r} has a model config with {name} {value:,}, more than the {cap:,} allowed; use "
+                "a checkpoint written by lightup"
+            )
+    layers = getattr(config, "n_layer", None) or getattr(config, "n_hidden_layers", None)
+    width = getattr(config, "n_embd", None) or getattr(config, "hidden", None)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (layers, width)):
+        return  # not numbers: the model's own config check says so
+    implied = layers * width * width if hasattr(config, "n_layer") else (layers - 1) * width * width + width
+    held = sum(v.numel() for v in state.values())
+    if layers > len(state) or implied > held:
+        raise LightupError(
+            f"{str(path)!r} does not fit the model it describes: {layers:,} layers of width {width:,} are "
+            f"more than the {held:,} numbers its {len(state)} tensors hold (an altered file); use a "
+            "checkpoint written by lightup"
+        )
 
 
 def _shape(tensor) -> tuple | None:

@@ -18,7 +18,7 @@ from lightup.training import state
 from lightup.training.agent import AGENT_FILE
 from lightup.training.envs import EnvFactory
 from lightup.training.state import CHECKPOINT
-from lightup.training.state_checks import check_buffer
+from lightup.training.state_checks import check_buffer, check_outputs
 
 if TYPE_CHECKING:
     from lightup.training.trainer import Trainer
@@ -77,9 +77,19 @@ class Checkpoints:
             where, n = f"{str(path)!r} ", trainer.n_actions
             check_buffer(tensors, commanded, obs_dim, n, where, discrete=trainer.discrete)
             state.restore_state(trainer, tensors, meta, where)
+            check_outputs(trainer.policy, where)  # finite weights may still overflow (3e38)
             rollout = with_prefix(tensors, "rollout.")
             trainer._rollout_state = {k: v.numpy() for k, v in rollout.items()} if rollout else None
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as err:
+        # OverflowError: a number past its type in the metadata (a numpy RNG state of 10**4000 or -5)
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            IndexError,
+            RuntimeError,
+            OverflowError,
+        ) as err:
             raise state.unreadable(run_dir / CHECKPOINT, err) from None
         trainer.saved_at = trainer.steps
         return trainer

@@ -164,9 +164,22 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
         except LightupError:
             continue
         step = record.get("step") if isinstance(record, dict) else None
-        if isinstance(step, int) and not isinstance(step, bool):
-            records.append(record)
+        if isinstance(step, int) and not isinstance(step, bool) and abs(step) <= MAX_STEP:
+            records.append(_finite_ints(record))
     return records
+
+
+MAX_STEP = 2**63 - 1  # a step past int64 is no step a run logged: its line is skipped like a torn one
+MAX_FLOAT_INT = 2**1023  # an integer past this has no float (10**400): read as an infinity, as JSON's
+
+
+def _finite_ints(record: dict) -> dict:
+    """``record`` with each integer value too big for a float read as +-inf (a non-finite value, as a
+    JSON ``Infinity`` is read), so that no reader's ``float(value)`` raises OverflowError."""
+    for key, value in record.items():
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_FLOAT_INT:
+            record[key] = math.inf if value > 0 else -math.inf
+    return record
 
 
 def trim_metrics(path: str | Path, last_step: int) -> int:

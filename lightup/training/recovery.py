@@ -13,6 +13,7 @@ write cut short are removed and metrics.jsonl is cut back to the checkpoint's st
 from __future__ import annotations
 
 import dataclasses
+import math
 import signal
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from lightup.training.logger import read_metrics, trim_metrics
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
+# The fields that say what a run trains (its env, its model, its data): a config.json without one is refused
+# rather than filled with a default; fields added in later versions have defaults (`config_from_dict`).
+REQUIRED = ("env_id", "policy", "context_len", "n_layer", "n_embd", "seed", "lr", "total_steps")
 MAX_CONFIG_BYTES = 1 << 20  # a run's config.json is a few kB; a bigger one was not written by lightup
 
 
@@ -39,6 +43,9 @@ def prepare_folder(run_dir: Path, step: int, names: tuple[str, ...]) -> Logged:
     """Make ``run_dir`` ready for a run that goes on from ``step``: remove temporary files that a kill left
     for the files ``names``, cut metrics.jsonl back to ``step`` (a torn last line dropped too), and read
     back what the metrics say."""
+    from lightup.training.config import check_run_files
+
+    check_run_files(run_dir)  # a folder named metrics.jsonl: one line, not IsADirectoryError mid-run
     remove_stale_temps(run_dir, (*names, METRICS))
     if not (run_dir / METRICS).is_file():
         return Logged(set(), None)
@@ -48,7 +55,7 @@ def prepare_folder(run_dir: Path, step: int, names: tuple[str, ...]) -> Logged:
     for record in read_metrics(run_dir):
         alarms.update(k.removeprefix("alarm/") for k in record if k.startswith("alarm/"))
         value = record.get("eval/mean_reward")
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             last_eval = float(value)
     return Logged(alarms, last_eval)
 
@@ -60,7 +67,11 @@ def read_run_config(run_dir: Path) -> TrainConfig:
 
     path = run_dir / CONFIG
     try:
-        config = config_from_dict(read_json(path, MAX_CONFIG_BYTES))  # size and depth capped
+        fields = read_json(path, MAX_CONFIG_BYTES)  # size and depth capped
+        missing = [name for name in REQUIRED if not isinstance(fields, dict) or name not in fields]
+        if missing:  # a default in its place would train something else (CartPole-v1) without a word
+            raise ValueError(f"it has no {missing[0]!r}: an altered file")
+        config = config_from_dict(fields)
         config.validate(where=f"{str(path)!r}: ")
     except (LightupError, OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -51,6 +51,8 @@ def check_buffer(
         raise bad("episode lengths are not a list of integers")
     if len(lengths) == 0 or int(lengths.min()) < 1:
         raise bad("episode lengths are not all at least 1")
+    if int(lengths.max()) > len(obs):  # checked before the sum, which a huge length makes wrap around
+        raise bad(f"episode lengths go past its {len(obs)} observations")
     steps = int(lengths.sum())
     if obs.ndim != 2 or obs.shape[1] != obs_dim:
         raise bad(f"observations are of shape {tuple(obs.shape)}, not (steps, {obs_dim}) as its env's")
@@ -112,17 +114,122 @@ def load_weights(
 
 
 def load_optimizer(optimizer: torch.optim.Optimizer, state: dict, prefix: str, where: str = "") -> None:
-    """``optimizer.load_state_dict(state)``, then each moment (``exp_avg``, ...) checked against the shape
-    of its parameter: torch takes any shape and fails at the first update, deep in a run."""
-    optimizer.load_state_dict(state)
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    for index, param in enumerate(params):
-        for key, value in optimizer.state.get(param, {}).items():
-            if not isinstance(value, torch.Tensor) or value.ndim == 0:
-                continue  # the step count
-            if value.shape != param.shape or not value.dtype.is_floating_point:
+    """``optimizer.load_state_dict(state)`` for the fresh ``optimizer`` that the run's config builds, once the
+    file's optimizer is seen to be that one: the same hyperparameters in each group (all but the scheduled
+    learning rate, which must be a finite positive number) and, per parameter, the same state (keys, shapes,
+    dtypes, finite values). torch takes any of these and fails at the first update deep in a run (amsgrad
+    with no ``max_exp_avg_sq``), or trains wrong without a word (``maximize``, a negative lr)."""
+
+    def altered(what: str) -> LightupError:
+        return LightupError(
+            f"{where}holds optimizer settings ({prefix}*) that differ from the run's config ({what}): "
+            "an altered file; use a checkpoint written by lightup"
+        )
+
+    expected_groups = optimizer.state_dict()["param_groups"]
+    groups = state.get("param_groups")
+    if not isinstance(groups, list) or len(groups) != len(expected_groups):
+        raise altered(f"{_count(groups)} parameter groups, not {len(expected_groups)}")
+    for number, (group, expected) in enumerate(zip(groups, expected_groups, strict=True)):
+        if not isinstance(group, dict) or set(group) != set(expected):
+            keys = sorted(set(group) ^ set(expected)) if isinstance(group, dict) else "not an object"
+            raise altered(f"group {number} keys differ: {keys}")
+        for key, value in group.items():
+            if key == "lr":  # scheduled (`lightup.training.update`): any finite positive value
+                if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+                    raise altered(f"group {number} lr {value!r} is not a finite positive number")
+            elif not _same(value, expected[key]):
+                raise altered(f"group {number} {key} {value!r}, not {expected[key]!r}")
+    kept = _state_kept(optimizer)
+    saved = state.get("state")
+    if not isinstance(saved, dict):
+        raise altered("its state is not a mapping")
+    for index, values in saved.items():
+        if not isinstance(index, int) or not 0 <= index < len(kept):
+            raise altered(f"state for parameter {index!r} of {len(kept)}")
+        want = kept[index]
+        if set(values) != set(want):
+            raise altered(f"parameter {index} state {sorted(values)}, not {sorted(want)}")
+        for key, value in values.items():
+            if isinstance(want[key], type):  # a plain number torch keeps (none in torch 2.x's Adam)
+                if not isinstance(value, want[key]):
+                    raise altered(f"parameter {index} {key} {value!r}")
+                continue
+            if not isinstance(value, torch.Tensor) or (tuple(value.shape), value.dtype) != want[key]:
+                got = (tuple(value.shape), value.dtype) if isinstance(value, torch.Tensor) else value
                 raise LightupError(
-                    f"{where}holds the optimizer state {prefix}{index}.{key} of shape {tuple(value.shape)} "
-                    f"({value.dtype}) for a parameter of shape {tuple(param.shape)}; use a checkpoint "
-                    "written by lightup"
+                    f"{where}holds the optimizer state {prefix}{index}.{key} as {got!r}, not {want[key]!r} "
+                    "as its parameter needs; use a checkpoint written by lightup"
                 )
+            if value.is_floating_point() and not bool(value.isfinite().all()):
+                raise LightupError(
+                    f"{where}holds non-finite values in the optimizer state {prefix}{index}.{key}: a corrupt "
+                    "file or a run that diverged; use an earlier checkpoint"
+                )
+    optimizer.load_state_dict(state)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Two hyperparameters are equal: numbers by value (not a bool for a number), sequences item by item
+    (JSON gives ``betas`` as a list), anything else by type and value. NaN equals nothing."""
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def _state_kept(optimizer: torch.optim.Optimizer) -> list[dict[str, Any]]:
+    """What ``optimizer`` keeps per parameter after a step, (shape, dtype) by key, in state_dict order:
+    learnt from a copy of it stepped once on zeros of its parameters' shapes (its own state is untouched)."""
+    groups, dummies = [], []
+    for group in optimizer.param_groups:
+        params = [torch.zeros_like(p, requires_grad=True) for p in group["params"]]
+        for p in params:
+            p.grad = torch.zeros_like(p)
+        dummies += params
+        groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": params})
+    probe = type(optimizer)(groups)
+    probe.step()
+    return [
+        {
+            k: (tuple(v.shape), v.dtype) if isinstance(v, torch.Tensor) else type(v)
+            for k, v in probe.state[p].items()
+        }
+        for p in dummies
+    ]
+
+
+def check_outputs(policy: torch.nn.Module, where: str = "") -> None:
+    """A forward pass of the loaded ``policy`` on a small batch gives finite outputs: finite but huge
+    weights (3e38) pass `check_parameters` and then overflow, and the run would crash in its first sampling
+    (torch.multinomial) rather than say which file is at fault."""
+    device = next(iter(policy.parameters())).device
+    steps = max(1, min(int(policy.context_len), 4))
+    shape = (2, steps)
+    if policy.discrete:
+        prev = torch.full(shape, policy.start_action, dtype=torch.long, device=device)
+    else:
+        prev = torch.zeros((*shape, policy.act_dim), device=device)
+    states = torch.linspace(-1, 1, 2 * steps * policy.obs_dim, device=device).reshape(*shape, policy.obs_dim)
+    timesteps = torch.arange(steps, device=device).expand(shape)
+    training = policy.training
+    policy.eval()
+    try:
+        with torch.no_grad():
+            out = policy(
+                torch.ones(shape, device=device),
+                states,
+                prev,
+                timesteps,
+                torch.ones(shape, dtype=torch.bool, device=device),
+            )
+    finally:
+        policy.train(training)
+    if not bool(torch.isfinite(out).all()):
+        raise LightupError(
+            f"{where}holds weights whose outputs are not finite (NaN or infinity) on a small batch: a "
+            "corrupt file or a run that diverged; use an earlier checkpoint"
+        )

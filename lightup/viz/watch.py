@@ -7,6 +7,7 @@ imageio, an optional extra: ``pip install -e ".[video]"``.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -104,6 +105,7 @@ def render_episodes(
     target = float(trainer.eval_target() if command is None else command)
     frames, returns = [], []
     try:
+        check_frames_fit(env, episodes, max_steps, seed, trainer.config.max_episode_steps)
         for i in range(episodes):
             record = play_episode(
                 trainer.eval_policy,
@@ -121,6 +123,26 @@ def render_episodes(
     finally:
         env.close()
     return frames, returns
+
+
+FRAME_BUDGET = 2 * 2**30  # bytes of frames held before the video is written (all are, to write it)
+
+
+def check_frames_fit(env, episodes: int, max_steps: int | None, seed: int, cut: int) -> None:
+    """The frames of ``episodes`` episodes of at most ``max_steps`` steps (else the env's time limit, else
+    ``cut``) fit `FRAME_BUDGET`, measured from one frame: else a one-line error before any is kept (1000
+    episodes of 1e6 steps of CartPole would hold 23 GB and more)."""
+    env.reset(seed=seed)
+    frame = env.render()
+    size = np.asarray(frame).nbytes if frame is not None else 0
+    limit = getattr(env.spec, "max_episode_steps", None) if env.spec is not None else None
+    steps = min(s for s in (max_steps, limit, cut) if s is not None) + 1  # +1: the first frame
+    if episodes * steps * size > FRAME_BUDGET:
+        raise LightupError(
+            f"{episodes} episodes of up to {steps - 1:,} steps would hold "
+            f"{episodes * steps * size / 2**30:,.1f} GiB of frames, more than the "
+            f"{FRAME_BUDGET / 2**30:g} GiB allowed; lower --episodes or --max-steps"
+        )
 
 
 def watch(
@@ -150,6 +172,8 @@ def watch(
 def run(args: WatchArgs) -> int:
     """`lightup watch`: write the video and say where."""
     check_args(args, NUMBERS)
+    # SIGTERM stops it as Ctrl-C does (the video is written atomically, so no half file is left)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     check("seed", args.seed + args.episodes - 1, "--seed (plus --episodes - 1: one seed an episode)")
     path, n, returns = watch(
         args.run_dir,
