@@ -223,7 +223,7 @@ ROWS: list[tuple] = [
     (R, "nested 100000 deep", crafted(raw=DEEP), "resume: metadata 100k deep"),
     ("inspect {run}", "nested 100000 deep", crafted(raw=DEEP), "inspect: metadata 100k deep"),
     ("inspect {run}", "--n-envs must be", crafted(with_config(n_envs=10**6)), "inspect: 1M envs"),
-    (R, "disagree with its", crafted_tensors(set_tensor("buffer.lengths", lambda t: t * 1000)),
+    (R, "episode lengths go past its", crafted_tensors(set_tensor("buffer.lengths", lambda t: t * 1000)),
      "resume: replay episodes longer than its steps"),
     (R, "episode lengths are not all at least 1",
      crafted_tensors(set_tensor("buffer.lengths", lambda t: t * 0)),
@@ -315,7 +315,7 @@ ROWS: list[tuple] = [
      "resume: a weight of another shape"),
     ("inspect {run}", "holds model.* weights that do not fit its config (Missing key(s) in state_dict",
      crafted_tensors(lambda t, m: t.pop("model.head.weight")), "inspect: a weight missing"),
-    (R, "holds the optimizer state optim.0.exp_avg of shape (5, 5)",
+    (R, "holds the optimizer state optim.0.exp_avg as ((5, 5), torch.float32)",
      crafted_tensors(optimizer_moment((5, 5))),
      "resume: an optimizer moment of another shape"),
     # weights that fit in shape but are not numbers a model can hold
