@@ -106,7 +106,8 @@ def test_bug_zoo_every_bug_is_flagged_by_the_right_check_for_the_named_reason(bu
 
 class ShortTimestepTable(DecisionTransformer):
     """Healthy for episodes shorter than 100 steps: a timestep table of 100 rows, as the DT paper's code
-    sizes one with ``max_ep_len`` (declared, or not)."""
+    sizes one with ``max_ep_len``, declared. Undeclared, its config's 1024 stands and the crash from timestep
+    100 on fails (tests/test_doctor_cache_trained.py)."""
 
     def __init__(self, config, declare: bool = True):
         super().__init__(config)
@@ -115,7 +116,7 @@ class ShortTimestepTable(DecisionTransformer):
             self.max_ep_len = 100
 
 
-@pytest.mark.parametrize("declare", [True, False])
+@pytest.mark.parametrize("declare", [True])
 def test_a_model_whose_timesteps_end_early_is_checked_where_it_can_play_and_passes(declare):
     def factory(obs_dim, act_dim, discrete):
         return ShortTimestepTable(small(DecisionTransformer)(obs_dim, act_dim, discrete).config, declare)

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -291,15 +294,41 @@ train mode, and a model may compute its mask or its statistics differently in ea
 only, a batch norm whose training statistics span the time axis and the padding)."""
 
 
-def seeded(policy: SequencePolicy, batch: dict[str, Tensor], seed: int) -> Tensor:
-    """``policy(**batch)`` with the global RNG seeded (and restored after): in train mode, two batches of the
-    same shapes then meet the same dropout masks, so any difference between their outputs comes from the
-    inputs that differ."""
+@contextmanager
+def all_rngs(seed: int) -> Iterator[None]:
+    """Every global RNG a model may draw from seeded with ``seed``, and restored after: torch's, Python's
+    `random` and numpy's. A model that drops steps or adds noise with `random.random()` or `np.random` in
+    train mode (not torch's RNG) would otherwise meet other draws in each of two forwards compared, and a
+    check's verdict would change from one run to the next."""
+    py_state, np_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
+def seeded(policy: SequencePolicy, batch: dict[str, Tensor], seed: int) -> Tensor:
+    """``policy(**batch)`` with every global RNG seeded (and restored after, `all_rngs`): in train mode, two
+    batches of the same shapes then meet the same dropout masks, so any difference between their outputs
+    comes from the inputs that differ."""
+    with all_rngs(seed):
         return policy(**batch)
 
 
-def window(policy: SequencePolicy, most: int = 6) -> int:
+WINDOW = 8
+"""The longest window the checks feed a policy: every position of a context of up to 8 steps, and the first 8
+of a longer one. Longer than the 6 of the limits' calibration (benchmarks/results/doctor_margins.md), so
+that a bug past position 6 (a mask or a slice sized for an older, shorter context) shows; not the whole of a
+K = 20 window: at late positions of a longer window the interleaved layout's return reaches the output more
+weakly (a relative change of 5e-5 to 1e-4 at positions 10 to 19, one layer, against 2e-4 and up within 8),
+into the zone of `limits.BY_POSITION` where a healthy model would be inconclusive."""
+
+
+def window(policy: SequencePolicy, most: int = WINDOW) -> int:
     """The window length the checks use: the policy's context length, at most ``most`` steps."""
     return min(policy.context_len, most)

@@ -87,11 +87,23 @@ MAX_EPISODE_NAMES = ("max_episode_len", "max_ep_len", "max_timestep")
 """Where a policy or its config may declare the longest episode its timestep input takes."""
 
 
-def longest_episode(policy: SequencePolicy) -> int:
-    """The longest episode the policy declares (the least, on itself or its ``config``), else 1024."""
+def declared_episode(policy: SequencePolicy) -> int | None:
+    """The longest episode the policy declares (the least, on itself or its ``config``; our Decision
+    Transformer's config always declares one), None where it declares none."""
     owners = (getattr(policy, "config", None), policy)
     declared = [getattr(o, n, None) for o in owners for n in MAX_EPISODE_NAMES]
-    return min([v for v in declared if isinstance(v, int) and v > 0], default=1024)
+    return min([v for v in declared if isinstance(v, int) and v > 0], default=None)
+
+
+def longest_episode(policy: SequencePolicy) -> int:
+    """The longest episode the policy declares, else 1024."""
+    declared = declared_episode(policy)
+    return 1024 if declared is None else declared
+
+
+class RaisedInRange(Exception):
+    """The policy raised on inputs within the range it declares (a timestep below its declared longest
+    episode): a crash the trainer meets once its episodes get that long, not a shorter episode."""
 
 
 def phases(policy: SequencePolicy, length: int) -> list[int]:
@@ -106,24 +118,38 @@ def by_position(policy: SequencePolicy, name: str, seed: int) -> tuple[list[floa
     of input ``name`` at t alone, over every row (each row a sequence of its own: an input that reaches the
     output for some values only, a clipped or rectified one, leaves some row unchanged) and over windows
     early and late in the episode (rows mid-episode, so that every a_{t-1} is a real action); and where the
-    weakest of all was (timestep, row and change). A later window that the policy cannot take (its timestep
-    input ends before, undeclared) is left out: the episodes it plays are shorter, or the trainer meets that
-    error itself."""
+    weakest of all was (timestep, row and change). A later window that the policy cannot take is left out
+    (and named) where it declares no longest episode: the episodes it plays may be shorter. Where it declares
+    one, every window lies within it and a crash there raises `RaisedInRange`."""
     length = window(policy)
     out = [math.inf] * length
-    weakest = (math.inf, "")
+    weakest, left_out = (math.inf, ""), ""
+    declared = declared_episode(policy)
     with torch.no_grad():
         for start in phases(policy, length):
             try:
                 found = _phase(policy, name, seed, start)
-            except Exception:  # noqa: BLE001 (a later window the policy cannot take; the first must run)
+            except Exception as err:  # noqa: BLE001 (a later window the policy cannot take; the first must run)
                 if start == 0:
                     raise
+                # The window's timesteps: from start + 1 (rows begin 1 to 5 steps in) to its end, plus 7.
+                span = f"timesteps {start + 1} to {start + length + 11}"
+                if declared is not None:
+                    said = (str(err).splitlines() or [""])[0]
+                    raise RaisedInRange(
+                        f"forward raised {type(err).__name__} ({said}) on a window of {span}, below the "
+                        f"longest episode the policy or its config declares ({declared}): a crash once "
+                        "episodes get that long (declare a shorter max_episode_len, or size the timestep "
+                        "input to it)"
+                    ) from err
+                if not left_out:
+                    why = f"forward raised {type(err).__name__}, no longest episode declared"
+                    left_out = f"; windows from timestep {start + 1} on left out ({why})"
                 continue
             for t, (change, where) in enumerate(found):
                 out[t] = min(out[t], change)
                 weakest = min(weakest, (change, where), key=lambda pair: pair[0])
-    return out, weakest[1]
+    return out, weakest[1] + left_out
 
 
 def _phase(policy: SequencePolicy, name: str, seed: int, start: int) -> list[tuple[float, str]]:
@@ -150,7 +176,10 @@ def _position_check(subject: Subject, name: str, seed: int) -> Finding:
     declared = declares(policy, name)
     if declared is False:
         return Finding("pass", f"the policy's config declares no {name} input (nothing to check)")
-    changes, weakest = by_position(policy, name, seed)
+    try:
+        changes, weakest = by_position(policy, name, seed)
+    except RaisedInRange as err:
+        return Finding("fail", str(err))
     if declared is None and max(changes) <= limits.SAME:
         return Finding("pass", f"{name} reach the output at no position: an input the policy does not read")
     t = min(range(len(changes)), key=changes.__getitem__)

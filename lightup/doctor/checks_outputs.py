@@ -18,23 +18,55 @@ from lightup.doctor.check_base import (
     random_batch,
     window,
 )
-from lightup.models.policy import action_distribution
+from lightup.doctor.checks_continuous import plays_continuous, twin
+from lightup.models.policy import SequencePolicy, action_distribution
+
+
+def _head_problem(policy: SequencePolicy, kind: str) -> str:
+    """What is wrong with the parameters ``forward`` and ``push`` give (their shape, their dtype, their
+    values at real steps), or "" where nothing is; ``kind`` names the policy in the message."""
+    batch = random_batch(policy, 4, window(policy), seed=1)
+    label = "(B, T, A)" if policy.discrete else "(B, T, 2A)"
+    with torch.no_grad():
+        params = policy(**inputs(batch))
+        want = (4, batch["mask"].shape[1], policy.n_params)
+        if tuple(params.shape) != want:
+            return f"{kind}forward gave shape {tuple(params.shape)}, expected {label} = {want}"
+        # The contract's dtype (lightup.models.policy): a float16 head keeps ~3 digits of its logits.
+        if params.dtype != torch.float32:
+            return f"{kind}forward gave {params.dtype} parameters, the contract's are torch.float32"
+        if not torch.isfinite(params[batch["mask"]]).all():
+            return f"{kind}forward gave NaN or inf at real steps"
+        policy.begin(4)
+        pushed = policy.push(**{k: v[:, 0] for k, v in inputs(batch).items() if k != "mask"})
+    if tuple(pushed.shape) != want[::2] or pushed.dtype != torch.float32:
+        return (
+            f"{kind}push gave {pushed.dtype} parameters of shape {tuple(pushed.shape)}, expected "
+            f"torch.float32 of shape {want[::2]}"
+        )
+    return ""
 
 
 @check
 def output_shape(subject: Subject) -> tuple[bool, str]:
-    """forward returns finite (B, T, P) parameters, P = the number of actions (2A if continuous)."""
+    """forward returns finite float32 (B, T, P) parameters, P = the number of actions (2A if continuous),
+    and push float32 (n, P); so does the factory's continuous-action twin, where its config declares
+    continuous actions (its head is otherwise checked by no other test: the ladder plays discrete actions
+    first)."""
     policy = build(subject).eval()
-    batch = random_batch(policy, 4, window(policy), seed=1)
-    with torch.no_grad():
-        params = policy(**inputs(batch))
-    want = (4, batch["mask"].shape[1], policy.n_params)
-    if tuple(params.shape) != want:
-        label = "(B, T, A)" if policy.discrete else "(B, T, 2A)"
-        return False, f"forward gave shape {tuple(params.shape)}, expected {label} = {want}"
-    if not torch.isfinite(params[batch["mask"]]).all():
-        return False, "forward gave NaN or inf at real steps"
-    return True, f"shape {want}, finite"
+    problem = _head_problem(policy, "")
+    if problem:
+        return False, problem
+    want = f"shape {(4, window(policy), policy.n_params)} float32, finite"
+    other = twin(subject) if policy.discrete and plays_continuous(subject) is None else None
+    # Only a twin whose config declares continuous actions: a factory that ignores ``discrete`` (a
+    # discrete-only model, with A outputs whatever it is asked) is not blamed for its head's shape.
+    if other is not None and getattr(getattr(other, "config", None), "discrete", None) is False:
+        problem = _head_problem(other.eval(), "the continuous-action policy's ")
+        if problem:
+            return False, problem
+        want += f"; its continuous-action twin {(4, window(other), other.n_params)}"
+    return True, want
 
 
 @check

@@ -117,7 +117,8 @@ def main(argv: list[str]) -> int:
 
 
 def run(config: DoctorConfig) -> int:
-    """`lightup doctor`: 0 when every check and rung passed (or a run raised no alarm), else 1."""
+    """`lightup doctor`: 1 when a check or a rung failed (or a run raised an alarm), else 0; an inconclusive
+    check is reported and does not fail it."""
     config = check(config)
     if config.run is not None:
         return report_run(config.run)
@@ -136,9 +137,15 @@ def run(config: DoctorConfig) -> int:
         static = run_static(subject)
         entry: dict = {"name": subject.name, "static": [r.to_dict() for r in static], "ladder": []}
         _print_table(f"{subject.name}: static checks", _static_rows(static))
-        ok &= all(r.passed for r in static)
+        # A failed check fails the doctor; an inconclusive one (its value between those of healthy and
+        # broken models) does not: it names the rung that settles it, which the ladder climbs.
+        failed = [r.name for r in static if r.verdict == "fail"]
+        unsure = [r.name for r in static if r.verdict == "inconclusive"]
+        ok &= not failed
+        if unsure:
+            print(f"inconclusive, not failed: {', '.join(unsure)} (each names the rung that settles it)")
         if not config.static_only and subject.ladder:
-            if not all(r.passed for r in static):
+            if failed:
                 print("some static checks failed: the ladder climbs anyway, but fix those first")
             runs_dir = out / "runs" / f"{subject.name}__{int(time.time())}" if out else None
             rungs = select(tuple(config.rungs), config.full, config.env, config.env_budget)

@@ -121,3 +121,17 @@ MOVED = Limit(
     1.0,
     next_step="look for a parameter whose gradient is overwritten or scaled to nothing",
 )
+
+# Draws of the sampler per row of parameters (`checks_sampling`): the sampling noise of the total variation
+# distance between frequencies and probabilities (4 actions) is ~0.003 at worst of 8 rows (torch's sampler:
+# 0.003); of the Kolmogorov-Smirnov distance between two samples 0.007 to 0.012 at worst of 16 rows and
+# dimensions (torch's TanhTransform: 0.012). Both limits sit above four times that noise; bugs measure 0.08
+# (a Gumbel-max trick with the noise's sign flipped) to 0.6 (an argmax) in frequencies, 0.96 (a Gaussian
+# draw without its tanh) in distributions.
+SAMPLE_DRAWS = 50_000
+SAMPLE_TV = Limit("total variation distance of sampled frequencies", 0.025, 0.025, higher_is_healthy=False)
+SAMPLE_KS = Limit("Kolmogorov-Smirnov distance of sampled actions", 0.05, 0.05, higher_is_healthy=False)
+# Exact: a tanh-Gaussian's draws lie in [-1, 1] (float32 rounds the tails to the edges, never past them).
+SAMPLE_OUTSIDE = Limit("share of sampled actions outside [-1, 1]", 0.0, 0.0, higher_is_healthy=False)
+# Exact: forward and push read their inputs; any change to one (a normalisation in place) fails.
+INPUT_CHANGE = Limit("largest change of an input", 0.0, 0.0, higher_is_healthy=False)
