@@ -129,6 +129,11 @@ def check_file(
     check_folder(path.parent, flag, path)
 
 
+# The first bytes of every report (lightup.viz.report writes it; a run folder's check reads it): a file that
+# starts so is an earlier report, rewritten without --force.
+REPORT_SIGNATURE = b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n<title>lightup report: '
+
+
 def starts_with(prefix: bytes) -> Callable[[Path], bool]:
     """``own`` for `check_file`: a file whose first bytes are ``prefix`` (an earlier output's signature)."""
 

@@ -309,8 +309,7 @@ def _run_files() -> dict[str, typing.Callable[[Path], bool]]:
     """The files a run writes in its folder (beside config.json, checked above) and how to tell one it
     wrote: a lightup agent file, a lightup report; env_errors.log is only ever a run's when its folder is a
     run's, so one in another folder is the user's."""
-    from lightup.outputs import starts_with
-    from lightup.viz.report import SIGNATURE
+    from lightup.outputs import REPORT_SIGNATURE, starts_with
 
     def agent_file(path: Path) -> bool:
         from lightup.checkpoint import read_metadata
@@ -322,7 +321,7 @@ def _run_files() -> dict[str, typing.Callable[[Path], bool]]:
 
     return {
         "policy.safetensors": agent_file,
-        "report.html": starts_with(SIGNATURE),
+        "report.html": starts_with(REPORT_SIGNATURE),
         "env_errors.log": lambda path: False,
     }
 

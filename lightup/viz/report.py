@@ -22,6 +22,7 @@ import numpy as np
 
 from lightup.checkpoint import atomic_write
 from lightup.errors import LightupError
+from lightup.outputs import REPORT_SIGNATURE as SIGNATURE
 from lightup.outputs import check_file, check_run_folder, starts_with
 from lightup.ranges import check_config
 from lightup.viz.args import ReportArgs
@@ -341,10 +342,6 @@ table.config th {{ background: #f5f5f5; }}
 {body}
 </body></html>
 """
-
-
-# The first bytes of every report: a file that starts so is an earlier report, rewritten without --force.
-SIGNATURE = b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n<title>lightup report: '
 
 
 def write_report(
