@@ -94,7 +94,7 @@ RANGES: dict[str, Range] = {
     "workers": _int(1, 1024),
     # counts of runs and repetitions
     "seeds": _int(1, 10_000),
-    "bootstrap_reps": _int(1, 1_000_000),
+    "bootstrap_reps": _int(1, 20_000),  # rliable: ~6 s per 10k replications and agent
     "commands": _int(1, 1000),
     "episodes_per_command": _int(1, 1000),
     "episodes": _int(1, 1000),

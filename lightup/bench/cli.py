@@ -22,6 +22,7 @@ from lightup.bench.report import NOTES, write_report
 from lightup.bench.runs import Job, random_return
 from lightup.bench.stats import task_name, task_of
 from lightup.bench.suites import SUITES
+from lightup.bench.validate import check_outputs, check_row, check_types, read_summary
 from lightup.checkpoint import atomic_write
 from lightup.errors import LightupError
 from lightup.jsonfile import JsonSyntaxError, line_record, read_json, read_lines
@@ -49,7 +50,9 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
             )
         kept = _finished_rows(out, config)
         summary = out / "summary.md"  # its notes, written by hand after the earlier part, are kept
-        notes = _notes(summary.read_text(encoding="utf-8", errors="replace")) if summary.is_file() else ""
+        notes = _notes(read_summary(summary)) if summary.is_file() else ""
+    if out.is_dir():  # a folder named stats.json would fail the write only after every run
+        check_outputs(out)
     elif config.resume:
         raise LightupError(
             f"--resume: {str(out)!r} holds no runs.jsonl; drop --resume to start a bench there"
@@ -114,15 +117,21 @@ def _thousands(value) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _read_rows(lines: list[str], what: str, todo: str) -> tuple[list[dict], list[str]]:
-    """The rows of runs.jsonl ``lines`` and their `_job_key`s; anything else is a one-line error."""
+def _read_rows(
+    lines: list[str], path: Path, what: str, todo: str, row_todo: str
+) -> tuple[list[dict], list[str]]:
+    """The rows of runs.jsonl ``lines`` (read from ``path``) and their `_job_key`s; anything else, or a row
+    whose result fields are not what the report reads (a row edited by hand), is a one-line error."""
     try:
         rows = [line_record(line, what) for line in lines]
-        return rows, [_job_key(row) for row in rows]
+        keys = [_job_key(row) for row in rows]
     except JsonSyntaxError as err:
         raise LightupError(f"{what} (JSONDecodeError: {err.reason}); {todo}") from None
     except (TypeError, KeyError) as err:
         raise LightupError(f"{what} ({type(err).__name__}: {err}); {todo}") from None
+    for number, row in enumerate(rows, 1):
+        check_row(row, path, number, row_todo)
+    return rows, keys
 
 
 def load_config(path: Path) -> BenchConfig:
@@ -130,7 +139,9 @@ def load_config(path: Path) -> BenchConfig:
     fields = read_json(path)
     if not isinstance(fields, dict):
         raise TypeError(f"{str(path)!r} is not a JSON object")
-    return BenchConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    config = BenchConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    check_types(config, f"{str(path)!r}: ")  # before its envs or suite are looked at
+    return config
 
 
 def _finished_rows(out: Path, config: BenchConfig) -> list[dict]:
@@ -141,7 +152,13 @@ def _finished_rows(out: Path, config: BenchConfig) -> list[dict]:
     cut = bool(lines) and not lines[-1].endswith("\n")
     if cut:
         lines.pop()
-    rows, keys = _read_rows(lines, f"{str(path)!r} is not a lightup bench's runs.jsonl", "use another --out")
+    rows, keys = _read_rows(
+        lines,
+        path,
+        f"{str(path)!r} is not a lightup bench's runs.jsonl",
+        "use another --out",
+        "fix that row, or remove it to run that run again",
+    )
     wanted = {_job_key(dataclasses.asdict(job)) for job in config.jobs()}
     strays = [row for row, key in zip(rows, keys, strict=True) if key not in wanted]
     if strays:
@@ -256,7 +273,13 @@ def rerender(folder: Path) -> Path:
         raise LightupError(f"{what} (JSONDecodeError: {err.reason}); rerun the bench") from None
     except TypeError as err:
         raise LightupError(f"{what} ({type(err).__name__}: {err}); rerun the bench") from None
-    rows, keys = _read_rows(lines, what, "rerun the bench")
+    rows, keys = _read_rows(
+        lines,
+        paths["runs.jsonl"],
+        what,
+        "rerun the bench",
+        "fix that row, or remove it and finish the bench with --resume",
+    )
     found = set(keys)
     from lightup.envs import check_env_module_trusted
 
@@ -270,7 +293,8 @@ def rerender(folder: Path) -> Path:
             f"{str(paths['runs.jsonl'])!r} holds {len(found & expected)} of the {len(expected)} runs its "
             "config.json names (an interrupted bench?); finish it with --resume"
         )
-    summary = paths["summary.md"].read_text(encoding="utf-8", errors="replace")  # edited by hand, maybe
+    check_outputs(folder)
+    summary = read_summary(paths["summary.md"])  # edited by hand, maybe
     head, _, _ = summary.partition("\nSeeds per env: ")
     _render(folder, config, rows, head.rstrip("\n").split("\n") + [""], _notes(summary))
     return folder
@@ -304,15 +328,59 @@ def main(argv: list[str]) -> int:
 
 
 def run(config: BenchConfig) -> int:
-    """`lightup bench` with its parsed flags."""
+    """`lightup bench` with its parsed flags: 0 done, 130 stopped by Ctrl-C (one line says how to go on)."""
     config = config.with_suite()
     if config.report is not None:
-        out = rerender(Path(config.report))
+        try:
+            out = rerender(Path(config.report))
+        except KeyboardInterrupt:  # each file is written whole or not at all: the folder is old or new
+            print(
+                f"SIGINT: --report stopped; run it again to write {config.report!r}'s report", file=sys.stderr
+            )
+            return 130
         print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
         return 0
-    out = run_bench(
-        config,
-        "lightup bench " + shlex.join(a for a in sys.argv[2:] if a != "--debug") if _from_shell() else None,
-    )
+    args = [a for a in sys.argv[2:] if a != "--debug"] if _from_shell() else None
+    try:
+        out = run_bench(config, "lightup bench " + shlex.join(args) if args is not None else None)
+    except KeyboardInterrupt:  # as `lightup train`: one line on where it stopped and how to go on, 130
+        print(_interrupted_line(config, args), file=sys.stderr)
+        return 130
     print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
     return 0
+
+
+def _interrupted_line(config: BenchConfig, args: list[str] | None) -> str:
+    """The one line a bench stopped by Ctrl-C ends with: the runs kept in runs.jsonl, and the command that
+    runs only the rest (its own flags with --resume)."""
+    path = config.out_dir / "runs.jsonl"
+    try:
+        with open(path, "rb") as f:  # a count of finished rows: one line each, read in chunks
+            done = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(2**20), b""))
+    except OSError:
+        return "SIGINT: bench stopped before its first run finished; nothing to resume, run it again"
+    flags = args if args is not None else _all_flags(config)
+    if "--resume" not in flags:
+        flags = [*flags, "--resume"]
+    return (
+        f"SIGINT: bench stopped with {done} runs kept in {str(path)!r}; run the rest with: "
+        f"lightup bench {shlex.join(flags)}"
+    )
+
+
+def _all_flags(config: BenchConfig) -> list[str]:
+    """Flags that give ``config`` again (each field not at its default), for a bench run from Python."""
+    flags = []
+    for field in dataclasses.fields(config):
+        value, flag = getattr(config, field.name), "--" + field.name.replace("_", "-")
+        if value == field.default or field.name == "report":
+            continue
+        if isinstance(value, bool):
+            flags.append(flag if value else f"--no-{flag[2:]}")
+        elif isinstance(value, tuple):
+            flags += [flag, *value]
+        else:
+            flags += [flag, str(value)]
+    if config.out is None:  # the folder it wrote to, whatever its defaults become
+        flags += ["--out", str(config.out_dir)]
+    return flags

@@ -23,6 +23,7 @@ from lightup.bench.runs import (
     Job,
 )
 from lightup.bench.suites import SUITE_THRESHOLDS, SUITES
+from lightup.bench.validate import check_set_item, check_types, seed_count, short, shown
 from lightup.errors import LightupError
 from lightup.ranges import check, check_config
 from lightup.training.config import parse_override
@@ -82,6 +83,7 @@ class BenchConfig:
 
     def validate(self) -> None:
         """Check the flags, the env ids and the extras; a bad one is a one-line LightupError."""
+        check_types(self)  # lists of strings, a known suite (a config.json edited by hand)
         check_config(self)  # every count and budget in its range (lightup.ranges)
         if self.name is not None and ("/" in self.name or "\\" in self.name or self.name in (".", "..")):
             raise LightupError(
@@ -146,19 +148,31 @@ class BenchConfig:
         return out
 
     def overrides(self) -> tuple[tuple[str, Any], ...]:
-        """--set as (field, value) pairs, each checked (`lightup.training.config.parse_override`)."""
-        return tuple(parse_override(item) for item in self.set)
+        """--set as (field, value) pairs, each checked (`lightup.training.config.parse_override`); a field
+        the bench sets itself for every run, or a value too big to parse safely, is refused first."""
+        out = []
+        for item in self.set:
+            check_set_item(item)
+            try:
+                out.append(parse_override(item))
+            except (ValueError, RecursionError):  # an int of 4300+ digits: Python refuses to parse it
+                raise LightupError(
+                    f"--set {shown(item)}: the value cannot be parsed (an integer of thousands of digits?); "
+                    "give a value in the field's range"
+                ) from None
+        return tuple(out)
 
     def seeds_by_agent(self) -> dict[str, int]:
         """agent -> number of seeds: --seeds, or the agent's --agent-seeds entry."""
         out = dict.fromkeys(self.agents, self.seeds)
         for pair in self.agent_seeds:
             agent, _, count = pair.partition("=")
-            if agent not in out or not count.isdigit() or int(count) < 1:
+            if agent not in out:
                 raise LightupError(
-                    f"--agent-seeds {pair!r} must look like AGENT=N with N >= 1 and AGENT one of --agents"
+                    f"--agent-seeds {short(pair)} must look like AGENT=N with N >= 1 and AGENT one of "
+                    "--agents"
                 )
-            out[agent] = check("seeds", int(count), f"--agent-seeds {agent}=N")
+            out[agent] = check("seeds", seed_count(agent, count, pair), f"--agent-seeds {agent}=N")
         return out
 
     def budget_of(self, spec: str) -> tuple[int, int]:

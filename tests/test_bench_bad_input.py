@@ -1,0 +1,261 @@
+"""Bad input to `lightup bench` (flags, a hand-edited results folder, Ctrl-C): one line that says what to do,
+exit code 2 (130 for Ctrl-C), and no file of the results folder changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+
+import pytest
+
+from lightup import cli
+from lightup.bench.validate import MAX_SUMMARY_BYTES, OWNED
+
+ENV = "lightup/PressButton-v0"
+# The flags of the `finished_bench` fixture (conftest.py), with a third seed: a resume with a run to do.
+RESUME = ["--envs", ENV, "--agents", "mlp", "--seeds", "3", "--budget", "256", "--eval-every", "256"]
+RESUME += ["--workers", "1", "--bootstrap-reps", "50", "--quiet", "--resume"]
+
+
+def _snapshot(folder) -> dict:
+    """Every path under ``folder``: a file's bytes, or "dir"."""
+    return {
+        str(p.relative_to(folder)): "dir" if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))
+    }
+
+
+def _copy(finished_bench, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(finished_bench, folder)
+    return folder
+
+
+def _one_line_error(argv, capsys, code: int = 2) -> str:
+    """Run ``lightup ARGV``: it exits ``code`` with one ``error:`` line on stderr, which is returned."""
+    assert cli.main(argv) == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    return err
+
+
+def _edit_rows(folder, edit) -> None:
+    """Apply ``edit`` to the first row of ``folder``'s runs.jsonl; it may return the line's text itself."""
+    path = folder / "runs.jsonl"
+    lines = path.read_text().splitlines()
+    row = json.loads(lines[0])
+    text = edit(row)
+    lines[0] = text if isinstance(text, str) else json.dumps(row)
+    path.write_text("\n".join(lines) + "\n")
+
+
+# 1. --set of a field the bench sets itself for every run.
+
+
+@pytest.mark.parametrize(
+    "item, instead",
+    [
+        ("env_id=CartPole-v1", "use --envs instead"),
+        ("seed=5", "use --seeds or --agent-seeds instead"),
+        ("total_steps=100000", "use --budget instead"),
+        ("eval_episodes=1", "use --eval-episodes instead"),
+        ("eval-every=10", "use --eval-every instead"),
+        ("run_dir=precious", "use --out instead"),
+        ("quiet=true", "use --quiet instead"),
+        ("tensorboard=true", "cannot be changed by --set"),
+        ("policy=dt", "use --agents instead"),
+    ],
+)
+def test_set_of_a_field_the_bench_owns_is_refused(
+    item, instead, finished_bench, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # where run_dir=precious would have gone
+    folder = _copy(finished_bench, tmp_path)
+    before = _snapshot(tmp_path)
+    err = _one_line_error(["bench", *RESUME, "--out", str(folder), "--set", item], capsys)
+    key = item.partition("=")[0].replace("-", "_")
+    assert f"--set {item}: the bench sets {key} itself for every run" in err and instead in err
+    assert _snapshot(tmp_path) == before
+
+
+def test_every_field_the_bench_runner_sets_is_owned(monkeypatch):
+    """The TrainConfig fields `_run_trainer` passes are exactly the ones --set refuses (a new one there
+    must be added to OWNED)."""
+    import lightup.training.config as training_config
+    from lightup.bench.runs import Job, run_job
+
+    passed = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(**fields):
+        passed.update(fields)
+        raise Stop
+
+    monkeypatch.setattr(training_config, "TrainConfig", capture)
+    with pytest.raises(Stop):
+        run_job(Job(ENV, "dt-stacked", 0, 256, 256))
+    assert set(passed) <= set(OWNED), set(passed) - set(OWNED)
+
+
+# 2. runs.jsonl rows edited by hand, through --report and --resume.
+
+ROW_EDITS = {
+    "curve_str": (lambda r: r.update(curve="abc"), "'curve' must be a list of [env step, mean return] pairs"),
+    "curve_missing": (lambda r: r.pop("curve"), "row 1 has no 'curve'"),
+    "final_str": (lambda r: r.update(final_eval="abc"), "'final_eval' must be a finite number, got 'abc'"),
+    "final_missing": (lambda r: r.pop("final_eval"), "row 1 has no 'final_eval'"),
+    "final_huge": (
+        lambda r: json.dumps(r).replace('"final_eval": ', f'"final_eval": {10**400}, "x": ', 1),
+        "'final_eval' must be a finite number",
+    ),
+    "follow_list": (lambda r: r.update(follow=[1]), "'follow' must be null or an object"),
+    "follow_bad": (lambda r: r.update(follow={"slope": "x"}), "'follow' must be null or an object"),
+    "solved_str": (lambda r: r.update(solved_at="abc"), "'solved_at' must be an env step"),
+    "threshold_list": (lambda r: r.update(threshold=[1]), "'threshold' must be a finite number or null"),
+    "threshold_missing": (lambda r: r.pop("threshold"), "row 1 has no 'threshold'"),
+}
+
+
+@pytest.mark.parametrize("how", ["--report", "--resume"])
+@pytest.mark.parametrize("edit", ROW_EDITS)
+def test_a_bad_row_field_is_refused_naming_file_row_and_field(edit, how, finished_bench, tmp_path, capsys):
+    folder = _copy(finished_bench, tmp_path)
+    change, message = ROW_EDITS[edit]
+    _edit_rows(folder, change)
+    before = _snapshot(folder)
+    argv = (
+        ["bench", "--report", str(folder)] if how == "--report" else ["bench", *RESUME, "--out", str(folder)]
+    )
+    err = _one_line_error(argv, capsys)
+    assert f"{str(folder / 'runs.jsonl')!r} row 1" in err and message in err
+    assert _snapshot(folder) == before  # with --resume: refused before any run
+
+
+# 3. config.json edited by hand.
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("envs", [1], "--envs must be a list of strings, got [1]"),
+        ("envs", [["a"]], "--envs must be a list of strings"),
+        ("envs", ENV, f"--envs must be a list of strings, got {ENV!r}"),
+        ("agents", [5], "--agents must be a list of strings"),
+        ("set", [5], "--set must be a list of strings"),
+        ("agent_seeds", [5], "--agent-seeds must be a list of strings"),
+        ("suite", "bogus", "--suite must be one of general, continuous, got 'bogus'"),
+        ("suite", 5, "--suite must be one of general, continuous, got 5"),
+        ("quiet", "yes", "--quiet must be true or false"),
+        ("bootstrap_reps", 1_000_000, "--bootstrap-reps must be an integer from 1 to 20000"),
+    ],
+)
+def test_a_bad_config_field_is_refused_naming_the_file(
+    field, value, message, finished_bench, tmp_path, capsys
+):
+    folder = _copy(finished_bench, tmp_path)
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    path.write_text(json.dumps({**config, field: value}))
+    before = _snapshot(folder)
+    err = _one_line_error(["bench", "--report", str(folder)], capsys)
+    assert f"{str(path)!r}: {message}" in err
+    assert _snapshot(folder) == before
+
+
+# 4. An output file of the results folder that is a folder.
+
+
+@pytest.mark.parametrize("how", ["--report", "--resume"])
+@pytest.mark.parametrize("name", ["stats.json", "curves.png"])
+def test_an_output_that_is_a_folder_is_refused_before_any_run(name, how, finished_bench, tmp_path, capsys):
+    folder = _copy(finished_bench, tmp_path)
+    (folder / name).unlink()
+    (folder / name).mkdir()
+    before = _snapshot(folder)
+    argv = (
+        ["bench", "--report", str(folder)] if how == "--report" else ["bench", *RESUME, "--out", str(folder)]
+    )
+    err = _one_line_error(argv, capsys)
+    assert f"{str(folder / name)!r} is not a file" in err and "move it away" in err
+    assert _snapshot(folder) == before
+
+
+# 5. Values too big or deep to parse.
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--set", "lr=" + "[" * 50_000], "--set lr=...: the value is 50,003 characters"),
+        (["--set", "lr=" + "[" * 100], "the value nests more than 64 deep"),
+        (["--set", "lr=" + "1" * 5000], "the value cannot be parsed"),
+        (["--set", "seed=" + "1" * 5000], "the bench sets seed itself"),
+        (["--agent-seeds", "mlp=" + "1" * 5000], "--agent-seeds mlp=N must be an integer from 1 to 10000"),
+        (["--agent-seeds", "mlp=\u00b2"], "must look like AGENT=N"),
+    ],
+)
+def test_huge_or_deep_values_are_one_line(flags, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    err = _one_line_error(["bench", "--envs", ENV, "--agents", "mlp", *flags, "--out", str(out)], capsys)
+    assert message in err and len(err) < 400
+    assert not out.exists()
+
+
+# 6. Caps on what a results folder makes the bench do or read.
+
+
+def test_bootstrap_reps_flag_is_capped(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["bench", "--envs", ENV, "--agents", "mlp", "--bootstrap-reps", "20001"]
+    err = _one_line_error([*argv, "--out", str(out)], capsys)
+    assert "--bootstrap-reps must be an integer from 1 to 20000" in err and not out.exists()
+
+
+@pytest.mark.parametrize("how", ["--report", "--resume"])
+def test_a_huge_summary_is_refused_not_read(how, finished_bench, tmp_path, capsys):
+    folder = _copy(finished_bench, tmp_path)
+    os.truncate(folder / "summary.md", MAX_SUMMARY_BYTES + 1)  # sparse: no 16 MiB written
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    runs = (folder / "runs.jsonl").read_bytes()
+    argv = (
+        ["bench", "--report", str(folder)] if how == "--report" else ["bench", *RESUME, "--out", str(folder)]
+    )
+    err = _one_line_error(argv, capsys)
+    assert "summary.md' holds 16,777,217 bytes" in err and "trim its notes" in err
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+    assert (folder / "runs.jsonl").read_bytes() == runs
+
+
+# 7. Ctrl-C.
+
+
+def test_ctrl_c_says_how_to_resume_and_the_command_it_gives_finishes_the_bench(
+    finished_bench, tmp_path, capsys, monkeypatch
+):
+    import lightup.bench.cli as bench_cli
+
+    rows = {r["seed"]: r for r in map(json.loads, (finished_bench / "runs.jsonl").read_text().splitlines())}
+    real_run_local = bench_cli.run_local
+
+    def one_run_then_ctrl_c(jobs, workers):  # the first job's row (as the fixture ran it), then Ctrl-C
+        yield rows[jobs[0].seed]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench_cli, "run_local", one_run_then_ctrl_c)
+    out = tmp_path / "out"
+    argv = ["--envs", ENV, "--agents", "mlp", "--seeds", "2", "--budget", "256", "--eval-every", "256"]
+    argv += ["--workers", "1", "--bootstrap-reps", "50", "--quiet", "--out", str(out)]
+    assert cli.main(["bench", *argv]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"SIGINT: bench stopped with 1 runs kept in {str(out / 'runs.jsonl')!r}")
+    command = shlex.split(err.split("run the rest with: ")[1])
+    assert command[:2] == ["lightup", "bench"] and "--resume" in command
+
+    monkeypatch.setattr(bench_cli, "run_local", real_run_local)
+    assert cli.main(command[1:]) == 0
+    rows = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert sorted(r["seed"] for r in rows) == [0, 1]
