@@ -135,7 +135,6 @@ def group(key: str, value, which: str = "optimizer") -> Callable[[dict], None]:
         (group("betas", [0.9]), "betas"),
         (group("betas", "x"), "betas"),
         (group("weight_decay", "x"), "weight_decay"),
-        (group("differentiable", True), "differentiable"),
         (group("eps", -1.0), "eps"),
         (group("lr", -1.0), "lr"),
         (group("lr", float("nan")), "lr"),

@@ -656,6 +656,8 @@ def test_the_optimizers_kernel_is_the_recipes_and_a_checkpoint_from_before_it_re
     assert resumed.config.optimizer_kernel == "foreach"
     assert resumed.optimizer.defaults["foreach"] and not resumed.optimizer.defaults["fused"]
     assert not resumed.value_optimizer.defaults["fused"]
+    # the file's groups said fused: the steps take the config's kernels all the same
+    assert all(not g["fused"] and g["foreach"] for g in resumed.optimizer.param_groups)
 
 
 def test_a_users_model_with_a_complex_parameter_steps_with_foreach_kernels(tmp_path):

@@ -135,6 +135,8 @@ def load_optimizer(optimizer: torch.optim.Optimizer, state: dict, prefix: str, w
             keys = sorted(set(group) ^ set(expected)) if isinstance(group, dict) else "not an object"
             raise altered(f"group {number} keys differ: {keys}")
         for key, value in group.items():
+            if key in KERNEL_KEYS:  # how it computes, not what: the config's kernel, set below
+                continue
             if key == "lr":  # scheduled (`lightup.training.update`): any finite positive value
                 if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
                     raise altered(f"group {number} lr {value!r} is not a finite positive number")
@@ -166,7 +168,17 @@ def load_optimizer(optimizer: torch.optim.Optimizer, state: dict, prefix: str, w
                     f"{where}holds non-finite values in the optimizer state {prefix}{index}.{key}: a corrupt "
                     "file or a run that diverged; use an earlier checkpoint"
                 )
-    optimizer.load_state_dict(state)
+    groups = [
+        {**group, **{k: expected[k] for k in KERNEL_KEYS if k in expected}}
+        for group, expected in zip(groups, expected_groups, strict=True)
+    ]
+    optimizer.load_state_dict({**state, "param_groups": groups})
+
+
+KERNEL_KEYS = ("foreach", "fused", "capturable", "differentiable")
+"""Optimizer settings that choose how a step is computed, not what it computes: a resumed run steps with
+the kernels its config chooses (a checkpoint from before `optimizer_kernel` resumes with foreach), whatever
+the file's groups say."""
 
 
 def _same(a: Any, b: Any) -> bool:
