@@ -110,6 +110,9 @@ def check_types(config: Any, where: str = "") -> None:
     for name in ("resume", "quiet"):
         if not isinstance(getattr(config, name), bool):
             raise LightupError(f"{where}--{name} must be true or false, got {short(getattr(config, name))}")
+    if not RANGES["bootstrap_reps"].holds(config.bootstrap_reps):  # a file's, named with it
+        reps = config.bootstrap_reps
+        raise LightupError(f"{where}--bootstrap-reps must be {RANGES['bootstrap_reps']}, got {short(reps)}")
 
 
 def _number(value: Any, low: float = -HUGE, high: float = HUGE) -> bool:
