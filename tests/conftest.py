@@ -1,8 +1,9 @@
-"""Fixtures shared by the bench's test modules."""
+"""Fixtures shared by several test modules: the bench's finished tiny bench, the doctor's one torch thread."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from lightup.bench.config import BenchConfig
 
@@ -27,3 +28,13 @@ def finished_bench(tmp_path_factory):
     with open(out / "summary.md", "a", encoding="utf-8") as f:
         f.write("\n## This run\n\nA note by hand.\n")
     return out
+
+
+@pytest.fixture
+def one_thread():
+    """The doctor's CLI runs on one torch thread: many times faster for these small models (the doctor's test
+    modules use it for every test)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -29,13 +29,7 @@ from lightup.training.loss import action_nll
 RUNG = {r.name: r for r in RUNGS}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The doctor's CLI runs on one torch thread: many times faster for these small models."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 # --- static checks ---

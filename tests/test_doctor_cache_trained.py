@@ -25,13 +25,7 @@ POSITION_CHECKS = (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The doctor's CLI runs on one torch thread: many times faster for these small models."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def dt(cls: type[DecisionTransformer] = DecisionTransformer, **config):

@@ -8,7 +8,6 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-import torch
 from healthy_shapes import HEALTHY_SHAPES
 
 from lightup.doctor.checks import CHECK_NAMES, Subject, run_static
@@ -17,12 +16,7 @@ from lightup.doctor.subjects import load_factory
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_the_example_gru_passes_every_static_check_at_several_inits(monkeypatch):

@@ -23,13 +23,7 @@ from lightup.doctor.zero_init import FOOLED_BY_ZERO_INIT, WARM_STEPS
 from lightup.models import DecisionTransformer, DTConfig, SequencePolicy
 from lightup.models.heads import TanhNormal
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def small(cls: type[DecisionTransformer], context_len: int = 4, n_layer: int = 1, layout: str = "stacked"):

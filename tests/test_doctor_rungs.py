@@ -10,7 +10,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 from bug_zoo import CacheResetClearsAll, CacheRingNeverWraps, FirstReturnEverywhereUncached, small
 
 from lightup.doctor.checks import Subject
@@ -22,12 +21,7 @@ from lightup.envs import make_env
 RUNG = {r.name: r for r in RUNGS}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 # --- the envs ---
