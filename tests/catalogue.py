@@ -270,6 +270,7 @@ ROWS: list[tuple] = [
     ("watch {tmp}/f", "run folder '{tmp}/f' is a file, not a run folder", F),
     ("report {tmp}/f", "run folder '{tmp}/f' is a file, not a run folder", F),
     ("inspect {tmp}/f", "run folder '{tmp}/f' is a file, not a run folder", F),
+    ("train --resume {tmp}/f", "run folder '{tmp}/f' is a file, not a run folder", F),
     # empty values: never the current folder or a default in disguise
     ("train lightup/PressButton-v0 --run-dir ''", "--run-dir is given an empty value"),
     ("train lightup/PressButton-v0 --run-dir= --total-steps 64", "--run-dir is given an empty value", None,

@@ -77,7 +77,8 @@ def save_state(trainer: Trainer, path: Path, rollout_state: dict[str, np.ndarray
 def read_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict, TrainConfig]:
     """A run folder's checkpoint: (tensors, metadata, its config checked and pointed at ``run_dir``)."""
     if not run_dir.is_dir():
-        raise LightupError(f"run folder {str(run_dir)!r} not found; pass a folder made by `lightup train`")
+        what = "is a file, not a run folder" if run_dir.exists() else "not found"
+        raise LightupError(f"run folder {str(run_dir)!r} {what}; pass a folder made by `lightup train`")
     path = run_dir / CHECKPOINT
     tensors, meta = load_tensors(path)
     if meta.get("format") != RUN_FORMAT:
