@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -12,7 +13,9 @@ from tiny import tiny_config
 
 from lightup.errors import LightupError
 from lightup.training.callbacks import Callback
+from lightup.training.config import TrainConfig
 from lightup.training.explore import Explorer, gain, in_top
+from lightup.training.recipe import HELD_LEAD_MIN, held_actions_lead, random_return_scale, with_env_defaults
 from lightup.training.replay import Episode
 from lightup.training.trainer import Trainer
 
@@ -163,3 +166,62 @@ def test_a_continuous_option_out_of_the_box_in_a_checkpoint_is_a_one_line_error(
     save_tensors(path, tensors, meta)
     with pytest.raises(LightupError, match="^the checkpoint's rollout state is out of range"):
         Trainer.load(first.run_dir).learn(2048)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "low", "high"), [("MountainCarContinuous-v0", 3.0, 4.0), ("Pendulum-v1", -1.0, 0.2)]
+)
+def test_held_random_actions_lead_uniform_ones_by_scales_only_where_a_goal_lies_far(env_id, low, high):
+    """Seeds 0 to 2: held random actions reach MountainCarContinuous-v0's flag (+100) where uniform ones end
+    near -30, about 3.5 of its return scales ahead; on Pendulum-v1 their best lies within a tenth or two of
+    a scale of uniform actions' best. The probe draws from no generator of torch's."""
+    env = gym.make(env_id)
+    torch.manual_seed(0)
+    before = torch.rand(1)
+    torch.manual_seed(0)
+    for seed in range(3):
+        lead = held_actions_lead(env, seed, random_return_scale(env, seed))
+        assert low < lead < high
+        assert held_actions_lead(env, seed, random_return_scale(env, seed)) == lead  # seeded
+    assert torch.equal(torch.rand(1), before)
+    env.close()
+
+
+def test_continuous_actions_explore_by_default_only_where_held_actions_lead():
+    """The default recipe for continuous actions: exploration at 0.5 where the held actions' lead reaches
+    HELD_LEAD_MIN, none below it, and a share or preset chosen stays as chosen (the probe is not run)."""
+
+    def defaults(lead, **kw):
+        calls = []
+        config = with_env_defaults(
+            TrainConfig(env_id="E", **kw),
+            None,
+            lambda: 7.0,
+            True,
+            held_lead=lambda s: calls.append(s) or lead,
+        )
+        return config.explore_share, calls
+
+    assert defaults(HELD_LEAD_MIN) == (0.5, [7.0])  # the lead in units of the run's return scale
+    assert defaults(HELD_LEAD_MIN - 0.01) == (0.0, [7.0])
+    assert defaults(float("-inf")) == (0.0, [7.0])  # the probe finished no episode
+    assert defaults(5.0, explore_share=0.0) == (0.0, [])
+    assert defaults(5.0, explore_share=0.25) == (0.25, [])
+    assert defaults(5.0, preset="cartpole")[1] == []
+    # discrete actions keep their own gate and share, whatever the lead
+    discrete = with_env_defaults(TrainConfig(env_id="E"), None, lambda: 7.0, held_lead=lambda s: 1 / 0)
+    assert discrete.explore_share == 0.5
+
+
+def test_a_default_run_on_mountaincarcontinuous_is_the_run_with_explore_share_chosen(tmp_path):
+    """The probe changes nothing but the share: a default run of MountainCarContinuous-v0 writes
+    explore_share 0.5 into its config and ends on the weights of a run given --explore-share 0.5; a
+    default run of Pendulum-v1 writes 0.0 and ends on those of a run given --explore-share 0."""
+    for env_id, share in (("MountainCarContinuous-v0", 0.5), ("Pendulum-v1", 0.0)):
+        runs = []
+        for name, kw in (("default", {}), ("chosen", {"explore_share": share})):
+            trainer = Trainer(tiny_config(tmp_path / f"{env_id}-{name}", env_id, n_envs=8, **kw)).learn(1024)
+            assert trainer.config.explore_share == share
+            runs.append(trainer.policy.state_dict())
+            trainer.close()
+        assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])

@@ -11,7 +11,8 @@ is derived from it, never looked up by its id:
 - the evaluation cadence: a twentieth of the budget;
 - the command's step above the best return: a share of the return scale (`COMMAND_OFFSET_SHARE`);
 - the kind of actions: continuous ones fit the advantage's value net to TD(0.95) returns
-  (`CONTINUOUS_DEFAULTS`).
+  (`CONTINUOUS_DEFAULTS`), and explore only where a few episodes of held random actions before training
+  beat uniformly random ones by a return scale (`held_actions_lead`, written into the config).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from lightup.training.config import TrainConfig, _field, with_overrides
+from lightup.training.explore import MAX_DURATION
 
 # The settings of the first measured recipes (the lightup games were measured with them), under the presets.
 _MEASURED_BASE = {
@@ -128,8 +130,8 @@ DEFAULTS: dict = {
 # returns, bootstrapped at time-limit cuts, in place of Monte Carlo ones. Monte Carlo returns to a time limit
 # fall with the steps left, which the value (of the observation alone) cannot see, so the advantages ranked
 # steps by time: Pendulum-v1 stayed at random actions' return; benchmarks/results/learning_continuous.md.
-# No exploration: it solves MountainCarContinuous-v0 (opt in, --explore-share 0.5) but slowed Pendulum-v1
-# (benchmarks/results/learning_continuous.md, "Exploration for continuous actions").
+# No exploration in the table: it solves MountainCarContinuous-v0 but slowed Pendulum-v1 (same file,
+# "Exploration for continuous actions"); it is turned on where held random actions pay (`HELD_LEAD_MIN`).
 CONTINUOUS_DEFAULTS: dict = {
     "advantage_lambda": 0.95,
     "advantage_baseline": "value",
@@ -151,6 +153,13 @@ EVALUATIONS_PER_RUN = 20  # the default cadence: eval_every = total_steps / 20
 # reward units would ask a [0, 1] task (MiniGrid, FrozenLake) for 5 times its highest return;
 # benchmarks/results/learning_general.md.
 COMMAND_OFFSET_SHARE = 0.025
+# Continuous actions explore (at this share, gated by `lightup.training.explore.gain`) only where a few
+# episodes of held random actions before training beat uniformly random ones' best return by at least
+# HELD_LEAD_MIN return scales: MountainCarContinuous-v0 3.4 to 3.6 on seeds 0 to 9 (its flag); Pendulum-v1,
+# LunarLanderContinuous-v3 and BipedalWalker-v3 at most 0.15, where exploring costs Pendulum-v1 seeds;
+# benchmarks/results/learning_continuous.md, "Exploration where held actions pay".
+CONTINUOUS_EXPLORE_SHARE = 0.5
+HELD_LEAD_MIN = 1.0
 
 
 # TrainConfig's fields that choose where a run writes and what it shows, not what it learns.
@@ -170,35 +179,65 @@ def recipe_digest() -> str:
         "defaults": DEFAULTS,
         "continuous": CONTINUOUS_DEFAULTS,
         "presets": PRESETS,
-        "constants": [VALUE_HISTORY_MAX, VALUE_ROW_WIDTH, EVALUATIONS_PER_RUN, COMMAND_OFFSET_SHARE],
+        "constants": [
+            VALUE_HISTORY_MAX,
+            VALUE_ROW_WIDTH,
+            EVALUATIONS_PER_RUN,
+            COMMAND_OFFSET_SHARE,
+            CONTINUOUS_EXPLORE_SHARE,
+            HELD_LEAD_MIN,
+        ],
         "config": config,
     }
     text = json.dumps(tables, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def random_return_scale(env: gym.Env, seed: int, episodes: int = 16, max_steps: int = 20_000) -> float:
-    """The largest absolute return of ``episodes`` episodes of uniformly random actions (at most ``max_steps``
-    steps in all; an episode cut there counts its return so far), or 1 if all are 0: the unit in which the
-    policy reads returns-to-go. Seeded, and drawing from no generator of the trainer's. An env that raises
-    ends the probe with the episodes finished so far: its errors are the trainer's to handle
-    (``max_env_errors``)."""
+def random_returns(
+    env: gym.Env, seed: int, held: bool = False, episodes: int = 16, max_steps: int = 20_000
+) -> np.ndarray:
+    """The returns (float64) of ``episodes`` episodes of uniformly random actions, or with ``held`` of
+    random actions each held for a heavy-tailed number of steps (exploration's options,
+    `lightup.training.explore`), at most ``max_steps`` steps in all (an episode cut there counts its return
+    so far). Seeded, and drawing from no generator of the trainer's. An env that raises ends the probe with
+    the episodes finished so far: its errors are the trainer's to handle (``max_env_errors``)."""
     env.action_space.seed(seed)
-    returns, steps = [0.0], 0
+    rng = np.random.default_rng([seed, 1])  # the options' durations
+    returns, steps = [], 0
     try:
         for i in range(episodes):
             env.reset(seed=seed + i)
-            total, done = 0.0, False
+            total, done, left, action = 0.0, False, 0, None
             while not done and steps < max_steps:
-                _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+                if not held or left == 0:
+                    action = env.action_space.sample()
+                    left = min(int(1.0 / (1.0 - rng.random())), MAX_DURATION) if held else 0
+                left -= 1
+                _, reward, terminated, truncated, _ = env.step(action)
                 total, steps, done = total + float(reward), steps + 1, terminated or truncated
             returns.append(total)
             if steps >= max_steps:
                 break
     except Exception:  # noqa: BLE001 (any error of the env's own)
         pass
-    largest = float(np.max(np.abs(returns)))
+    return np.array(returns, dtype=np.float64)
+
+
+def random_return_scale(env: gym.Env, seed: int) -> float:
+    """The largest absolute return of a few episodes of uniformly random actions (`random_returns`), or 1
+    if all are 0 (or none finished): the unit in which the policy reads returns-to-go."""
+    largest = float(np.max(np.abs(random_returns(env, seed)), initial=0.0))
     return largest if np.isfinite(largest) and largest > 0 else 1.0
+
+
+def held_actions_lead(env: gym.Env, seed: int, scale: float) -> float:
+    """How far the best return of a few episodes of held random actions lies above the best of uniformly
+    random ones, in units of the return ``scale`` (`random_returns`; -inf where either probe ends with no
+    episode): where held actions reach what uniform ones do not, exploring with them pays."""
+    uniform, held = random_returns(env, seed), random_returns(env, seed, held=True)
+    if not len(uniform) or not len(held):
+        return float("-inf")
+    return float((held.max() - uniform.max()) / scale)
 
 
 def with_env_defaults(
@@ -207,12 +246,15 @@ def with_env_defaults(
     return_scale: Callable[[], float] | None = None,
     continuous: bool = False,
     step_width: int = 1,
+    held_lead: Callable[[float], float] | None = None,
 ) -> TrainConfig:
     """Fill fields left at None from the preset or `DEFAULTS` (with `CONTINUOUS_DEFAULTS` over them for
     ``continuous`` actions), and from the env: its declared highest return (commands are capped there and
     returns-to-go scaled by it), else ``return_scale()`` (called only if the scale is still unset;
     default 1); ``step_width``, the numbers one step back adds to the value's row (observation, action,
-    flag), bounds the value's history."""
+    flag), bounds the value's history; for continuous actions with ``explore_share`` unset,
+    ``held_lead(scale)`` (`held_actions_lead`) turns exploration on where it is at least
+    `HELD_LEAD_MIN`."""
     defaults = dict(PRESETS[config.preset] if config.preset else DEFAULTS)
     if continuous and not config.preset:
         defaults.update(CONTINUOUS_DEFAULTS)
@@ -226,6 +268,9 @@ def with_env_defaults(
         defaults["return_scale"] = return_scale() if return_scale is not None else 1.0
     scale = config.return_scale if config.return_scale is not None else defaults["return_scale"]
     defaults.setdefault("command.offset", COMMAND_OFFSET_SHARE * scale)
+    probe = continuous and not config.preset and config.explore_share is None and held_lead is not None
+    if probe and held_lead(scale) >= HELD_LEAD_MIN:
+        defaults["explore_share"] = CONTINUOUS_EXPLORE_SHARE
     updates = {k: v for k, v in defaults.items() if _field(config, k) is None}
     # A default gives way to what was chosen: no TD(lambda) or policy baseline without advantage weighting,
     # no entropy schedule without the entropy term, at most a quarter of the envs greedy.
@@ -250,9 +295,12 @@ __all__ = [
     "CONTINUOUS_DEFAULTS",
     "COMMAND_OFFSET_SHARE",
     "DEFAULTS",
+    "HELD_LEAD_MIN",
     "PRESETS",
     "PRESET_NAMES",
+    "held_actions_lead",
     "random_return_scale",
+    "random_returns",
     "recipe_digest",
     "with_env_defaults",
 ]

@@ -46,7 +46,7 @@ from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.evaluation import Evaluation
 from lightup.training.logger import EpisodeWindow, RunLogger
 from lightup.training.overlap import RolloutAhead
-from lightup.training.recipe import random_return_scale, with_env_defaults
+from lightup.training.recipe import held_actions_lead, random_return_scale, with_env_defaults
 from lightup.training.replay import Episode, EpisodeBuffer, step_cap
 from lightup.training.rollout import Rollout
 from lightup.training.state import CHECKPOINT
@@ -105,6 +105,7 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
             lambda: random_return_scale(probe, config.seed),
             not self.discrete,
             step_width=step_width,
+            held_lead=lambda scale: held_actions_lead(probe, config.seed, scale),
         )
         config.validate()  # the values the recipe filled in, against the ones given
         self.config = config
