@@ -15,7 +15,13 @@ from lightup.errors import LightupError
 from lightup.training.callbacks import Callback
 from lightup.training.config import TrainConfig
 from lightup.training.explore import Explorer, gain, in_top
-from lightup.training.recipe import HELD_LEAD_MIN, held_actions_lead, random_return_scale, with_env_defaults
+from lightup.training.recipe import (
+    HELD_LEAD_MIN,
+    held_actions_lead,
+    random_return_scale,
+    random_returns,
+    with_env_defaults,
+)
 from lightup.training.replay import Episode
 from lightup.training.trainer import Trainer
 
@@ -225,3 +231,36 @@ def test_a_default_run_on_mountaincarcontinuous_is_the_run_with_explore_share_ch
             runs.append(trainer.policy.state_dict())
             trainer.close()
         assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def test_the_held_probe_holds_each_random_action_for_spells_and_the_uniform_one_does_not():
+    """`random_returns` with ``held``: each random action of the box is played for a heavy-tailed number of
+    steps (P(n or more) = 1 / n: a median spell of 2 steps, a mean of about 10 over 400 steps); without,
+    a fresh action every step."""
+
+    class Record(gym.Env):
+        observation_space = gym.spaces.Box(0, 1, (1,))
+        action_space = gym.spaces.Box(-1, 1, (1,))
+
+        def __init__(self):
+            self.actions = []
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            self.t = 0
+            return np.zeros(1, np.float32), {}
+
+        def step(self, action):
+            self.t += 1
+            self.actions.append(float(action[0]))
+            return np.zeros(1, np.float32), 0.0, False, self.t == 200, {}
+
+    changes = {}
+    for held in (False, True):
+        env = Record()
+        assert random_returns(env, 0, held=held, episodes=2).tolist() == [0.0, 0.0]
+        played = np.array(env.actions)
+        assert len(played) == 400 and np.abs(played).max() <= 1.0
+        changes[held] = int((played[1:] != played[:-1]).sum())
+    assert changes[False] == 399
+    assert 10 < changes[True] < 200

@@ -1053,7 +1053,7 @@ def test_a_default_run_reads_no_env_id_table_and_keeps_its_derived_scale_on_resu
 
 
 def test_the_return_scale_is_the_largest_absolute_return_of_random_episodes():
-    from lightup.training.recipe import random_return_scale
+    from lightup.training.recipe import random_return_scale, random_returns
 
     class Fixed(gym.Env):
         observation_space, action_space = gym.spaces.Box(0, 1, (1,)), gym.spaces.Discrete(2)
@@ -1070,9 +1070,11 @@ def test_the_return_scale_is_the_largest_absolute_return_of_random_episodes():
             self.t += 1
             return np.zeros(1, np.float32), self.rewards[self.t - 1], self.t == len(self.rewards), False, {}
 
-    assert random_return_scale(Fixed([-3.0, -4.5]), seed=0, episodes=2) == 7.5
+    assert random_returns(Fixed([-3.0, -4.5]), seed=0, episodes=2).tolist() == [-7.5, -7.5]
+    assert random_return_scale(Fixed([-3.0, -4.5]), seed=0) == 7.5
     assert random_return_scale(Fixed([0.0, 0.0]), seed=0) == 1.0  # no reward seen: unit scale
-    assert random_return_scale(Fixed([2.0] * 10), seed=0, max_steps=3) == 6.0  # cut at max_steps
+    assert random_returns(Fixed([2.0] * 10), seed=0, max_steps=3).tolist() == [6.0]  # cut at max_steps
+    assert random_return_scale(Fixed([1.0]), seed=0, uniform=np.array([-9.0, 2.0])) == 9.0  # returns given
 
     class Raising(Fixed):
         def step(self, action):
@@ -1083,6 +1085,7 @@ def test_the_return_scale_is_the_largest_absolute_return_of_random_episodes():
 
     # the episodes finished before the env raised count; its errors are left to the trainer
     assert random_return_scale(Raising([1.5, -4.0]), seed=0) == 2.5
+    assert random_return_scale(Raising([1.5, -4.0]), seed=0, uniform=np.array([])) == 1.0  # none finished
 
 
 def test_progress_bar_keeps_the_last_return_through_rounds_without_episodes():

@@ -223,18 +223,22 @@ def random_returns(
     return np.array(returns, dtype=np.float64)
 
 
-def random_return_scale(env: gym.Env, seed: int) -> float:
-    """The largest absolute return of a few episodes of uniformly random actions (`random_returns`), or 1
-    if all are 0 (or none finished): the unit in which the policy reads returns-to-go."""
-    largest = float(np.max(np.abs(random_returns(env, seed)), initial=0.0))
+def random_return_scale(env: gym.Env, seed: int, uniform: np.ndarray | None = None) -> float:
+    """The largest absolute return of a few episodes of uniformly random actions (``uniform``, else
+    `random_returns` played here), or 1 if all are 0 (or none finished): the unit in which the policy reads
+    returns-to-go."""
+    uniform = random_returns(env, seed) if uniform is None else uniform
+    largest = float(np.max(np.abs(uniform), initial=0.0))
     return largest if np.isfinite(largest) and largest > 0 else 1.0
 
 
-def held_actions_lead(env: gym.Env, seed: int, scale: float) -> float:
+def held_actions_lead(env: gym.Env, seed: int, scale: float, uniform: np.ndarray | None = None) -> float:
     """How far the best return of a few episodes of held random actions lies above the best of uniformly
-    random ones, in units of the return ``scale`` (`random_returns`; -inf where either probe ends with no
-    episode): where held actions reach what uniform ones do not, exploring with them pays."""
-    uniform, held = random_returns(env, seed), random_returns(env, seed, held=True)
+    random ones (``uniform``, else played here), in units of the return ``scale`` (`random_returns`; -inf
+    where either probe ends with no episode): where held actions reach what uniform ones do not, exploring
+    with them pays."""
+    uniform = random_returns(env, seed) if uniform is None else uniform
+    held = random_returns(env, seed, held=True)
     if not len(uniform) or not len(held):
         return float("-inf")
     return float((held.max() - uniform.max()) / scale)

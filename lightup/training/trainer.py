@@ -15,6 +15,7 @@ stops resume from the last checkpoint (`lightup.training.recovery`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import signal
@@ -46,7 +47,12 @@ from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.evaluation import Evaluation
 from lightup.training.logger import EpisodeWindow, RunLogger
 from lightup.training.overlap import RolloutAhead
-from lightup.training.recipe import held_actions_lead, random_return_scale, with_env_defaults
+from lightup.training.recipe import (
+    held_actions_lead,
+    random_return_scale,
+    random_returns,
+    with_env_defaults,
+)
 from lightup.training.replay import Episode, EpisodeBuffer, step_cap
 from lightup.training.rollout import Rollout
 from lightup.training.state import CHECKPOINT
@@ -99,13 +105,14 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
         # What one step back adds to the value's row: its observation, its action (one-hot when discrete)
         # and a flag (lightup.training.advantage.history_inputs).
         step_width = obs_dim + self.n_actions + 1
+        uniform = functools.cache(lambda: random_returns(probe, config.seed))  # played once, if asked for
         config = with_env_defaults(
             config,
             max_return,
-            lambda: random_return_scale(probe, config.seed),
+            lambda: random_return_scale(probe, config.seed, uniform()),
             not self.discrete,
             step_width=step_width,
-            held_lead=lambda scale: held_actions_lead(probe, config.seed, scale),
+            held_lead=lambda scale: held_actions_lead(probe, config.seed, scale, uniform()),
         )
         config.validate()  # the values the recipe filled in, against the ones given
         self.config = config
