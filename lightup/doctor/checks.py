@@ -7,7 +7,7 @@ on the way (the loss, the hindsight relabelling), on small random batches. The c
 `checks_rows` (each sequence its own, the same each time, in either mode, with autograd on or off),
 `checks_contract` (inputs left as given, a state_dict that restores the policy), `checks_sampling` (what
 rollouts draw), `checks_cache` (the incremental interface),
-`checks_training` (gradients, padding, memorising),
+`checks_training` (gradients, padding, memorising), `checks_gradients` (the gradients are the loss's),
 `checks_returns` (relabelling and the returns bookkeeping), `checks_continuous` (a factory's
 continuous-action twin); their limits in `limits`, their shared pieces
 in `check_base`; `zero_init` measures again, after a few steps of training, a check that a part initialised
@@ -33,6 +33,7 @@ from lightup.doctor.check_base import (
 from lightup.doctor.checks_cache import cache_bounded, kv_cache
 from lightup.doctor.checks_continuous import continuous_actions, continuous_reach
 from lightup.doctor.checks_contract import checkpoint_round_trip, inputs_unchanged
+from lightup.doctor.checks_gradients import gradients_are_the_losses
 from lightup.doctor.checks_inputs import (
     causal_masking,
     distinct_outputs,
@@ -96,6 +97,7 @@ STATIC_CHECKS: tuple[Callable[[Subject], CheckResult], ...] = (
     kv_cache,
     cache_bounded,
     gradients,
+    gradients_are_the_losses,
     start_token_never_sampled,
     start_token_distinct,
     sampling_matches_loss,
