@@ -26,7 +26,6 @@ import gymnasium as gym
 import numpy as np
 
 from lightup.training.config import TrainConfig, _field, with_overrides
-from lightup.training.explore import MAX_DURATION
 
 # The settings of the first measured recipes (the lightup games were measured with them), under the presets.
 _MEASURED_BASE = {
@@ -201,6 +200,8 @@ def random_returns(
     `lightup.training.explore`), at most ``max_steps`` steps in all (an episode cut there counts its return
     so far). Seeded, and drawing from no generator of the trainer's. An env that raises ends the probe with
     the episodes finished so far: its errors are the trainer's to handle (``max_env_errors``)."""
+    from lightup.training.explore import MAX_DURATION  # here: explore imports torch, which `play` need not
+
     env.action_space.seed(seed)
     rng = np.random.default_rng([seed, 1])  # the options' durations
     returns, steps = [], 0
