@@ -20,28 +20,22 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 CHECK = "gradients_are_the_losses"
 
 
-class Reverse(torch.autograd.Function):
-    """The identity forward; backward hands on the gradient with its sign flipped."""
+def backward_times(factor: float) -> type[torch.autograd.Function]:
+    """The identity forward, whose backward hands on the gradient times ``factor``."""
 
-    @staticmethod
-    def forward(ctx, x):
-        return x.view_as(x)
+    class Scaled(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.view_as(x)
 
-    @staticmethod
-    def backward(ctx, grad):
-        return -grad
+        @staticmethod
+        def backward(ctx, grad):
+            return factor * grad
+
+    return Scaled
 
 
-class Half(torch.autograd.Function):
-    """The identity forward; backward hands on half the gradient."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return 0.5 * grad
+Reverse, Half = backward_times(-1.0), backward_times(0.5)
 
 
 class ReversedLinear(nn.Linear):
