@@ -84,6 +84,14 @@ class Float32Inputs(DecisionTransformer):
         return super().forward(**kw)
 
 
+class AssertsFloat32(DecisionTransformer):
+    """Refuses any input but float32 (an assert of its own): healthy."""
+
+    def forward(self, **kw):
+        assert kw["states"].dtype == torch.float32, "float32 states only"
+        return super().forward(**kw)
+
+
 class Float32InputsReversed(ReversedReturnEmbedding):
     def forward(self, **kw):
         kw["states"], kw["returns_to_go"] = kw["states"].float(), kw["returns_to_go"].float()
@@ -114,8 +122,9 @@ def test_healthy_gradients_agree_with_finite_differences_far_inside_the_limit(la
     assert result.also["tensors_compared"] >= 10
 
 
-def test_a_model_that_cannot_run_in_float64_is_judged_in_float32():
-    healthy = only(Subject(small(Float32Inputs, 8)), CHECK)
+@pytest.mark.parametrize("cls", [Float32Inputs, AssertsFloat32])
+def test_a_model_that_cannot_run_in_float64_is_judged_in_float32(cls):
+    healthy = only(Subject(small(cls, 8)), CHECK)
     assert healthy.verdict == "pass" and healthy.quantity == limits.GRADIENT_FLOAT32.quantity, healthy.detail
     assert healthy.limit == limits.GRADIENT_FLOAT32.fail_at and "float32" in healthy.detail
     assert healthy.value < limits.GRADIENT_FLOAT32.pass_at
