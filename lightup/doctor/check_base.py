@@ -288,6 +288,11 @@ def inputs(batch: dict[str, Tensor]) -> dict[str, Tensor]:
     return {k: v for k, v in batch.items() if k != "actions"}
 
 
+def batch_loss(subject: Subject, policy: SequencePolicy, batch: dict[str, Tensor]) -> Tensor:
+    """The subject's training loss of ``policy`` on ``batch`` (its ``actions`` the targets)."""
+    return subject.loss(policy(**inputs(batch)), batch["actions"], batch["mask"], policy.discrete)
+
+
 MODES = ("eval", "train")
 """The modes a property of the training path must hold in: rollouts act in eval mode, the loss trains in
 train mode, and a model may compute its mask or its statistics differently in each (a mask applied in eval

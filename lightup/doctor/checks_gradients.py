@@ -19,17 +19,12 @@ import torch
 from torch import Tensor
 
 from lightup.doctor import limits
-from lightup.doctor.check_base import Finding, Subject, build, check, inputs, random_batch, window
+from lightup.doctor.check_base import Finding, Subject, batch_loss, build, check, random_batch, window
 
 # Relative step along each unit direction: small against the weights, large against float64's rounding.
 STEP = {torch.float64: 1e-5, torch.float32: 1e-3}
 # The least a tensor's error is measured against, as a share of the largest tensor's derivative.
 FLOOR = {torch.float64: 1e-3, torch.float32: 0.1}
-
-
-def _loss(policy, subject: Subject, batch: dict[str, Tensor]) -> Tensor:
-    params = policy(**inputs(batch))
-    return subject.loss(params, batch["actions"], batch["mask"], policy.discrete)
 
 
 def _in(dtype: torch.dtype, policy, batch: dict[str, Tensor]):
@@ -43,7 +38,7 @@ def _errors(policy, subject: Subject, batch: dict[str, Tensor], dtype) -> tuple[
     unit direction (seeded), and the relative error of the first against the second."""
     named = [(n, p) for n, p in policy.named_parameters() if p.requires_grad]
     policy.zero_grad(set_to_none=True)
-    _loss(policy, subject, batch).backward()
+    batch_loss(subject, policy, batch).backward()
     g = torch.Generator().manual_seed(41)
     pairs = {}
     with torch.no_grad():
@@ -53,9 +48,9 @@ def _errors(policy, subject: Subject, batch: dict[str, Tensor], dtype) -> tuple[
             auto = float((p.grad * v).sum()) if p.grad is not None else 0.0
             h = STEP[dtype] * max(float(p.norm()) / max(p.numel(), 1) ** 0.5, 1.0)
             p.add_(h * v)
-            up = float(_loss(policy, subject, batch))
+            up = float(batch_loss(subject, policy, batch))
             p.sub_(2 * h * v)
-            down = float(_loss(policy, subject, batch))
+            down = float(batch_loss(subject, policy, batch))
             p.add_(h * v)
             pairs[name] = (auto, (up - down) / (2 * h))
     # Each error relative to the tensor's own derivative, but never to less than a share of the largest:
@@ -80,7 +75,6 @@ def gradients_are_the_losses(subject: Subject) -> Finding:
         errors, pairs = _errors(model, subject, data, torch.float64)
         limit, kind = limits.GRADIENT_EXACT, "float64"
     except Exception:  # noqa: BLE001 (a model that builds or asserts float32 tensors of its own)
-        policy.eval()
         errors, pairs = _errors(policy, subject, batch, torch.float32)
         limit, kind = limits.GRADIENT_FLOAT32, "float32 (the model does not run in float64)"
     if not errors:

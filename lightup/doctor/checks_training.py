@@ -13,6 +13,7 @@ from lightup.doctor.check_base import (
     MODES,
     Finding,
     Subject,
+    batch_loss,
     build,
     check,
     inputs,
@@ -46,9 +47,7 @@ def gradients(subject: Subject) -> tuple[bool, str]:
             "--frozen NAME if that is meant"
         )
     batch = random_batch(policy, 8, window(policy), seed=4)
-    params = policy(**inputs(batch))
-    loss = subject.loss(params, batch["actions"], batch["mask"], policy.discrete)
-    loss.backward()
+    batch_loss(subject, policy, batch).backward()
     missing, zero, bad = [], [], []
     for name, p in policy.named_parameters():
         if not p.requires_grad:
@@ -142,7 +141,7 @@ def fit(policy: SequencePolicy, subject: Subject, seed: int, steps: int, target:
     optimizer = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=subject.lr)
     first = value = math.nan
     for step in range(1, steps + 1):
-        loss = subject.loss(policy(**inputs(batch)), batch["actions"], batch["mask"], policy.discrete)
+        loss = batch_loss(subject, policy, batch)
         value = loss.item()
         first = value if step == 1 else first
         if not math.isfinite(value):

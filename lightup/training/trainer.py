@@ -47,12 +47,7 @@ from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.evaluation import Evaluation
 from lightup.training.logger import EpisodeWindow, RunLogger
 from lightup.training.overlap import RolloutAhead
-from lightup.training.recipe import (
-    held_actions_lead,
-    random_return_scale,
-    random_returns,
-    with_env_defaults,
-)
+from lightup.training.recipe import held_actions_lead, random_return_scale, random_returns, with_env_defaults
 from lightup.training.replay import Episode, EpisodeBuffer, step_cap
 from lightup.training.rollout import Rollout
 from lightup.training.state import CHECKPOINT
