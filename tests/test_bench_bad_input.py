@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -259,3 +260,49 @@ def test_ctrl_c_says_how_to_resume_and_the_command_it_gives_finishes_the_bench(
     assert cli.main(command[1:]) == 0
     rows = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
     assert sorted(r["seed"] for r in rows) == [0, 1]
+
+
+def _children(pid: int) -> set[int]:
+    """The pids whose parent is ``pid`` (read from /proc)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_sigterm_stops_the_bench_and_its_workers_with_one_line(tmp_path):
+    """SIGTERM to the bench alone (a scheduler's stop, ``kill PID``): its pool's runs stop too, none goes on
+    without it, and it ends as Ctrl-C does, with exit code 143 and the line that says how to go on."""
+    import signal
+    import time
+
+    from interrupts import lightup
+
+    out = tmp_path / "out"
+    argv = ["bench", "--envs", ENV, "--agents", "mlp", "--seeds", "2", "--budget", "10000000"]
+    argv += ["--workers", "2", "--quiet", "--out", str(out)]
+    proc = lightup(argv)
+    deadline = time.monotonic() + 120
+    workers: set[int] = set()
+    while len(workers) < 2:  # the pool's two workers, spawned (beside multiprocessing's resource tracker)
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+        workers = {p for p in _children(proc.pid) if b"spawn_main" in _cmdline(p)}
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.count("\n") == 1 and err.startswith("SIGTERM: bench stopped"), err
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), workers

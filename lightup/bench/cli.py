@@ -10,7 +10,9 @@ import json
 import os
 import platform
 import shlex
+import signal
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -341,29 +343,48 @@ def run(config: BenchConfig) -> int:
         print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
         return 0
     args = [a for a in sys.argv[2:] if a != "--debug"] if _from_shell() else None
+    stopped_by = [signal.SIGINT]
+    old_handler = _stop_on_sigterm(stopped_by)
     try:
         out = run_bench(config, "lightup bench " + shlex.join(args) if args is not None else None)
-    except KeyboardInterrupt:  # as `lightup train`: one line on where it stopped and how to go on, 130
-        print(_interrupted_line(config, args), file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # as `lightup train`: one line on where it stopped and how to go on, 130 / 143
+        print(_interrupted_line(config, args, stopped_by[0]), file=sys.stderr)
+        return 128 + stopped_by[0]
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
     print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
     return 0
 
 
-def _interrupted_line(config: BenchConfig, args: list[str] | None) -> str:
-    """The one line a bench stopped by Ctrl-C ends with: the runs kept in runs.jsonl, and the command that
-    runs only the rest (its own flags with --resume)."""
-    path = config.out_dir / "runs.jsonl"
+def _stop_on_sigterm(stopped_by: list[int]):
+    """SIGTERM (a job scheduler's stop, ``kill``) stops the bench as Ctrl-C does: the finished runs kept, the
+    pool's runs stopped (`run_local`), one line on how to go on. Only the main thread may set a handler; the
+    old one is returned (None where none was set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum, frame):
+        stopped_by[0] = signum
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _interrupted_line(config: BenchConfig, args: list[str] | None, signum: int = signal.SIGINT) -> str:
+    """The one line a bench stopped by Ctrl-C (or ``signum``) ends with: the runs kept in runs.jsonl, and
+    the command that runs only the rest (its own flags with --resume)."""
+    name, path = signal.Signals(signum).name, config.out_dir / "runs.jsonl"
     try:
         with open(path, "rb") as f:  # a count of finished rows: one line each, read in chunks
             done = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(2**20), b""))
     except OSError:
-        return "SIGINT: bench stopped before its first run finished; nothing to resume, run it again"
+        return f"{name}: bench stopped before its first run finished; nothing to resume, run it again"
     flags = args if args is not None else _all_flags(config)
     if "--resume" not in flags:
         flags = [*flags, "--resume"]
     return (
-        f"SIGINT: bench stopped with {done} runs kept in {str(path)!r}; run the rest with: "
+        f"{name}: bench stopped with {done} runs kept in {str(path)!r}; run the rest with: "
         f"lightup bench {shlex.join(flags)}"
     )
 

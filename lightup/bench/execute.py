@@ -22,9 +22,14 @@ def run_local(jobs: list[Job], workers: int) -> Iterator[dict]:
         try:
             for future in as_completed(futures):
                 yield future.result()
-        except BaseException:
+        except BaseException as err:
             for future in futures:
                 future.cancel()
+            if isinstance(err, KeyboardInterrupt):
+                # Stopped (Ctrl-C, or SIGTERM sent to this process alone): each worker's run is asked to stop
+                # after its round (the trainer's SIGTERM handling), so no run goes on without the bench.
+                for child in multiprocessing.active_children():
+                    child.terminate()
             raise
 
 
