@@ -366,6 +366,9 @@ def _stop_on_sigterm(stopped_by: list[int]):
 
     def stop(signum, frame):
         stopped_by[0] = signum
+        # a second SIGTERM (`timeout` passing its own on) must not cut the pool's shutdown short, which
+        # would leave its workers waiting for work and the bench waiting for them
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     return signal.signal(signal.SIGTERM, stop)
