@@ -141,6 +141,7 @@ def plot_curves(rows: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import EngFormatter
 
     by = group(rows)
     tasks = list(dict.fromkeys(t for t, _ in by))
@@ -158,6 +159,7 @@ def plot_curves(rows: list[dict], path: Path) -> None:
             ax.axhline(threshold, color="k", ls="--", lw=0.8, label="threshold")
         ax.set_title(task, fontsize=9)
         ax.set_xlim(left=0)
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1M: long budgets' labels fit
         ax.set_xlabel("env steps")
         ax.set_ylabel("greedy evaluation, mean return")
         ax.grid(alpha=0.3)

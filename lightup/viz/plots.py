@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter
 
 # (figure name, title, y label, [(tag, label), ...]); a figure is drawn when any of its tags was logged.
 PANELS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
@@ -99,6 +100,7 @@ def _panel(title: str, ylabel: str, lines: list[tuple[np.ndarray, np.ndarray, st
         _, mean = series(records, "eval/mean_reward")
         if len(std) == len(mean) and len(std):
             ax.fill_between(x, mean - std, mean + std, alpha=0.2, label="± std")
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1M: long runs' labels fit
     ax.set_xlabel("env steps")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
