@@ -67,7 +67,9 @@ def main() -> None:
                     healthy.setdefault(key, []).append((model, r.value, r.margin))
                     bounds[key] = (r.limit, r.pass_at)
                 for quantity, value in r.also.items():
-                    lim = ALSO[quantity]
+                    lim = ALSO.get(quantity)
+                    if lim is None:  # reported beside the check's own quantity with no limit (a count)
+                        continue
                     key = f"{r.name}: {quantity}"
                     healthy.setdefault(key, []).append((model, value, lim.margin(value)))
                     bounds[key] = (lim.fail_at, lim.pass_at)
