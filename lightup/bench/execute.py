@@ -17,6 +17,7 @@ def run_local(jobs: list[Job], workers: int) -> Iterator[dict]:
     """A process pool of ``workers`` processes; each run uses one torch thread."""
     # spawn, not fork: a forked child of a process that ran torch's thread pools can hang.
     context = multiprocessing.get_context("spawn")
+    others = set(multiprocessing.active_children())  # a caller's own child processes, left alone
     with ProcessPoolExecutor(max(1, min(workers, len(jobs))), mp_context=context) as pool:
         futures = [pool.submit(run_job, job) for job in jobs]
         try:
@@ -28,7 +29,7 @@ def run_local(jobs: list[Job], workers: int) -> Iterator[dict]:
             if isinstance(err, KeyboardInterrupt):
                 # Stopped (Ctrl-C, or SIGTERM sent to this process alone): each worker's run is asked to stop
                 # after its round (the trainer's SIGTERM handling), so no run goes on without the bench.
-                for child in multiprocessing.active_children():
+                for child in set(multiprocessing.active_children()) - others:
                     child.terminate()
             raise
 
