@@ -10,9 +10,7 @@ import json
 import os
 import platform
 import shlex
-import signal
 import sys
-import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -23,6 +21,7 @@ from lightup.bench.execute import run_local, run_ray
 from lightup.bench.report import NOTES, write_report
 from lightup.bench.runs import Job, random_return
 from lightup.bench.stats import task_name, task_of
+from lightup.bench.stopping import interrupted_line, sigterm_stops
 from lightup.bench.suites import SUITES
 from lightup.bench.validate import check_outputs, check_row, check_types, read_summary
 from lightup.checkpoint import atomic_write
@@ -330,7 +329,8 @@ def main(argv: list[str]) -> int:
 
 
 def run(config: BenchConfig) -> int:
-    """`lightup bench` with its parsed flags: 0 done, 130 stopped by Ctrl-C (one line says how to go on)."""
+    """`lightup bench` with its parsed flags: 0 done, 130 stopped by Ctrl-C, 143 by SIGTERM (one line says
+    how to go on)."""
     config = config.with_suite()
     if config.report is not None:
         try:
@@ -343,68 +343,11 @@ def run(config: BenchConfig) -> int:
         print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
         return 0
     args = [a for a in sys.argv[2:] if a != "--debug"] if _from_shell() else None
-    stopped_by = [signal.SIGINT]
-    old_handler = _stop_on_sigterm(stopped_by)
-    try:
-        out = run_bench(config, "lightup bench " + shlex.join(args) if args is not None else None)
-    except KeyboardInterrupt:  # as `lightup train`: one line on where it stopped and how to go on, 130 / 143
-        print(_interrupted_line(config, args, stopped_by[0]), file=sys.stderr)
-        return 128 + stopped_by[0]
-    finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGTERM, old_handler)
+    with sigterm_stops() as stopped_by:
+        try:
+            out = run_bench(config, "lightup bench " + shlex.join(args) if args is not None else None)
+        except KeyboardInterrupt:  # as `lightup train`: one line on where it stopped and how to go on
+            print(interrupted_line(config, args, stopped_by[0]), file=sys.stderr)
+            return 128 + stopped_by[0]
     print(f"results: {out}", file=sys.stderr if config.quiet else sys.stdout)
     return 0
-
-
-def _stop_on_sigterm(stopped_by: list[int]):
-    """SIGTERM (a job scheduler's stop, ``kill``) stops the bench as Ctrl-C does: the finished runs kept, the
-    pool's runs stopped (`run_local`), one line on how to go on. Only the main thread may set a handler; the
-    old one is returned (None where none was set)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def stop(signum, frame):
-        stopped_by[0] = signum
-        # a second SIGTERM (`timeout` passing its own on) must not cut the pool's shutdown short, which
-        # would leave its workers waiting for work and the bench waiting for them
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    return signal.signal(signal.SIGTERM, stop)
-
-
-def _interrupted_line(config: BenchConfig, args: list[str] | None, signum: int = signal.SIGINT) -> str:
-    """The one line a bench stopped by Ctrl-C (or ``signum``) ends with: the runs kept in runs.jsonl, and
-    the command that runs only the rest (its own flags with --resume)."""
-    name, path = signal.Signals(signum).name, config.out_dir / "runs.jsonl"
-    try:
-        with open(path, "rb") as f:  # a count of finished rows: one line each, read in chunks
-            done = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(2**20), b""))
-    except OSError:
-        return f"{name}: bench stopped before its first run finished; nothing to resume, run it again"
-    flags = args if args is not None else _all_flags(config)
-    if "--resume" not in flags:
-        flags = [*flags, "--resume"]
-    return (
-        f"{name}: bench stopped with {done} runs kept in {str(path)!r}; run the rest with: "
-        f"lightup bench {shlex.join(flags)}"
-    )
-
-
-def _all_flags(config: BenchConfig) -> list[str]:
-    """Flags that give ``config`` again (each field not at its default), for a bench run from Python."""
-    flags = []
-    for field in dataclasses.fields(config):
-        value, flag = getattr(config, field.name), "--" + field.name.replace("_", "-")
-        if value == field.default or field.name == "report":
-            continue
-        if isinstance(value, bool):
-            flags.append(flag if value else f"--no-{flag[2:]}")
-        elif isinstance(value, tuple):
-            flags += [flag, *value]
-        else:
-            flags += [flag, str(value)]
-    if config.out is None:  # the folder it wrote to, whatever its defaults become
-        flags += ["--out", str(config.out_dir)]
-    return flags
