@@ -14,7 +14,6 @@ import argparse
 import collections
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
 from lightup import TrainConfig, Trainer
@@ -23,16 +22,16 @@ from lightup.training.agent import Agent, play_episodes
 ACTIONS = "LDRU"  # FrozenLake's 0 left, 1 down, 2 right, 3 up
 
 
+def backup(value: np.ndarray, table: dict, state: int, action: int) -> float:
+    """The expected value of taking ``action`` in ``state``, then being worth ``value``."""
+    return sum(p * (r + (0.0 if done else value[s2])) for p, s2, r, done in table[state][action])
+
+
 def success(policy: np.ndarray, table: dict, horizon: int) -> np.ndarray:
     """Each state's probability of reaching the goal within ``horizon`` steps under ``policy``."""
     value = np.zeros(len(table))
     for _ in range(horizon):
-        value = np.array(
-            [
-                sum(p * (r + (0.0 if done else value[s2])) for p, s2, r, done in table[s][policy[s]])
-                for s in table
-            ]
-        )
+        value = np.array([backup(value, table, s, policy[s]) for s in table])
     return value
 
 
@@ -40,15 +39,7 @@ def optimal(table: dict, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """The optimal action of each state and Q of each (state, action), at ``horizon`` steps left."""
     value = np.zeros(len(table))
     for _ in range(horizon):
-        q = np.array(
-            [
-                [
-                    sum(p * (r + (0.0 if done else value[s2])) for p, s2, r, done in table[s][a])
-                    for a in range(4)
-                ]
-                for s in table
-            ]
-        )
+        q = np.array([[backup(value, table, s, a) for a in range(4)] for s in table])
         value = q.max(axis=1)
     return q.argmax(axis=1), q
 
@@ -71,9 +62,7 @@ def main() -> None:
         print(f"trained: last greedy evaluation {trainer.last_eval} (100 episodes)")
         trainer.close()
     agent = Agent.load(run)
-    env = gym.make("FrozenLake-v1")
-    one_hot = gym.spaces.Box(0.0, 1.0, (16,), np.float32)
-    played = gym.wrappers.TransformObservation(env, lambda o: np.eye(16, dtype=np.float32)[o], one_hot)
+    played = agent.make_env()  # with the run's adapter: states one-hot
     taken: dict[int, collections.Counter] = collections.defaultdict(collections.Counter)
 
     def count(observations, actions):
@@ -84,7 +73,7 @@ def main() -> None:
         for i in range(args.episodes)
         for r in play_episodes(agent, played, seed=1000 + i, before_step=count)
     ]
-    table = env.unwrapped.P
+    table = played.unwrapped.P
     best, q = optimal(table, 100)
     print(f"greedy success over {args.episodes} episodes: {np.mean(returns):.3f}")
     print(f"optimal policy's success at the 100-step limit: {success(best, table, 100)[0]:.3f}")
