@@ -307,3 +307,32 @@ def test_sigterm_stops_the_bench_and_its_workers_with_one_line(tmp_path):
     assert proc.returncode == 143, err
     assert err.count("\n") == 1 and err.startswith("SIGTERM: bench stopped"), err
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), workers
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_a_stop_between_two_rows_stops_the_run_under_way():
+    """The bench stops reading its rows (Ctrl-C or SIGTERM landing while it writes one closes the pool's
+    generator): the run still under way is stopped after its round, not waited for to its budget."""
+    import signal
+    import threading
+
+    from lightup.bench.execute import run_local
+    from lightup.bench.job import Job
+
+    quick = Job(ENV, "mlp", 0, 256, 256)
+    # 10M env steps and a return no run reaches: hours, unless it is stopped
+    endless = Job(ENV, "mlp", 1, 10_000_000, 10_000_000, solved_at_return=1e9)
+    results = run_local([quick, endless], workers=2)
+    assert next(results)["seed"] == 0
+    workers = {p for p in _children(os.getpid()) if b"spawn_main" in _cmdline(p)}
+    assert len(workers) == 2, workers
+    closing = threading.Thread(target=results.close)
+    closing.start()
+    closing.join(60)
+    waited = closing.is_alive()
+    if waited:  # stop the runs here, so that the test fails instead of hanging
+        for pid in workers:
+            os.kill(pid, signal.SIGTERM)
+        closing.join()
+    assert not waited, "closing the rows waited over 60 s for the run under way"
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), workers

@@ -5,6 +5,7 @@ lightup bench --envs CartPole-v1 lightup/PressButton-v0 --agents dt-stacked sb3-
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -71,7 +72,9 @@ def run_bench(config: BenchConfig, command: str | None = None) -> Path:
     log(f"bench: {len(jobs)} runs on {where} -> {out}{resumed}")
     results = run_ray(jobs, config.ray) if config.ray and jobs else run_local(jobs, config.n_workers)
     rows, start = list(kept), time.perf_counter()
-    with open(out / "runs.jsonl", "a" if kept else "w", encoding="utf-8") as f:
+    # closing: a stop while a row is written ends the runs under way at once, not when the
+    # generator is collected
+    with open(out / "runs.jsonl", "a" if kept else "w", encoding="utf-8") as f, contextlib.closing(results):
         for row in results:
             rows.append(row)
             f.write(json.dumps(row) + "\n")

@@ -23,14 +23,15 @@ def run_local(jobs: list[Job], workers: int) -> Iterator[dict]:
         try:
             for future in as_completed(futures):
                 yield future.result()
-        except BaseException as err:
+        except BaseException:
+            # The bench ends here: stopped (Ctrl-C, or SIGTERM sent to this process alone), a run failed,
+            # or the caller stopped reading (GeneratorExit: Ctrl-C landed while it wrote a row). No run goes
+            # on without it: queued runs are cancelled and each worker's run is asked to stop after its
+            # round (the trainer's SIGTERM handling) rather than waited for to its budget.
             for future in futures:
                 future.cancel()
-            if isinstance(err, KeyboardInterrupt):
-                # Stopped (Ctrl-C, or SIGTERM sent to this process alone): each worker's run is asked to stop
-                # after its round (the trainer's SIGTERM handling), so no run goes on without the bench.
-                for child in set(multiprocessing.active_children()) - others:
-                    child.terminate()
+            for child in set(multiprocessing.active_children()) - others:
+                child.terminate()
             raise
 
 
