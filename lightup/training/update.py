@@ -226,7 +226,8 @@ class UpdateStep:
         """The entropy (nats) the learned temperature holds the policy at for the next updates:
         ``entropy_target`` of the maximum, or on its way to ``entropy_target_final`` at ``total_steps``.
         Continuous actions: minus the number of action dimensions, as SAC (Haarnoja et al. 2018) and Online
-        DT set it (a tanh-Gaussian's entropy has no maximum in nats to take a share of)."""
+        DT set it (a share of the uniform's on [-1, 1], log 2 per dimension, was tried on
+        LunarLanderContinuous-v3: benchmarks/results/learning_continuous.md)."""
         c = self.config
         if not self.discrete:
             return -float(self.n_actions)
