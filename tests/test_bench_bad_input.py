@@ -336,3 +336,53 @@ def test_a_stop_between_two_rows_stops_the_run_under_way():
         closing.join()
     assert not waited, "closing the rows waited over 60 s for the run under way"
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), workers
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Whether process ``pid`` has a handler for SIGTERM (a worker whose trainer is in `learn`)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+    return bool(caught >> (15 - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_ctrl_c_twice_stops_the_bench_and_its_workers_with_one_line(tmp_path):
+    """Ctrl-C twice in quick succession at a terminal (SIGINT to the bench's whole process group, its pool's
+    workers too): the second cuts the pool's shutdown short, and the bench still ends, with exit code 130,
+    the one line that says how to go on, and no worker left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    argv = ["bench", "--envs", ENV, "--agents", "mlp", "--seeds", "2", "--budget", "10000000"]
+    argv += ["--workers", "2", "--quiet", "--out", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lightup.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's foreground job
+    )
+    deadline = time.monotonic() + 120
+    workers: set[int] = set()
+    while len(workers) < 2 or not all(map(_catches_sigterm, workers)):  # both runs under way
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+        workers = {p for p in _children(proc.pid) if b"spawn_main" in _cmdline(p)}
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # so that the test fails instead of hanging
+        proc.communicate()
+        pytest.fail("the bench was still running 60 s after the second Ctrl-C")
+    assert proc.returncode == 130, err
+    assert err.count("\n") == 1 and err.startswith("SIGINT: bench stopped"), err
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), workers

@@ -18,21 +18,29 @@ def run_local(jobs: list[Job], workers: int) -> Iterator[dict]:
     # spawn, not fork: a forked child of a process that ran torch's thread pools can hang.
     context = multiprocessing.get_context("spawn")
     others = set(multiprocessing.active_children())  # a caller's own child processes, left alone
-    with ProcessPoolExecutor(max(1, min(workers, len(jobs))), mp_context=context) as pool:
-        futures = [pool.submit(run_job, job) for job in jobs]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        except BaseException:
-            # The bench ends here: stopped (Ctrl-C, or SIGTERM sent to this process alone), a run failed,
-            # or the caller stopped reading (GeneratorExit: Ctrl-C landed while it wrote a row). No run goes
-            # on without it: queued runs are cancelled and each worker's run is asked to stop after its
-            # round (the trainer's SIGTERM handling) rather than waited for to its budget.
-            for future in futures:
-                future.cancel()
-            for child in set(multiprocessing.active_children()) - others:
-                child.terminate()
-            raise
+    try:
+        with ProcessPoolExecutor(max(1, min(workers, len(jobs))), mp_context=context) as pool:
+            futures = [pool.submit(run_job, job) for job in jobs]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            except BaseException:
+                # The bench ends here: stopped (Ctrl-C, or SIGTERM sent to this process alone), a run
+                # failed, or the caller stopped reading (GeneratorExit: Ctrl-C landed while it wrote a row).
+                # No run goes on without it: queued runs are cancelled and each worker's run is asked to
+                # stop after its round (the trainer's SIGTERM handling) rather than waited for to its budget.
+                for future in futures:
+                    future.cancel()
+                for child in set(multiprocessing.active_children()) - others:
+                    child.terminate()
+                raise
+    except BaseException:
+        # A second Ctrl-C while the pool shuts down cuts the shutdown short, leaving workers that wait for
+        # work for good and a bench that waits for them at exit: they are stopped at once, as a second
+        # Ctrl-C asks (a pool that shut down has no worker left here).
+        for child in set(multiprocessing.active_children()) - others:
+            child.kill()
+        raise
 
 
 def run_ray(jobs: list[Job], address: str) -> Iterator[dict]:
