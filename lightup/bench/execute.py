@@ -6,6 +6,7 @@ Both yield result rows as runs finish. Ray is imported only here, and only when 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -19,7 +20,10 @@ def run_local(jobs: list[Job], workers: int) -> Iterator[dict]:
     context = multiprocessing.get_context("spawn")
     others = set(multiprocessing.active_children())  # a caller's own child processes, left alone
     try:
-        with ProcessPoolExecutor(max(1, min(workers, len(jobs))), mp_context=context) as pool:
+        pool = ProcessPoolExecutor(
+            max(1, min(workers, len(jobs))), mp_context=context, initializer=_ignore_ctrl_c
+        )
+        with pool:
             futures = [pool.submit(run_job, job) for job in jobs]
             try:
                 for future in as_completed(futures):
@@ -41,6 +45,13 @@ def run_local(jobs: list[Job], workers: int) -> Iterator[dict]:
         for child in set(multiprocessing.active_children()) - others:
             child.kill()
         raise
+
+
+def _ignore_ctrl_c() -> None:
+    """A pool worker leaves Ctrl-C to the bench: a terminal sends it to the workers too, and one caught
+    between two runs would print its traceback. A run's trainer takes SIGINT while it trains (stop after
+    the round), as it takes SIGTERM, which is how the bench stops it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_ray(jobs: list[Job], address: str) -> Iterator[dict]:
