@@ -38,10 +38,13 @@ def train_argv(run_dir: Path, seed: int = 3, total: int = TOTAL, every: int = CH
     return ["train", *TINY_FLAGS, *flags, "--run-dir", str(run_dir)]
 
 
-def lightup(argv: list[str]) -> subprocess.Popen:
-    """`lightup ARGV` in a child process, its output captured as text."""
+def lightup(argv: list[str], own_group: bool = False) -> subprocess.Popen:
+    """`lightup ARGV` in a child process, its output captured as text; with ``own_group`` in a process group
+    of its own, as a terminal's foreground job (a signal to the group reaches its children too)."""
     cmd = [sys.executable, "-m", "lightup.cli", *argv]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=own_group
+    )
 
 
 def last_logged_step(run_dir: Path) -> int:

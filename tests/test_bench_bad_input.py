@@ -282,25 +282,47 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def _pool_workers(pid: int) -> set[int]:
+    """The pool workers process ``pid`` spawned (beside multiprocessing's resource tracker)."""
+    return {p for p in _children(pid) if b"spawn_main" in _cmdline(p)}
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Whether process ``pid`` has a handler for SIGTERM (a worker whose trainer is in `learn`)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+    return bool(caught >> (15 - 1) & 1)
+
+
+def _endless_bench(tmp_path, own_group: bool = False, training: bool = False):
+    """A bench of two runs of 10M env steps on two workers, once both workers are spawned (with
+    ``training``: once both runs are in their trainer's `learn`); returns the process and the workers."""
+    import time
+
+    from interrupts import lightup
+
+    argv = ["bench", "--envs", ENV, "--agents", "mlp", "--seeds", "2", "--budget", "10000000"]
+    argv += ["--workers", "2", "--quiet", "--out", str(tmp_path / "out")]
+    proc = lightup(argv, own_group=own_group)
+    deadline = time.monotonic() + 120
+    workers: set[int] = set()
+    while len(workers) < 2 or (training and not all(map(_catches_sigterm, workers))):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+        workers = _pool_workers(proc.pid)
+    return proc, workers
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 def test_sigterm_stops_the_bench_and_its_workers_with_one_line(tmp_path):
     """SIGTERM to the bench alone (a scheduler's stop, ``kill PID``), twice: its pool's runs stop too, none
     goes on without it, and it ends as Ctrl-C does, with exit code 143 and the line that says how to go on."""
     import signal
-    import time
 
-    from interrupts import lightup
-
-    out = tmp_path / "out"
-    argv = ["bench", "--envs", ENV, "--agents", "mlp", "--seeds", "2", "--budget", "10000000"]
-    argv += ["--workers", "2", "--quiet", "--out", str(out)]
-    proc = lightup(argv)
-    deadline = time.monotonic() + 120
-    workers: set[int] = set()
-    while len(workers) < 2:  # the pool's two workers, spawned (beside multiprocessing's resource tracker)
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-        time.sleep(0.05)
-        workers = {p for p in _children(proc.pid) if b"spawn_main" in _cmdline(p)}
+    proc, workers = _endless_bench(tmp_path)
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGTERM)  # a second at once, as `timeout` passes one on when it is stopped itself
     _, err = proc.communicate(timeout=120)
@@ -324,7 +346,7 @@ def test_a_stop_between_two_rows_stops_the_run_under_way():
     endless = Job(ENV, "mlp", 1, 10_000_000, 10_000_000, solved_at_return=1e9)
     results = run_local([quick, endless], workers=2)
     assert next(results)["seed"] == 0
-    workers = {p for p in _children(os.getpid()) if b"spawn_main" in _cmdline(p)}
+    workers = _pool_workers(os.getpid())
     assert len(workers) == 2, workers
     closing = threading.Thread(target=results.close)
     closing.start()
@@ -338,16 +360,6 @@ def test_a_stop_between_two_rows_stops_the_run_under_way():
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), workers
 
 
-def _catches_sigterm(pid: int) -> bool:
-    """Whether process ``pid`` has a handler for SIGTERM (a worker whose trainer is in `learn`)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
-    return bool(caught >> (15 - 1) & 1)
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 def test_ctrl_c_twice_stops_the_bench_and_its_workers_with_one_line(tmp_path):
     """Ctrl-C twice in quick succession at a terminal (SIGINT to the bench's whole process group, its pool's
@@ -355,25 +367,9 @@ def test_ctrl_c_twice_stops_the_bench_and_its_workers_with_one_line(tmp_path):
     the one line that says how to go on, and no worker left."""
     import signal
     import subprocess
-    import sys
     import time
 
-    out = tmp_path / "out"
-    argv = ["bench", "--envs", ENV, "--agents", "mlp", "--seeds", "2", "--budget", "10000000"]
-    argv += ["--workers", "2", "--quiet", "--out", str(out)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lightup.cli", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # a process group of its own, as a terminal's foreground job
-    )
-    deadline = time.monotonic() + 120
-    workers: set[int] = set()
-    while len(workers) < 2 or not all(map(_catches_sigterm, workers)):  # both runs under way
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-        time.sleep(0.05)
-        workers = {p for p in _children(proc.pid) if b"spawn_main" in _cmdline(p)}
+    proc, workers = _endless_bench(tmp_path, own_group=True, training=True)  # both runs under way
     os.killpg(proc.pid, signal.SIGINT)
     time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
