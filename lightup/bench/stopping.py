@@ -25,8 +25,9 @@ def sigterm_stops() -> Iterator[list[int]]:
 
     def stop(signum, frame):
         stopped_by[0] = signum
-        # a second SIGTERM (`timeout` passing its own on) must not cut the pool's shutdown short, which
-        # would leave its workers waiting for work and the bench waiting for them
+        # a second SIGTERM (`timeout` passing its own on) is not a request to stop at once: it must not cut
+        # the pool's shutdown short, which kills the runs (`run_local`) in place of letting them stop after
+        # their round
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
