@@ -358,27 +358,3 @@ def test_a_stop_between_two_rows_stops_the_run_under_way():
         closing.join()
     assert not waited, "closing the rows waited over 60 s for the run under way"
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), workers
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
-def test_ctrl_c_twice_stops_the_bench_and_its_workers_with_one_line(tmp_path):
-    """Ctrl-C twice in quick succession at a terminal (SIGINT to the bench's whole process group, its pool's
-    workers too): the second cuts the pool's shutdown short, and the bench still ends, with exit code 130,
-    the one line that says how to go on, and no worker left."""
-    import signal
-    import subprocess
-    import time
-
-    proc, workers = _endless_bench(tmp_path, own_group=True, training=True)  # both runs under way
-    os.killpg(proc.pid, signal.SIGINT)
-    time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # so that the test fails instead of hanging
-        proc.communicate()
-        pytest.fail("the bench was still running 60 s after the second Ctrl-C")
-    assert proc.returncode == 130, err
-    assert err.count("\n") == 1 and err.startswith("SIGINT: bench stopped"), err
-    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), workers
