@@ -15,6 +15,7 @@ import pytest
 from gymnasium import spaces
 from tiny import tiny_config
 
+import lightup.envs as envs_module
 from lightup.envs import adapters_of, make_env
 from lightup.envs.adapters import adapt, plan
 from lightup.errors import LightupError
@@ -221,3 +222,31 @@ def test_a_users_module_env_benches_from_the_cli_and_its_report_imports_it_only_
     assert refused.returncode == 2 and "LIGHTUP_ENV_MODULES=user_envs" in refused.stderr
     trusted = _cli(["bench", "--report", str(out)], tmp_path, LIGHTUP_ENV_MODULES="user_envs")
     assert trusted.returncode == 0, trusted.stderr
+
+
+def test_a_minigrid_id_without_its_module_trains_and_resumes_from_the_cli(tmp_path):
+    """MiniGrid registers its envs only when imported: its ids work as typed, in a fresh process, for a
+    new run and for a resumed one (whose id is read from the run's files)."""
+    run = tmp_path / "run"
+    flags = ["--n-envs", "2", "--rollout-steps", "8", "--updates-per-round", "1", "--n-layer", "1"]
+    flags += ["--n-embd", "16", "--context-len", "2", "--eval-episodes", "2", "--quiet", "--no-tensorboard"]
+    done = _cli(["train", "MiniGrid-Empty-5x5-v0", "--total-steps", "32", *flags, "--run-dir", str(run)],
+                tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    config = json.loads((run / "config.json").read_text())
+    assert config["env_id"] == "MiniGrid-Empty-5x5-v0"
+    assert config["obs_adapters"] == ["minigrid_image", "flatten"]
+    resumed = _cli(["train", "--resume", str(run), "--total-steps", "48"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+
+
+def test_an_id_of_a_known_family_whose_package_is_missing_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(
+        envs_module.REGISTERING_PACKAGES, "LightupFamily-", ("lightup_tests_not_installed", "pip install it")
+    )
+    with pytest.raises(LightupError) as err:
+        make_env("LightupFamily-Room-v0")
+    assert str(err.value) == (
+        "env LightupFamily-Room-v0 is registered by the package lightup_tests_not_installed, which is not "
+        "installed: pip install it"
+    )

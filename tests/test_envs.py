@@ -129,6 +129,9 @@ def test_make_env_accepts_gymnasium_ids_and_their_options():
     "env_id, options, message",
     [
         ("Nope-v0", {}, "unknown env id 'Nope-v0'; lightup games: " + ", ".join(GAME_IDS)),
+        ("LunarLander-v2", {}, "unknown env id 'LunarLander-v2' (Gymnasium: Environment version v2 for "
+         "`LunarLander` is deprecated. Please use `LunarLander-v3` instead.); lightup games: "),
+        ("CartPole-v9", {}, "It provides versioned environments: [ `v0`, `v1` ].); lightup games: "),
         ("lightup/PressButton-v0", {"foo": 1}, "unknown option 'foo' for lightup/PressButton-v0; valid "
          "options: size, game_length, hard_mode, fixed_light, end_on_miss"),
         ("lightup/Gamble-v0", {"size": 2}, "valid options: (none)"),

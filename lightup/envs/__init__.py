@@ -76,6 +76,39 @@ def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text.splitlines()[0][:300]}" if text else type(err).__name__
 
 
+# Packages whose envs Gymnasium holds only once the package is imported, by the prefix of their ids, with
+# how to install each.
+REGISTERING_PACKAGES = {
+    "MiniGrid-": ("minigrid", 'pip install -e ".[minigrid]"'),
+    "BabyAI-": ("minigrid", 'pip install -e ".[minigrid]"'),
+}
+
+
+def import_registering_package(name: str) -> None:
+    """Import the package that registers an id of a known family (MiniGrid's), as ``minigrid:`` before
+    the id would, or a one-line error saying how to install it."""
+    for prefix, (package, install) in REGISTERING_PACKAGES.items():
+        if name.startswith(prefix) and name not in gym.registry:
+            try:
+                importlib.import_module(package)
+            except ImportError:
+                raise LightupError(
+                    f"env {name} is registered by the package {package}, which is not installed: {install}"
+                ) from None
+
+
+def _registry_hint(name: str) -> str:
+    """Gymnasium's own word on an id whose env it holds in other versions (LunarLander-v2 where it has
+    LunarLander-v3), as " (Gymnasium: ...)"; else empty (its guesses at other names are often far off)."""
+    try:
+        gym.spec(name)
+    except (gym.error.DeprecatedEnv, gym.error.VersionNotFound) as err:
+        return f" (Gymnasium: {str(err).strip().splitlines()[0][:200]})"
+    except Exception:  # noqa: BLE001 - a hint only: the error it would add to stands without it
+        pass
+    return ""
+
+
 TRUSTED_MODULES_VAR = "LIGHTUP_ENV_MODULES"
 """Environment variable: comma-separated modules that a ``module:EnvId`` read back from a run may import."""
 
@@ -126,12 +159,15 @@ def make_env(
                 f"env id {env_id!r}: importing its module {module!r} failed ({_first_line(err)}); "
                 "check the module name and that it is on the Python path (PYTHONPATH)"
             ) from None
+    if module is None:
+        import_registering_package(name)
     if name not in gym.registry:
         if module is not None:
             raise LightupError(f"unknown env id {name!r}: importing {module!r} did not register it")
         raise LightupError(
-            f"unknown env id {env_id!r}; lightup games: {', '.join(GAME_IDS)} (any installed Gymnasium id "
-            "such as CartPole-v1 also works, and module:EnvId for an env that a module registers on import)"
+            f"unknown env id {env_id!r}{_registry_hint(name)}; lightup games: {', '.join(GAME_IDS)} (any "
+            "installed Gymnasium id such as CartPole-v1 also works, and module:EnvId for an env that a "
+            "module registers on import)"
         )
     spec = gym.spec(name)
     try:

@@ -21,7 +21,7 @@ from lightup.checkpoint import (
     unflatten_optimizer,
     with_prefix,
 )
-from lightup.envs import check_env_module_trusted, env_module
+from lightup.envs import check_env_module_trusted, env_module, import_registering_package
 from lightup.errors import LightupError
 from lightup.models.factory import is_factory_spec
 from lightup.training.commands import CommandConfig
@@ -109,7 +109,9 @@ def check_resumable(run_dir: Path, config: TrainConfig, env: object, policy_give
         )
     if not env_given and env_module(config.env_id) is not None:
         check_env_module_trusted(config.env_id)  # imported already, or listed in LIGHTUP_ENV_MODULES
-    elif not env_given and config.env_id not in gym.registry:
+    elif not env_given:
+        import_registering_package(config.env_id)  # a known package's envs (MiniGrid's)
+    if not env_given and env_module(config.env_id) is None and config.env_id not in gym.registry:
         how = "pass the id again" if ":" in config.env_id else "pass the env again"
         raise LightupError(
             f"{str(run_dir)!r} trained on {config.env_id!r}, not a registered env id (a module named in a "
