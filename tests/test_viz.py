@@ -518,3 +518,27 @@ def screen_difference(pixels: np.ndarray, image: np.ndarray, top: int, left: int
     if top < 0 or left < 0 or top + h > pixels.shape[0] or left + w > pixels.shape[1]:
         return float("inf")
     return float(np.abs(pixels[top : top + h, left : left + w] - image).mean())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the choice is made for Linux only")
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({}, "egl"),  # no display: MuJoCo's first backend, GLFW, cannot draw
+        ({"DISPLAY": ":0"}, None),  # a display: MuJoCo's own choice stands
+        ({"WAYLAND_DISPLAY": "wayland-0"}, None),
+        ({"MUJOCO_GL": "osmesa"}, "osmesa"),  # the user's choice stands
+    ],
+)
+def test_a_rendered_env_draws_mujoco_off_screen_where_there_is_no_display(monkeypatch, environ, expected):
+    from types import SimpleNamespace
+
+    from lightup.viz.episode import make_run_env
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "MUJOCO_GL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    config = SimpleNamespace(env_id="CartPole-v1", max_episode_steps=None)
+    make_run_env(SimpleNamespace(config=config, options={}), render_mode="rgb_array").close()
+    assert os.environ.get("MUJOCO_GL") == expected

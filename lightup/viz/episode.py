@@ -9,6 +9,7 @@ step's previous action is the start token.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,6 +210,12 @@ def make_run_env(trainer, render_mode: str | None = None) -> gym.Env:
     if render_mode == "rgb_array":
         # drawn off-screen: without this SDL looks for a display (and complains on stderr)
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        if sys.platform.startswith("linux") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        ):
+            # MuJoCo's envs take the first OpenGL backend that loads, GLFW, which cannot draw without a
+            # display (and warns on stderr); EGL draws off-screen
+            os.environ.setdefault("MUJOCO_GL", "egl")
     c = trainer.config
     return make_env(
         c.env_id, render_mode=render_mode, max_episode_steps=c.max_episode_steps, **trainer.options
