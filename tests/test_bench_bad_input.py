@@ -287,14 +287,16 @@ def _pool_workers(pid: int) -> set[int]:
     return {p for p in _children(pid) if b"spawn_main" in _cmdline(p)}
 
 
-def _catches_sigterm(pid: int) -> bool:
-    """Whether process ``pid`` has a handler for SIGTERM (a worker whose trainer is in `learn`)."""
+def _in_learn(pid: int) -> bool:
+    """Whether pool worker ``pid`` has a run in its trainer's `learn`, which has handlers for both SIGINT
+    and SIGTERM (stop after the round). Elsewhere a worker has a handler for one of them only: SIGINT while
+    Python starts (its KeyboardInterrupt), SIGTERM between runs (the bench's stop)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return False
     caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
-    return bool(caught >> (15 - 1) & 1)
+    return all(caught >> (signum - 1) & 1 for signum in (2, 15))
 
 
 def _endless_bench(tmp_path, own_group: bool = False, training: bool = False):
@@ -309,7 +311,7 @@ def _endless_bench(tmp_path, own_group: bool = False, training: bool = False):
     proc = lightup(argv, own_group=own_group)
     deadline = time.monotonic() + 120
     workers: set[int] = set()
-    while len(workers) < 2 or (training and not all(map(_catches_sigterm, workers))):
+    while len(workers) < 2 or (training and not all(map(_in_learn, workers))):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
         time.sleep(0.05)
         workers = _pool_workers(proc.pid)
@@ -357,4 +359,28 @@ def test_a_stop_between_two_rows_stops_the_run_under_way():
             os.kill(pid, signal.SIGTERM)
         closing.join()
     assert not waited, "closing the rows waited over 60 s for the run under way"
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), workers
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_ctrl_c_twice_stops_the_bench_and_its_workers_with_one_line(tmp_path):
+    """Ctrl-C twice in quick succession at a terminal (SIGINT to the bench's whole process group, its pool's
+    workers too): the second cuts the pool's shutdown short, and the bench still ends, with exit code 130,
+    the one line that says how to go on, and no worker left."""
+    import signal
+    import subprocess
+    import time
+
+    proc, workers = _endless_bench(tmp_path, own_group=True, training=True)  # both runs under way
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # so that the test fails instead of hanging
+        proc.communicate()
+        pytest.fail("the bench was still running 60 s after the second Ctrl-C")
+    assert proc.returncode == 130, err
+    assert err.count("\n") == 1 and err.startswith("SIGINT: bench stopped"), err
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), workers
