@@ -299,14 +299,14 @@ def _in_learn(pid: int) -> bool:
     return all(caught >> (signum - 1) & 1 for signum in (2, 15))
 
 
-def _endless_bench(tmp_path, own_group: bool = False, training: bool = False):
-    """A bench of two runs of 10M env steps on two workers, once both workers are spawned (with
+def _endless_bench(tmp_path, own_group: bool = False, training: bool = False, seeds: int = 2):
+    """A bench of ``seeds`` runs of 10M env steps on two workers, once both workers are spawned (with
     ``training``: once both runs are in their trainer's `learn`); returns the process and the workers."""
     import time
 
     from interrupts import lightup
 
-    argv = ["bench", "--envs", ENV, "--agents", "mlp", "--seeds", "2", "--budget", "10000000"]
+    argv = ["bench", "--envs", ENV, "--agents", "mlp", "--seeds", str(seeds), "--budget", "10000000"]
     argv += ["--workers", "2", "--quiet", "--out", str(tmp_path / "out")]
     proc = lightup(argv, own_group=own_group)
     deadline = time.monotonic() + 120
@@ -330,6 +330,26 @@ def test_sigterm_stops_the_bench_and_its_workers_with_one_line(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     assert err.count("\n") == 1 and err.startswith("SIGTERM: bench stopped"), err
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), workers
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_sigterm_starts_none_of_the_runs_still_queued(tmp_path):
+    """SIGTERM to a bench of more runs than workers: the runs under way stop after their round and none
+    of those queued starts (the pool hands a worker its next run before the stop; that run, of 10M env
+    steps, would keep the bench going for hours)."""
+    import signal
+    import subprocess
+
+    proc, workers = _endless_bench(tmp_path, training=True, seeds=6)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the bench was still running 90 s after SIGTERM: a queued run started")
+    assert proc.returncode == 143, err
+    assert err.count("\n") == 1 and err.startswith("SIGTERM: bench stopped with 0 runs kept"), err
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), workers
 
 
