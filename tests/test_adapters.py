@@ -182,6 +182,11 @@ def test_module_env_ids_that_fail_are_one_line_errors_naming_the_env(monkeypatch
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+# A tiny run's flags, for training from the CLI in a few seconds.
+TINY_FLAGS = ["--n-envs", "2", "--rollout-steps", "8", "--updates-per-round", "1", "--n-layer", "1"]
+TINY_FLAGS += ["--n-embd", "16", "--context-len", "2", "--eval-episodes", "2", "--quiet", "--no-tensorboard"]
+
+
 def _cli(args, tmp_path, **env):
     environ = {k: v for k, v in os.environ.items() if k != "LIGHTUP_ENV_MODULES"}
     environ.update(PYTHONPATH=str(TESTS), **env)
@@ -196,10 +201,8 @@ def _cli(args, tmp_path, **env):
 
 def test_a_users_module_env_trains_from_the_cli_and_is_not_imported_from_the_run_unasked(tmp_path):
     run = tmp_path / "run"
-    flags = ["--n-envs", "2", "--rollout-steps", "8", "--updates-per-round", "1", "--n-layer", "1"]
-    flags += ["--n-embd", "16", "--context-len", "2", "--eval-episodes", "2", "--quiet", "--no-tensorboard"]
-    done = _cli(["train", "user_envs:UserCorridor-v0", "--total-steps", "32", *flags, "--run-dir", str(run)],
-                tmp_path)  # fmt: skip
+    args = ["train", "user_envs:UserCorridor-v0", "--total-steps", "32", *TINY_FLAGS, "--run-dir", str(run)]
+    done = _cli(args, tmp_path)
     assert done.returncode == 0, done.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["env_id"] == "user_envs:UserCorridor-v0" and config["obs_adapters"] == ["flatten"]
@@ -228,10 +231,8 @@ def test_a_minigrid_id_without_its_module_trains_and_resumes_from_the_cli(tmp_pa
     """MiniGrid registers its envs only when imported: its ids work as typed, in a fresh process, for a
     new run and for a resumed one (whose id is read from the run's files)."""
     run = tmp_path / "run"
-    flags = ["--n-envs", "2", "--rollout-steps", "8", "--updates-per-round", "1", "--n-layer", "1"]
-    flags += ["--n-embd", "16", "--context-len", "2", "--eval-episodes", "2", "--quiet", "--no-tensorboard"]
-    done = _cli(["train", "MiniGrid-Empty-5x5-v0", "--total-steps", "32", *flags, "--run-dir", str(run)],
-                tmp_path)  # fmt: skip
+    args = ["train", "MiniGrid-Empty-5x5-v0", "--total-steps", "32", *TINY_FLAGS, "--run-dir", str(run)]
+    done = _cli(args, tmp_path)
     assert done.returncode == 0, done.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["env_id"] == "MiniGrid-Empty-5x5-v0"
