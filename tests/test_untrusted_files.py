@@ -425,6 +425,9 @@ ALLOWED = {
     # file (a run's config or checkpoint, a bench's config.json) passes check_env_module_trusted first, which
     # refuses a module not already imported unless the user lists it in LIGHTUP_ENV_MODULES.
     ("lightup/envs/__init__.py", "make_env", "importlib.import_module"),
+    # An installed package named by the fixed REGISTERING_PACKAGES table (minigrid for a MiniGrid id),
+    # never a name from the id itself or from a file.
+    ("lightup/envs/__init__.py", "import_registering_package", "importlib.import_module"),
 }
 
 
