@@ -111,12 +111,13 @@ def check_resumable(run_dir: Path, config: TrainConfig, env: object, policy_give
         check_env_module_trusted(config.env_id)  # imported already, or listed in LIGHTUP_ENV_MODULES
     elif not env_given:
         import_registering_package(config.env_id)  # a known package's envs (MiniGrid's)
-    if not env_given and env_module(config.env_id) is None and config.env_id not in gym.registry:
-        how = "pass the id again" if ":" in config.env_id else "pass the env again"
-        raise LightupError(
-            f"{str(run_dir)!r} trained on {config.env_id!r}, not a registered env id (a module named in a "
-            f"file is never imported): {how}, Trainer.load(run, env=...) or lightup train ID --resume RUN"
-        )
+        if config.env_id not in gym.registry:
+            how = "pass the id again" if ":" in config.env_id else "pass the env again"
+            raise LightupError(
+                f"{str(run_dir)!r} trained on {config.env_id!r}, not a registered env id (a module named "
+                f"in a file is never imported): {how}, Trainer.load(run, env=...) or lightup train ID "
+                "--resume RUN"
+            )
 
 
 def unreadable(path: Path, err: Exception) -> LightupError:
