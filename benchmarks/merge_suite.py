@@ -3,9 +3,14 @@
 The suite's runs come from several `lightup bench` folders (each env run at its own budget, the peers and
 the DT in separate benches); `lightup bench --report` rewrites one folder only. This takes, for each env
 and agent, seeds 0 to 9 from the folder listed for it and writes the bench's own report (per-env table,
-rliable aggregate and probability of improvement, return following) over all of them into one folder:
+rliable aggregate and probability of improvement, return following) over all of them, twice:
 
     python benchmarks/merge_suite.py benchmarks/results/bench_suite_general_merged
+
+- into that folder, every agent over the envs each of them ran (all but LunarLander-v3, which DQN has not run
+  at the suite's budget);
+- into the folder of the same name ending in ``_all_envs``, the agents that ran every env (the DT and PPO)
+  over all of them.
 
 Nothing is run; every figure is a row of a committed folder, named in the summary.
 """
@@ -25,8 +30,8 @@ SEEDS = range(10)
 GAMES20K = ("lightup/PressButton-v0", "lightup/PressButton-v0 size=4", "lightup/RecallButton-v0")
 GAMES50K = ("lightup/PressButton-v0 game_length=5", "lightup/PressButton-v0 game_length=5 hard_mode=true")
 
-# (task, agent) -> the folder its runs come from; LunarLander-v3 is left out (see the summary). The DT's rows
-# are the default recipe's (bench_fast_*), except Taxi-v4's, from the recipe before its updates were 16 of
+# (task, agent) -> the folder its runs come from. The DT's rows are the default recipe's (bench_fast_* and
+# bench_LunarLander-v3_dt_vs_ppo_fast), except Taxi-v4's, from the recipe before its updates were 16 of
 # 128 windows with fused kernels (bench_pair_taxi; wall_time.md).
 SOURCES: dict[tuple[str, str], str] = {
     **{(t, "dt-stacked"): "bench_fast_games20k" for t in GAMES20K},
@@ -50,6 +55,8 @@ SOURCES: dict[tuple[str, str], str] = {
     ("minigrid:MiniGrid-DoorKey-5x5-v0", "dt-stacked"): "bench_fast_doorkey100k",
     ("minigrid:MiniGrid-DoorKey-5x5-v0", "sb3-ppo"): "bench_peers_ppo_zoo_doorkey",
     ("minigrid:MiniGrid-DoorKey-5x5-v0", "sb3-dqn"): "bench_suite_dqn_doorkey100k",
+    ("LunarLander-v3", "dt-stacked"): "bench_LunarLander-v3_dt_vs_ppo_fast",
+    ("LunarLander-v3", "sb3-ppo"): "bench_LunarLander-v3_dt_vs_ppo_fast",
 }
 
 
@@ -67,8 +74,21 @@ def gather() -> list[dict]:
     return rows
 
 
-def main(out: Path) -> None:
-    rows = gather()
+def complete(rows: list[dict], every: str) -> list[dict]:
+    """The rows of ``rows`` whose task (``every`` "agent") or agent ("task") has rows of every agent (every
+    task): rliable's table needs every (task, agent) pair."""
+    pairs = {(task_name(r), r["agent"]) for r in rows}
+    tasks = {t for t, _ in pairs}
+    agents = {a for _, a in pairs}
+    if every == "agent":
+        keep = {t for t in tasks if all((t, a) in pairs for a in agents)}
+        return [r for r in rows if task_name(r) in keep]
+    keep = {a for a in agents if all((t, a) in pairs for t in tasks)}
+    return [r for r in rows if r["agent"] in keep]
+
+
+def write_merged(out: Path, rows: list[dict], scope: str) -> None:
+    """One report of ``rows`` into ``out``; ``scope`` says which envs and agents it holds."""
     tasks = list(dict.fromkeys(task_name(r) for r in rows))
     first = {task_name(r): r for r in rows}
     random_returns = {
@@ -77,20 +97,23 @@ def main(out: Path) -> None:
         )
         for t in tasks
     }
-    sources = "; ".join(f"{agent} on {task}: {folder}" for (task, agent), folder in SOURCES.items())
+    used = {(task_name(r), r["agent"]) for r in rows}
+    sources = "; ".join(
+        f"{agent} on {task}: {folder}" for (task, agent), folder in SOURCES.items() if (task, agent) in used
+    )
     header = [
         "# Bench: the general suite, merged from its parts",
         "",
-        f"`python benchmarks/merge_suite.py {out}`: seeds 0 to 9 of each env and agent, taken from the "
+        f"`python benchmarks/merge_suite.py`: seeds 0 to 9 of each env and agent, taken from the "
         "committed bench folders below (nothing run here; each folder's summary names its command, machine "
-        "and code). Budgets are each folder's, the suite's (the RL Zoo's PPO budget where it has one, else "
-        "200k): the games 20k (PressButton size 2 and 4, RecallButton) and 50k (game_length 5, both modes), "
-        "CartPole-v1 100k, MountainCar-v0 1M, MiniGrid-DoorKey-5x5-v0 100k, Taxi-v4 and FrozenLake-v1 200k, "
-        "except DQN's MountainCar-v0 runs, 200k (8 of 10 solved there); evaluation greedy, 20 episodes "
-        "(FrozenLake-v1 100) every 10k env steps on MountainCar-v0 and DoorKey; a run stops at the first "
-        "evaluation that reaches the threshold. PPO takes the zoo's settings on CartPole-v1, MountainCar-v0 "
-        "and DoorKey (with its observation normalisation), lightup's fallback elsewhere. LunarLander-v3 "
-        "is not in the aggregate: its 10 seeds of the DT's default at 1M env steps have not been run. "
+        f"and code). {scope} Budgets are each folder's, the suite's (the RL Zoo's PPO budget where it has "
+        "one, else 200k): the games 20k (PressButton size 2 and 4, RecallButton) and 50k (game_length 5, "
+        "both modes), CartPole-v1 100k, MountainCar-v0 and LunarLander-v3 1M, MiniGrid-DoorKey-5x5-v0 "
+        "100k, Taxi-v4 and FrozenLake-v1 200k, except DQN's MountainCar-v0 runs, 200k (8 of 10 solved "
+        "there); evaluation greedy, 20 episodes (FrozenLake-v1 100) every twentieth of the budget, every "
+        "10k env steps on MountainCar-v0 and DoorKey; a run stops at the first evaluation that reaches the "
+        "threshold. PPO takes the zoo's settings on CartPole-v1, MountainCar-v0, LunarLander-v3 "
+        "and DoorKey (with its observation normalisation), lightup's fallback elsewhere. "
         "The DT's rows are the default's (16 updates of 128 windows a round, fused optimizer kernels), "
         "except Taxi-v4's, from the default before that change (32 of 64, foreach; wall_time.md). "
         "Each folder ran at its own time and load: wall times, and the "
@@ -104,6 +127,23 @@ def main(out: Path) -> None:
     (out / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     write_report(out, rows, header, random_returns, reps=2000)
     print(out / "summary.md")
+
+
+def main(out: Path) -> None:
+    rows = gather()
+    write_merged(
+        out,
+        complete(rows, every="agent"),
+        "Every agent, over the envs each of them ran: LunarLander-v3 is left out, as SB3 DQN has not run it "
+        "at the suite's budget (the DT and PPO over every env: the folder of this name ending in _all_envs).",
+    )
+    write_merged(
+        out.with_name(out.name + "_all_envs"),
+        complete(rows, every="task"),
+        "The agents that ran every env of the suite, LunarLander-v3 included: the DT and SB3 PPO (SB3 DQN "
+        "has not run LunarLander-v3 at the suite's budget; it is in the folder of this name without "
+        "_all_envs).",
+    )
 
 
 if __name__ == "__main__":
