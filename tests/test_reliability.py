@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
 from tiny import tiny_config
 
-from lightup.errors import LightupError
+from lightup.errors import EnvRaised, LightupError
+from lightup.models.mlp import MLPConfig, ReturnConditionedMLP
+from lightup.training.agent import EVAL_SEED, play_episodes
 from lightup.training.config import TrainConfig
 from lightup.training.trainer import Trainer
 
@@ -41,10 +45,34 @@ class Flaky(gym.Env):
         return obs, reward, self.t >= 2, False, {}  # two presses, so a step's obs is seen
 
 
-def register(name: str, **kwargs) -> str:
+class FailsInEvaluation(Flaky):
+    """Raises on every step of an episode reset on an evaluation seed (or reset after one without a seed)."""
+
+    evaluating = False
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            self.evaluating = seed >= EVAL_SEED
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        if self.evaluating:
+            raise RuntimeError("the scoreboard fell off")
+        return super().step(action)
+
+
+class HugeRewards(Flaky):
+    """Pays 1e12 a right press: random episodes' returns pass the largest --return-scale (1e12)."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, 1e12 * reward, terminated, truncated, info
+
+
+def register(name: str, cls: type[gym.Env] = Flaky, **kwargs) -> str:
     env_id = f"test/{name}-v0"
     if env_id not in gym.registry:
-        gym.register(env_id, entry_point=lambda **kw: Flaky(**{**kwargs, **kw}), max_episode_steps=5)
+        gym.register(env_id, entry_point=lambda **kw: cls(**{**kwargs, **kw}), max_episode_steps=5)
     return env_id
 
 
@@ -73,6 +101,37 @@ def test_an_env_that_keeps_raising_stops_the_run_saying_where_it_can_start_again
     )
     assert (tmp_path / "run" / "env_errors.log").read_text().count("Traceback") == 3
     assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
+
+
+def test_an_env_that_raises_in_a_greedy_evaluation_stops_the_run_with_one_line_and_its_traceback(tmp_path):
+    env_id = register("EvalFlaky", FailsInEvaluation)
+    with pytest.raises(EnvRaised) as e:
+        Trainer(config(tmp_path, env_id, eval_every=64, checkpoint_every=32)).learn(800)
+    message = str(e.value)
+    assert "\n" not in message
+    run, log = re.escape(str(tmp_path / "run")), re.escape(str(tmp_path / "run" / "env_errors.log"))
+    assert re.fullmatch(
+        rf"env {re.escape(env_id)} raised in a greedy evaluation at step (\d+) \(RuntimeError: the "
+        rf"scoreboard fell off\); traceback in {log}; checkpoint at step (\d+); resume with lightup train "
+        rf"--resume {run}",
+        message,
+    ), message
+    log = (tmp_path / "run" / "env_errors.log").read_text()
+    assert "greedy evaluation" in log and "Traceback" in log and "the scoreboard fell off" in log
+    assert isinstance(e.value.__cause__, RuntimeError)  # --debug shows the env's own traceback
+
+
+def test_an_env_that_raises_while_its_episodes_are_played_is_named_in_one_line():
+    env = gym.make(register("EvalFlakyAlone", FailsInEvaluation))
+    policy = ReturnConditionedMLP(MLPConfig(obs_dim=2, act_dim=2, hidden=8))
+    with pytest.raises(EnvRaised, match=r"^env test/EvalFlakyAlone-v0 raised while playing episodes "):
+        play_episodes(policy, env, seed=EVAL_SEED)
+    assert play_episodes(policy, env, seed=0)  # the same env on a training seed plays on
+
+
+def test_returns_past_the_largest_return_scale_train_at_that_scale(tmp_path):
+    trainer = Trainer(config(tmp_path, register("Huge", HugeRewards))).learn(64)
+    assert trainer.config.return_scale == 1e12 and trainer.steps >= 64
 
 
 @pytest.mark.parametrize(

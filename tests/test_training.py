@@ -1086,6 +1086,8 @@ def test_the_return_scale_is_the_largest_absolute_return_of_random_episodes():
     # the episodes finished before the env raised count; its errors are left to the trainer
     assert random_return_scale(Raising([1.5, -4.0]), seed=0) == 2.5
     assert random_return_scale(Raising([1.5, -4.0]), seed=0, uniform=np.array([])) == 1.0  # none finished
+    # returns past the largest scale a flag may give: that largest scale, not a refusal of a flag not given
+    assert random_return_scale(Fixed([1.0]), seed=0, uniform=np.array([3e13, -1.0])) == 1e12
 
 
 def test_progress_bar_keeps_the_last_return_through_rounds_without_episodes():

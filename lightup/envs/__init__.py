@@ -33,7 +33,7 @@ from lightup.envs.probes import (
 from lightup.envs.probes_continuous import CommandFollowContinuousEnv, ProbeObsActionEnv, ProbeTargetActionEnv
 from lightup.envs.recall_button import RecallButtonEnv
 from lightup.envs.time_limit import DEFAULT_MAX_EPISODE_STEPS, time_limited
-from lightup.errors import LightupError
+from lightup.errors import LightupError, error_line
 
 # id -> (class, reward threshold for the default arguments)
 _GAMES: dict[str, tuple[type[gym.Env], float]] = {
@@ -72,8 +72,7 @@ def _option_names(spec: gym.envs.registration.EnvSpec) -> list[str] | None:
 def _first_line(err: BaseException) -> str:
     """The error's type and first line, without the tail Gymnasium adds to an env constructor's TypeError
     (" was raised from the environment creator for ID with kwargs (...)"), which repeats the options."""
-    text = str(err).strip().split(" was raised from the environment creator for ")[0]
-    return f"{type(err).__name__}: {text.splitlines()[0][:300]}" if text else type(err).__name__
+    return error_line(err, str(err).strip().split(" was raised from the environment creator for ")[0])
 
 
 # Packages whose envs Gymnasium holds only once the package is imported, by the prefix of their ids, with

@@ -22,7 +22,7 @@ import torch
 
 from lightup.checkpoint import check_parameters, load_tensors, save_tensors, with_prefix
 from lightup.envs.time_limit import DEFAULT_MAX_EPISODE_STEPS
-from lightup.errors import LightupError
+from lightup.errors import EnvRaised, LightupError, error_line
 from lightup.models import MODELS, SequencePolicy, greedy_action, load_policy
 from lightup.models.factory import PolicyFactory, call_factory
 from lightup.ranges import RANGES
@@ -287,12 +287,12 @@ def play_episodes(
         agent = Agent(agent, 1.0, command=0.0 if command is None else command)
     single = not isinstance(envs, gym.vector.VectorEnv)
     n = 1 if single else envs.num_envs
+    name = _name(envs)
     if single:
-        obs, _ = envs.reset(seed=seed)
+        obs, _ = _env_call(name, envs.reset, seed=seed)
         obs = np.asarray(obs)[None]
     else:
-        obs, _ = envs.reset(seed=None if seed is None else [seed + i for i in range(n)])
-    name = _name(envs)
+        obs, _ = _env_call(name, envs.reset, seed=None if seed is None else [seed + i for i in range(n)])
     check_finite("observation", np.asarray(obs, dtype=np.float64), name)
     agent.reset(n)
     rewards_so_far: list[list[float]] = [[] for _ in range(n)]
@@ -305,14 +305,16 @@ def play_episodes(
         if before_step is not None:
             before_step(obs, actions)
         if single:
-            o, r, term, trunc, _ = envs.step(actions[0].item() if actions.ndim == 1 else actions[0])
+            o, r, term, trunc, _ = _env_call(
+                name, envs.step, actions[0].item() if actions.ndim == 1 else actions[0]
+            )
             obs, rewards = np.asarray(o)[None], np.array([r], np.float64)
             terminated, truncated = np.array([term]), np.array([trunc])
             t += 1
             if max_steps is not None and t >= max_steps and not (term or trunc):
                 truncated = np.array([True])
         else:
-            obs, rewards, terminated, truncated, _ = envs.step(actions)
+            obs, rewards, terminated, truncated, _ = _env_call(name, envs.step, actions)
         check_finite("reward", np.asarray(rewards, dtype=np.float64), name)
         check_finite("observation", np.asarray(obs, dtype=np.float64), name)
         if after_step is not None:
@@ -327,8 +329,22 @@ def play_episodes(
     return [returns[i] for i in range(n)]
 
 
+def _env_call(name: str, call: Callable, *args, **kwargs):
+    """``call(*args, **kwargs)``, an env's reset or step: an exception of the env's own becomes `EnvRaised`
+    (one line naming the env), with the env's as its cause."""
+    try:
+        return call(*args, **kwargs)
+    except LightupError:
+        raise
+    except Exception as err:  # noqa: BLE001 (any error of the env's own)
+        raise EnvRaised(f"env {name} raised while playing episodes ({error_line(err)})") from err
+
+
 def _name(envs) -> str:
+    """The env's id, as errors name it (a SyncVectorEnv's: its first env's), else its class's name."""
     spec = envs.spec if not isinstance(envs, gym.vector.VectorEnv) else getattr(envs, "spec", None)
+    if spec is None and getattr(envs, "envs", None):
+        spec = getattr(envs.envs[0], "spec", None)
     return (
         spec.id if spec is not None else type(envs.unwrapped if hasattr(envs, "unwrapped") else envs).__name__
     )

@@ -9,9 +9,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from lightup.errors import EnvRaised, error_line
 from lightup.models import SequencePolicy
 from lightup.models.factory import is_factory_spec
 from lightup.training.agent import EVAL_SEED, Agent, play_episodes
+from lightup.training.recovery import resume_hint
 
 
 class Evaluation:
@@ -50,7 +52,15 @@ class Evaluation:
         """Play one episode in each of ``envs`` at a commanded return (``policy``: default `eval_policy`) on
         the evaluation seeds; returns their returns."""
         agent = self.agent(self.eval_policy if policy is None else policy, copy_policy=False)
-        return play_episodes(agent, envs, command=target, seed=EVAL_SEED, deterministic=greedy)
+        try:
+            return play_episodes(agent, envs, command=target, seed=EVAL_SEED, deterministic=greedy)
+        except EnvRaised as err:  # the run stops: an evaluation on its fixed seeds cannot skip an episode
+            log = self._log_env_error(err.__cause__, "greedy evaluation")
+            raise EnvRaised(
+                f"env {self.config.env_id} raised in a greedy evaluation at step {self.steps} "
+                f"({error_line(err.__cause__)}); traceback in {log}; "
+                + resume_hint(self.run_dir, self.saved_at)
+            ) from err.__cause__
 
     def agent(self, policy: SequencePolicy | None = None, copy_policy: bool = True) -> Agent:
         """The trained policy alone (`eval_policy`, copied unless ``copy_policy`` is False) with its command

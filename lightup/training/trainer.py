@@ -380,16 +380,21 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
 
     def _env_error(self, err: Exception, in_a_row: int) -> None:
         """An env raised during a rollout: log the traceback in the run folder; stop if it keeps failing."""
-        log = self.run_dir / "env_errors.log"
-        with open(log, "a", encoding="utf-8") as f:
-            f.write(f"--- env step {self.steps}, failure {in_a_row} in a row\n")
-            f.write("".join(traceback.format_exception(err)))
+        log = self._log_env_error(err, f"failure {in_a_row} in a row")
         if in_a_row >= self.config.max_env_errors:  # no checkpoint here: it would not resume exactly
             raise LightupError(
                 f"env {self.config.env_id} raised {in_a_row} times in a row (last: {type(err).__name__}: "
                 f"{str(err).splitlines()[0] if str(err) else ''}); tracebacks in {log}; "
                 + recovery.resume_hint(self.run_dir, self.saved_at)
             )
+
+    def _log_env_error(self, err: BaseException, what: str) -> Path:
+        """Append ``err``'s traceback to the run folder's env_errors.log, headed by the step and ``what``."""
+        log = self.run_dir / "env_errors.log"
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"--- env step {self.steps}, {what}\n")
+            f.write("".join(traceback.format_exception(err)))
+        return log
 
     def _request_stop(self, signum, frame) -> None:
         """The first SIGINT or SIGTERM ends the run after its round (with a checkpoint there); a second one
