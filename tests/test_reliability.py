@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -214,3 +218,58 @@ def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(tmp_path)
             read_metrics(run_dir)  # the metrics file stays readable (a torn last line is skipped)
             trainer.learn(trainer.steps + 8)  # and the run goes on from it
             assert trainer.steps >= 8
+
+
+def _cli(args: list[str], tmp_path) -> subprocess.CompletedProcess:
+    """`lightup ARGS` in a fresh process that can import tests/user_envs.py."""
+    environ = {k: v for k, v in os.environ.items() if k != "LIGHTUP_ENV_MODULES"}
+    environ["PYTHONPATH"] = str(Path(__file__).parent)
+    return subprocess.run(
+        [sys.executable, "-m", "lightup.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=tmp_path,
+    )
+
+
+def test_train_on_an_env_that_raises_in_its_evaluation_ends_with_one_line_and_exit_2(tmp_path):
+    run = tmp_path / "run"
+    flags = [
+        "--n-envs",
+        "2",
+        "--rollout-steps",
+        "8",
+        "--n-layer",
+        "1",
+        "--n-embd",
+        "16",
+        "--context-len",
+        "2",
+    ]
+    done = _cli(
+        ["train", "user_envs:UserRaising-v0", "--total-steps", "128", "--eval-every", "64", "--eval-episodes",
+         "2", "--quiet", "--no-tensorboard", "--run-dir", str(run), *flags],
+        tmp_path,
+    )  # fmt: skip
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert re.fullmatch(
+        r"error: env user_envs:UserRaising-v0 raised in a greedy evaluation at step \d+ \(RuntimeError: the "
+        rf"scoreboard fell off\); traceback in {re.escape(str(run / 'env_errors.log'))}; .*",
+        lines[-1],
+    ), done.stderr
+
+
+@pytest.mark.parametrize("agent", ["sb3-ppo", "dt-stacked"])
+def test_a_bench_on_an_env_that_raises_names_the_run_in_one_line(tmp_path, agent):
+    done = _cli(
+        ["bench", "--envs", "user_envs:UserRaising-v0", "--agents", agent, "--seeds", "1", "--budget", "256",
+         "--workers", "1", "--quiet", "--out", str(tmp_path / "res")],
+        tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: {agent} on user_envs:UserRaising-v0 seed 0: env user_envs:UserRaising-v0 raised "
+        "(RuntimeError: the scoreboard fell off); fix the env, then run the bench again with --resume"
+    )

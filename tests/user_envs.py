@@ -81,8 +81,24 @@ class BadRenderEnv(CorridorEnv):
         raise RuntimeError("no display found\n(second line of the message)")
 
 
+class RaisingEnv(CorridorEnv):
+    """The corridor, whose step raises at the second step of every episode (a scoreboard that falls off):
+    no episode can end before it."""
+
+    def reset(self, *, seed=None, options=None):
+        self.t = 0
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        self.t += 1
+        if self.t == 2:
+            raise RuntimeError("the scoreboard fell off")
+        return super().step(action)
+
+
 _ENVS = (
     ("UserCorridor-v0", CorridorEnv),
+    ("UserRaising-v0", RaisingEnv),
     ("UserBroken-v0", BrokenEnv),
     ("UserUnbounded-v0", UnboundedActionEnv),
     ("UserBadRender-v0", BadRenderEnv),

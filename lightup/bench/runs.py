@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from lightup.bench.job import Job, weights_digest
-from lightup.errors import LightupError
+from lightup.bench.stats import task_of
+from lightup.errors import EnvRaised, LightupError, error_line
 
 __all__ = [
     "AGENTS",
@@ -51,24 +52,35 @@ def run_job(job: Job) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    # Each runner starts its clock after its imports, just before it builds the envs and the model.
-    if job.agent in TRAINER_AGENTS:
-        row = _run_trainer(job)
-    elif job.agent in SB3_AGENTS:
-        try:
-            from lightup.bench.sb3 import run_sb3
-        except ImportError as err:
-            raise LightupError(
-                f"{job.agent} needs Stable-Baselines3 ({err.name} is missing): {BENCH_EXTRA}"
-            ) from None
-        row = run_sb3(job, SB3_AGENTS[job.agent])
-    else:
+    if job.agent not in AGENTS:
         raise LightupError(f"unknown agent {job.agent!r}; choose from: {', '.join(AGENTS)}")
+    try:
+        row = _run_agent(job)
+    except EnvRaised as err:  # the run's own folder is a temporary one: the bench's --resume goes on
+        cause = error_line(err.__cause__) if err.__cause__ is not None else str(err)
+        raise EnvRaised(
+            f"{job.agent} on {task_of(job.env_id, job.env_options)} seed {job.seed}: env {job.env_id} raised "
+            f"({cause}); fix the env, then run the bench again with --resume"
+        ) from err.__cause__
     curve = row["curve"]
     row["final_eval"] = curve[-1][1] if curve else None
     row["best_eval"] = max((c[1] for c in curve), default=None)
     row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     return {**asdict(job), **row}
+
+
+def _run_agent(job: Job) -> dict:
+    """The row of one run of ``job.agent`` (each runner starts its clock after its imports, just before it
+    builds the envs and the model)."""
+    if job.agent in TRAINER_AGENTS:
+        return _run_trainer(job)
+    try:
+        from lightup.bench.sb3 import run_sb3
+    except ImportError as err:
+        raise LightupError(
+            f"{job.agent} needs Stable-Baselines3 ({err.name} is missing): {BENCH_EXTRA}"
+        ) from None
+    return run_sb3(job, SB3_AGENTS[job.agent])
 
 
 def _run_trainer(job: Job) -> dict:

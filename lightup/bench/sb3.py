@@ -17,6 +17,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from lightup.bench.job import Job, weights_digest
 from lightup.bench.zoo import as_recorded, hyperparameters
 from lightup.envs import make_env, parse_options, reward_threshold
+from lightup.envs.env_errors import NamedEnvErrors
 from lightup.training.agent import EVAL_SEED, play_episodes
 
 
@@ -113,7 +114,12 @@ def run_sb3(job: Job, algo: str) -> dict:
     start = time.perf_counter()
     options = parse_options(list(job.env_options))
     params, _ = hyperparameters(algo, job.env_id)
-    env = make_vec_env(lambda: make_env(job.env_id, **options), n_envs=params["n_envs"], seed=job.seed)
+    # the env's own errors in SB3's loop: one line naming it (`NamedEnvErrors`), not a traceback
+    env = make_vec_env(
+        lambda: NamedEnvErrors(make_env(job.env_id, **options), job.env_id),
+        n_envs=params["n_envs"],
+        seed=job.seed,
+    )
     if params.get("zoo_normalize"):
         env = VecNormalize(env, gamma=params.get("gamma", 0.99))
     eval_envs = gym.vector.SyncVectorEnv(

@@ -21,8 +21,9 @@ import numpy as np
 import torch
 
 from lightup.checkpoint import check_parameters, load_tensors, save_tensors, with_prefix
+from lightup.envs.env_errors import call_env
 from lightup.envs.time_limit import DEFAULT_MAX_EPISODE_STEPS
-from lightup.errors import EnvRaised, LightupError, error_line
+from lightup.errors import LightupError
 from lightup.models import MODELS, SequencePolicy, greedy_action, load_policy
 from lightup.models.factory import PolicyFactory, call_factory
 from lightup.ranges import RANGES
@@ -289,10 +290,10 @@ def play_episodes(
     n = 1 if single else envs.num_envs
     name = _name(envs)
     if single:
-        obs, _ = _env_call(name, envs.reset, seed=seed)
+        obs, _ = call_env(name, envs.reset, seed=seed)
         obs = np.asarray(obs)[None]
     else:
-        obs, _ = _env_call(name, envs.reset, seed=None if seed is None else [seed + i for i in range(n)])
+        obs, _ = call_env(name, envs.reset, seed=None if seed is None else [seed + i for i in range(n)])
     check_finite("observation", np.asarray(obs, dtype=np.float64), name)
     agent.reset(n)
     rewards_so_far: list[list[float]] = [[] for _ in range(n)]
@@ -305,7 +306,7 @@ def play_episodes(
         if before_step is not None:
             before_step(obs, actions)
         if single:
-            o, r, term, trunc, _ = _env_call(
+            o, r, term, trunc, _ = call_env(
                 name, envs.step, actions[0].item() if actions.ndim == 1 else actions[0]
             )
             obs, rewards = np.asarray(o)[None], np.array([r], np.float64)
@@ -314,7 +315,7 @@ def play_episodes(
             if max_steps is not None and t >= max_steps and not (term or trunc):
                 truncated = np.array([True])
         else:
-            obs, rewards, terminated, truncated, _ = _env_call(name, envs.step, actions)
+            obs, rewards, terminated, truncated, _ = call_env(name, envs.step, actions)
         check_finite("reward", np.asarray(rewards, dtype=np.float64), name)
         check_finite("observation", np.asarray(obs, dtype=np.float64), name)
         if after_step is not None:
@@ -327,17 +328,6 @@ def play_episodes(
                 returns.setdefault(i, float(np.asarray(rewards_so_far[i], np.float32).sum()))
                 rewards_so_far[i] = []
     return [returns[i] for i in range(n)]
-
-
-def _env_call(name: str, call: Callable, *args, **kwargs):
-    """``call(*args, **kwargs)``, an env's reset or step: an exception of the env's own becomes `EnvRaised`
-    (one line naming the env), with the env's as its cause."""
-    try:
-        return call(*args, **kwargs)
-    except LightupError:
-        raise
-    except Exception as err:  # noqa: BLE001 (any error of the env's own)
-        raise EnvRaised(f"env {name} raised while playing episodes ({error_line(err)})") from err
 
 
 def _name(envs) -> str:
