@@ -112,11 +112,10 @@ def check_resumable(run_dir: Path, config: TrainConfig, env: object, policy_give
     elif not env_given:
         import_registering_package(config.env_id)  # a known package's envs (MiniGrid's)
         if config.env_id not in gym.registry:
-            how = "pass the id again" if ":" in config.env_id else "pass the env again"
             raise LightupError(
                 f"{str(run_dir)!r} trained on {config.env_id!r}, not a registered env id (a module named "
-                f"in a file is never imported): {how}, Trainer.load(run, env=...) or lightup train ID "
-                "--resume RUN"
+                "in a file is never imported): pass the env again, Trainer.load(run, env=...) or lightup "
+                "train ID --resume RUN"
             )
 
 
