@@ -125,6 +125,13 @@ def test_an_env_that_raises_in_a_greedy_evaluation_stops_the_run_with_one_line_a
     assert isinstance(e.value.__cause__, RuntimeError)  # --debug shows the env's own traceback
 
 
+def test_a_trainer_evaluated_before_it_trains_on_an_env_that_raises_names_the_env(tmp_path):
+    trainer = Trainer(config(tmp_path, register("EvalFlakyUntrained", FailsInEvaluation)))
+    with pytest.raises(EnvRaised, match=r"^env test/EvalFlakyUntrained-v0 raised while playing episodes "):
+        trainer.evaluate()
+    assert not (tmp_path / "run").exists()  # nothing written for a run that has not started
+
+
 def test_an_env_that_raises_while_its_episodes_are_played_is_named_in_one_line():
     env = gym.make(register("EvalFlakyAlone", FailsInEvaluation))
     policy = ReturnConditionedMLP(MLPConfig(obs_dim=2, act_dim=2, hidden=8))

@@ -55,6 +55,8 @@ class Evaluation:
         try:
             return play_episodes(agent, envs, command=target, seed=EVAL_SEED, deterministic=greedy)
         except EnvRaised as err:  # the run stops: an evaluation on its fixed seeds cannot skip an episode
+            if self.run_dir is None:  # evaluated before it trained: no run folder to log in or resume
+                raise
             log = self._log_env_error(err.__cause__, "greedy evaluation")
             raise EnvRaised(
                 f"env {self.config.env_id} raised in a greedy evaluation at step {self.steps} "
