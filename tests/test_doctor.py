@@ -423,6 +423,22 @@ def test_a_healthy_run_raises_no_alarm_and_says_what_it_could_not_check():
     assert skipped == ["illegal_action_mass (needs rollout/illegal_mass)"]
 
 
+def test_the_alarms_a_run_cannot_check_say_why_its_env_is_unknown(tmp_path):
+    """An env whose module is not imported unasked, or continuous actions: the reason, not "config.json"."""
+    healthy = records(rollout__entropy=lambda i: 1.2 - 0.02 * i, train__nll=lambda i: 1.3 - 0.02 * i)
+    reasons = {}
+    for env_id in ("no_module_trusted_here:Env-v0", "Pendulum-v1"):
+        run = tmp_path / env_id.replace(":", "_")
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"env_id": env_id}))
+        _, skipped = alarms.check_records(healthy, alarms.run_context(run))
+        reasons[env_id] = [s for s in skipped if s.startswith("entropy_collapse")]
+    assert "set LIGHTUP_ENV_MODULES=no_module_trusted_here" in reasons["no_module_trusted_here:Env-v0"][0]
+    assert reasons["Pendulum-v1"] == [
+        "entropy_collapse (needs the number of actions (none: the actions are continuous))"
+    ]
+
+
 def test_commands_that_keep_their_margin_above_growing_returns_are_not_drift():
     """Early in a healthy CartPole run (10 rounds): the mean return grows 5 a round, the best one 10, and the
     default command is the best plus 20% and 5, so the gap grows from 9 to 72 while staying about half of

@@ -59,6 +59,8 @@ class Context:
     """log(number of actions), when known."""
     threshold: float | None = None
     """The env's reward threshold, when known."""
+    unknown: str = "config.json"
+    """Why the env's facts are unknown, when they are: where a user would look."""
 
 
 class Missing(Exception):
@@ -110,7 +112,7 @@ def non_finite(records: list[dict], ctx: Context) -> Alarm | None:
 
 def entropy_collapse(records: list[dict], ctx: Context) -> Alarm | None:
     if ctx.max_entropy is None:
-        raise Missing("the number of actions (config.json)")
+        raise Missing(f"the number of actions ({ctx.unknown})")
     steps, entropy = series(records, "rollout/entropy")
     w = max(3, len(entropy) // 10)
     if len(entropy) < w:
@@ -131,7 +133,7 @@ def entropy_collapse(records: list[dict], ctx: Context) -> Alarm | None:
 
 def entropy_stuck_at_max(records: list[dict], ctx: Context) -> Alarm | None:
     if ctx.max_entropy is None:
-        raise Missing("the number of actions (config.json)")
+        raise Missing(f"the number of actions ({ctx.unknown})")
     steps, entropy = series(records, "rollout/entropy")
     if len(entropy) < 8:
         return None
@@ -268,10 +270,15 @@ def run_context(run_dir: Path) -> Context:
     try:
         check_env_module_trusted(config["env_id"])  # a module named in a file is not imported unasked
         env = make_env(config["env_id"], **parse_options(list(config.get("env_options", []))))
-    except Exception:  # an env that no longer builds: judge without it
+    except LightupError as err:  # an untrusted module, an env that no longer builds: judge without it
+        return Context(unknown=f"the env of config.json: {err}")
+    except Exception:  # noqa: BLE001 (a bad config.json's env_id or options)
         return Context()
     n = getattr(env.action_space, "n", None)
-    ctx = Context(max_entropy=math.log(n) if n and n > 1 else None, threshold=reward_threshold(env))
+    unknown = "none: the actions are continuous" if n is None else "none: one action" if n < 2 else ""
+    ctx = Context(
+        max_entropy=math.log(n) if n and n > 1 else None, threshold=reward_threshold(env), unknown=unknown
+    )
     env.close()
     return ctx
 
