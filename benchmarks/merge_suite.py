@@ -3,14 +3,13 @@
 The suite's runs come from several `lightup bench` folders (each env run at its own budget, the peers and
 the DT in separate benches); `lightup bench --report` rewrites one folder only. This takes, for each env
 and agent, seeds 0 to 9 from the folder listed for it and writes the bench's own report (per-env table,
-rliable aggregate and probability of improvement, return following) over all of them, twice:
+rliable aggregate and probability of improvement, return following) over all of them:
 
     python benchmarks/merge_suite.py benchmarks/results/bench_suite_general_merged
 
-- into that folder, every agent over the envs each of them ran (all but LunarLander-v3, which DQN has not run
-  at the suite's budget);
-- into the folder of the same name ending in ``_all_envs``, the agents that ran every env (the DT and PPO)
-  over all of them.
+Where some agent lacks an env (rliable's table needs every pair), two reports: into that folder, every agent
+over the envs each of them ran; into the folder of the same name ending in ``_all_envs``, the agents that ran
+every env, over all of them.
 
 Nothing is run; every figure is a row of a committed folder, named in the summary.
 """
@@ -131,6 +130,9 @@ def write_merged(out: Path, rows: list[dict], scope: str) -> None:
 
 def main(out: Path) -> None:
     rows = gather()
+    if complete(rows, every="agent") == rows:  # every agent ran every env: one report holds them all
+        write_merged(out, rows, "Every agent over every env of the suite.")
+        return
     write_merged(
         out,
         complete(rows, every="agent"),
