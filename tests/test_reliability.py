@@ -280,3 +280,19 @@ def test_a_bench_on_an_env_that_raises_names_the_run_in_one_line(tmp_path, agent
         f"error: {agent} on user_envs:UserRaising-v0 seed 0: env user_envs:UserRaising-v0 raised "
         "(RuntimeError: the scoreboard fell off); fix the env, then run the bench again with --resume"
     )
+
+
+def test_a_bench_whose_env_raises_in_the_reports_random_play_says_the_runs_are_kept(tmp_path, monkeypatch):
+    from lightup.bench import cli as bench_cli
+    from lightup.bench.config import BenchConfig
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    out = tmp_path / "res"
+    config = BenchConfig(envs=("user_envs:UserRaising-v0",), agents=("sb3-ppo",), seeds=1, out=str(out))
+    with pytest.raises(EnvRaised) as e:
+        bench_cli._render(out, config, [], ["# header"])
+    assert str(e.value) == (
+        "env UserRaising-v0 raised while playing episodes (RuntimeError: the scoreboard fell off), in the "
+        f"random play that scores the report; the runs are kept in {str(out / 'runs.jsonl')!r}: fix the env, "
+        "then run the bench again with --resume (it runs nothing more and writes the report)"
+    )

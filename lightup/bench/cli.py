@@ -26,7 +26,7 @@ from lightup.bench.stopping import interrupted_line, sigterm_stops
 from lightup.bench.suites import SUITES
 from lightup.bench.validate import check_outputs, check_row, check_types, read_summary
 from lightup.checkpoint import atomic_write
-from lightup.errors import LightupError
+from lightup.errors import EnvRaised, LightupError
 from lightup.jsonfile import JsonSyntaxError, line_record, read_json, read_lines
 from lightup.outputs import check_folder, folder_kind, mark, refuse_kind
 
@@ -226,10 +226,17 @@ def _render(out: Path, config: BenchConfig, rows: list[dict], header: list[str],
     run, the tables, statistics and plots, then ``notes``."""
     tasks = _tasks(config)
     rows = sorted(rows, key=lambda r: (tasks.index(task_name(r)), config.agents.index(r["agent"]), r["seed"]))
-    random_returns = {
-        task: random_return(*split_env(spec), config.eval_episodes)
-        for task, spec in zip(tasks, config.envs, strict=True)
-    }
+    try:
+        random_returns = {
+            task: random_return(*split_env(spec), config.eval_episodes)
+            for task, spec in zip(tasks, config.envs, strict=True)
+        }
+    except EnvRaised as err:  # after the runs: they are kept, only the report is left to write
+        raise EnvRaised(
+            f"{err}, in the random play that scores the report; the runs are kept in "
+            f"{str(out / 'runs.jsonl')!r}: fix the env, then run the bench again with --resume (it runs "
+            "nothing more and writes the report)"
+        ) from err.__cause__
     budgets = ", ".join(
         f"{t} {config.budget_of(e)[0]:,} (eval every {config.budget_of(e)[1]:,})"
         for t, e in zip(tasks, config.envs, strict=True)
