@@ -4,16 +4,13 @@ hand-made spaces, real envs trained end to end, and the one-line errors."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium import spaces
-from tiny import tiny_config
+from tiny import TINY_FLAGS, tiny_config, user_cli
 
 import lightup.envs as envs_module
 from lightup.envs import adapters_of, make_env
@@ -182,62 +179,45 @@ def test_module_env_ids_that_fail_are_one_line_errors_naming_the_env(monkeypatch
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
-# A tiny run's flags, for training from the CLI in a few seconds.
-TINY_FLAGS = ["--n-envs", "2", "--rollout-steps", "8", "--updates-per-round", "1", "--n-layer", "1"]
-TINY_FLAGS += ["--n-embd", "16", "--context-len", "2", "--eval-episodes", "2", "--quiet", "--no-tensorboard"]
-
-
-def _cli(args, tmp_path, **env):
-    environ = {k: v for k, v in os.environ.items() if k != "LIGHTUP_ENV_MODULES"}
-    environ.update(PYTHONPATH=str(TESTS), **env)
-    return subprocess.run(
-        [sys.executable, "-m", "lightup.cli", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=tmp_path,
-    )
-
-
 def test_a_users_module_env_trains_from_the_cli_and_is_not_imported_from_the_run_unasked(tmp_path):
     run = tmp_path / "run"
     args = ["train", "user_envs:UserCorridor-v0", "--total-steps", "32", *TINY_FLAGS, "--run-dir", str(run)]
-    done = _cli(args, tmp_path)
+    done = user_cli(args, tmp_path)
     assert done.returncode == 0, done.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["env_id"] == "user_envs:UserCorridor-v0" and config["obs_adapters"] == ["flatten"]
     # Resuming reads the id from the run's files: its module is imported only when the user says so.
-    refused = _cli(["train", "--resume", str(run)], tmp_path)
+    refused = user_cli(["train", "--resume", str(run)], tmp_path)
     assert refused.returncode == 2
     assert "module 'user_envs', which lightup does not import because a file names it" in refused.stderr
     assert "LIGHTUP_ENV_MODULES=user_envs" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
-    trusted = _cli(["train", "--resume", str(run)], tmp_path, LIGHTUP_ENV_MODULES="user_envs")
+    trusted = user_cli(["train", "--resume", str(run)], tmp_path, LIGHTUP_ENV_MODULES="user_envs")
     assert trusted.returncode == 0, trusted.stderr
 
 
 def test_a_users_module_env_benches_from_the_cli_and_its_report_imports_it_only_when_trusted(tmp_path):
     out = tmp_path / "bench"
     args = ["bench", "--envs", "user_envs:UserCorridor-v0", "--agents", "dt-stacked", "--seeds", "1"]
-    done = _cli([*args, "--budget", "64", "--eval-every", "64", "--out", str(out), "--quiet"], tmp_path)
+    done = user_cli([*args, "--budget", "64", "--eval-every", "64", "--out", str(out), "--quiet"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "user_envs:UserCorridor-v0" in (out / "summary.md").read_text()
-    refused = _cli(["bench", "--report", str(out)], tmp_path)
+    refused = user_cli(["bench", "--report", str(out)], tmp_path)
     assert refused.returncode == 2 and "LIGHTUP_ENV_MODULES=user_envs" in refused.stderr
-    trusted = _cli(["bench", "--report", str(out)], tmp_path, LIGHTUP_ENV_MODULES="user_envs")
+    trusted = user_cli(["bench", "--report", str(out)], tmp_path, LIGHTUP_ENV_MODULES="user_envs")
     assert trusted.returncode == 0, trusted.stderr
 
 
-def test_a_minigrid_id_without_its_module_trains_and_resumes_from_the_cli(tmp_path):
+def test_a_minigrid_id_without_its_module_trains_and_resumes_from_theuser_cli(tmp_path):
     """MiniGrid registers its envs only when imported: its ids work as typed, in a fresh process, for a
     new run and for a resumed one (whose id is read from the run's files)."""
     run = tmp_path / "run"
     args = ["train", "MiniGrid-Empty-5x5-v0", "--total-steps", "32", *TINY_FLAGS, "--run-dir", str(run)]
-    done = _cli(args, tmp_path)
+    done = user_cli(args, tmp_path)
     assert done.returncode == 0, done.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["env_id"] == "MiniGrid-Empty-5x5-v0"
     assert config["obs_adapters"] == ["minigrid_image", "flatten"]
-    resumed = _cli(["train", "--resume", str(run), "--total-steps", "48"], tmp_path)
+    resumed = user_cli(["train", "--resume", str(run), "--total-steps", "48"], tmp_path)
     assert resumed.returncode == 0, resumed.stderr
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-from tiny import tiny_config
+from tiny import TINY_FLAGS, tiny_config, user_cli
 
 from lightup.errors import EnvRaised, LightupError
 from lightup.models.mlp import MLPConfig, ReturnConditionedMLP
@@ -164,8 +163,6 @@ def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(tmp_path)
     holds a checkpoint that loads, and the run resumes from it."""
     import random
     import signal
-    import subprocess
-    import sys
     import time
 
     from lightup.training.logger import read_metrics
@@ -227,36 +224,11 @@ def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(tmp_path)
             assert trainer.steps >= 8
 
 
-def _cli(args: list[str], tmp_path) -> subprocess.CompletedProcess:
-    """`lightup ARGS` in a fresh process that can import tests/user_envs.py."""
-    environ = {k: v for k, v in os.environ.items() if k != "LIGHTUP_ENV_MODULES"}
-    environ["PYTHONPATH"] = str(Path(__file__).parent)
-    return subprocess.run(
-        [sys.executable, "-m", "lightup.cli", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=tmp_path,
-    )
-
-
 def test_train_on_an_env_that_raises_in_its_evaluation_ends_with_one_line_and_exit_2(tmp_path):
     run = tmp_path / "run"
-    flags = [
-        "--n-envs",
-        "2",
-        "--rollout-steps",
-        "8",
-        "--n-layer",
-        "1",
-        "--n-embd",
-        "16",
-        "--context-len",
-        "2",
-    ]
-    done = _cli(
-        ["train", "user_envs:UserRaising-v0", "--total-steps", "128", "--eval-every", "64", "--eval-episodes",
-         "2", "--quiet", "--no-tensorboard", "--run-dir", str(run), *flags],
+    done = user_cli(
+        ["train", "user_envs:UserRaising-v0", "--total-steps", "128", "--eval-every", "64", *TINY_FLAGS,
+         "--run-dir", str(run)],
         tmp_path,
     )  # fmt: skip
     lines = done.stderr.strip().splitlines()
@@ -270,7 +242,7 @@ def test_train_on_an_env_that_raises_in_its_evaluation_ends_with_one_line_and_ex
 
 @pytest.mark.parametrize("agent", ["sb3-ppo", "dt-stacked"])
 def test_a_bench_on_an_env_that_raises_names_the_run_in_one_line(tmp_path, agent):
-    done = _cli(
+    done = user_cli(
         ["bench", "--envs", "user_envs:UserRaising-v0", "--agents", agent, "--seeds", "1", "--budget", "256",
          "--workers", "1", "--quiet", "--out", str(tmp_path / "res")],
         tmp_path,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from lightup.training.config import TrainConfig
@@ -27,3 +30,18 @@ def tiny_config(run_dir: str | Path, env_id: str = "lightup/PressButton-v0", **o
         run_dir=str(run_dir),
     )
     return TrainConfig(**{**base, **overrides})
+
+
+# A tiny run's flags, for training from the CLI in a few seconds.
+TINY_FLAGS = ["--n-envs", "2", "--rollout-steps", "8", "--updates-per-round", "1", "--n-layer", "1"]
+TINY_FLAGS += ["--n-embd", "16", "--context-len", "2", "--eval-episodes", "2", "--quiet", "--no-tensorboard"]
+
+
+def user_cli(args: list[str], cwd: str | Path, **env: str) -> subprocess.CompletedProcess:
+    """`lightup ARGS` in a fresh process run in ``cwd`` that can import tests/user_envs.py (a user's module),
+    with no LIGHTUP_ENV_MODULES unless ``env`` sets it."""
+    environ = {k: v for k, v in os.environ.items() if k != "LIGHTUP_ENV_MODULES"}
+    environ.update(PYTHONPATH=str(Path(__file__).parent), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "lightup.cli", *args], capture_output=True, text=True, env=environ, cwd=cwd
+    )
