@@ -3,13 +3,9 @@
 The suite's runs come from several `lightup bench` folders (each env run at its own budget, the peers and
 the DT in separate benches); `lightup bench --report` rewrites one folder only. This takes, for each env
 and agent, seeds 0 to 9 from the folder listed for it and writes the bench's own report (per-env table,
-rliable aggregate and probability of improvement, return following) over all of them:
+rliable aggregate and probability of improvement, return following) over all of them into one folder:
 
     python benchmarks/merge_suite.py benchmarks/results/bench_suite_general_merged
-
-Where some agent lacks an env (rliable's table needs every pair), two reports: into that folder, every agent
-over the envs each of them ran; into the folder of the same name ending in ``_all_envs``, the agents that ran
-every env, over all of them.
 
 Nothing is run; every figure is a row of a committed folder, named in the summary.
 """
@@ -56,6 +52,7 @@ SOURCES: dict[tuple[str, str], str] = {
     ("minigrid:MiniGrid-DoorKey-5x5-v0", "sb3-dqn"): "bench_suite_dqn_doorkey100k",
     ("LunarLander-v3", "dt-stacked"): "bench_LunarLander-v3_dt_vs_ppo_fast",
     ("LunarLander-v3", "sb3-ppo"): "bench_LunarLander-v3_dt_vs_ppo_fast",
+    ("LunarLander-v3", "sb3-dqn"): "bench_suite_dqn_lunar",
 }
 
 
@@ -71,19 +68,6 @@ def gather() -> list[dict]:
             raise SystemExit(f"{folder}: {agent} on {task} lacks seeds {missing}")
         rows += picked
     return rows
-
-
-def complete(rows: list[dict], every: str) -> list[dict]:
-    """The rows of ``rows`` whose task (``every`` "agent") or agent ("task") has rows of every agent (every
-    task): rliable's table needs every (task, agent) pair."""
-    pairs = {(task_name(r), r["agent"]) for r in rows}
-    tasks = {t for t, _ in pairs}
-    agents = {a for _, a in pairs}
-    if every == "agent":
-        keep = {t for t in tasks if all((t, a) in pairs for a in agents)}
-        return [r for r in rows if task_name(r) in keep]
-    keep = {a for a in agents if all((t, a) in pairs for t in tasks)}
-    return [r for r in rows if r["agent"] in keep]
 
 
 def write_merged(out: Path, rows: list[dict], scope: str) -> None:
@@ -129,23 +113,7 @@ def write_merged(out: Path, rows: list[dict], scope: str) -> None:
 
 
 def main(out: Path) -> None:
-    rows = gather()
-    if complete(rows, every="agent") == rows:  # every agent ran every env: one report holds them all
-        write_merged(out, rows, "Every agent over every env of the suite.")
-        return
-    write_merged(
-        out,
-        complete(rows, every="agent"),
-        "Every agent, over the envs each of them ran: LunarLander-v3 is left out, as SB3 DQN has not run it "
-        "at the suite's budget (the DT and PPO over every env: the folder of this name ending in _all_envs).",
-    )
-    write_merged(
-        out.with_name(out.name + "_all_envs"),
-        complete(rows, every="task"),
-        "The agents that ran every env of the suite, LunarLander-v3 included: the DT and SB3 PPO (SB3 DQN "
-        "has not run LunarLander-v3 at the suite's budget; it is in the folder of this name without "
-        "_all_envs).",
-    )
+    write_merged(out, gather(), "Every agent over every env of the suite.")
 
 
 if __name__ == "__main__":
