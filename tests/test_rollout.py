@@ -7,8 +7,10 @@ import copy
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 
+from lightup.errors import EnvRaised
 from lightup.models import DecisionTransformer, DTConfig
 from lightup.training.returns import commanded_returns_to_go
 from lightup.training.rollout import Rollout
@@ -172,3 +174,24 @@ def test_the_policy_is_fed_each_env_s_previous_action_and_the_start_token_after_
     for i, env in enumerate(envs.envs):
         expected = [a for ep in env.episodes if ep for a in [start, *ep[:-1]]]
         assert torch.stack(fed)[:, i].tolist() == expected
+
+
+class BrokenCountdown(Countdown):
+    """The countdown whose fifth step raises an error of two lines."""
+
+    def step(self, action):
+        if self.t == 4:
+            raise RuntimeError("the counter jammed\n(second line of the message)")
+        return super().step(action)
+
+
+def test_a_rollout_with_no_error_handler_names_the_env_that_raised_in_one_line():
+    rollout, _, _ = make(2)
+    rollout.envs = gym.vector.SyncVectorEnv(
+        [BrokenCountdown for _ in range(2)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+    )
+    rollout.start(0, lambda: 1000.0)
+    with pytest.raises(EnvRaised) as e:
+        rollout.collect(8)
+    assert str(e.value) == "env Countdown raised while playing episodes (RuntimeError: the counter jammed)"
+    assert isinstance(e.value.__cause__, RuntimeError)

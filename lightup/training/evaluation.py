@@ -13,7 +13,7 @@ from lightup.errors import EnvRaised, error_line
 from lightup.models import SequencePolicy
 from lightup.models.factory import is_factory_spec
 from lightup.training.agent import EVAL_SEED, Agent, play_episodes
-from lightup.training.recovery import resume_hint
+from lightup.training.recovery import log_env_error, resume_hint
 
 
 class Evaluation:
@@ -57,7 +57,7 @@ class Evaluation:
         except EnvRaised as err:  # the run stops: an evaluation on its fixed seeds cannot skip an episode
             if self.run_dir is None:  # evaluated before it trained: no run folder to log in or resume
                 raise
-            log = self._log_env_error(err.__cause__, "greedy evaluation")
+            log = log_env_error(self.run_dir, self.steps, err.__cause__, "greedy evaluation")
             raise EnvRaised(
                 f"env {self.config.env_id} raised in a greedy evaluation at step {self.steps} "
                 f"({error_line(err.__cause__)}); traceback in {log}; "

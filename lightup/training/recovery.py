@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import signal
+import traceback
 from pathlib import Path
 
 from lightup.checkpoint import remove_stale_temps
@@ -79,6 +80,16 @@ def read_run_config(run_dir: Path) -> TrainConfig:
             f"{str(path)!r} is not a config lightup train wrote ({reason}); start a new run with --run-dir"
         ) from None
     return dataclasses.replace(config, run_dir=str(run_dir))
+
+
+def log_env_error(run_dir: Path, step: int, err: BaseException, what: str) -> Path:
+    """Append ``err``'s traceback to ``run_dir``'s env_errors.log, headed by the env ``step`` and ``what``;
+    returns the log's path."""
+    log = run_dir / "env_errors.log"
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(f"--- env step {step}, {what}\n")
+        f.write("".join(traceback.format_exception(err)))
+    return log
 
 
 def resume_hint(run_dir: Path | None, checkpoint_step: int | None) -> str:

@@ -9,7 +9,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lightup.errors import LightupError
+from lightup.envs.env_errors import call_env
+from lightup.errors import EnvRaised, LightupError
 from lightup.models.heads import with_temperature
 from lightup.models.policy import SequencePolicy, greedy_action
 from lightup.training.explore import EXPLORE_KEYS, Explorer, explore_shapes, options_out_of_range
@@ -221,14 +222,13 @@ class Rollout:
                 stats.explored += int(self.explorer.exploring.sum())
                 actions_np = self.explorer.act(actions_np)
             try:
-                obs, rewards, terminated, truncated, info = self.envs.step(actions_np)
-            except LightupError:
-                raise
-            except Exception as err:  # an env bug, reported on one line with where to look
+                obs, rewards, terminated, truncated, info = call_env(self.env_id, self.envs.step, actions_np)
+            except EnvRaised as raised:  # an env bug: one line, or handed on with the env's own exception
                 if self.on_env_error is None:
-                    raise LightupError(f"env {self.env_id} raised {type(err).__name__}: {err}") from err
+                    raise
                 self.errors_in_a_row += 1
-                self.on_env_error(err, self.errors_in_a_row)  # logs it; raises once the env keeps failing
+                # logs it; raises once the env keeps failing
+                self.on_env_error(raised.__cause__, self.errors_in_a_row)
                 self._restart()  # the ongoing episodes are dropped
                 continue
             self.errors_in_a_row = 0

@@ -21,7 +21,6 @@ import math
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -32,7 +31,7 @@ import torch
 
 from lightup.checkpoint import atomic_write
 from lightup.envs import adapters_of, parse_options, reward_threshold
-from lightup.errors import LightupError
+from lightup.errors import LightupError, error_line
 from lightup.models import SequencePolicy
 from lightup.models.factory import PolicyFactory, is_factory_spec, resolve_policy, spec_of
 from lightup.outputs import mark
@@ -380,21 +379,12 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
 
     def _env_error(self, err: Exception, in_a_row: int) -> None:
         """An env raised during a rollout: log the traceback in the run folder; stop if it keeps failing."""
-        log = self._log_env_error(err, f"failure {in_a_row} in a row")
+        log = recovery.log_env_error(self.run_dir, self.steps, err, f"failure {in_a_row} in a row")
         if in_a_row >= self.config.max_env_errors:  # no checkpoint here: it would not resume exactly
             raise LightupError(
-                f"env {self.config.env_id} raised {in_a_row} times in a row (last: {type(err).__name__}: "
-                f"{str(err).splitlines()[0] if str(err) else ''}); tracebacks in {log}; "
-                + recovery.resume_hint(self.run_dir, self.saved_at)
+                f"env {self.config.env_id} raised {in_a_row} times in a row (last: {error_line(err)}); "
+                f"tracebacks in {log}; " + recovery.resume_hint(self.run_dir, self.saved_at)
             )
-
-    def _log_env_error(self, err: BaseException, what: str) -> Path:
-        """Append ``err``'s traceback to the run folder's env_errors.log, headed by the step and ``what``."""
-        log = self.run_dir / "env_errors.log"
-        with open(log, "a", encoding="utf-8") as f:
-            f.write(f"--- env step {self.steps}, {what}\n")
-            f.write("".join(traceback.format_exception(err)))
-        return log
 
     def _request_stop(self, signum, frame) -> None:
         """The first SIGINT or SIGTERM ends the run after its round (with a checkpoint there); a second one
