@@ -135,6 +135,26 @@ def _observation_plan(env: gym.Env) -> tuple[str, ...]:
     return (*names, "flatten")
 
 
+def finite_observations(env: gym.Env) -> bool:
+    """Whether ``env``'s observations take finitely many values before the adapters flatten them: a
+    Discrete, MultiDiscrete or MultiBinary space, or a Dict or Tuple of only those (a Box never counts, though
+    an integer one is finite: its values are read as numbers, not as states of a table)."""
+    while isinstance(env, gym.Wrapper) and not isinstance(env, gym.wrappers.FlattenObservation):
+        env = env.env
+    if not isinstance(env, gym.wrappers.FlattenObservation):
+        return False  # no adapter flattened it: a Box
+    return _finite(env.env.observation_space)
+
+
+def _finite(space: gym.Space) -> bool:
+    if isinstance(space, spaces.Discrete | spaces.MultiDiscrete | spaces.MultiBinary):
+        return True
+    if isinstance(space, spaces.Tuple | spaces.Dict):
+        parts = space.spaces.values() if isinstance(space, spaces.Dict) else space.spaces
+        return all(_finite(part) for part in parts)
+    return False
+
+
 def adapt(env: gym.Env, names: Sequence[str] | None = None) -> tuple[gym.Env, tuple[str, ...]]:
     """``env`` wrapped in the named adapters (None: those `plan` finds), and their names.
 
@@ -157,4 +177,4 @@ def adapt(env: gym.Env, names: Sequence[str] | None = None) -> tuple[gym.Env, tu
     return env, names
 
 
-__all__ = ["ADAPTERS", "action_space_problem", "adapt", "needs_rescale", "plan"]
+__all__ = ["ADAPTERS", "action_space_problem", "adapt", "finite_observations", "needs_rescale", "plan"]

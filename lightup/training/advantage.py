@@ -19,8 +19,12 @@ def build_value_net(obs_dim: int, n_out: int = 1, hidden: int = 128) -> torch.nn
     )
 
 
+BEST_SEED_OFFSET = 0x5EED_BE57  # the best action's value draws its weights from the run's seed plus this
+
+
 class ValuePair(torch.nn.Module):
-    """Two values of the state, fit side by side, and the choice of the one advantages are taken against.
+    """Two values of the state, fit side by side, and the choice of the one advantages are taken against;
+    with ``best``, a third that learns the best action's values.
 
     ``nets[0]`` reads the value's whole row (the observation, then the steps before it: `history_inputs`)
     and learns TD(lambda) returns; ``nets[1]`` reads the observation alone (the row's first ``obs_dim``
@@ -31,29 +35,65 @@ class ValuePair(torch.nn.Module):
     value predicts their discounted returns (`score`), and the advantages use the one whose running mean
     squared error is lower (`chosen`; the history's until both are scored). The running mean forgets at
     ``decay`` a round (0.7: a memory of about three rounds, so a choice follows a value that falls behind
-    within a few rounds). Its forward gives (..., 2, ``n_out``): the two nets' outputs for the same rows."""
+    within a few rounds). Its forward gives (..., 2, ``n_out``): the two nets' outputs for the same rows.
 
-    def __init__(self, n_in: int, obs_dim: int, n_out: int, hidden: int, decay: float = 0.7):
+    ``best`` (``n_out`` above 1: a state's value, then Q of each action): ``nets[2]`` reads the observation
+    too and learns one-step targets bootstrapped from the best action's Q, r + gamma max Q(s', .) (a max
+    backup, Q-learning's), and the forward gives (..., 3, ``n_out``). Where the observation's value is
+    chosen, the observation is Markov enough for one-step backups, and the advantages take this Q in place
+    of ``nets[1]``'s: Q of the policy's own actions cannot tell a better action from the one the policy
+    already prefers once its data comes from that policy (on a slippery lake, the luckiest episodes of a
+    policy are made of its own actions), while the best action's Q points past it. It is kept apart from
+    ``nets[1]`` because the choice scores each value against the returns of the policy's own episodes, which
+    the best action's value overestimates by design. Its weights are drawn from a stream of their own, so
+    the other two start, and train, as they would without it."""
+
+    def __init__(
+        self, n_in: int, obs_dim: int, n_out: int, hidden: int, decay: float = 0.7, best: bool = False
+    ):
         super().__init__()
-        self.obs_dim, self.decay = obs_dim, decay
-        self.nets = torch.nn.ModuleList(
-            [build_value_net(n_in, n_out, hidden), build_value_net(obs_dim, n_out, hidden)]
-        )
-        # the running mean squared errors of the two on fresh episodes (NaN: none scored yet); kept in
+        assert not best or n_out > 1, "the best action's values need Q of each action"
+        self.obs_dim, self.decay, self.best = obs_dim, decay, best
+        nets = [build_value_net(n_in, n_out, hidden), build_value_net(obs_dim, n_out, hidden)]
+        if best:
+            with torch.random.fork_rng(devices=[]):  # leaves torch's stream where it was
+                torch.manual_seed(torch.initial_seed() + BEST_SEED_OFFSET)
+                nets.append(build_value_net(obs_dim, n_out, hidden))
+        self.nets = torch.nn.ModuleList(nets)
+        # the running mean squared errors of the first two on fresh episodes (NaN: none scored yet); kept in
         # the checkpoint with the weights, so a resumed run chooses as the uninterrupted one
         self.register_buffer("errors", torch.full((2,), float("nan"), dtype=torch.float64))
 
     def forward(self, rows: Tensor) -> Tensor:
-        return torch.stack([self.nets[0](rows), self.nets[1](rows[..., : self.obs_dim])], dim=-2)
+        observations = rows[..., : self.obs_dim]
+        outs = [self.nets[0](rows), self.nets[1](observations)]
+        if self.best:
+            outs.append(self.nets[2](observations))
+        return torch.stack(outs, dim=-2)
 
     @property
     def chosen(self) -> int:
-        """The index of the value the advantages use."""
+        """The index of the value the advantages use (0 or 1)."""
         errors = self.errors.tolist()
         return 1 if errors[1] < errors[0] else 0  # False while either is NaN
 
+    @property
+    def advantage_index(self) -> int:
+        """The net whose Q the advantages take: the chosen one, or with ``best`` the best action's Q
+        (``nets[2]``) where the observation's value is chosen."""
+        chosen = self.chosen
+        return 2 if self.best and chosen == 1 else chosen
+
+    def bootstrap(self, out: Tensor) -> Tensor:
+        """What each net's targets bootstrap from, from the forward's ``out`` (..., nets, n_out): the state's
+        value (..., nets), the best action's Q for ``nets[2]``."""
+        values = out[..., 0]
+        if self.best:
+            values = torch.cat([values[..., :2], out[..., 2, 1:].amax(-1, keepdim=True)], dim=-1)
+        return values
+
     def score(self, errors: Tensor) -> None:
-        """Fold the two values' mean squared errors (2,) on a fresh round into their running means."""
+        """Fold the first two values' mean squared errors (2,) on a fresh round into their running means."""
         errors = errors.to(self.errors)
         old = self.errors
         self.errors.copy_(torch.where(old.isnan(), errors, self.decay * old + (1 - self.decay) * errors))

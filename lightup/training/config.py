@@ -150,6 +150,9 @@ class TrainConfig:
     """Past steps (observation, action) the value net sees beside the observation (default: the recipe's)."""
     value_select: MaybeBool = None
     """Fit one-step values of the observation too; use the one that predicts best (default: the recipe's)."""
+    value_best: MaybeBool = None
+    """A third value: Q of the best action, by a max backup; the advantages take it where the observation's
+    value is chosen. Needs --value-select and the policy baseline (default: on for finite observations)."""
 
     advantage_baseline: Annotated[
         Literal["value", "policy"] | None,
@@ -230,6 +233,11 @@ class TrainConfig:
             raise LightupError(
                 f"{where}--advantage-baseline policy needs advantage weighting: set --advantage-beta above "
                 "0, or leave --advantage-baseline at value"
+            )
+        if self.value_best and (self.value_select is False or self.advantage_baseline == "value"):
+            raise LightupError(
+                f"{where}--value-best needs --value-select and --advantage-baseline policy: set both, or "
+                "leave --value-best unset"
             )
         final = self.entropy_target_final
         if final is not None and self.entropy_target == 0:

@@ -34,6 +34,7 @@ _MEASURED_BASE = {
     "value_hidden": 128,
     "value_history": 0,
     "value_select": False,
+    "value_best": False,
     "n_embd": 64,
     "n_envs": 16,
     "context_len": 20,
@@ -137,6 +138,7 @@ CONTINUOUS_DEFAULTS: dict = {
     "advantage_baseline": "value",
     "value_history": 0,
     "value_select": False,
+    "value_best": False,
     "explore_share": 0.0,
     # the updates and the optimizer kernel the continuous figures were measured with
     "batch_size": 64,
@@ -254,6 +256,7 @@ def with_env_defaults(
     continuous: bool = False,
     step_width: int = 1,
     held_lead: Callable[[float], float] | None = None,
+    finite_observations: bool = False,
 ) -> TrainConfig:
     """Fill fields left at None from the preset or `DEFAULTS` (with `CONTINUOUS_DEFAULTS` over them for
     ``continuous`` actions), and from the env: its declared highest return (commands are capped there and
@@ -261,7 +264,8 @@ def with_env_defaults(
     default 1); ``step_width``, the numbers one step back adds to the value's row (observation, action,
     flag), bounds the value's history; for continuous actions with ``explore_share`` unset,
     ``held_lead(scale)`` (`held_actions_lead`) turns exploration on where it is at least
-    `HELD_LEAD_MIN`."""
+    `HELD_LEAD_MIN`; with ``finite_observations`` (`lightup.envs.adapters.finite_observations`), the best
+    action's value (``value_best``) is on."""
     defaults = dict(PRESETS[config.preset] if config.preset else DEFAULTS)
     if continuous and not config.preset:
         defaults.update(CONTINUOUS_DEFAULTS)
@@ -275,6 +279,10 @@ def with_env_defaults(
         defaults["return_scale"] = return_scale() if return_scale is not None else 1.0
     scale = config.return_scale if config.return_scale is not None else defaults["return_scale"]
     defaults.setdefault("command.offset", COMMAND_OFFSET_SHARE * scale)
+    # Finite observations: each a state of a table, where a one-step max backup is tabular Q-learning's,
+    # which converges; over continuous ones a max backup by function approximation can overestimate without
+    # bound (benchmarks/results/learning_general.md, "The best action's value").
+    defaults.setdefault("value_best", finite_observations)
     probe = continuous and not config.preset and config.explore_share is None and held_lead is not None
     if probe and held_lead(scale) >= HELD_LEAD_MIN:
         defaults["explore_share"] = CONTINUOUS_EXPLORE_SHARE
@@ -286,6 +294,11 @@ def with_env_defaults(
         for key, off in (("advantage_lambda", 1.0), ("advantage_baseline", "value"), ("value_select", False)):
             if key in updates:
                 updates[key] = off
+    select = updates.get("value_select", chosen.value_select)
+    if "value_best" in updates and (
+        not select or updates.get("advantage_baseline", chosen.advantage_baseline) != "policy"
+    ):
+        updates["value_best"] = False
     if "entropy_target_final" in updates and chosen.entropy_target == 0:
         updates["entropy_target_final"] = None
     if chosen.value_history is None:

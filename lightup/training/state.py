@@ -180,6 +180,8 @@ def config_from_dict(d: dict) -> TrainConfig:
     d.setdefault("value_history", 0)
     # Written before the value was chosen from two: it was the one.
     d.setdefault("value_select", False)
+    # Written before the best action's value: none.
+    d.setdefault("value_best", False)
     # Written before the optimizers' kernel was a field: foreach, whose rounding a resume keeps.
     d.setdefault("optimizer_kernel", "foreach")
     # Written before exploration: none.

@@ -31,6 +31,7 @@ import torch
 
 from lightup.checkpoint import atomic_write
 from lightup.envs import adapters_of, parse_options, reward_threshold
+from lightup.envs.adapters import finite_observations
 from lightup.errors import LightupError, error_line
 from lightup.models import SequencePolicy
 from lightup.models.factory import PolicyFactory, is_factory_spec, resolve_policy, spec_of
@@ -107,6 +108,7 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
             not self.discrete,
             step_width=step_width,
             held_lead=lambda scale: held_actions_lead(probe, config.seed, scale, uniform()),
+            finite_observations=finite_observations(probe),
         )
         config.validate()  # the values the recipe filled in, against the ones given
         self.config = config
@@ -154,7 +156,8 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
             n_out = 1 + self.n_actions if config.advantage_baseline == "policy" else 1
             n_in = obs_dim + config.value_history * step_width  # the observation, then the steps before it
             if config.value_select:
-                self.value_net = ValuePair(n_in, obs_dim, n_out, config.value_hidden).to(self.device)
+                pair = ValuePair(n_in, obs_dim, n_out, config.value_hidden, best=bool(config.value_best))
+                self.value_net = pair.to(self.device)
             else:
                 self.value_net = build_value_net(n_in, n_out, config.value_hidden).to(self.device)
             self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr, **kernel)

@@ -60,9 +60,13 @@ class UpdateStep:
             # Two values (`ValuePair`): the second learns one-step TD targets, bootstrapped in any case.
             pair = isinstance(self.value_net, ValuePair)
             if (c.advantage_lambda < 1 or not self.discrete or pair) and c.updates_per_round:
-                lam = (c.advantage_lambda, 0.0) if pair else c.advantage_lambda
-                self.buffer.bootstrap_value_targets(self._values, lam)
-            k = self.value_net.chosen if pair else 0  # the value the advantages are taken against
+                lam = (
+                    (c.advantage_lambda, *[0.0] * (len(self.value_net.nets) - 1))
+                    if pair
+                    else c.advantage_lambda
+                )
+                self.buffer.bootstrap_value_targets(self._bootstrap_values, lam)
+            k = self.value_net.advantage_index if pair else 0  # the value the advantages are taken against
         target_entropy = self.target_entropy
         # The loss is checked once, after the round's updates (a check per update waits for the device each
         # time): a non-finite one stops the run there, before anything is logged or saved.
@@ -168,8 +172,18 @@ class UpdateStep:
     @torch.inference_mode()
     def _values(self, inputs: np.ndarray) -> np.ndarray:
         """The value net's values of its ``inputs`` (N, F), in return units (it learns scaled ones): (N,),
-        or (N, 2) for a `ValuePair`."""
+        or (N, 2) for a `ValuePair` (its first two)."""
         values = self.value_net(torch.from_numpy(inputs).to(self.device))[..., 0]
+        if isinstance(self.value_net, ValuePair):
+            values = values[..., :2]
+        return values.double().cpu().numpy() * self.config.return_scale
+
+    @torch.inference_mode()
+    def _bootstrap_values(self, inputs: np.ndarray) -> np.ndarray:
+        """What the value targets bootstrap from at ``inputs`` (N, F), in return units: the values, and with
+        a `ValuePair`'s best action's value, that net's largest Q (N, 3)."""
+        out = self.value_net(torch.from_numpy(inputs).to(self.device))
+        values = self.value_net.bootstrap(out) if isinstance(self.value_net, ValuePair) else out[..., 0]
         return values.double().cpu().numpy() * self.config.return_scale
 
     def _score_values(self, episodes: list[Episode]) -> None:
