@@ -26,7 +26,7 @@ from lightup.bench.stopping import interrupted_line, sigterm_stops
 from lightup.bench.suites import SUITES
 from lightup.bench.validate import check_outputs, check_row, check_types, read_summary
 from lightup.checkpoint import atomic_write
-from lightup.errors import EnvRaised, LightupError
+from lightup.errors import EnvRaised, LightupError, error_line
 from lightup.jsonfile import JsonSyntaxError, line_record, read_json, read_lines
 from lightup.outputs import check_folder, folder_kind, mark, refuse_kind
 
@@ -132,7 +132,7 @@ def _read_rows(
     except JsonSyntaxError as err:
         raise LightupError(f"{what} (JSONDecodeError: {err.reason}); {todo}") from None
     except (TypeError, KeyError) as err:
-        raise LightupError(f"{what} ({type(err).__name__}: {err}); {todo}") from None
+        raise LightupError(f"{what} ({error_line(err)}); {todo}") from None
     for number, row in enumerate(rows, 1):
         check_row(row, path, number, row_todo)
     return rows, keys
@@ -283,7 +283,7 @@ def rerender(folder: Path) -> Path:
     except JsonSyntaxError as err:
         raise LightupError(f"{what} (JSONDecodeError: {err.reason}); rerun the bench") from None
     except TypeError as err:
-        raise LightupError(f"{what} ({type(err).__name__}: {err}); rerun the bench") from None
+        raise LightupError(f"{what} ({error_line(err)}); rerun the bench") from None
     rows, keys = _read_rows(
         lines,
         paths["runs.jsonl"],

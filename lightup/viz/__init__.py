@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from lightup.errors import error_line
+
 
 def report_after_training(trainer) -> Path | None:
     """Write ``report.html`` into a finished run's folder. A report is a convenience: any failure is printed
@@ -16,5 +18,5 @@ def report_after_training(trainer) -> Path | None:
 
         return write_report(trainer.run_dir, trainer=trainer)
     except Exception as err:  # deliberately broad, see the docstring
-        print(f"warning: no report written ({type(err).__name__}: {err})", file=sys.stderr)
+        print(f"warning: no report written ({error_line(err)})", file=sys.stderr)
         return None
