@@ -536,6 +536,9 @@ def test_learning_benchmark_refuses_a_bad_override_in_one_line_before_any_run(mo
     assert learning.parse_override("updates_per_round=64") == ("updates_per_round", 64)
     assert learning.parse_override("layout=interleaved") == ("layout", "interleaved")
     assert learning.parse_override("command.kind=topk") == ("command.kind", "topk")
+    # a switch as `lightup train` spells it, and as JSON does
+    assert learning.parse_override("value_select=False") == ("value_select", False)
+    assert learning.parse_override("overlap=true") == ("overlap", True)
     for bad, message in [
         ("updates_per_round", "FIELD=VALUE"),
         ("no_such_field=1", "no field 'no_such_field'"),
@@ -544,6 +547,7 @@ def test_learning_benchmark_refuses_a_bad_override_in_one_line_before_any_run(mo
         ("command.k=0", "command.k must be an integer from 1 to"),
         ("updates_per_round=-1", "updates-per-round must be an integer from 0 to"),
         ("lr=2", "lr must be a finite number > 0 and < 1, got 2"),
+        ("overlap=yes", "overlap must be one of True, False, got 'yes'"),
     ]:
         with pytest.raises(SystemExit, match=message) as err:
             learning.parse_override(bad)

@@ -352,8 +352,8 @@ def with_overrides(config: TrainConfig, overrides: dict[str, typing.Any]) -> Tra
 
 def parse_override(item: str) -> tuple[str, typing.Any]:
     """``updates_per_round=64`` -> ("updates_per_round", 64): a TrainConfig field (``command.NAME`` for the
-    command's) and its JSON value, else the text itself. An unknown field or a value out of its range is a
-    one-line LightupError, before any run starts."""
+    command's) and its JSON value (or True, False), else the text itself. An unknown field or a value out of
+    its range is a one-line LightupError, before any run starts."""
     key, sep, text = item.partition("=")
     if not sep:
         raise LightupError(f"--set takes FIELD=VALUE, got {item!r}")
@@ -365,7 +365,8 @@ def parse_override(item: str) -> tuple[str, typing.Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
-        value = text
+        # True and False as `lightup train` spells them (--overlap True), beside JSON's true and false
+        value = {"True": True, "False": False}.get(text, text)
     try:
         with_overrides(TrainConfig(), {key: value}).validate()
     except (LightupError, TypeError, ValueError) as err:
