@@ -26,8 +26,8 @@ GAMES20K = ("lightup/PressButton-v0", "lightup/PressButton-v0 size=4", "lightup/
 GAMES50K = ("lightup/PressButton-v0 game_length=5", "lightup/PressButton-v0 game_length=5 hard_mode=true")
 
 # (task, agent) -> the folder its runs come from. The DT's rows are the default recipe's (bench_fast_* and
-# bench_LunarLander-v3_dt_vs_ppo_fast), except Taxi-v4's, from the recipe before its updates were 16 of
-# 128 windows with fused kernels (bench_pair_taxi; wall_time.md).
+# bench_LunarLander-v3_dt_vs_ppo_fast; on the envs of finite observations, FrozenLake-v1 and Taxi-v4, with
+# the best action's value: bench_best_*).
 SOURCES: dict[tuple[str, str], str] = {
     **{(t, "dt-stacked"): "bench_fast_games20k" for t in GAMES20K},
     **{(t, "dt-stacked"): "bench_fast_games50k" for t in GAMES50K},
@@ -41,10 +41,10 @@ SOURCES: dict[tuple[str, str], str] = {
     ("MountainCar-v0", "dt-stacked"): "bench_fast_mountaincar1m",
     ("MountainCar-v0", "sb3-ppo"): "bench_peers_ppo_zoo_mountaincar",
     ("MountainCar-v0", "sb3-dqn"): "bench_peers_dqn_zoo_mountaincar",
-    ("Taxi-v4", "dt-stacked"): "bench_pair_taxi",
+    ("Taxi-v4", "dt-stacked"): "bench_best_taxi",
     ("Taxi-v4", "sb3-ppo"): "bench_peers_taxi",
     ("Taxi-v4", "sb3-dqn"): "bench_peers_taxi",
-    ("FrozenLake-v1", "dt-stacked"): "bench_fast_frozenlake",
+    ("FrozenLake-v1", "dt-stacked"): "bench_best_frozenlake",
     ("FrozenLake-v1", "sb3-ppo"): "bench_peers_frozenlake",
     ("FrozenLake-v1", "sb3-dqn"): "bench_peers_frozenlake",
     ("minigrid:MiniGrid-DoorKey-5x5-v0", "dt-stacked"): "bench_fast_doorkey100k",
@@ -97,8 +97,8 @@ def write_merged(out: Path, rows: list[dict], scope: str) -> None:
         "10k env steps on MountainCar-v0 and DoorKey; a run stops at the first evaluation that reaches the "
         "threshold. PPO takes the zoo's settings on CartPole-v1, MountainCar-v0, LunarLander-v3 "
         "and DoorKey (with its observation normalisation), lightup's fallback elsewhere. "
-        "The DT's rows are the default's (16 updates of 128 windows a round, fused optimizer kernels), "
-        "except Taxi-v4's, from the default before that change (32 of 64, foreach; wall_time.md). "
+        "The DT's rows are the default's (16 updates of 128 windows a round, fused optimizer kernels; on "
+        "FrozenLake-v1 and Taxi-v4, whose observations are finite, with the best action's value). "
         "Each folder ran at its own time and load: wall times, and the "
         "wall-time ratios of the per-env tables below, compare runs of different benches and mean little "
         "here; env steps and returns are what this report is for.",

@@ -279,9 +279,10 @@ def with_env_defaults(
         defaults["return_scale"] = return_scale() if return_scale is not None else 1.0
     scale = config.return_scale if config.return_scale is not None else defaults["return_scale"]
     defaults.setdefault("command.offset", COMMAND_OFFSET_SHARE * scale)
-    # Finite observations: each a state of a table, where a one-step max backup is tabular Q-learning's,
-    # which converges; over continuous ones a max backup by function approximation can overestimate without
-    # bound (benchmarks/results/learning_general.md, "The best action's value").
+    # Finite observations: over a Discrete space's one-hot states a one-step max backup is tabular
+    # Q-learning's, which converges (over a few one-hot parts, close to it); over continuous ones a max backup
+    # by function approximation can overestimate without bound (benchmarks/results/learning_general.md, "The
+    # best action's value").
     defaults.setdefault("value_best", finite_observations)
     probe = continuous and not config.preset and config.explore_share is None and held_lead is not None
     if probe and held_lead(scale) >= HELD_LEAD_MIN:
