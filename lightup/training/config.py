@@ -151,8 +151,7 @@ class TrainConfig:
     value_select: MaybeBool = None
     """Fit one-step values of the observation too; use the one that predicts best (default: the recipe's)."""
     value_best: MaybeBool = None
-    """A third value: Q of the best action, by a max backup; the advantages take it where the observation's
-    value is chosen. Needs --value-select and the policy baseline (default: on for finite observations)."""
+    """Also learn Q of the best action (max backups) for advantages (default: on for finite observations)."""
 
     advantage_baseline: Annotated[
         Literal["value", "policy"] | None,
