@@ -57,7 +57,8 @@ class UpdateStep:
             # the cut (TD(1)), not fit to its returns to the cut, which fall with the steps left, a thing
             # the value of the observation cannot see (benchmarks/results/learning_continuous.md). The
             # discrete path keeps its measured Monte Carlo targets.
-            # Two values (`ValuePair`): the second learns one-step TD targets, bootstrapped in any case.
+            # Two values (`ValuePair`): the second (and the best action's, a third) learns one-step targets,
+            # bootstrapped in any case.
             pair = isinstance(self.value_net, ValuePair)
             if (c.advantage_lambda < 1 or not self.discrete or pair) and c.updates_per_round:
                 lam = (
