@@ -16,7 +16,7 @@ pipeline when it is loaded again, and a space that no longer fits it is an error
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -89,18 +89,19 @@ def needs_rescale(space: gym.Space) -> bool:
     return not (np.all(space.low == -1.0) and np.all(space.high == 1.0))
 
 
-def _unflattenable(space: gym.Space) -> str | None:
-    """The name of the first part of ``space`` that cannot become a fixed-length vector, or None."""
-    if isinstance(space, _FLAT_LEAVES):
-        return None
+def _leaves(space: gym.Space) -> Iterator[gym.Space]:
+    """The parts of ``space`` that are not a Dict or a Tuple, in order (``space`` itself if it is neither)."""
     if isinstance(space, spaces.Dict | spaces.Tuple):
         parts = space.spaces.values() if isinstance(space, spaces.Dict) else space.spaces
         for part in parts:
-            bad = _unflattenable(part)
-            if bad is not None:
-                return bad
-        return None
-    return type(space).__name__
+            yield from _leaves(part)
+    else:
+        yield space
+
+
+def _unflattenable(space: gym.Space) -> str | None:
+    """The name of the first part of ``space`` that cannot become a fixed-length vector, or None."""
+    return next((type(leaf).__name__ for leaf in _leaves(space) if not isinstance(leaf, _FLAT_LEAVES)), None)
 
 
 def _is_minigrid(env: gym.Env) -> bool:
@@ -143,16 +144,8 @@ def finite_observations(env: gym.Env) -> bool:
         env = env.env
     if not isinstance(env, gym.wrappers.FlattenObservation):
         return False  # no adapter flattened it: a Box
-    return _finite(env.env.observation_space)
-
-
-def _finite(space: gym.Space) -> bool:
-    if isinstance(space, spaces.Discrete | spaces.MultiDiscrete | spaces.MultiBinary):
-        return True
-    if isinstance(space, spaces.Tuple | spaces.Dict):
-        parts = space.spaces.values() if isinstance(space, spaces.Dict) else space.spaces
-        return all(_finite(part) for part in parts)
-    return False
+    finite = (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+    return all(isinstance(leaf, finite) for leaf in _leaves(env.env.observation_space))
 
 
 def adapt(env: gym.Env, names: Sequence[str] | None = None) -> tuple[gym.Env, tuple[str, ...]]:
