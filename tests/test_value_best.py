@@ -79,6 +79,29 @@ def test_the_default_turns_it_on_for_finite_observations_only_and_gives_way(tmp_
     assert "\n" not in str(err.value)
 
 
+def test_the_cli_refuses_it_without_the_value_it_sits_beside_in_one_line_and_writes_nothing(tmp_path, capsys):
+    from lightup import cli
+
+    run = tmp_path / "run"
+    argv = [
+        "train",
+        "FrozenLake-v1",
+        "--value-best",
+        "True",
+        "--value-select",
+        "False",
+        "--run-dir",
+        str(run),
+    ]
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--value-best needs --value-select" in err
+    assert not run.exists() and list(tmp_path.iterdir()) == []
+
+
 def test_a_third_value_leaves_the_first_two_and_torch_s_stream_as_they_were():
     torch.manual_seed(3)
     pair = ValuePair(n_in=8, obs_dim=2, n_out=4, hidden=16)
