@@ -4,7 +4,8 @@ attention kernel and elementwise work are left out, the same for both) and timed
 the DT's total, the policy's share of it: the rest is its value nets, forward and backward, and the
 round's value targets.
 
-Each learner is built as the bench builds it, trained for a few rounds, then one more round is counted and
+Each learner is built as the bench builds it (PPO without the zoo's ``VecNormalize`` where it has one: the
+same arithmetic), trained for a few rounds, then one more round is counted and
 further rounds timed (the median of ``--rounds``, one torch thread). A round is the learner's own: the DT's
 8 envs x 32 steps and their updates (with the round's value targets), PPO's ``n_envs`` x ``n_steps`` and its
 epochs of minibatches. The ratio of MFLOP per env step says how much more arithmetic the DT does for the
@@ -20,6 +21,7 @@ most CPU time (where a round goes besides its matrix products).
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -59,6 +61,7 @@ def dt_round(env_id: str, rounds: int, ops: bool = False) -> dict:
         print(profiled.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
     c = trainer.config
     trainer.close()
+    shutil.rmtree(run_dir.parent, ignore_errors=True)
     policy_flops = sum(counter.get_flop_counts()[type(trainer.policy).__name__].values())
     return {
         "flops": counter.get_total_flops(),
