@@ -23,28 +23,20 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import torch
+from round_cost import trainer as warm_trainer
 from torch.utils.flop_counter import FlopCounterMode
 
 from lightup.bench.job import Job
 from lightup.bench.sb3 import build_model
 from lightup.bench.zoo import hyperparameters
-from lightup.training.config import TrainConfig
-from lightup.training.trainer import Trainer
-
-WARM_STEPS = 2048  # env steps before the DT's counted round
 
 
 def dt_round(env_id: str, rounds: int, ops: bool = False) -> dict:
-    run_dir = Path(tempfile.mkdtemp()) / "run"
-    config = TrainConfig(
-        env_id=env_id, seed=0, quiet=True, tensorboard=False, threads=1, run_dir=str(run_dir)
-    )
-    trainer = Trainer(config).learn(WARM_STEPS)
+    trainer = warm_trainer("default", env_id)  # after 2,048 env steps of the default
     with FlopCounterMode(display=False) as counter:
         trainer._update()
     seconds = []
@@ -59,13 +51,15 @@ def dt_round(env_id: str, rounds: int, ops: bool = False) -> dict:
             for _ in range(3):
                 trainer._update()
         print(profiled.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
-    c = trainer.config
+    c, total = trainer.config, counter.get_total_flops()
     trainer.close()
-    shutil.rmtree(run_dir.parent, ignore_errors=True)
+    shutil.rmtree(
+        Path(trainer.run_dir).parent, ignore_errors=True
+    )  # the temporary folder `warm_trainer` made
     policy_flops = sum(counter.get_flop_counts()[type(trainer.policy).__name__].values())
     return {
-        "flops": counter.get_total_flops(),
-        "policy_share": policy_flops / counter.get_total_flops(),
+        "flops": total,
+        "policy_share": policy_flops / total,
         "seconds": statistics.median(seconds),
         "env_steps": c.n_envs * c.rollout_steps,
         "what": f"{c.updates_per_round} updates of {c.batch_size} windows of {c.context_len} steps",

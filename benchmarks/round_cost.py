@@ -22,14 +22,12 @@ from lightup.training.config import TrainConfig, parse_override, with_overrides
 from lightup.training.trainer import Trainer
 
 
-def trainer(variant: str) -> Trainer:
+def trainer(variant: str, env_id: str = "CartPole-v1") -> Trainer:
     """A trainer of ``variant`` (``default``, or FIELD=VALUE pairs as `lightup bench --set` takes them, joined
-    by commas) after 2,048 env steps of CartPole-v1."""
+    by commas) after 2,048 env steps of ``env_id``, its run folder in a temporary folder of its own."""
     fields = dict(parse_override(item) for item in variant.split(",")) if variant != "default" else {}
     run_dir = Path(tempfile.mkdtemp()) / "run"
-    base = TrainConfig(
-        env_id="CartPole-v1", seed=0, quiet=True, tensorboard=False, threads=1, run_dir=str(run_dir)
-    )
+    base = TrainConfig(env_id=env_id, seed=0, quiet=True, tensorboard=False, threads=1, run_dir=str(run_dir))
     return Trainer(with_overrides(base, fields)).learn(2048)
 
 
