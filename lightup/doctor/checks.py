@@ -46,6 +46,7 @@ from lightup.doctor.checks_inputs import (
     timesteps_matter,
 )
 from lightup.doctor.checks_outputs import (
+    entropy_matches_probabilities,
     initial_entropy,
     output_shape,
     sampling_matches_loss,
@@ -101,6 +102,7 @@ STATIC_CHECKS: tuple[Callable[[Subject], CheckResult], ...] = (
     start_token_never_sampled,
     start_token_distinct,
     sampling_matches_loss,
+    entropy_matches_probabilities,
     sampling_frequencies,
     returns_to_go_matter,
     timesteps_matter,

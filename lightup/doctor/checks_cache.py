@@ -27,7 +27,8 @@ from lightup.models.policy import SequencePolicy
 DEEP = 400
 """How far into an episode the second run of the cache check joins it (below a declared longest episode):
 a cache may be exact for the first steps of an episode and drift later (a timestep clamped, a counter
-that overflows), where a run from the episode's start does not reach."""
+that overflows), where a run from the episode's start does not reach. A third run joins K + 8 steps before
+the longest episode's end (the declared one, else 1024), where a clamp sized for shorter episodes shows."""
 
 TRAIN_STEPS = 40
 """The budget of the fit before the cache check's run on trained weights. At `TRAIN_LR` times the learning
@@ -146,13 +147,14 @@ def _run(policy: SequencePolicy, join: int, length: int, label: str = "") -> tup
 @check
 def kv_cache(subject: Subject) -> Finding:
     """begin/push/reset give what forward gives, over two context lengths and more with resets at
-    different times in the batch and at the same time, from an episode's start and joined hundreds of steps
-    into one (within the longest episode the policy declares), then again from the start after the weights
-    were trained a little (confident outputs, where a cap or a clamp in one path only shows; new weights,
-    which begin must take up). Two semantics are exact: forward over the whole episode so far (a banded
-    cache, as our Decision Transformer keeps) or over its last K steps (the `SequencePolicy` default); a
-    policy must match one of them at every step. A push that raises fails, unless it is past the first run
-    and the policy declares no longest episode (its episodes may be shorter: the run is left out, named)."""
+    different times in the batch and at the same time, from an episode's start, joined hundreds of steps
+    into one and near its end (within the longest episode the policy declares), then again from the start
+    after the weights were trained a little (confident outputs, where a cap or a clamp in one path only
+    shows; new weights, which begin must take up). Two semantics are exact: forward over the whole episode
+    so far (a banded cache, as our Decision Transformer keeps) or over its last K steps (the
+    `SequencePolicy` default); a policy must match one of them at every step. A push that raises fails,
+    unless it is past the first run and the policy declares no longest episode (its episodes may be
+    shorter: the run is left out, named)."""
     policy = build(subject).eval()
     k = policy.context_len
     worst, where, raised = _run(policy, 0, 2 * k + 4)
@@ -163,15 +165,17 @@ def kv_cache(subject: Subject) -> Finding:
             if other[kind] > worst[kind]:
                 worst[kind], where[kind] = other[kind], other_where[kind]
 
-    join = min(DEEP, longest_episode(policy) - 2 * k - 8)
-    if join > 0 and not raised:
+    longest = longest_episode(policy)
+    for join in sorted({min(DEEP, longest - 2 * k - 8), longest - k - 8}):
+        if join <= 0 or raised:
+            continue
         deep, deep_where, deep_raised = _run(policy, join, k + 4)
         if deep_raised and declared_episode(policy) is None:
             runs.append(f"not from timestep {join} ({deep_raised}; no longest episode declared)")
-        else:
-            runs.append(f"{k + 4} from timestep {join}")
-            merge(deep, deep_where)
-            raised = deep_raised
+            break
+        runs.append(f"{k + 4} from timestep {join}")
+        merge(deep, deep_where)
+        raised = deep_raised
     failing = raised or min(worst.values()) > limits.CACHE.fail_at  # found already: no need to train
     how = None if failing else train_a_little(policy, subject)
     if how is not None:  # K + 3 steps: past the ring's wrap and the two sequences that end together

@@ -8,7 +8,9 @@ gradient: the model still trains, the other layers make up for part of it, and n
 differences need no knowledge of the model. In float64 (the policy and the batch are copied and converted)
 they agree with a healthy model's autograd to about 1e-8; a model that cannot run in float64 is measured in
 its own float32 with a looser step, and its verdict is inconclusive where the difference is no larger than
-float32's rounding can make it.
+float32's rounding can make it. A model whose output is of lower precision than its inputs (it computes
+under autocast, or casts its output to float32 itself) is measured at the step and against the limit of its
+output's precision: its loss is a staircase at float64's step, whose finite differences are its rounding.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ import torch
 from torch import Tensor
 
 from lightup.doctor import limits
-from lightup.doctor.check_base import Finding, Subject, batch_loss, build, check, random_batch, window
+from lightup.doctor.check_base import Finding, Subject, batch_loss, build, check, inputs, random_batch, window
 
 # Relative step along each unit direction: small against the weights, large against float64's rounding.
-STEP = {torch.float64: 1e-5, torch.float32: 1e-3}
+STEP = {torch.float64: 1e-5, torch.float32: 1e-3, torch.bfloat16: 3e-2, torch.float16: 3e-2}
 # The least a tensor's error is measured against, as a share of the largest tensor's derivative.
-FLOOR = {torch.float64: 1e-3, torch.float32: 0.1}
+FLOOR = {torch.float64: 1e-3, torch.float32: 0.1, torch.bfloat16: 0.1, torch.float16: 0.1}
 
 
 def _in(dtype: torch.dtype, policy, batch: dict[str, Tensor]):
@@ -35,7 +37,8 @@ def _in(dtype: torch.dtype, policy, batch: dict[str, Tensor]):
 
 def _errors(policy, subject: Subject, batch: dict[str, Tensor], dtype) -> tuple[dict[str, float], dict]:
     """Per trainable tensor: autograd's and the finite differences' derivative of the loss along one random
-    unit direction (seeded), and the relative error of the first against the second."""
+    unit direction (seeded), and the relative error of the first against the second; the step and the floor
+    are those of ``dtype``, the precision of the policy's output."""
     named = [(n, p) for n, p in policy.named_parameters() if p.requires_grad]
     policy.zero_grad(set_to_none=True)
     batch_loss(subject, policy, batch).backward()
@@ -72,8 +75,14 @@ def gradients_are_the_losses(subject: Subject) -> Finding:
     batch = random_batch(policy, 4, window(policy), seed=42)
     try:
         model, data = _in(torch.float64, policy, batch)
-        errors, pairs = _errors(model, subject, data, torch.float64)
-        limit, kind = limits.GRADIENT_EXACT, "float64"
+        with torch.no_grad():
+            out = model(**inputs(data)).dtype
+        if out == torch.float64:
+            errors, pairs = _errors(model, subject, data, torch.float64)
+            limit, kind = limits.GRADIENT_EXACT, "float64"
+        else:
+            errors, pairs = _errors(model, subject, data, out if out in STEP else torch.float32)
+            limit, kind = limits.GRADIENT_FLOAT32, f"float64 inputs, its output in {out} (at that precision)"
     except Exception:  # noqa: BLE001 (a model that builds or asserts float32 tensors of its own)
         errors, pairs = _errors(policy, subject, batch, torch.float32)
         limit, kind = limits.GRADIENT_FLOAT32, "float32 (the model does not run in float64)"

@@ -17,6 +17,7 @@ from torch import Tensor
 from lightup.doctor import limits
 from lightup.doctor.check_base import (
     MODES,
+    WINDOW,
     Finding,
     Subject,
     build,
@@ -57,8 +58,8 @@ def variants(
 ) -> Iterator[tuple[str, Batch]]:
     """The batch with input ``name`` changed at step t alone, each change with its label: R_t by +-1; s_t by
     a unit normal draw, then each dimension alone by 1 (a dimension the model drops is a change it misses);
-    a_{t-1} to each other real action (continuous: another action vector); t by 7 (never to 0, so no step
-    becomes an episode start)."""
+    a_{t-1} to each other real action (continuous: another action vector); t by 7 and to a timestep half
+    the longest episode away (never to 0, so no step becomes an episode start)."""
     g = torch.Generator().manual_seed(seed + t)
     n = batch["states"].shape[0]
     if name == "returns_to_go":
@@ -71,7 +72,9 @@ def variants(
     elif name == "prev_actions":
         shifts = [(f"action + {k}", k) for k in range(1, policy.act_dim)]
     else:
-        shifts = [("+7", 7)]
+        half = longest_episode(policy) // 2
+        far = (batch[name][:, t] + half) % (2 * half)
+        shifts = [("+7", 7), (f"+-{half}", far.clamp(min=1) - batch[name][:, t])]
     for label, shift in shifts:
         other = dict(batch)
         value = batch[name].clone()
@@ -113,6 +116,19 @@ def phases(policy: SequencePolicy, length: int) -> list[int]:
     return sorted({min(start, max(last, 0)) for start in (0, 40, 400)})
 
 
+LONG_WINDOW = 64
+"""The positions checked for the state and the timestep, which the step's own token carries: every position of
+a context of up to 64 steps, so that a mask or a slice sized for an older, shorter context shows wherever it
+ends. The return and the previous action are checked over `WINDOW`: the interleaved layout reads them through
+attention from other tokens, more weakly at later positions (the previous action's change falls from 1.3e-3
+within 8 positions to 2e-4 to 3e-4 at positions 19 to 52 of contexts of 20 to 60, near its limit)."""
+
+
+def reach(name: str) -> int:
+    """How many positions of the window the position checks of input ``name`` cover."""
+    return LONG_WINDOW if name in ("states", "timesteps") else WINDOW
+
+
 def by_position(policy: SequencePolicy, name: str, seed: int) -> tuple[list[float], str]:
     """For each position t of the window, the smallest relative change of the output at t over the changes
     of input ``name`` at t alone, over every row (each row a sequence of its own: an input that reaches the
@@ -121,7 +137,7 @@ def by_position(policy: SequencePolicy, name: str, seed: int) -> tuple[list[floa
     weakest of all was (timestep, row and change). A later window that the policy cannot take is left out
     (and named) where it declares no longest episode: the episodes it plays may be shorter. Where it declares
     one, every window lies within it and a crash there raises `RaisedInRange`."""
-    length = window(policy)
+    length = window(policy, reach(name))
     out = [math.inf] * length
     weakest, left_out = (math.inf, ""), ""
     declared = declared_episode(policy)
@@ -154,15 +170,28 @@ def by_position(policy: SequencePolicy, name: str, seed: int) -> tuple[list[floa
 
 def _phase(policy: SequencePolicy, name: str, seed: int, start: int) -> list[tuple[float, str]]:
     """For each position of a window ``start`` steps into the episode: the smallest change of the output
-    there over the rows and the changes of ``name``, and where it was."""
-    batch = inputs(random_batch(policy, 8, window(policy), seed=seed, pad=False, mid_episode=True))
+    there over the rows and the changes of ``name``, and where it was. Every change of the other inputs
+    must reach every row; a timestep must reach each row by one of its changes (a timestep read in buckets,
+    as T5's relative positions are, is read, though a step of 7 may stay in its bucket)."""
+    length = window(policy, reach(name))
+    batch = inputs(random_batch(policy, 8, length, seed=seed, pad=False, mid_episode=True))
     batch["timesteps"] = batch["timesteps"] + start
     base = policy(**batch)
     found = []
     for t in range(base.shape[1]):
         smallest = (math.inf, "")
+        changes = []
         for label, other in variants(policy, batch, name, t, seed):
-            rows = row_changes(base[:, t], policy(**other)[:, t])
+            try:
+                changes.append((label, row_changes(base[:, t], policy(**other)[:, t])))
+            except Exception:  # noqa: BLE001 (a far timestep the policy cannot take: the windows' own find it)
+                if name != "timesteps" or label == "+7":
+                    raise
+        if name == "timesteps":  # any of its changes
+            changes = [
+                (" or ".join(label for label, _ in changes), torch.stack([c for _, c in changes]).amax(0))
+            ]
+        for label, rows in changes:
             row = int(rows.argmin())
             if float(rows[row]) < smallest[0]:
                 step = int(batch["timesteps"][row, t])
@@ -271,11 +300,23 @@ def future_changed(policy: SequencePolicy, batch: Batch, t: int) -> Batch:
     return other
 
 
+def later_changes(policy: SequencePolicy, batch: Batch, t: int, pad: bool) -> Iterator[tuple[str, Batch]]:
+    """The batch with its steps after t changed (`future_changed`), and, in an unpadded window, made padding:
+    whether an episode goes on after step t is the future too (a position counted back from the last real
+    step, or statistics over the real steps, tell it to the earlier ones)."""
+    yield "changed", future_changed(policy, batch, t)
+    if not pad:
+        mask = batch["mask"].clone()
+        mask[:, t + 1 :] = False
+        yield "made padding", {**batch, "mask": mask}
+
+
 @check
 def causal_masking(subject: Subject) -> Finding:
     """Changing the inputs after step t leaves the outputs up to step t unchanged, in unpadded windows and
-    in right-padded ones (a model may build its mask differently for each), in eval mode (rollouts) and in
-    train mode (the loss; both forwards with the same dropout masks)."""
+    in right-padded ones (a model may build its mask differently for each), and so does making the steps
+    after t padding; in eval mode (rollouts) and in train mode (the loss; both forwards with the same
+    dropout masks)."""
     policy = build(subject)
     t_len = max(window(policy), 2)
     worst, where, skipped = 0.0, "", ""
@@ -291,15 +332,16 @@ def causal_masking(subject: Subject) -> Finding:
                     skipped = "; train mode not compared (its randomness is not torch's: not reproducible)"
                     break
                 for t in range(t_len - 1):
-                    out = seeded(policy, future_changed(policy, batch, t), 0)
                     seen = real[:, : t + 1]
-                    diff = rel_diff(base[:, : t + 1][seen], out[:, : t + 1][seen])
-                    if diff > worst:
-                        padded = ", padded windows" if pad else ""
-                        worst, where = (
-                            diff,
-                            f"outputs at steps <= {t} when steps > {t} changed{padded}, {mode} mode",
-                        )
+                    for changed, other in later_changes(policy, batch, t, pad):
+                        out = seeded(policy, other, 0)
+                        diff = rel_diff(base[:, : t + 1][seen], out[:, : t + 1][seen])
+                        if diff > worst:
+                            padded = ", padded windows" if pad else ""
+                            worst, where = (
+                                diff,
+                                f"outputs at steps <= {t} when steps > {t} {changed}{padded}, {mode} mode",
+                            )
     why = "the model sees the future (a missing or wrong causal mask, or statistics over the time axis)"
     return Finding.measured(
         limits.EXACT_OUTPUTS, worst, where + skipped, why, f"no step sees a later one (T = {t_len})"

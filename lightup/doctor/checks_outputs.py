@@ -106,6 +106,34 @@ def sampling_matches_loss(subject: Subject) -> Finding:
 
 
 @check
+def entropy_matches_probabilities(subject: Subject) -> Finding:
+    """The entropy ``policy.distribution`` reports (logged by rollouts, and the entropy term with
+    ``--entropy-at commands``) is -sum p log p of its own log-probabilities, row by row: one taken over the
+    wrong axis (the envs', the steps') or from the raw logits shows here."""
+    policy = build(subject).eval()
+    skip = discrete_only(policy, "a tanh-Gaussian's entropy has no closed form: rollouts estimate it")
+    if skip is not None:
+        return skip
+    params = torch.randn(6, 3, policy.n_params, generator=torch.Generator().manual_seed(16)) * 2
+    with torch.no_grad():
+        dist = policy.distribution(params)
+        reported = dist.entropy()
+        log_probs = torch.stack(
+            [dist.log_prob(torch.full((6, 3), a, dtype=torch.long)) for a in range(policy.act_dim)], -1
+        )
+    own = -(log_probs.exp() * log_probs).sum(-1)
+    if reported.shape != own.shape:
+        return Finding(
+            "fail",
+            f"the distribution's entropy has shape {tuple(reported.shape)}, its log-probabilities' rows "
+            f"{tuple(own.shape)}: an entropy over the wrong axis",
+        )
+    diff = float((reported - own).abs().max())
+    why = "the reported entropy is not that of the distribution sampled (taken over the wrong axis?)"
+    return Finding.measured(limits.ENTROPY, diff, "6 x 3 rows", why, "the entropy is the distribution's")
+
+
+@check
 def initial_entropy(subject: Subject) -> Finding:
     """At initialisation the action distribution is near uniform (entropy near log A)."""
     policy = build(subject).eval()

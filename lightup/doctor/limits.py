@@ -23,6 +23,7 @@ LOSS_OF_PADDING = Limit("relative change of the loss", 1e-5, 1e-5, higher_is_hea
 LOSS_OF_TARGETS = Limit("relative change of the loss", NOISE, 2.7e-3)
 RETURNS = Limit("largest error", 1e-6, 1e-6, higher_is_healthy=False)
 SAMPLING = Limit("log-probability difference (nats)", 1e-4, 1e-4, higher_is_healthy=False)
+ENTROPY = Limit("entropy difference (nats)", 1e-4, 1e-4, higher_is_healthy=False)
 
 # Relative change of the output when one input changes (at every position at once).
 RETURNS_MATTER = Limit(
