@@ -78,6 +78,12 @@ def check_folder(path: str | Path, flag: str, given: str | Path | None = None) -
     path = Path(path)
     shown = str(given if given is not None else path)
     _check_names(path, flag, shown)
+    for part in (path, *path.parents):  # a link to nothing reads as missing, and making it fails
+        if part.is_symlink() and not part.exists():
+            raise LightupError(
+                f"{flag} {shown!r} cannot be made: {str(part)!r} is a link that leads nowhere (its target is "
+                f"missing, or links loop); pick another {flag}"
+            )
     if path.exists() and not path.is_dir():
         if given is not None:
             raise LightupError(f"{flag} {shown!r} cannot be made: {str(path)!r} is a file, not a folder")

@@ -62,6 +62,9 @@ def _num(low: float, high: float, low_open: bool = False, high_open: bool = Fals
 STEPS = _int(1, 10**10)  # env steps: a budget far beyond any run here, small enough to stay an int64
 SEED = _int(0, 2**32 - 1)  # what every seeded library (numpy, torch, gymnasium) takes without wrapping
 HUGE = 1e12  # returns, commands and offsets: far beyond any env's return, still exact in float64
+# The least sampling temperature and return scale: logits or returns divided by less overflow float32 (a
+# logit of 10 over 1e-300 is inf, and inf - inf a NaN probability).
+SMALL = 1e-6
 
 # name -> range, shared by every config and file that has a field of that name (train, bench, doctor, the
 # viz commands, checkpoint counters). A name means the same kind of thing wherever it appears.
@@ -106,7 +109,7 @@ RANGES: dict[str, Range] = {
     # rates and shares
     "lr": _num(0, 1, low_open=True, high_open=True),
     "lr_final_frac": _num(0, 1),
-    "temperature": _num(0, 100, low_open=True),
+    "temperature": _num(SMALL, 100),
     "ema": _num(0, 1, high_open=True),
     "gamma": _num(0, 1, low_open=True),
     "advantage_gamma": _num(0, 1, low_open=True),
@@ -122,7 +125,7 @@ RANGES: dict[str, Range] = {
     "init_alpha": _num(0, 1e6, low_open=True),
     "alpha_lr": _num(0, 1),
     "advantage_beta": _num(0, 1e6),
-    "return_scale": _num(0, HUGE, low_open=True),
+    "return_scale": _num(SMALL, HUGE),
     "margin": _num(-1, 100),
     # returns and commands
     "max_return": _num(-HUGE, HUGE),

@@ -42,6 +42,13 @@ def both(*setups: Setup) -> Setup:
     return setup
 
 
+def dangling_links(tmp: Path, base: Path) -> None:
+    """``nowhere``, a link to a missing folder, and ``loop1`` and ``loop2``, links to each other."""
+    (tmp / "nowhere").symlink_to(tmp / "missing" / "x")
+    (tmp / "loop1").symlink_to(tmp / "loop2")
+    (tmp / "loop2").symlink_to(tmp / "loop1")
+
+
 def bench_folder(tmp: Path, base: Path) -> None:
     """A bench results folder as `lightup bench` leaves it, reduced to what tells it apart."""
     folder = tmp / "results"

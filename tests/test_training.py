@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from lightup.ranges import HUGE
 from lightup.training.commands import CommandConfig, propose_target
 from lightup.training.loss import action_nll
 from lightup.training.replay import Episode, EpisodeBuffer
@@ -42,6 +43,14 @@ def test_commanded_returns_to_go_by_hand():
     for gamma in (1.0, 0.5, 0.9):
         hindsight = returns_to_go(rewards, gamma)
         np.testing.assert_allclose(commanded_returns_to_go(rewards, hindsight[0], gamma), hindsight)
+
+
+def test_a_commanded_return_to_go_below_gamma_one_stays_finite_over_a_long_episode():
+    """Divided by gamma at every step, a command missed by 1 grows as gamma ** -t: 0.1 ** -1000 is inf in
+    float64 (and a NaN in the policy's probabilities); it is held at +-HUGE, past any return."""
+    fed = commanded_returns_to_go(np.zeros(1000), 1.0, gamma=0.1)
+    assert np.all(np.isfinite(fed)) and fed.max() == HUGE
+    assert fed[:5].tolist() == [1.0, 10.0, 100.0, 1000.0, 10000.0]  # the same as before it is reached
 
 
 @pytest.mark.parametrize("gamma", [1.0, 0.5, 0.9])

@@ -96,8 +96,43 @@ class RaisingEnv(CorridorEnv):
         return super().step(action)
 
 
+class ResetRaisingEnv(CorridorEnv):
+    """The corridor, whose reset raises (a simulator that fails to start)."""
+
+    def reset(self, *, seed=None, options=None):
+        raise RuntimeError("the simulator did not start")
+
+
+class HugeRewardEnv(CorridorEnv):
+    """The corridor, paying 1e308 a step: finite, but no return of it is."""
+
+    def step(self, action):
+        obs, _, terminated, truncated, info = super().step(action)
+        return obs, 1e308, terminated, truncated, info
+
+
+class ManyActionsEnv(CorridorEnv):
+    """The corridor, with 100,000 actions (any above 1 walks right)."""
+
+    def __init__(self):
+        super().__init__()
+        self.action_space = spaces.Discrete(100_000)
+
+
+class HugeObservationEnv(CorridorEnv):
+    """The corridor, seen as a 2048 x 1024 image (two million values a step)."""
+
+    def __init__(self):
+        super().__init__()
+        self.observation_space = spaces.Box(0.0, 1.0, (2048, 1024))
+
+
 _ENVS = (
     ("UserCorridor-v0", CorridorEnv),
+    ("UserManyActions-v0", ManyActionsEnv),
+    ("UserHugeObservation-v0", HugeObservationEnv),
+    ("UserResetRaising-v0", ResetRaisingEnv),
+    ("UserHugeReward-v0", HugeRewardEnv),
     ("UserRaising-v0", RaisingEnv),
     ("UserBroken-v0", BrokenEnv),
     ("UserUnbounded-v0", UnboundedActionEnv),

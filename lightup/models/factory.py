@@ -10,13 +10,17 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
 from lightup.errors import LightupError
 from lightup.models.decision_transformer import DecisionTransformer, DTConfig
 from lightup.models.mlp import MLPConfig, ReturnConditionedMLP
 from lightup.models.policy import SequencePolicy
+from lightup.ranges import RANGES
 
 PolicyFactory = Callable[[int, int, bool], SequencePolicy]
 BUILT_IN = ("dt", "mlp")
+CONTEXT = RANGES["context_len"]
 
 
 def is_factory_spec(name: str) -> bool:
@@ -115,7 +119,66 @@ def resolve_policy(
             f"the policy reads obs_dim {policy.obs_dim} and has act_dim {policy.act_dim} (discrete "
             f"{policy.discrete}); {env_id} needs obs_dim {obs_dim} and {act_dim} {kind}"
         )
+    check_contract(policy, name if is_factory_spec(name) else "the policy")
     return policy
+
+
+def check_contract(policy: SequencePolicy, spec: str) -> None:
+    """A user's policy called once, on two windows of two steps and one pushed step, before any training:
+    what breaks the `SequencePolicy` contract is a one-line error naming it, not a crash rounds later (a
+    head of the wrong width trains and never picks an action past its last output; a NaN output stops the
+    first rollout; a context of 10**9 steps fills the memory). A forward that raises anything but a
+    ``TypeError`` (its arguments) is the model's own bug, and its traceback is shown."""
+    k = policy.context_len
+    if not CONTEXT.holds(k):
+        raise LightupError(f"{spec}: context_len must be {CONTEXT}, got {k!r}")
+    if not any(p.requires_grad for p in policy.parameters()):
+        raise LightupError(f"{spec}: the policy has no trainable parameters (nn.Parameter or submodules)")
+    device = next(policy.parameters()).device
+    n, t, want = 2, min(k, 2), policy.n_params
+    first = torch.full((n,), policy.start_action) if policy.discrete else torch.zeros(n, policy.act_dim)
+    prev = torch.stack([first, torch.zeros_like(first)], dim=1)[:, :t]
+    batch = {
+        "returns_to_go": torch.zeros(n, t),
+        "states": torch.zeros(n, t, policy.obs_dim),
+        "prev_actions": prev,
+        "timesteps": torch.arange(t).expand(n, t),
+        "mask": torch.ones(n, t, dtype=torch.bool),
+    }
+    batch = {key: value.to(device) for key, value in batch.items()}
+    training = policy.training
+    try:
+        with torch.no_grad():
+            policy.eval()
+            try:
+                out = policy(**batch)
+            except TypeError as err:
+                raise LightupError(
+                    f"{spec}: forward(returns_to_go=, states=, prev_actions=, timesteps=, mask=) raised "
+                    f"TypeError: {_line(err)}; take the contract's arguments by these names"
+                ) from None
+            _check_output(out, (n, t, want), "forward", spec)
+            policy.begin(n)
+            step = {key: value[:, 0] for key, value in batch.items() if key != "mask"}
+            _check_output(policy.push(**step), (n, want), "push", spec)
+    finally:
+        policy.train(training)
+
+
+def _check_output(out: Any, shape: tuple[int, ...], call: str, spec: str) -> None:
+    """``out`` is finite floating-point parameters of ``shape`` (A logits, or A means and A log-stds)."""
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape or not out.is_floating_point():
+        got = (
+            f"{out.dtype} of shape {tuple(out.shape)}"
+            if isinstance(out, torch.Tensor)
+            else type(out).__name__
+        )
+        raise LightupError(
+            f"{spec}: {call} gave {got}, not floating-point parameters of shape {shape} (the last: A "
+            "logits, or A means then A log-stds for continuous actions)"
+        )
+    if not bool(torch.isfinite(out).all()):
+        raise LightupError(f"{spec}: {call} gave NaN or inf parameters at initialisation, on zero inputs")
 
 
 def spec_of(policy: SequencePolicy | PolicyFactory) -> str:

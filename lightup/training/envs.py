@@ -63,9 +63,18 @@ def _adapted(env, adapters: tuple[str, ...] | None):
     return adapt(env, adapters)[0] if isinstance(env, gym.Env) else env
 
 
+MAX_ACTIONS = 65_536
+"""The most discrete actions (or action dimensions) a policy is built for: its head has one output per
+action and its input an embedding row per action (a Discrete(10**9) space would ask for 128 GB)."""
+MAX_OBS_VALUES = 1 << 20
+"""The most values an observation may hold: the policy reads it as one flat vector (a 210 x 160 x 3 frame
+is 100,800), and every stored step keeps a copy."""
+
+
 def check_spaces(probe: gym.Env, env_id: str) -> tuple[int, bool]:
-    """The spaces the trainer plays: Discrete or bounded 1-D Box actions, flat (Box) observations. Returns
-    the number of actions (discrete) or of action dimensions (continuous), and whether they are discrete."""
+    """The spaces the trainer plays: Discrete or bounded 1-D Box actions, flat (Box) observations, each of
+    a size a policy can be built for. Returns the number of actions (discrete) or of action dimensions
+    (continuous), and whether they are discrete."""
     space = probe.action_space
     problem = action_space_problem(space)
     if problem is not None:
@@ -73,7 +82,20 @@ def check_spaces(probe: gym.Env, env_id: str) -> tuple[int, bool]:
     if not isinstance(probe.observation_space, gym.spaces.Box):
         raise LightupError(f"{env_id} has a non-Box observation space; wrap it to give flat vectors")
     discrete = isinstance(space, gym.spaces.Discrete)
-    return int(space.n if discrete else space.shape[0]), discrete
+    n = int(space.n if discrete else space.shape[0])
+    if n > MAX_ACTIONS:
+        kind = "actions" if discrete else "action dimensions"
+        raise LightupError(
+            f"{env_id} has {n:,} {kind}, more than the {MAX_ACTIONS:,} a policy is built for; wrap it to "
+            "give fewer"
+        )
+    values = int(np.prod(probe.observation_space.shape, dtype=np.float64))
+    if values > MAX_OBS_VALUES:
+        raise LightupError(
+            f"{env_id} gives observations of {values:,} values, more than the {MAX_OBS_VALUES:,} a policy "
+            "reads; wrap it to give fewer (a feature extractor, or gymnasium.wrappers.ResizeObservation)"
+        )
+    return n, discrete
 
 
 def env_name(env: gym.Env) -> str:

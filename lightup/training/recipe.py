@@ -25,7 +25,7 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-from lightup.ranges import HUGE
+from lightup.ranges import HUGE, SMALL
 from lightup.training.config import TrainConfig, _field, with_overrides
 
 # The settings of the first measured recipes (the lightup games were measured with them), under the presets.
@@ -230,11 +230,11 @@ def random_returns(
 def random_return_scale(env: gym.Env, seed: int, uniform: np.ndarray | None = None) -> float:
     """The largest absolute return of a few episodes of uniformly random actions (``uniform``, else
     `random_returns` played here), or 1 if all are 0 (or none finished): the unit in which the policy reads
-    returns-to-go. At most the largest ``--return-scale`` takes (`lightup.ranges.HUGE`): a scale derived
-    from an env's returns is not a flag to refuse."""
+    returns-to-go. Within what ``--return-scale`` takes (`lightup.ranges.SMALL` to `HUGE`): a scale
+    derived from an env's returns is not a flag to refuse."""
     uniform = random_returns(env, seed) if uniform is None else uniform
     largest = float(np.max(np.abs(uniform), initial=0.0))
-    return min(largest, HUGE) if np.isfinite(largest) and largest > 0 else 1.0
+    return min(max(largest, SMALL), HUGE) if np.isfinite(largest) and largest > 0 else 1.0
 
 
 def held_actions_lead(env: gym.Env, seed: int, scale: float, uniform: np.ndarray | None = None) -> float:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lightup.ranges import HUGE
+
 
 def returns_to_go(rewards: np.ndarray, gamma: float = 1.0) -> np.ndarray:
     """R_t = sum_{i >= t} gamma^(i - t) r_i for one episode; float64 (T,).
@@ -26,8 +28,12 @@ def next_return_to_go(rtg, reward, gamma: float = 1.0):
     """The return-to-go one step on, after ``reward``: (R_t - r_t) / gamma, from R_t = r_t + gamma R_{t+1}.
 
     What a rollout feeds the policy after each step, so that a command met exactly equals the hindsight
-    returns-to-go of `returns_to_go` at every step (with gamma 1: the command less the rewards so far)."""
-    return (rtg - reward) / gamma if gamma != 1.0 else rtg - reward
+    returns-to-go of `returns_to_go` at every step (with gamma 1: the command less the rewards so far).
+    Below 1, gamma divides it again at every step: it is held within +-`HUGE` (past any return), where it
+    would otherwise overflow to inf over a long episode (0.1 ** -309)."""
+    if gamma == 1.0:
+        return rtg - reward
+    return np.clip((rtg - reward) / gamma, -HUGE, HUGE)
 
 
 def commanded_returns_to_go(rewards: np.ndarray, command: float, gamma: float = 1.0) -> np.ndarray:

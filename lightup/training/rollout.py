@@ -13,6 +13,7 @@ from lightup.envs.env_errors import call_env
 from lightup.errors import EnvRaised, LightupError
 from lightup.models.heads import with_temperature
 from lightup.models.policy import SequencePolicy, greedy_action
+from lightup.ranges import HUGE
 from lightup.training.explore import EXPLORE_KEYS, Explorer, explore_shapes, options_out_of_range
 from lightup.training.replay import Episode
 from lightup.training.returns import next_return_to_go
@@ -35,6 +36,18 @@ def check_finite(name: str, values: np.ndarray, env_id: str) -> None:
         raise LightupError(
             f"env {env_id} returned a non-finite {name} ({values[tuple(bad)]} at index "
             f"{tuple(bad.tolist())}); fix the env or wrap it"
+        )
+
+
+def check_rewards(rewards: np.ndarray, env_id: str) -> None:
+    """Finite, and within `HUGE` (returns-to-go and commands are kept within it; a reward of 1e308 is finite
+    but its return is not)."""
+    check_finite("reward", rewards, env_id)
+    if np.any(np.abs(rewards) > HUGE):
+        bad = int(np.argmax(np.abs(rewards)))
+        raise LightupError(
+            f"env {env_id} returned a reward of {rewards[bad]:g}, beyond the +-{HUGE:g} lightup learns from; "
+            "scale its rewards down (gymnasium.wrappers.TransformReward)"
         )
 
 
@@ -105,7 +118,7 @@ class Rollout:
     def start(self, seed: int, command: Callable[[], float]) -> None:
         """Reset all envs (seeded) and begin fresh sequences."""
         self.seed = seed
-        obs, _ = self.envs.reset(seed=[seed + i for i in range(self.n)])
+        obs, _ = call_env(self.env_id, self.envs.reset, seed=[seed + i for i in range(self.n)])
         check_finite("observation", obs, self.env_id)
         check_shape(obs, self.n, self.policy.obs_dim, self.env_id)
         self.obs = obs.reshape(self.n, -1).astype(np.float32)
@@ -234,7 +247,7 @@ class Rollout:
             self.errors_in_a_row = 0
             if self._played is not None:
                 self._keep_played(actions_np)
-            check_finite("reward", rewards, self.env_id)
+            check_rewards(rewards, self.env_id)
             check_finite("observation", obs, self.env_id)
             check_shape(obs, self.n, self.policy.obs_dim, self.env_id)
             stats.steps += self.n
