@@ -68,6 +68,8 @@ def loads(text: str | bytes, what: str, max_bytes: int = MAX_FILE_BYTES, unique_
         return json.loads(text, object_pairs_hook=_unique if unique_keys else None)
     except (ValueError, RecursionError) as err:  # ValueError: not JSON, or an integer of 4300+ digits
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if "integer string conversion" in reason:  # Python's advice (sys.set_int_max_str_digits) is not ours
+            reason = "an integer of more than 4300 digits"
         raise JsonSyntaxError(f"{what} is not valid JSON ({reason})", reason) from None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,10 +207,13 @@ class TrainConfig:
                     )
                 if isinstance(value, str) and not value.strip():  # '' would mean here, or the default
                     raise LightupError(f"{where}--{prefix}{name.replace('_', '-')} must not be empty")
+                _check_no_control(value, f"--{prefix}{name.replace('_', '-')}", where)
         if not isinstance(self.env_options, tuple | list) or not all(
             isinstance(o, str) for o in self.env_options
         ):
             raise LightupError(f"{where}--env-options must be name=value strings, got {self.env_options!r}")
+        for option in self.env_options:
+            _check_no_control(option, "--env-options", where)
         if "/" in self.exp_name or "\\" in self.exp_name or self.exp_name in (".", ".."):
             raise LightupError(
                 f"{where}--exp-name must be a plain name (a part of the run folder's), got {self.exp_name!r}"
@@ -266,6 +270,21 @@ class TrainConfig:
                 if str(value) not in allowed or isinstance(value, bool) != (allowed == ["True", "False"]):
                     flag = "--" + prefix + name.replace("_", "-")
                     raise LightupError(f"{where}{flag} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _check_no_control(value: object, flag: str, where: str) -> None:
+    """A string setting holds no control character: a NUL in a path or name fails at mkdir (embedded null
+    byte), a newline or an escape would garble the run folder's name and the terminal. Checked here, at
+    validation, for config files and the command line alike."""
+    found = _CONTROL.search(value) if isinstance(value, str) else None
+    if found:
+        raise LightupError(
+            f"{where}{flag} holds the control character {found.group()!r} (at {found.start()}); give it "
+            f"without one, got {value[:60]!r}"
+        )
 
 
 def check_run_dir(run_dir: str | Path, flag: str = "--run-dir") -> None:

@@ -3,7 +3,10 @@
 
 A file is data: YAML is read with ``yaml.safe_load`` (no tags that build objects), with its size, nesting
 and aliases capped before it is parsed; a key that is not a field of `TrainConfig` is refused by name, with
-the closest field suggested.
+the closest field suggested. What a parser would spend time or memory on without bound is refused before it
+parses: a TOML dotted key of many parts (tomllib's cost grows with the square of their number), a YAML
+number thousands of characters long (a base-60 ``1:2:3...`` costs quadratic time too); an integer longer
+than any setting takes is refused after (one of 4300+ digits cannot even be printed).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,11 @@ from lightup.training.config import TrainConfig
 
 MAX_BYTES = 1 << 20  # a config is a few kB; a bigger file was not meant as one
 FORMATS = ("yaml", "toml")
+MAX_INT_DIGITS = 100  # the widest integer setting is a seed (10 digits)
+MAX_NUMBER_CHARS = 1000  # a YAML number written longer than this is refused before it is converted
+LONG_INTEGER = (
+    f"{{what}} holds an integer of more than {MAX_INT_DIGITS} digits; give each setting a value in its range"
+)
 
 
 def read_config_file(path: str | Path) -> TrainConfig:
@@ -67,22 +76,81 @@ def _parse(path: Path) -> Any:
     text = data.decode("utf-8", errors="replace")
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return loads(data, what, MAX_BYTES, unique_keys=True)
-    if suffix == ".toml":
-        import tomllib
+        fields = loads(data, what, MAX_BYTES, unique_keys=True)
+    elif suffix == ".toml":
+        fields = _toml(text, what)
+    else:
+        fields = _yaml(text, what)
+    _check_integers(fields, what)
+    return fields
 
-        try:
-            return tomllib.loads(text)
-        except (tomllib.TOMLDecodeError, RecursionError) as err:
-            raise LightupError(f"{what} is not valid TOML ({str(err).splitlines()[0]})") from None
-    return _yaml(text, what)
+
+def _toml(text: str, what: str) -> Any:
+    """``text`` by ``tomllib.loads``, after `_check_toml_keys`."""
+    import tomllib
+
+    _check_toml_keys(text, what)
+    try:
+        return tomllib.loads(text)
+    except (ValueError, RecursionError) as err:  # TOMLDecodeError is a ValueError, as is a long int's
+        _refuse_long_integer(err, what)
+        raise LightupError(f"{what} is not valid TOML ({str(err).splitlines()[0]})") from None
+
+
+# One part of a TOML key: bare, "basic" or 'literal'.
+_PART = r"""[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'"""
+# Dotted keys and table headers; strings (multi-line ones before the one-line ones they start as) and
+# comments are matched whole, so that no dot in them counts. A float (1.5e-3) reads as a key of two parts.
+_TOML_TOKENS = re.compile(
+    rf"(?P<key>(?:{_PART})(?:[ \t]*\.[ \t]*(?:{_PART}))+)"
+    r'|"""(?:[^\\]|\\.)*?"""'
+    r"|'''.*?'''"
+    rf"|{_PART}|#[^\n]*",
+    re.DOTALL,
+)
+
+
+def _check_toml_keys(text: str, what: str) -> None:
+    """Refuse a dotted key or table header of more than `MAX_DEPTH` parts, in one linear scan of ``text``:
+    tomllib spends time and memory quadratic in their number (20,000 parts: 1.8 GB and 6 s)."""
+    for match in _TOML_TOKENS.finditer(text):
+        key = match.group("key")
+        # a dot in a quoted part only adds to the count of dots: parts are counted only past the cap
+        if key is not None and key.count(".") >= MAX_DEPTH and len(re.findall(_PART, key)) > MAX_DEPTH:
+            raise LightupError(
+                f"{what} holds a key of more than the {MAX_DEPTH} dotted parts allowed ({key[:30]}...)"
+            )
+
+
+def _check_integers(fields: Any, what: str) -> None:
+    """Refuse an integer of more than `MAX_INT_DIGITS` digits anywhere in ``fields``, walked without
+    recursion: a YAML or TOML 0xFFF... of any length parses, and then fails where it is printed."""
+    items, limit = [fields], 10**MAX_INT_DIGITS
+    while items:
+        item = items.pop()
+        if isinstance(item, dict):
+            items.extend(item.keys())  # YAML's keys may be numbers too
+            items.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            items.extend(item)
+        elif isinstance(item, int) and abs(item) >= limit:
+            raise LightupError(LONG_INTEGER.format(what=what))
+
+
+def _refuse_long_integer(err: ValueError, what: str) -> None:
+    """A parser's ValueError for an integer of 4300+ digits (Python's cap on reading one) as the one-line
+    error of any integer past `MAX_INT_DIGITS`; any other ValueError is left to the caller."""
+    if "integer string conversion" in str(err):
+        raise LightupError(LONG_INTEGER.format(what=what)) from None
 
 
 def _yaml(text: str, what: str) -> Any:
     """``text`` by ``yaml.safe_load``, after a scan of its events that refuses aliases (a config needs none,
-    and a few can expand into gigabytes) and nesting past `MAX_DEPTH`."""
+    and a few can expand into gigabytes), nesting past `MAX_DEPTH` and numbers past `MAX_NUMBER_CHARS`."""
     import yaml
 
+    resolver = yaml.resolver.Resolver()  # SafeLoader's implicit tags (YAML 1.1)
+    numbers = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
     try:
         level = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):  # a stream of events, no recursion
@@ -94,11 +162,23 @@ def _yaml(text: str, what: str) -> Any:
                     raise LightupError(f"{what} nests deeper than the {MAX_DEPTH} levels allowed")
             elif isinstance(event, yaml.CollectionEndEvent):
                 level -= 1
+            elif isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_NUMBER_CHARS:
+                tag = event.tag  # as the composer resolves it: an explicit !!int, else by the value's form
+                if tag in (None, "!"):
+                    tag = resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+                if tag in numbers:
+                    raise LightupError(
+                        f"{what} holds a number written in {len(event.value):,} characters; give each "
+                        "setting a value in its range"
+                    )
         _check_unique_keys(yaml.compose(text, Loader=yaml.SafeLoader), what)
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
         reason = " ".join(str(err).split())
         raise LightupError(f"{what} is not valid YAML ({reason[:200]})") from None
+    except ValueError as err:  # a value the constructor cannot build: 2020-13-45, an int of 4300+ digits
+        _refuse_long_integer(err, what)
+        raise LightupError(f"{what} holds a value YAML cannot read ({str(err).splitlines()[0]})") from None
 
 
 def _check_unique_keys(root: Any, what: str) -> None:

@@ -138,13 +138,21 @@ def flat_hparams(config: dict[str, Any], prefix: str = "") -> dict[str, int | fl
 
 def _wandb_run(run_dir: Path, project: str, config: dict) -> Any:
     """A W&B run named after the run folder, its files under $WANDB_DIR (default: the run folder); a
-    resumed run is a new W&B run from the step it resumes at."""
+    resumed run is a new W&B run from the step it resumes at. A run W&B refuses to start (no API key, no
+    network, a project that is not the user's) is a one-line LightupError that says how to go on."""
     try:
         import wandb
     except ImportError:
         raise LightupError(f"--track needs wandb: {WANDB_EXTRA}") from None
     where = os.environ.get("WANDB_DIR") or str(run_dir)
-    return wandb.init(project=project, name=run_dir.name, config=config, dir=where, reinit="create_new")
+    try:
+        return wandb.init(project=project, name=run_dir.name, config=config, dir=where, reinit="create_new")
+    except wandb.errors.Error as err:  # UsageError, AuthenticationError, CommError
+        reason = " ".join(str(err).split())[:200] or type(err).__name__
+        raise LightupError(
+            f"--track could not start a W&B run ({reason}); run `wandb login` or set WANDB_API_KEY, set "
+            "WANDB_MODE=offline to log only on this machine, or drop --track"
+        ) from None
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
