@@ -116,10 +116,16 @@ def _check_names(path: Path, flag: str, shown: str) -> None:
 
 
 def check_file(
-    path: str | Path, flag: str, force: bool = False, own: Callable[[Path], bool] | None = None
+    path: str | Path,
+    flag: str,
+    force: bool = False,
+    own: Callable[[Path], bool] | None = None,
+    reads: str | Path | None = None,
 ) -> None:
     """``path`` can be written as a new file, or replaces one that ``own(path)`` says this command made
-    (or any file, with ``force``). A one-line error naming ``flag`` (and ``--force``) otherwise."""
+    (or any file with ``force``, except a file in the folder ``reads``, the run the command reads, that
+    ``own`` does not recognise: --force does not let a report replace its run's checkpoint). A one-line
+    error naming ``flag`` (and ``--force``) otherwise."""
     path = Path(path)
     _check_names(path, flag, str(path))
     if path.is_dir():
@@ -127,7 +133,13 @@ def check_file(
     if path.exists() or path.is_symlink():
         if not path.is_file():
             raise LightupError(f"{flag} {str(path)!r} is not a regular file; pick another {flag}")
-        if not force and not (own is not None and own(path)):
+        mine = own is not None and own(path)
+        if reads is not None and not mine and path.resolve().parent == Path(reads).resolve():
+            raise LightupError(
+                f"{flag} {str(path)!r} is a file of the run this command reads, not an output of it; pick "
+                f"another {flag}"
+            )
+        if not force and not mine:
             raise LightupError(
                 f"{flag} {str(path)!r} already exists and this command did not write it; pick another "
                 f"{flag}, or add --force to overwrite it"

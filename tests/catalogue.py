@@ -158,9 +158,9 @@ ROWS: list[tuple] = [
     (f"{B} --seeds 1 --out /proc/lightup-bench", "is not writable"),
     ("doctor --static-only --out {tmp}/f", "is a file", F),
     # files a command did not write, and the other kind of folder
-    ("report {run} --out {run}/checkpoint.safetensors", "add --force", run_copy),
-    ("report {run} --out {run}/config.json", "add --force", run_copy),
-    ("report {run} --out {run}/metrics.jsonl", "add --force", run_copy),
+    ("report {run} --out {run}/checkpoint.safetensors", "is a file of the run this command reads", run_copy),
+    ("report {run} --out {run}/config.json --force", "is a file of the run this command reads", run_copy),
+    ("report {run} --out {run}/metrics.jsonl --force", "is a file of the run this command reads", run_copy),
     ("report {run} --out {tmp}/notes.html", "add --force", both(run_copy, plain_file("notes.html"))),
     ("watch {run} --out {run}/config.json", "--out must end in .gif or .mp4", run_copy),
     ("watch {run} --out {tmp}/mine.gif", "add --force", both(run_copy, plain_file("mine.gif"))),

@@ -351,7 +351,7 @@ def write_report(
     existing file at ``out`` is replaced only if it is an earlier report, or with ``force``."""
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
     check_run_folder(run_dir)  # a file given as RUN_DIR is named as such, not as a bad --out
-    check_file(path, "--out", force, own=starts_with(SIGNATURE))  # before any work
+    check_file(path, "--out", force, own=starts_with(SIGNATURE), reads=run_dir)  # before any work
     text = build_report(run_dir, trainer, options)
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
