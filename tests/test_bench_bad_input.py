@@ -205,6 +205,15 @@ def test_huge_or_deep_values_are_one_line(flags, message, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_a_field_set_twice_is_one_line(tmp_path, capsys):
+    """The last value would win, silently."""
+    out = tmp_path / "out"
+    flags = ["--envs", ENV, "--agents", "mlp", "--set", "lr=0.001", "lr=0.002", "--out", str(out)]
+    err = _one_line_error(["bench", *flags], capsys)
+    assert "--set sets lr twice; give each field once" in err
+    assert not out.exists()
+
+
 # 6. Caps on what a results folder makes the bench do or read.
 
 

@@ -160,6 +160,8 @@ class BenchConfig:
                     f"--set {shown(item)}: the value cannot be parsed (an integer of thousands of digits?); "
                     "give a value in the field's range"
                 ) from None
+            if [key for key, _ in out].count(out[-1][0]) > 1:  # the last would win, silently
+                raise LightupError(f"--set sets {out[-1][0]} twice; give each field once")
         return tuple(out)
 
     def seeds_by_agent(self) -> dict[str, int]:
