@@ -50,7 +50,8 @@ def atomic_write(path: str | Path, write: Any) -> None:
 
 def remove_stale_temps(folder: str | Path, names: tuple[str, ...]) -> list[Path]:
     """Delete the temporary files that `atomic_write` left in ``folder`` for the files ``names`` when a kill
-    stopped it mid-write (only one process writes a run folder, so none is in use); returns them."""
+    stopped it mid-write (one process at a time writes in a run folder, `lightup.training.recovery.RunLock`:
+    none is in use); returns them."""
     stale = [
         p
         for name in names

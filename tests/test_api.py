@@ -336,7 +336,9 @@ def test_a_run_on_an_env_given_in_python_resumes_only_with_the_env_given_again(t
     trainer = Trainer(tiny_config(tmp_path / "run"), env=make).learn(64)
     assert trainer.config.env_id == "lightup/PressButton-v0"  # the callable's env names the run
     trainer.config.env_id = "MyEnv"
-    trainer.save_checkpoint()  # as a run on an unregistered env class records itself
+    trainer.save_checkpoint()  # as a run on an unregistered env class records itself, in both files
+    config = trainer.run_dir / "config.json"
+    config.write_text(config.read_text().replace('"lightup/PressButton-v0"', '"MyEnv"'))
     with pytest.raises(LightupError, match="'MyEnv', not a registered env id.*pass the env again"):
         Trainer.load(trainer.run_dir)
     resumed = Trainer.load(trainer.run_dir, env=make).learn(128)

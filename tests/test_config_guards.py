@@ -130,10 +130,6 @@ def test_a_w_and_b_run_that_will_not_start_is_one_line(tmp_path, capsys, no_wand
     assert not (run / "metrics.jsonl").exists() and not (run / "checkpoint.safetensors").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the run folder is made (config.json, marker) before RunLogger starts W&B: a fix is in trainer.py",
-)
 def test_a_w_and_b_run_that_will_not_start_leaves_no_run_folder(tmp_path, capsys, no_wandb_login):
     run = tmp_path / "t"
     refused([*TRACK, "--run-dir", str(run)], capsys)

@@ -4,13 +4,14 @@ equals the run that never stopped: every checkpoint tensor and every metrics rec
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import signal
 
 import gymnasium as gym
 import pytest
-from interrupts import TOTAL, differences, lightup, train_argv, wait_for_step
+from interrupts import CHECKPOINT_EVERY, TOTAL, differences, lightup, train_argv, wait_for_step
 
 from lightup import cli
 from lightup.training.logger import read_metrics
@@ -170,10 +171,12 @@ def _crashed_copy(reference, run) -> None:
 
     shutil.copytree(reference, run)
     (run / "checkpoint.safetensors").unlink()
+    (run / "policy.safetensors").unlink()  # written after the checkpoint: not there yet
     (run / "report.html").unlink(missing_ok=True)
     (run / ".checkpoint.safetensors.k2j9x_q1.tmp").write_bytes(b"\0" * 1000)
     lines = (run / "metrics.jsonl").read_text().splitlines(keepends=True)
-    (run / "metrics.jsonl").write_text("".join(lines[:20]) + lines[20][:15])
+    kept = [line for line in lines if json.loads(line)["step"] <= CHECKPOINT_EVERY]  # logged before the write
+    (run / "metrics.jsonl").write_text("".join(kept) + lines[len(kept)][:15])
 
 
 def test_a_run_folder_without_a_checkpoint_resumes_from_scratch_clean(reference, tmp_path, capsys):

@@ -85,11 +85,26 @@ def check(config: DoctorConfig) -> DoctorConfig:
         check_file(out / "doctor.html", "--out", config.force, own=starts_with(DOCTOR_HTML.encode()))
     if config.run is not None:
         refuse_kind(config.run, "run", "--run")
+        ignored = [flag for flag, given in _examine_flags(config) if given]
+        if ignored:
+            raise LightupError(
+                f"--run reads a run's training alarms and examines no model: {ignored[0]} has no effect "
+                "with it; drop one of them"
+            )
+    if config.frozen and config.policy is None:
+        raise LightupError("--frozen names parameters of your model: give it with --policy module:factory")
     from lightup.doctor.ladder import env_rung
 
     for env_id in config.env:  # fail now, not after the static checks
         env_rung(env_id, config.env_budget)
     return config
+
+
+def _examine_flags(config: DoctorConfig) -> list[tuple[str, bool]]:
+    """The flags of examining a model, and whether each was given (differs from its default)."""
+    default = DoctorConfig()
+    names = ("policy", "rungs", "full", "static_only", "out", "env", "agent", "frozen")
+    return [("--" + n.replace("_", "-"), getattr(config, n) != getattr(default, n)) for n in names]
 
 
 def subjects(config: DoctorConfig) -> list:

@@ -12,21 +12,7 @@ import tyro
 
 from lightup.args import default_hint, flag_names, parse_config
 from lightup.errors import LightupError
-from lightup.training.config import TrainConfig
-
-# What a resumed run may change: its budget and how it runs and reports, never what it learns with.
-RESUMABLE = (
-    "total_steps",
-    "stop_at_threshold",
-    "device",
-    "threads",
-    "quiet",
-    "tensorboard",
-    "track",
-    "wandb_project",
-    "max_env_errors",
-)
-
+from lightup.training.config import RESUMABLE, TrainConfig
 
 RESUME_NOTE = (
     "`lightup train --resume RUN_DIR` continues a run from its checkpoint; with it, only "
@@ -160,16 +146,19 @@ def resume_args(args: TrainArgs) -> tuple[str, dict, str | None, str | None]:
 
 def resume(run_dir: Path, env=None, policy=None, overrides: dict | None = None):
     """The trainer of a run folder, from its checkpoint; or, for a run stopped before its first checkpoint,
-    a fresh one from its config.json (said on stderr). ``env``, ``policy``: typed again (see `parse_resume`);
-    ``overrides``: the config fields given with ``--resume``."""
+    a fresh one from its config.json (said on stderr; refused if the run went past a checkpoint that is now
+    missing). ``env``, ``policy``: typed again (see `parse_resume`); ``overrides``: the config fields given
+    with ``--resume``."""
     from lightup.training import recovery, state
     from lightup.training.trainer import CHECKPOINT, Trainer
 
     if run_dir.is_dir() and not (run_dir / CHECKPOINT).exists() and (run_dir / recovery.CONFIG).is_file():
         config = recovery.read_run_config(run_dir)
+        recovery.check_restartable(run_dir, config)
         state.check_resumable(run_dir, config, env, policy_given=policy is not None)
         trainer = Trainer(dataclasses.replace(config, **(overrides or {})), env=env, policy=policy)
-        trainer.run_dir = run_dir
+        trainer.continue_in(run_dir)
+        trainer.hold_run()  # before the note: a folder in use is refused in one line (`run` releases it)
         print(
             f"note: {run_dir} has no checkpoint (the run stopped before its first); starting it again from "
             "its config.json",
@@ -181,10 +170,7 @@ def resume(run_dir: Path, env=None, policy=None, overrides: dict | None = None):
 
 def run(args: TrainArgs) -> int:
     """`lightup train`: the exit code (0 done, 130 or 143 stopped by a signal after its checkpoint)."""
-    from lightup.doctor.live import AlarmCallback
     from lightup.models.factory import load_factory
-    from lightup.training import recovery
-    from lightup.training.callbacks import default_callbacks
     from lightup.training.trainer import Trainer
 
     if args.resume is not None:
@@ -207,6 +193,19 @@ def run(args: TrainArgs) -> int:
             print(dump_config(trainer.config, args.config_format), end="")
             return 0
         trainer = Trainer(config)
+    trainer.hold_run()  # through the report too: no other process writes in the folder until the end
+    try:
+        return _train(trainer)
+    finally:
+        trainer.release_run()
+
+
+def _train(trainer) -> int:
+    """Train, then write the report; the exit code (see `run`)."""
+    from lightup.doctor.live import AlarmCallback
+    from lightup.training import recovery
+    from lightup.training.callbacks import default_callbacks
+
     c = trainer.config
     trainer.learn(callbacks=default_callbacks(c, [AlarmCallback(show=not c.quiet)]))
     if trainer.interrupted_by is not None:

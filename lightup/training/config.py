@@ -30,6 +30,19 @@ from lightup.outputs import check_folder, folder_kind, refuse_kind
 from lightup.ranges import check_config, check_memory
 from lightup.training.commands import CommandConfig
 
+# What a resumed run may change: its budget and how it runs and reports, never what it learns with.
+RESUMABLE = (
+    "total_steps",
+    "stop_at_threshold",
+    "device",
+    "threads",
+    "quiet",
+    "tensorboard",
+    "track",
+    "wandb_project",
+    "max_env_errors",
+)
+
 
 @dataclass
 class TrainConfig:

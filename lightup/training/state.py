@@ -27,7 +27,7 @@ from lightup.models.factory import is_factory_spec
 from lightup.training.commands import CommandConfig
 from lightup.training.config import TrainConfig
 from lightup.training.replay import Episode, EpisodeBuffer
-from lightup.training.state_checks import load_optimizer, load_weights
+from lightup.training.state_checks import check_log_alpha, load_optimizer, load_weights
 
 if TYPE_CHECKING:
     from lightup.training.trainer import Trainer
@@ -156,6 +156,7 @@ def restore_state(trainer: Trainer, tensors: dict[str, torch.Tensor], meta: dict
             f"{where or 'checkpoint '}holds a value network but its config has advantage_beta 0 (an altered "
             "file); use a checkpoint written by lightup"
         )
+    check_log_alpha(tensors["log_alpha"], where)
     with torch.no_grad():
         trainer.log_alpha.copy_(tensors["log_alpha"])
     torch.set_rng_state(tensors["rng.torch"])

@@ -168,11 +168,56 @@ def load_optimizer(optimizer: torch.optim.Optimizer, state: dict, prefix: str, w
                     f"{where}holds non-finite values in the optimizer state {prefix}{index}.{key}: a corrupt "
                     "file or a run that diverged; use an earlier checkpoint"
                 )
+            wrong = _out_of_range(key, value)
+            if wrong:
+                raise LightupError(
+                    f"{where}holds the optimizer state {prefix}{index}.{key} out of range ({wrong}): an "
+                    "altered file; use a checkpoint written by lightup"
+                )
     groups = [
         {**group, **{k: expected[k] for k in KERNEL_KEYS if k in expected}}
         for group, expected in zip(groups, expected_groups, strict=True)
     ]
     optimizer.load_state_dict({**state, "param_groups": groups})
+
+
+def _out_of_range(key: str, value: torch.Tensor) -> str:
+    """What is wrong with a finite Adam state value that no optimizer step writes, else "": a step count
+    below 0 or not whole (torch's Adam divides by ``1 - beta ** (step + 1)``: -1 divides by zero), a
+    second moment below 0 (its square root is NaN, and the policy's weights after it)."""
+    whole = (value >= 0) & (value == value.floor()) if value.is_floating_point() else None
+    if key == "step" and whole is not None and not bool(whole.all()):
+        return f"{_first(value[~whole])} is not a whole number of steps from 0"
+    if key in ("exp_avg_sq", "max_exp_avg_sq") and not bool((value >= 0).all()):
+        return f"{_first(value[value < 0])} where a mean of squares is at least 0"
+    return ""
+
+
+def _first(value: torch.Tensor) -> str:
+    """The first number of ``value``, as it is shown in an error."""
+    return f"{float(value.flatten()[0]):g}"
+
+
+def check_log_alpha(value: torch.Tensor, where: str = "") -> None:
+    """The entropy temperature's logarithm in a checkpoint is one finite number in `LOG_ALPHA_RANGE`: NaN
+    or 1e30 would load, and the run would then blame its policy's outputs for the NaN that follows."""
+    low, high = LOG_ALPHA_RANGE
+    if value.ndim != 0 or not value.is_floating_point():
+        raise LightupError(
+            f"{where or 'checkpoint '}holds a log_alpha of shape {tuple(value.shape)} and type "
+            f"{value.dtype}, not one floating-point number (an altered file); use a checkpoint written by "
+            "lightup"
+        )
+    if not low <= float(value) <= high:  # also false for NaN
+        raise LightupError(
+            f"{where or 'checkpoint '}holds the entropy temperature log_alpha {float(value):g}, out of range "
+            f"(from {low:g} to {high:g}): an altered file; use a checkpoint written by lightup"
+        )
+
+
+LOG_ALPHA_RANGE = (-1000.0, 80.0)
+"""Where a run's log alpha can be: above 88.7 its exp overflows float32 (an infinite temperature); far below,
+the temperature is 0 already, its gradient too, so Adam's steps (lr each, at most) stop near -104."""
 
 
 KERNEL_KEYS = ("foreach", "fused", "capturable", "differentiable")

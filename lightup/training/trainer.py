@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import signal
 import sys
@@ -29,20 +28,18 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lightup.checkpoint import atomic_write
 from lightup.envs import adapters_of, parse_options, reward_threshold
 from lightup.envs.adapters import finite_observations
 from lightup.errors import LightupError, error_line
 from lightup.models import SequencePolicy
 from lightup.models.factory import PolicyFactory, is_factory_spec, resolve_policy, spec_of
-from lightup.outputs import mark
 from lightup.training import recovery
 from lightup.training.advantage import ValuePair, build_value_net, history_inputs
 from lightup.training.agent import AGENT_FILE, EVAL_SEED
 from lightup.training.asks import Asks
 from lightup.training.callbacks import Callback, default_callbacks
 from lightup.training.checkpoints import Checkpoints
-from lightup.training.config import TrainConfig, check_run_dir
+from lightup.training.config import TrainConfig
 from lightup.training.envs import EnvFactory, EnvSource, check_spaces, env_name
 from lightup.training.evaluation import Evaluation
 from lightup.training.logger import EpisodeWindow, RunLogger
@@ -190,32 +187,6 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
 
     # --- the loop ---
 
-    def _open_run(self) -> None:
-        if self.run_dir is None:
-            c = self.config
-            name = (
-                f"{c.env_id.replace('/', '_').replace(':', '_')}__{c.exp_name}__{c.seed}__{int(time.time())}"
-            )
-            run_dir = Path(c.run_dir) if c.run_dir else Path(c.run_root) / name
-            # a folder train may write in, not a bench's: checked before anything is written
-            check_run_dir(run_dir, "--run-dir" if c.run_dir else "--run-root (and --exp-name)")
-            if (run_dir / CHECKPOINT).exists():
-                raise LightupError(
-                    f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} "
-                    "or pick another --run-dir"
-                )
-            if (run_dir / "metrics.jsonl").exists():  # a run stopped before its first checkpoint: nothing
-                print(  # to resume, so the folder is reused (`learn` drops the old metrics)
-                    f"note: {run_dir} holds a run stopped before its first checkpoint; starting a new run "
-                    "there (its metrics are replaced)",
-                    file=sys.stderr,
-                )
-            run_dir.mkdir(parents=True, exist_ok=True)
-            mark(run_dir, "run")
-            self.run_dir = run_dir
-            text = json.dumps(dataclasses.asdict(self.config), indent=2)
-            atomic_write(self.run_dir / "config.json", lambda tmp: Path(tmp).write_text(text))
-
     @property
     def eval_envs(self) -> gym.vector.VectorEnv:
         """One env per evaluation episode, made on first use and kept (``close()`` frees them)."""
@@ -234,20 +205,34 @@ class Trainer(UpdateStep, Evaluation, Asks, Checkpoints):
     def learn(self, total_steps: int | None = None, callbacks: Sequence[Callback] | None = None) -> Trainer:
         """Train until ``total_steps`` env steps (default ``config.total_steps``) or until a callback stops
         it. ``callbacks`` (see `lightup.training.callbacks`): default `default_callbacks` of the config
-        (progress bar, stop at the threshold, checkpoints); a list given replaces them."""
+        (progress bar, stop at the threshold, checkpoints); a list given replaces them. The run folder is
+        locked meanwhile (`hold_run`): a second process is refused."""
+        with self.holding_run():
+            return self._learn(total_steps, callbacks)
+
+    def _learn(self, total_steps: int | None, callbacks: Sequence[Callback] | None) -> Trainer:
         c = self.config
         total = total_steps if total_steps is not None else c.total_steps
         callbacks = default_callbacks(c) if callbacks is None else list(callbacks)
-        self._open_run()
         # Starting again in a folder: no leftovers of a stop, no metrics past the step resumed from.
         resuming = (self.run_dir / "metrics.jsonl").exists()
         logged = recovery.prepare_folder(self.run_dir, self.steps, (CHECKPOINT, "config.json"))
         self.logged_alarms |= logged.alarms
         self.last_eval = self.last_eval if self.last_eval is not None else logged.last_eval
         purge = self.steps + 1 if resuming else None
-        self.logger = RunLogger(
-            self.run_dir, c.tensorboard, purge, dataclasses.asdict(c), track=c.track, project=c.wandb_project
-        )
+        try:
+            self.logger = RunLogger(
+                self.run_dir,
+                c.tensorboard,
+                purge,
+                dataclasses.asdict(c),
+                track=c.track,
+                project=c.wandb_project,
+            )
+        except LightupError:  # a new run that cannot log (W&B refused) leaves no folder behind
+            self.undo_open()
+            raise
+        self.started()
         envs = self.env_source.rollout_envs(c.n_envs)
         # overlap: the rollout plays a copy of the policy in a worker thread during the updates
         played = RolloutAhead.policy_copy(self.policy) if c.overlap else self.policy
