@@ -27,8 +27,8 @@ from lightup.errors import LightupError
 from lightup.models import MODELS, SequencePolicy, greedy_action, load_policy
 from lightup.models.factory import PolicyFactory, call_factory
 from lightup.ranges import RANGES
+from lightup.training.envs import check_finite
 from lightup.training.returns import next_return_to_go
-from lightup.training.rollout import check_finite
 
 AGENT_FILE = "policy.safetensors"
 POLICY_FORMAT = "lightup-policy/1"

@@ -24,7 +24,6 @@ from lightup.outputs import mark
 from lightup.ranges import check_counters
 from lightup.training import recovery, state
 from lightup.training.agent import AGENT_FILE
-from lightup.training.config import check_run_dir
 from lightup.training.envs import EnvFactory
 from lightup.training.state import CHECKPOINT
 from lightup.training.state_checks import check_buffer, check_outputs
@@ -92,19 +91,19 @@ class Checkpoints:
         name = f"{c.env_id.replace('/', '_').replace(':', '_')}__{c.exp_name}__{c.seed}__{int(time.time())}"
         run_dir = Path(c.run_dir) if c.run_dir else Path(c.run_root) / name
         # a folder train may write in, not a bench's: checked before anything is written
-        check_run_dir(run_dir, "--run-dir" if c.run_dir else "--run-root (and --exp-name)")
+        recovery.check_run_dir(run_dir, "--run-dir" if c.run_dir else "--run-root (and --exp-name)")
         before = {entry.name for entry in run_dir.iterdir()} if run_dir.is_dir() else None
-        for locked in (False, True):  # checked again once locked: a run in it may have written one since
-            if (run_dir / CHECKPOINT).exists():
-                self.release_run()
-                raise LightupError(
-                    f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} "
-                    "or pick another --run-dir"
-                )
-            if not locked:
-                run_dir.mkdir(parents=True, exist_ok=True)
-                self._lock(run_dir)
+        holds_run = LightupError(
+            f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} or pick another "
+            "--run-dir"
+        )
+        if (run_dir / CHECKPOINT).exists():  # refused before the folder is touched
+            raise holds_run
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._lock(run_dir)
         try:
+            if (run_dir / CHECKPOINT).exists():  # again once locked: a run in it may have written one since
+                raise holds_run
             if (run_dir / "metrics.jsonl").exists():  # a run stopped before its first checkpoint: nothing
                 print(  # to resume, so the folder is reused (`learn` drops the old metrics)
                     f"note: {run_dir} holds a run stopped before its first checkpoint; starting a new run "

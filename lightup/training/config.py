@@ -8,7 +8,6 @@ import json
 import re
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Literal
 
 import tyro
@@ -25,8 +24,6 @@ from lightup.args import (
 )
 from lightup.envs.time_limit import DEFAULT_MAX_EPISODE_STEPS
 from lightup.errors import LightupError
-from lightup.jsonfile import read_json
-from lightup.outputs import check_folder, folder_kind, refuse_kind
 from lightup.ranges import check_config, check_memory
 from lightup.training.commands import CommandConfig
 
@@ -298,71 +295,6 @@ def _check_no_control(value: object, flag: str, where: str) -> None:
             f"{where}{flag} holds the control character {found.group()!r} (at {found.start()}); give it "
             f"without one, got {value[:60]!r}"
         )
-
-
-def check_run_dir(run_dir: str | Path, flag: str = "--run-dir") -> None:
-    """``run_dir`` can take a training run: a folder that can be written (or made), not a bench's results,
-    and holding no config.json that a run did not write. Errors name ``flag``, the flag that chose it."""
-    check_folder(run_dir, flag)
-    refuse_kind(run_dir, "run", flag)
-    check_run_files(run_dir)
-    config = Path(run_dir) / "config.json"
-    if config.exists() and folder_kind(run_dir) is None:
-        try:
-            fields = read_json(config)
-        except LightupError:
-            fields = None
-        if not isinstance(fields, dict) or not {"env_id", "policy", "context_len"} <= set(fields):
-            raise LightupError(
-                f"{flag} {str(run_dir)!r} holds a config.json that `lightup train` did not write; pick "
-                f"another {flag}"
-            )
-    if folder_kind(run_dir) is None:  # not a run's folder: no file a run writes may be the user's own
-        for name, own in _run_files().items():
-            path = Path(run_dir) / name
-            if (path.exists() or path.is_symlink()) and not (path.is_file() and own(path)):
-                raise LightupError(
-                    f"{flag} {str(run_dir)!r} holds a {name} that `lightup train` did not write (a run "
-                    f"would overwrite it); move it away or pick another {flag}"
-                )
-
-
-RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.safetensors", "policy.safetensors", "report.html")
-
-
-def check_run_files(run_dir: str | Path) -> None:
-    """Each file a run writes or appends to in ``run_dir`` is a regular file or absent: a folder (or a FIFO)
-    of its name would fail mid-run with IsADirectoryError, or block. A one-line error before anything is
-    written otherwise."""
-    for name in (*RUN_FILES, "env_errors.log"):
-        path = Path(run_dir) / name
-        if (path.exists() or path.is_symlink()) and not path.is_file():
-            what = "a folder" if path.is_dir() else "not a regular file"
-            raise LightupError(
-                f"{str(path)!r} is {what}, where a run writes its {name}; move it away or pick another "
-                "run folder"
-            )
-
-
-def _run_files() -> dict[str, typing.Callable[[Path], bool]]:
-    """The files a run writes in its folder (beside config.json, checked above) and how to tell one it
-    wrote: a lightup agent file, a lightup report; env_errors.log is only ever a run's when its folder is a
-    run's, so one in another folder is the user's."""
-    from lightup.outputs import REPORT_SIGNATURE, starts_with
-
-    def agent_file(path: Path) -> bool:
-        from lightup.checkpoint import read_metadata
-
-        try:
-            return read_metadata(path).get("format") == "lightup-policy/1"
-        except LightupError:
-            return False
-
-    return {
-        "policy.safetensors": agent_file,
-        "report.html": starts_with(REPORT_SIGNATURE),
-        "env_errors.log": lambda path: False,
-    }
 
 
 def _field(config: TrainConfig, key: str) -> typing.Any:

@@ -1,7 +1,9 @@
 """The trainer's envs: from an id, a callable returning a `gym.Env`, or a Gymnasium `VectorEnv`.
 
 Rollouts play N envs in lockstep that reset in the step that ends an episode (Gymnasium's ``SAME_STEP``
-autoreset); evaluation plays fresh single envs, one per episode, on fixed seeds.
+autoreset); evaluation plays fresh single envs, one per episode, on fixed seeds. What an env is and what it
+returns are checked here: its spaces once (`check_spaces`), its observations and rewards at every step
+(`check_finite`, `check_rewards`, `check_shape`), each failure a one-line error naming the env.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from lightup.envs import make_env
 from lightup.envs.adapters import action_space_problem, adapt, needs_rescale
 from lightup.envs.time_limit import DEFAULT_MAX_EPISODE_STEPS, time_limited
 from lightup.errors import LightupError
+from lightup.ranges import HUGE
 
 if TYPE_CHECKING:
     from lightup.training.config import TrainConfig
@@ -96,6 +99,40 @@ def check_spaces(probe: gym.Env, env_id: str) -> tuple[int, bool]:
             "reads; wrap it to give fewer (a feature extractor, or gymnasium.wrappers.ResizeObservation)"
         )
     return n, discrete
+
+
+# --- what an env returns, checked at every step a rollout plays ---
+
+
+def check_finite(name: str, values: np.ndarray, env_id: str) -> None:
+    if not np.all(np.isfinite(values)):
+        bad = np.argwhere(~np.isfinite(values))[0]
+        raise LightupError(
+            f"env {env_id} returned a non-finite {name} ({values[tuple(bad)]} at index "
+            f"{tuple(bad.tolist())}); fix the env or wrap it"
+        )
+
+
+def check_rewards(rewards: np.ndarray, env_id: str) -> None:
+    """Finite, and within `HUGE` (returns-to-go and commands are kept within it; a reward of 1e308 is finite
+    but its return is not)."""
+    check_finite("reward", rewards, env_id)
+    if np.any(np.abs(rewards) > HUGE):
+        bad = int(np.argmax(np.abs(rewards)))
+        raise LightupError(
+            f"env {env_id} returned a reward of {rewards[bad]:g}, beyond the +-{HUGE:g} lightup learns from; "
+            "scale its rewards down (gymnasium.wrappers.TransformReward)"
+        )
+
+
+def check_shape(obs: np.ndarray, n: int, obs_dim: int, env_id: str) -> None:
+    """The policy reads ``obs_dim`` values per observation (each env's own shape is checked where the envs
+    are made, by `vector_env`)."""
+    if obs.size != n * obs_dim:
+        raise LightupError(
+            f"env {env_id} gives observations of shape {obs.shape[1:]}, but the policy reads {obs_dim} "
+            "values; build the policy for this env's observation space"
+        )
 
 
 def env_name(env: gym.Env) -> str:

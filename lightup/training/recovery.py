@@ -9,7 +9,8 @@ disk, an env that keeps raising) resume from the last checkpoint written, losing
 ``checkpoint_every``). Before a run starts again in its folder, the folder is cleaned: temporary files of a
 write cut short are removed and metrics.jsonl is cut back to the checkpoint's step. One process trains in a
 folder at a time (`RunLock`); a folder whose checkpoint was lost, or replaced by another run's, is refused
-rather than started again over what it holds.
+rather than started again over what it holds; and a folder a new run would write in is checked first
+(`check_run_dir`): no bench's results, no file of a run's name that a run did not write.
 """
 
 from __future__ import annotations
@@ -20,16 +21,19 @@ import math
 import os
 import signal
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from lightup.checkpoint import remove_stale_temps
 from lightup.errors import LightupError
+from lightup.jsonfile import read_json
+from lightup.outputs import check_folder, folder_kind, refuse_kind
+from lightup.training.agent import AGENT_FILE
 from lightup.training.config import RESUMABLE, TrainConfig
 from lightup.training.logger import read_metrics, trim_metrics
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
-AGENT = "policy.safetensors"  # `lightup.training.agent.AGENT_FILE`, written beside each checkpoint
 LOCK = ".lightup.lock"
 # Config fields that do not say what a run is: those a resume may change (`RESUMABLE`) and where its folder
 # is, which a move changes.
@@ -53,8 +57,6 @@ def prepare_folder(run_dir: Path, step: int, names: tuple[str, ...]) -> Logged:
     """Make ``run_dir`` ready for a run that goes on from ``step``: remove temporary files that a kill left
     for the files ``names``, cut metrics.jsonl back to ``step`` (a torn last line dropped too), and read
     back what the metrics say."""
-    from lightup.training.config import check_run_files
-
     check_run_files(run_dir)  # a folder named metrics.jsonl: one line, not IsADirectoryError mid-run
     remove_stale_temps(run_dir, (*names, METRICS))
     if not (run_dir / METRICS).is_file():
@@ -70,9 +72,78 @@ def prepare_folder(run_dir: Path, step: int, names: tuple[str, ...]) -> Logged:
     return Logged(alarms, last_eval)
 
 
+def check_run_dir(run_dir: str | Path, flag: str = "--run-dir") -> None:
+    """``run_dir`` can take a training run: a folder that can be written (or made), not a bench's results,
+    and holding no config.json that a run did not write. Errors name ``flag``, the flag that chose it."""
+    check_folder(run_dir, flag)
+    refuse_kind(run_dir, "run", flag)
+    check_run_files(run_dir)
+    config = Path(run_dir) / "config.json"
+    if config.exists() and folder_kind(run_dir) is None:
+        try:
+            fields = read_json(config)
+        except LightupError:
+            fields = None
+        if not isinstance(fields, dict) or not {"env_id", "policy", "context_len"} <= set(fields):
+            raise LightupError(
+                f"{flag} {str(run_dir)!r} holds a config.json that `lightup train` did not write; pick "
+                f"another {flag}"
+            )
+    if folder_kind(run_dir) is None:  # not a run's folder: no file a run writes may be the user's own
+        for name, own in _run_files().items():
+            path = Path(run_dir) / name
+            if (path.exists() or path.is_symlink()) and not (path.is_file() and own(path)):
+                raise LightupError(
+                    f"{flag} {str(run_dir)!r} holds a {name} that `lightup train` did not write (a run "
+                    f"would overwrite it); move it away or pick another {flag}"
+                )
+
+
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.safetensors", "policy.safetensors", "report.html")
+
+
+def check_run_files(run_dir: str | Path) -> None:
+    """Each file a run writes or appends to in ``run_dir`` is a regular file or absent: a folder (or a FIFO)
+    of its name would fail mid-run with IsADirectoryError, or block. A one-line error before anything is
+    written otherwise."""
+    for name in (*RUN_FILES, "env_errors.log"):
+        path = Path(run_dir) / name
+        if (path.exists() or path.is_symlink()) and not path.is_file():
+            what = "a folder" if path.is_dir() else "not a regular file"
+            raise LightupError(
+                f"{str(path)!r} is {what}, where a run writes its {name}; move it away or pick another "
+                "run folder"
+            )
+
+
+def _run_files() -> dict[str, Callable[[Path], bool]]:
+    """The files a run writes in its folder (beside config.json, checked above) and how to tell one it
+    wrote: a lightup agent file, a lightup report; env_errors.log is only ever a run's when its folder is a
+    run's, so one in another folder is the user's."""
+    from lightup.outputs import REPORT_SIGNATURE, starts_with
+
+    def agent_file(path: Path) -> bool:
+        from lightup.checkpoint import read_metadata
+
+        try:
+            return read_metadata(path).get("format") == "lightup-policy/1"
+        except LightupError:
+            return False
+
+    return {
+        "policy.safetensors": agent_file,
+        "report.html": starts_with(REPORT_SIGNATURE),
+        "env_errors.log": lambda path: False,
+    }
+
+
 def read_run_config(run_dir: Path) -> TrainConfig:
     """The config a run folder's config.json holds, to start a run that left no checkpoint again."""
-    from lightup.jsonfile import read_json
+    return _read_run_config(run_dir)[1]
+
+
+def _read_run_config(run_dir: Path) -> tuple[dict, TrainConfig]:
+    """A run folder's config.json: its fields as written, and the config they make."""
     from lightup.training.state import config_from_dict
 
     path = run_dir / CONFIG
@@ -88,7 +159,7 @@ def read_run_config(run_dir: Path) -> TrainConfig:
         raise LightupError(
             f"{str(path)!r} is not a config lightup train wrote ({reason}); start a new run with --run-dir"
         ) from None
-    return dataclasses.replace(config, run_dir=str(run_dir))
+    return fields, dataclasses.replace(config, run_dir=str(run_dir))
 
 
 def check_same_run(run_dir: Path, checkpoint: Path, written: dict) -> None:
@@ -98,13 +169,10 @@ def check_same_run(run_dir: Path, checkpoint: Path, written: dict) -> None:
     the folder. Fields as the two files hold them: one that either lacks (a file from a version before the
     field) is not compared, nor is a config.json that is not a config at all (the checkpoint alone says
     what the run is)."""
-    from lightup.jsonfile import read_json
-
     if not (run_dir / CONFIG).exists():
         return
     try:
-        read_run_config(run_dir)
-        folder = _flat(read_json(run_dir / CONFIG, MAX_CONFIG_BYTES))
+        folder = _flat(_read_run_config(run_dir)[0])
     except LightupError:
         return
     for name, value in _flat(written).items():
@@ -141,8 +209,8 @@ def check_restartable(run_dir: Path, config: TrainConfig) -> None:
         due = [step for step in steps if step >= config.checkpoint_every]  # the first: where one was due
         if len(due) > 1:
             signs.append(f"its {METRICS} goes on to step {steps[-1]}")
-    if (run_dir / AGENT).exists():
-        signs.append(f"it holds the {AGENT} written beside one")
+    if (run_dir / AGENT_FILE).exists():  # written beside each checkpoint
+        signs.append(f"it holds the {AGENT_FILE} written beside one")
     if signs:
         raise LightupError(
             f"{str(run_dir)!r} has no {CHECKPOINT}, but its run went past a checkpoint that is now missing "

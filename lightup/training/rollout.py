@@ -13,7 +13,7 @@ from lightup.envs.env_errors import call_env
 from lightup.errors import EnvRaised, LightupError
 from lightup.models.heads import with_temperature
 from lightup.models.policy import SequencePolicy, greedy_action
-from lightup.ranges import HUGE
+from lightup.training.envs import check_finite, check_rewards, check_shape
 from lightup.training.explore import EXPLORE_KEYS, Explorer, explore_shapes, options_out_of_range
 from lightup.training.replay import Episode
 from lightup.training.returns import next_return_to_go
@@ -28,27 +28,6 @@ class StepStats:
     max_prob: float = 0.0
     explored: int = 0
     """Env steps whose action an exploring episode's option chose (`lightup.training.explore`)."""
-
-
-def check_finite(name: str, values: np.ndarray, env_id: str) -> None:
-    if not np.all(np.isfinite(values)):
-        bad = np.argwhere(~np.isfinite(values))[0]
-        raise LightupError(
-            f"env {env_id} returned a non-finite {name} ({values[tuple(bad)]} at index "
-            f"{tuple(bad.tolist())}); fix the env or wrap it"
-        )
-
-
-def check_rewards(rewards: np.ndarray, env_id: str) -> None:
-    """Finite, and within `HUGE` (returns-to-go and commands are kept within it; a reward of 1e308 is finite
-    but its return is not)."""
-    check_finite("reward", rewards, env_id)
-    if np.any(np.abs(rewards) > HUGE):
-        bad = int(np.argmax(np.abs(rewards)))
-        raise LightupError(
-            f"env {env_id} returned a reward of {rewards[bad]:g}, beyond the +-{HUGE:g} lightup learns from; "
-            "scale its rewards down (gymnasium.wrappers.TransformReward)"
-        )
 
 
 def sample_categorical(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,16 +49,6 @@ def categorical_stats(log_probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 REPLAY_LIMIT = 1 << 22
 """Env steps (of all envs together) whose actions a rollout keeps to replay (at most 32 MiB of int64)."""
-
-
-def check_shape(obs: np.ndarray, n: int, obs_dim: int, env_id: str) -> None:
-    """The policy reads ``obs_dim`` values per observation (each env's own shape is checked where the envs
-    are made, by `lightup.training.envs.vector_env`)."""
-    if obs.size != n * obs_dim:
-        raise LightupError(
-            f"env {env_id} gives observations of shape {obs.shape[1:]}, but the policy reads {obs_dim} "
-            "values; build the policy for this env's observation space"
-        )
 
 
 class Rollout:
